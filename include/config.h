@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The gateway's configuration (/etc/insole2mqtt/insole2mqtt.conf). The schema is one table in
+ * daemon/config/config.c; docs/configuration.md and config/insole2mqtt.conf document every key.
+ * Loading never logs: errors come back as a one-line message "FILE:LINE: ..." in ret_error. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/insole2mqtt/insole2mqtt.conf"
+#define CONFIG_NAME_MAX 32          /* wearer names and gateway id: [a-z0-9_-]{1,32} */
+#define CONFIG_MAX_WEARERS 16
+#define CONFIG_TOPIC_MAX 64
+#define CONFIG_ERROR_MAX 512
+
+typedef struct BdAddr {
+        uint8_t b[6]; /* b[0] is the first byte as written, "AA" in AA:BB:CC:DD:EE:FF */
+} BdAddr;
+
+/* Parses "AA:BB:CC:DD:EE:FF" (either case); -EINVAL otherwise. */
+int bdaddr_from_string(const char *s, BdAddr *ret);
+/* Writes "AA:BB:CC:DD:EE:FF" into buf (>= 18 bytes). */
+char *bdaddr_to_string(const BdAddr *a, char *buf);
+bool bdaddr_equal(const BdAddr *a, const BdAddr *b);
+
+typedef enum DeviceRole {
+        DEVICE_ROLE_LEFT,
+        DEVICE_ROLE_RIGHT,
+        DEVICE_ROLE_FOOTPOD,
+        _DEVICE_ROLE_MAX,
+        _DEVICE_ROLE_INVALID = -1,
+} DeviceRole;
+
+const char *device_role_to_string(DeviceRole r); /* "left", "right", "footpod" */
+
+typedef struct WearerConfig {
+        char name[CONFIG_NAME_MAX + 1]; /* topic segment: [a-z0-9_-] only */
+        bool has_device[_DEVICE_ROLE_MAX];
+        BdAddr device[_DEVICE_ROLE_MAX];
+        double body_weight_kg; /* 0 = not given */
+        double shoe_size_eu;   /* 0 = not given */
+        char timezone[64];     /* IANA zone name, "" = the system's */
+        unsigned line;         /* where the section starts, for messages */
+} WearerConfig;
+
+typedef struct Config {
+        char *path;
+
+        /* [gateway] */
+        char gateway_id[CONFIG_NAME_MAX + 1];
+        char *state_directory;
+
+        /* [bluetooth] */
+        bool has_adapter;
+        BdAddr adapter;
+        bool power_on_adapter;
+        bool auto_discovery;
+        uint64_t connect_timeout_usec;
+        uint64_t backoff_initial_usec;
+        uint64_t backoff_max_usec;
+        uint64_t stable_link_usec;       /* a link up this long resets the backoff */
+        uint64_t silence_timeout_usec;   /* connected but no data this long -> reconnect */
+        unsigned adapter_reset_after;    /* consecutive failures before power-cycling the adapter */
+        unsigned exit_after;             /* consecutive adapter resets without success before exiting */
+
+        /* [mqtt] */
+        char *host;
+        uint16_t port;
+        unsigned protocol_version;       /* 311 or 5 */
+        bool tls;
+        char *tls_ca_file;
+        char *tls_ca_path;
+        char *tls_cert_file;
+        char *tls_key_file;
+        char *tls_server_name;           /* hostname to verify instead of host */
+        char *username;
+        char *password_file;
+        char *password_credential;       /* name under $CREDENTIALS_DIRECTORY */
+        char *password;                  /* secret, loaded from one of the two above; never logged */
+        char base_topic[CONFIG_TOPIC_MAX + 1];
+        char client_id[24];              /* "" = derived from gateway id */
+        unsigned keepalive_sec;
+        int qos;
+        unsigned outbox_max;             /* messages held while the broker is away */
+        bool homeassistant;
+        char homeassistant_prefix[CONFIG_TOPIC_MAX + 1];
+
+        /* [reminders] */
+        bool reminders;
+        uint64_t sitting_limit_usec;
+        uint64_t standing_limit_usec;
+        uint64_t repeat_interval_usec;
+        unsigned active_start_min;       /* minutes after local midnight */
+        unsigned active_end_min;
+        uint8_t quiet_days;              /* bit 0 = Sunday ... bit 6 = Saturday */
+        unsigned clear_steps;
+        uint64_t clear_walking_usec;
+        unsigned clear_calf_raises;
+        unsigned hourly_step_goal;
+
+        /* [metrics] */
+        uint64_t publish_interval_usec;
+        bool raw_stream;
+        unsigned raw_rate_hz;
+
+        WearerConfig wearers[CONFIG_MAX_WEARERS];
+        size_t n_wearers;
+} Config;
+
+/* Fills every default. */
+void config_init(Config *c);
+/* Frees owned strings and wipes the password. */
+void config_done(Config *c);
+/* Loads path into a fresh Config. On error returns -errno and writes one line into
+ * ret_error ("path:line: key 'x': found 'y', expected z"). */
+int config_load(const char *path, Config *ret, char *ret_error, size_t error_size);
+/* Copies from `next` what may change at run time (SIGHUP) into `cur`; fills ret_error and returns
+ * -EBUSY naming the first key that would need a restart but differs. */
+int config_apply_reload(Config *cur, const Config *next, char *ret_error, size_t error_size);
+const WearerConfig *config_find_wearer(const Config *c, const char *name);

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The Manager owns the event loop and everything attached to it: the system bus connection, the
+ * BlueZ client, the MQTT client, the per-wearer pipelines and every event source. */
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+
+typedef struct Manager Manager;
+
+int manager_new(Config *config, Manager **ret);   /* takes ownership of *config's contents */
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Connects and arms everything; after this only asynchronous calls are made. */
+int manager_start(Manager *m);
+/* Runs the loop until SIGTERM/SIGINT; returns the exit status of the loop (0 or -errno). */
+int manager_run(Manager *m);
