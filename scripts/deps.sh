@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: MIT
+# Sourced by scripts/test.sh and scripts/demo.sh: makes sure the Debian packages they need are
+# installed. As root it installs what is missing with apt-get; otherwise it prints the exact
+# apt-get line and fails.
+
+ensure_debian_packages() {
+        local missing=() p
+        for p in "$@"; do
+                if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+                        missing+=("$p")
+                fi
+        done
+        [ ${#missing[@]} -eq 0 ] && return 0
+
+        if [ "$(id -u)" -ne 0 ]; then
+                echo "Missing Debian packages. Install them with:" >&2
+                echo "  sudo apt-get install -y ${missing[*]}" >&2
+                return 1
+        fi
+        echo "Installing Debian packages: ${missing[*]}" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >&2
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmosquitto-dev libinih-dev)
+TEST_PACKAGES=(libcmocka-dev dbus-daemon mosquitto mosquitto-clients openssl systemd python3)
+RUN_PACKAGES=(dbus-daemon mosquitto mosquitto-clients)
