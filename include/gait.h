@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The gait engine: pressure samples of both insoles of one wearer in, gait events, per-stride
+ * records and a metrics snapshot out. It is pure: it never logs, never reads a clock, never does
+ * I/O and never allocates after gait_engine_new(). Time comes in with every sample (device
+ * microseconds, monotonic per wearer). Every metric, its unit and its JSON name is defined in
+ * docs/metrics.md. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "insole.h"
+#include "json.h"
+
+/* Per-sample load summary: cells -> force per region, total and centre of pressure.
+ * PRESSURE_UNIT_KPA cells are multiplied by their area (kPa x mm^2 = mN; the result is in N);
+ * cells of unknown area (0) are taken as they are. Newton and raw cells are summed as they are, so a
+ * raw total keeps the sensor's offset (the event detector is relative and does not mind). The centre
+ * of pressure only uses positive cell values; cop_valid is false when they add up to (almost)
+ * nothing. Returns -EINVAL on a NULL argument or a cell count that does not match the layout. */
+int foot_load_compute(const InsoleLayout *layout, const PressureSample *sample, FootLoad *ret);
+
+typedef enum GaitEventType {
+        GAIT_EVENT_INITIAL_CONTACT,
+        GAIT_EVENT_TOE_OFF,
+        _GAIT_EVENT_TYPE_MAX,
+        _GAIT_EVENT_TYPE_INVALID = -1,
+} GaitEventType;
+
+const char *gait_event_type_to_string(GaitEventType t); /* "initial_contact", "toe_off" */
+
+typedef struct GaitEvent {
+        FootSide foot;
+        GaitEventType type;
+        uint64_t t_us; /* when it happened (refined), not when it was recognised */
+} GaitEvent;
+
+typedef enum StrikePattern {
+        STRIKE_HEEL,
+        STRIKE_MIDFOOT,
+        STRIKE_FOREFOOT,
+        STRIKE_FLAT,
+        _STRIKE_PATTERN_MAX,
+        _STRIKE_PATTERN_INVALID = -1,
+} StrikePattern;
+
+const char *strike_pattern_to_string(StrikePattern p); /* "heel", "midfoot", "forefoot", "flat" */
+
+/* How one stance phase loaded the foot. Only filled (valid) for insoles with cells in at least two
+ * regions (heel and forefoot); a single-cell insole has no spatial information. Loads are in newtons
+ * (or raw counts for uncalibrated insoles, after removing each cell's unloaded offset). */
+typedef struct GaitStanceMetrics {
+        bool valid;
+        StrikePattern strike;
+        float strike_cop_x;        /* COP x when the foot had taken 10 % of its stance peak */
+        float peak_total;          /* largest total load over the stance */
+        float peak_heel;           /* largest heel-region load in the first half of stance */
+        float heel_loading_rate;   /* peak_heel / time from contact to that peak, unit per second */
+        float load_share[_REGION_MAX]; /* share of the stance impulse per region, 0..1 */
+        float cop_start_x;
+        float cop_end_x;
+        float cop_forward_fraction; /* forward COP x travel / all COP x travel, 0..1 */
+        float ml_index;            /* 1 - 2 * mean COP y, load weighted: > 0 medial (pronation), < 0 lateral */
+        float push_peak;           /* largest forefoot + toes load in the second half of stance */
+} GaitStanceMetrics;
+
+/* One stride of one foot: initial contact to the next initial contact of the same foot. */
+typedef struct GaitStride {
+        FootSide foot;
+        uint64_t t_contact_us;     /* initial contact that starts the stride */
+        uint64_t t_toe_off_us;
+        uint64_t t_next_contact_us;
+        uint32_t stride_us;
+        uint32_t stance_us;
+        uint32_t swing_us;
+        int32_t step_us;           /* previous contralateral contact -> this stride's start; -1 unknown */
+        int32_t double_support_us; /* both feet on the ground during this stride; -1 unknown */
+        bool flight;               /* both feet were off the ground at some moment of this stride */
+        GaitStanceMetrics stance;
+} GaitStride;
+
+typedef struct GaitParams {
+        float body_weight_kg;      /* 0 when unknown; loads are then not normalised */
+        uint32_t not_worn_after_ms;    /* baseline on both insoles for this long: not worn (default 30000) */
+        float running_cadence_spm;     /* above this cadence: running (default 150) */
+} GaitParams;
+
+#define GAIT_PARAMS_DEFAULT ((GaitParams) { .body_weight_kg = 0, .not_worn_after_ms = 30000, .running_cadence_spm = 150 })
+
+typedef struct GaitEngine GaitEngine;
+
+/* Both layouts must be given; their cell counts are fixed for the engine's life. */
+int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const GaitParams *params, GaitEngine **ret);
+GaitEngine *gait_engine_free(GaitEngine *e);
+
+/* One sample of one foot. Non-finite cell values mark invalid readings: the cell's last valid value
+ * is used instead. Samples that go back in time are rejected with -EINVAL. Completed strides and
+ * events are queued (bounded; the oldest are dropped when nobody takes them). */
+int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample);
+
+/* Fallback without pressure: the device's cumulative step counter or an RSC cadence. These only
+ * drive step count, cadence and the walking/running state when no pressure sample came for 5 s. */
+int gait_engine_feed_steps(GaitEngine *e, uint64_t t_us, uint32_t cumulative_steps);
+int gait_engine_feed_cadence(GaitEngine *e, uint64_t t_us, float cadence_spm, bool running);
+
+/* Starts a new day for the daily window (the caller knows the local calendar; the engine has no clock). */
+void gait_engine_start_day(GaitEngine *e, uint64_t t_us);
+
+/* Drain queues; return how many were copied. */
+size_t gait_engine_take_events(GaitEngine *e, GaitEvent *ret, size_t n);
+size_t gait_engine_take_strides(GaitEngine *e, GaitStride *ret, size_t n);
+
+typedef enum GaitWindow {
+        GAIT_WINDOW_10S,
+        GAIT_WINDOW_60S,
+        GAIT_WINDOW_DAY,
+        _GAIT_WINDOW_MAX,
+} GaitWindow;
+
+const char *gait_window_to_string(GaitWindow w); /* "last_10s", "last_60s", "day" */
+
+typedef enum GaitSource {
+        GAIT_SOURCE_NONE,
+        GAIT_SOURCE_PRESSURE,
+        GAIT_SOURCE_STEPS,
+        GAIT_SOURCE_CADENCE,
+        _GAIT_SOURCE_MAX,
+} GaitSource;
+
+/* NAN marks "not enough data". Times in ms; loads in the insole's unit (see load_unit). */
+typedef struct GaitFootSummary {
+        uint32_t strides;
+        float stride_time_ms, stance_time_ms, swing_time_ms; /* medians */
+        float stance_pct, swing_pct;                         /* medians, % of stride */
+        float step_time_ms;                                  /* median, contralateral contact -> this contact */
+        float stride_time_cv_pct;                            /* coefficient of variation of stride time */
+        /* stance metrics (pressure-mapped insoles only) */
+        uint32_t stance_strides;                             /* strides behind the fields below */
+        uint32_t strikes[_STRIKE_PATTERN_MAX];
+        float peak_heel, heel_loading_rate, push_peak, peak_total; /* medians */
+        float load_share_pct[_REGION_MAX];                   /* means */
+        float cop_start_x, cop_end_x, cop_forward_fraction, ml_index; /* medians */
+} GaitFootSummary;
+
+typedef struct GaitSymmetry {
+        float step_time_pct, stance_time_pct, swing_time_pct, peak_load_pct; /* SI = 2|L-R|/(L+R) x 100 */
+        uint32_t strides_left, strides_right;
+} GaitSymmetry;
+
+typedef struct GaitWindowSummary {
+        uint64_t duration_us;       /* how much time the window covers so far */
+        GaitFootSummary foot[_FOOT_SIDE_MAX];
+        uint32_t steps;
+        float cadence_spm;          /* 120000 / median stride time of both feet */
+        float stride_time_ms;       /* median, both feet */
+        float stride_time_cv_pct;
+        float double_support_ms;    /* median, per stride */
+        float double_support_pct;
+        float flight_share_pct;     /* strides with a flight phase */
+        GaitSymmetry symmetry;
+} GaitWindowSummary;
+
+typedef struct GaitBalance {
+        bool standing;              /* currently in a quiet-standing bout */
+        uint64_t standing_us;       /* length of the current (or last) bout */
+        float sway_path_pct_per_s;  /* COP path, % of insole length per second */
+        float sway_range_x_pct, sway_range_y_pct;
+        float left_share_pct;       /* left foot's share of the load of both feet */
+        uint32_t toe_grips;
+        float toe_grips_per_min;
+} GaitBalance;
+
+typedef struct GaitSnapshot {
+        uint64_t t_us;
+        GaitSource source;
+        PressureUnit load_unit;     /* NEWTON (also for kPa insoles) or RAW */
+        float body_weight_kg;
+        ActivityState activity;
+        uint64_t activity_since_us;
+        uint64_t activity_day_us[_ACTIVITY_MAX]; /* time per state since gait_engine_start_day() */
+        uint64_t steps_total;       /* since the engine started */
+        uint64_t steps_day;
+        GaitWindowSummary window[_GAIT_WINDOW_MAX];
+        GaitBalance balance;
+} GaitSnapshot;
+
+/* Summarises everything up to the last fed sample. Allocation free. */
+int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret);
+
+/* Writes the snapshot as one JSON object (the payload of <base>/<wearer>/gait). */
+int gait_snapshot_to_json(const GaitSnapshot *s, JsonWriter *w);
+
+/* Symmetry index in %, NAN when either side is not finite or both are 0. */
+float gait_symmetry_index(float left, float right);
