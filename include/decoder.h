@@ -185,7 +185,9 @@ typedef struct OipPressureFrame {
         uint32_t lost_frames_before; /* notifications missing between the previous frame and this one */
         bool clock_restarted;      /* the device clock went backwards (reboot): t0_us was re-based */
         bool has_imu;
-        uint16_t cells[OIP_MAX_SAMPLES][OIP_MAX_CELLS]; /* raw values, [sample][cell] */
+        /* Raw values, [sample][cell]. Only [0, n_samples) x [0, n_cells) is written; the rest of the
+         * arrays is left as it was (the decoder does not clear 3 KiB per frame). */
+        uint16_t cells[OIP_MAX_SAMPLES][OIP_MAX_CELLS];
         OipImuSample imu[OIP_MAX_SAMPLES];               /* valid when has_imu */
 } OipPressureFrame;
 
@@ -271,11 +273,12 @@ uint32_t decoded_record_lost_frames(const DecodedRecord *rec);
 /* Sequence / clock tracking of one stream. One DecoderState per connected device; zero-initialise
  * it (or call decoder_state_reset()). */
 typedef struct DecoderSequence {
-        bool valid;
+        bool valid;              /* the clock fields below are set */
+        bool seq_valid;          /* last_seq is set (cleared by decoder_state_link_reset()) */
         uint16_t last_seq;
         uint32_t last_raw_time;  /* format's raw clock (us for OIP, ms of day for ORPHE) */
         uint64_t time_base;      /* added to the raw clock when unwrapping */
-        uint64_t last_time;      /* last unwrapped time */
+        uint64_t last_end;       /* unwrapped time just after the last frame's last sample */
 } DecoderSequence;
 
 typedef struct DecoderState {
