@@ -16,6 +16,8 @@
 #define CONFIG_MAX_WEARERS 16
 #define CONFIG_TOPIC_MAX 64
 #define CONFIG_ERROR_MAX 512
+#define CONFIG_KEYS_MAX 96          /* room for the schema table, see config_schema_key() */
+#define CONFIG_PASSWORD_MAX 1024
 
 typedef struct BdAddr {
         uint8_t b[6]; /* b[0] is the first byte as written, "AA" in AA:BB:CC:DD:EE:FF */
@@ -109,7 +111,28 @@ typedef struct Config {
 
         WearerConfig wearers[CONFIG_MAX_WEARERS];
         size_t n_wearers;
+
+        /* Where each key of the schema was set (index as in config_schema_key()), 0 = default. */
+        unsigned key_line[CONFIG_KEYS_MAX];
 } Config;
+
+/* The schema as data, for documentation checks and tooling. */
+typedef enum ConfigKeyFlags {
+        CONFIG_KEY_RELOADABLE = 1 << 0, /* SIGHUP applies a new value */
+        CONFIG_KEY_SECRET = 1 << 1,     /* the value is never echoed in a message */
+        CONFIG_KEY_WEARER = 1 << 2,     /* a key of [wearer NAME] sections */
+} ConfigKeyFlags;
+
+typedef struct ConfigKeyInfo {
+        const char *section;       /* "gateway", "bluetooth", "mqtt", "wearer", "reminders", "metrics" */
+        const char *key;
+        const char *expected;      /* what a valid value looks like, as error messages say it */
+        const char *default_value; /* as documented, NULL when there is none */
+        unsigned flags;            /* ConfigKeyFlags */
+} ConfigKeyInfo;
+
+/* The i-th key of the schema, in documentation order; NULL past the end. */
+const ConfigKeyInfo *config_schema_key(size_t i);
 
 /* Fills every default. */
 void config_init(Config *c);
@@ -121,4 +144,11 @@ int config_load(const char *path, Config *ret, char *ret_error, size_t error_siz
 /* Copies from `next` what may change at run time (SIGHUP) into `cur`; fills ret_error and returns
  * -EBUSY naming the first key that would need a restart but differs. */
 int config_apply_reload(Config *cur, const Config *next, char *ret_error, size_t error_size);
+/* (Even when it returns -EBUSY, every reloadable key has been copied; what needs a restart keeps
+ * its running value. `next` is left untouched: the caller still config_done()s it.) */
 const WearerConfig *config_find_wearer(const Config *c, const char *name);
+
+/* Like config_load(), for a configuration held in memory (an embedded default); `name` stands in
+ * for the path in messages and in ret->path. */
+int config_load_string(const char *text, const char *name, Config *ret, char *ret_error, size_t error_size);
+DeviceRole device_role_from_string(const char *s);
