@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/* Conversions for the gait engine and the RSC accumulator. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "decoder.h"
+#include "decoders-test-util.h"
+#include "macro.h"
+
+static void decode(const char *uuid, const char *hex, DecodedRecord *rec) {
+        uint8_t buf[512];
+        int n = test_hex(hex, buf, sizeof(buf));
+        assert_true(n >= 0);
+        assert_int_equal(decoder_decode(decoder_find_characteristic(uuid, NULL), NULL, buf, (size_t) n, rec), 0);
+}
+
+static void test_oip_to_samples(void **state) {
+        DecodedRecord frame, layout;
+        PressureSample s[4];
+
+        /* 2 cells x 2 samples at 10 ms from t0 = 1 s */
+        decode(OIP_PRESSURE_FRAME_UUID, "01 00 07 00 40 42 0f 00 10 27 02 02 64 00 c8 00 2c 01 ff 03", &frame);
+        /* right, newton, scale 0.5, offset -1 */
+        decode(OIP_SENSOR_LAYOUT_UUID, "01 01 02 01 00 00 00 3f 00 00 80 bf 00 00 64 00 ff 80 fa 00", &layout);
+
+        assert_int_equal(oip_frame_to_samples(&frame.oip_frame, &layout.oip_layout.layout, s, ELEMENTSOF(s)), 2);
+        assert_int_equal(s[0].t_us, 1000000);
+        assert_int_equal(s[1].t_us, 1010000);
+        assert_int_equal(s[0].n_cells, 2);
+        assert_float_equal(s[0].cell[0], 100 * 0.5 - 1, 1e-6);
+        assert_float_equal(s[0].cell[1], 200 * 0.5 - 1, 1e-6);
+        assert_float_equal(s[1].cell[0], 300 * 0.5 - 1, 1e-6);
+        assert_float_equal(s[1].cell[1], 1023 * 0.5 - 1, 1e-6);
+        assert_false(s[0].has_imu);
+
+        /* no layout: raw values; output space limits the count */
+        assert_int_equal(oip_frame_to_samples(&frame.oip_frame, NULL, s, 1), 1);
+        assert_float_equal(s[0].cell[1], 200, 0);
+
+        /* layout for another cell count */
+        layout.oip_layout.layout.n_cells = 3;
+        assert_int_equal(oip_frame_to_samples(&frame.oip_frame, &layout.oip_layout.layout, s, 4), DECODE_ERR_BAD_LENGTH);
+
+        /* IMU: 1000 mg -> 1 g, 15 x 0.1 -> 1.5 deg/s */
+        decode(OIP_PRESSURE_FRAME_UUID, "01 01 08 00 00 00 00 00 e8 03 01 01 f4 01 00 00 00 00 e8 03 0f 00 ec ff 00 00", &frame);
+        assert_int_equal(oip_frame_to_samples(&frame.oip_frame, NULL, s, 4), 1);
+        assert_true(s[0].has_imu);
+        assert_float_equal(s[0].accel_g[2], 1.0, 1e-6);
+        assert_float_equal(s[0].gyro_dps[0], 1.5, 1e-6);
+        assert_float_equal(s[0].gyro_dps[1], -2.0, 1e-6);
+}
+
+static void test_orphe_to_samples(void **state) {
+        uint8_t b[ORPHE_FRAME_SIZE] = { ORPHE_HEADER_FULL, 0, 1, 0, 0, 1, 0, 0 };
+        DecodedRecord rec;
+        PressureSample s[4];
+        const InsoleLayout *l = orphe_default_layout(FOOT_LEFT);
+
+        /* sample 0: accel z = 2048 (1/16 of full scale = 1 g at 16 g), gyro x = 100 (7 deg/s at
+         * 70 mdps/LSB), P0 = 1234 */
+        b[8 + 8] = 0x00, b[8 + 9] = 0x64;
+        b[8 + 18] = 0x08, b[8 + 19] = 0x00;
+        b[8 + 20] = 0x04, b[8 + 21] = 0xd2;
+        assert_int_equal(decoder_decode(decoder_find_characteristic(ORPHE_SENSOR_VALUES_UUID, NULL), NULL, b, sizeof(b), &rec), 0);
+        assert_int_equal(rec.orphe.t_us, 1000000);
+        assert_int_equal(orphe_frame_to_samples(&rec.orphe, l, 0, 0, s, ELEMENTSOF(s)), 2);
+        assert_int_equal(s[0].t_us, 1000000);
+        assert_int_equal(s[1].t_us, 1010000);
+        assert_int_equal(s[0].n_cells, 6);
+        assert_float_equal(s[0].cell[0], 1234, 0);
+        assert_true(s[0].has_imu);
+        assert_float_equal(s[0].accel_g[2], 1.0, 1e-6);
+        assert_float_equal(s[0].gyro_dps[0], 7.0, 1e-4);
+        /* 4 g range: 2048 -> 0.25 g; 500 dps range: 100 x 17.5 mdps = 1.75 */
+        assert_int_equal(orphe_frame_to_samples(&rec.orphe, NULL, 4, 500, s, 1), 1);
+        assert_float_equal(s[0].accel_g[2], 0.25, 1e-6);
+        assert_float_equal(s[0].gyro_dps[0], 1.75, 1e-4);
+
+        /* header 50: motion only */
+        b[0] = ORPHE_HEADER_QUAT_GYRO_ACC;
+        assert_int_equal(decoder_decode(decoder_find_characteristic(ORPHE_SENSOR_VALUES_UUID, NULL), NULL, b, sizeof(b), &rec), 0);
+        assert_int_equal(orphe_frame_to_samples(&rec.orphe, l, 0, 0, s, ELEMENTSOF(s)), 0);
+}
+
+static void test_orphe_layout(void **state) {
+        for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
+                const InsoleLayout *l = orphe_default_layout(side);
+                assert_non_null(l);
+                assert_int_equal(l->side, side);
+                assert_int_equal(l->n_cells, ORPHE_PRESSURE_CHANNELS);
+                for (unsigned c = 0; c < l->n_cells; c++) {
+                        assert_true(l->cells[c].x >= 0 && l->cells[c].x <= 1);
+                        assert_true(l->cells[c].y >= 0 && l->cells[c].y <= 1);
+                }
+        }
+        /* heel cells at the heel, a toe cell at the toes */
+        assert_int_equal(foot_region_of(orphe_default_layout(FOOT_RIGHT)->cells[0].x), REGION_TOES);
+        assert_int_equal(foot_region_of(orphe_default_layout(FOOT_RIGHT)->cells[4].x), REGION_HEEL);
+        assert_null(orphe_default_layout(_FOOT_SIDE_INVALID));
+}
+
+static void test_control_encode(void **state) {
+        uint8_t b[3];
+        DecodedRecord rec;
+
+        assert_int_equal(oip_control_command_encode(&(OipControlCommand) { OIP_CP_START, 200 }, b, sizeof(b)), 3);
+        assert_memory_equal(b, ((uint8_t[]) { 0x01, 0xc8, 0x00 }), 3);
+        assert_int_equal(decoder_decode(decoder_find_characteristic(OIP_CONTROL_POINT_UUID, NULL), NULL, b, 3, &rec), 0);
+        assert_int_equal(rec.oip_control.rate_hz, 200);
+        assert_int_equal(oip_control_command_encode(&(OipControlCommand) { OIP_CP_STOP }, b, sizeof(b)), 1);
+        assert_int_equal(b[0], 0x02);
+        assert_int_equal(oip_control_command_encode(&(OipControlCommand) { OIP_CP_START, 5 }, b, sizeof(b)), DECODE_ERR_IMPLAUSIBLE);
+        assert_int_equal(oip_control_command_encode(&(OipControlCommand) { OIP_CP_START, 100 }, b, 2), DECODE_ERR_TOO_SHORT);
+        assert_int_equal(oip_control_command_encode(&(OipControlCommand) { 7 }, b, sizeof(b)), DECODE_ERR_UNSUPPORTED);
+}
+
+static RscMeasurement rsc(float speed, uint8_t cadence, bool has_total, uint32_t total_dm) {
+        return (RscMeasurement) {
+                .speed_m_s = speed,
+                .cadence_per_min = cadence,
+                .has_total_distance = has_total,
+                .total_distance_dm = total_dm,
+                .total_distance_m = total_dm / 10.0,
+        };
+}
+
+static void test_rsc_steps_from_cadence(void **state) {
+        RscAccumulator a;
+        uint64_t t = 5 * USEC_PER_SEC;
+
+        rsc_accumulator_init(&a);
+        /* 120 steps/min reported every second for a minute: 120 steps */
+        for (int i = 0; i <= 60; i++, t += USEC_PER_SEC) {
+                RscMeasurement m = rsc(1.5f, 120, false, 0);
+                rsc_accumulator_feed(&a, &m, t);
+        }
+        assert_int_equal(rsc_accumulator_steps(&a), 120);
+        /* 1.5 m/s for 60 s, no Total Distance: integrated */
+        assert_float_equal(rsc_accumulator_distance_m(&a), 90.0, 1e-6);
+
+        /* a gap longer than RSC_MAX_INTEGRATION_GAP_USEC is not integrated */
+        t += 60 * USEC_PER_SEC;
+        {
+                RscMeasurement m = rsc(1.5f, 120, false, 0);
+                rsc_accumulator_feed(&a, &m, t);
+        }
+        assert_int_equal(rsc_accumulator_steps(&a), 120);
+
+        /* a cadence change holds from its report on: 60/min for 30 s = 30 */
+        {
+                RscMeasurement m = rsc(1.0f, 60, false, 0);
+                rsc_accumulator_feed(&a, &m, t + USEC_PER_SEC); /* 1 s at the old 120/min: 2 */
+                for (uint64_t k = 2; k <= 31; k++)
+                        rsc_accumulator_feed(&a, &m, t + k * USEC_PER_SEC);
+        }
+        assert_int_equal(rsc_accumulator_steps(&a), 120 + 2 + 30);
+
+        /* link lost: the next measurement starts a new interval */
+        rsc_accumulator_link_lost(&a);
+        {
+                RscMeasurement m = rsc(1.0f, 60, false, 0);
+                rsc_accumulator_feed(&a, &m, t + 33 * USEC_PER_SEC);
+        }
+        assert_int_equal(rsc_accumulator_steps(&a), 152);
+
+        /* time going backwards is not integrated */
+        {
+                RscMeasurement m = rsc(1.0f, 60, false, 0);
+                rsc_accumulator_feed(&a, &m, t);
+        }
+        assert_int_equal(rsc_accumulator_steps(&a), 152);
+}
+
+static void test_rsc_total_distance_reconciled(void **state) {
+        RscAccumulator a;
+        RscMeasurement m;
+
+        rsc_accumulator_init(&a);
+        m = rsc(3.0f, 170, true, 1000); /* 100.0 m: the baseline */
+        rsc_accumulator_feed(&a, &m, 1 * USEC_PER_SEC);
+        assert_float_equal(rsc_accumulator_distance_m(&a), 0, 0);
+        m = rsc(3.0f, 170, true, 1500); /* +50 m; speed is not integrated on top */
+        rsc_accumulator_feed(&a, &m, 2 * USEC_PER_SEC);
+        assert_float_equal(rsc_accumulator_distance_m(&a), 50, 1e-9);
+
+        /* out of range for ten minutes; the footpod kept counting to 300.0 m */
+        rsc_accumulator_link_lost(&a);
+        m = rsc(3.0f, 170, true, 3000);
+        rsc_accumulator_feed(&a, &m, 602 * USEC_PER_SEC);
+        assert_float_equal(rsc_accumulator_distance_m(&a), 200, 1e-9);
+
+        /* the footpod restarted its total: 20.0 m since */
+        rsc_accumulator_link_lost(&a);
+        m = rsc(3.0f, 170, true, 200);
+        rsc_accumulator_feed(&a, &m, 700 * USEC_PER_SEC);
+        assert_float_equal(rsc_accumulator_distance_m(&a), 220, 1e-9);
+        m = rsc(3.0f, 170, true, 205);
+        rsc_accumulator_feed(&a, &m, 701 * USEC_PER_SEC);
+        assert_float_equal(rsc_accumulator_distance_m(&a), 220.5, 1e-9);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_oip_to_samples),
+                cmocka_unit_test(test_orphe_to_samples),
+                cmocka_unit_test(test_orphe_layout),
+                cmocka_unit_test(test_control_encode),
+                cmocka_unit_test(test_rsc_steps_from_cadence),
+                cmocka_unit_test(test_rsc_total_distance_reconciled),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
