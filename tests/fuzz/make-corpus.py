@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# Writes the seed corpora for tests/fuzz (run from anywhere; files are small and committed).
+# Input format of fuzz-decoder.c: frames of [selector u8][length u16 LE][bytes]; selector bits 0-6
+# pick the decoder's characteristic (in registry order), bit 7 simulates a reconnect.
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def frame(sel, data):
+    return bytes([sel]) + struct.pack('<H', len(data)) + data
+
+
+def h(s):
+    return bytes.fromhex(s.replace(' ', ''))
+
+
+def oip_frame(seq, t0, period=10000, cells=(100, 200), samples=2, imu=False):
+    b = struct.pack('<BBHIHBB', 1, 1 if imu else 0, seq, t0, period, len(cells), samples)
+    for s in range(samples):
+        b += b''.join(struct.pack('<H', (c + s) & 0xffff) for c in cells)
+        if imu:
+            b += struct.pack('<6h', 0, 0, 1000, 15, -20, 0)
+    return b
+
+
+def orphe(header, serial, hms=(12, 0, 0), ms=0, fill=0x11):
+    b = bytes([header]) + struct.pack('>H', serial) + bytes(hms) + struct.pack('>H', ms)
+    return b + bytes([fill]) * (104 - len(b))
+
+
+corpora = {
+    'rsc': {
+        'walking': frame(0, h('00 00 01 5a')),
+        'all-fields': frame(0, h('07 c0 03 a8 85 00 e8 03 00 00')),
+        'stryd': frame(0, h('80 9a 02 ac 00 00 00 00 00 00 00 00 00')),
+        'truncated': frame(0, h('03 00 01 5a 64 00 10 27 00')),
+        'feature-location': frame(1, h('1f 00')) + frame(2, h('02')),
+        'session': b''.join(frame(0, h('02 00 02 50') + struct.pack('<I', 1000 + 10 * i)) for i in range(8))
+                   + frame(0x80, h('02 00 02 50 10 27 00 00')) + frame(0, h('02 00 02 50 05 00 00 00')),
+    },
+    'battery': {
+        'full': frame(0, h('64')),
+        'empty': frame(0, h('00')),
+        'invalid': frame(0, h('65')) + frame(0, h('ff')),
+        'long': frame(0, h('50 00')),
+    },
+    'device_info': {
+        'manufacturer': frame(0, b'Acme'),
+        'padded': frame(4, b'1.2\0\0\0'),
+        'long': frame(1, b'0123456789abcdef' * 5),
+        'binary': frame(2, bytes(range(256))[:80]),
+        'all': b''.join(frame(i, b'x' * i) for i in range(6)),
+    },
+    'open_insole': {
+        'frame': frame(0, oip_frame(7, 1000000)),
+        'frame-imu': frame(0, oip_frame(8, 0, 1000, (500,), 1, True)),
+        'layout-then-frames': frame(1, h('01 01 02 01 00 00 00 3f 00 00 80 bf 00 00 64 00 ff 80 fa 00'))
+                              + b''.join(frame(0, oip_frame(65534 + i & 0xffff, (0xffffd8f0 + 20000 * i) & 0xffffffff))
+                                         for i in range(5)),
+        'reboot': frame(0, oip_frame(100, 5000000)) + frame(0, oip_frame(0, 1000)) + frame(0x80, oip_frame(5, 21000))
+                  + frame(0, oip_frame(9, 41000)),
+        'steps-control': frame(2, h('01 00 10 27 00 00 ef be ad de')) + frame(3, h('01 64 00')) + frame(3, h('02')),
+        'max': frame(0, oip_frame(1, 0, 1000, tuple(range(32)), 40, True)),
+        'bad': frame(0, oip_frame(1, 0)[:-1]) + frame(0, h('02')) + frame(1, h('01 02 01 00'))
+               + frame(0, h('01 00 00 00 00 00 00 00 10 27 21 01')),
+    },
+    'orphe': {
+        'h56': frame(0, orphe(56, 0x1234, (13, 45, 7), 250)),
+        'h55': frame(0, orphe(55, 65535, (23, 59, 59), 999)),
+        'h50': frame(0, orphe(50, 0, (0, 0, 0), 5, 0x05)),
+        'midnight-wrap': b''.join(frame(0, orphe(56, (65534 + i) & 0xffff, (23, 59, 59) if i < 2 else (0, 0, 0),
+                                                 (960 + 20 * i) % 1000)) for i in range(4)),
+        'bad': frame(0, orphe(56, 1)[:103]) + frame(0, orphe(57, 1)) + frame(0, orphe(56, 1, (24, 0, 0))),
+    },
+    'ukaton': {
+        'steps': frame(0, h('10 27 00 00')),
+        'max': frame(0, h('ff ff ff ff')),
+        'bad': frame(0, h('10 27 00')) + frame(0, h('10 27 00 00 00')),
+    },
+}
+
+for name, seeds in corpora.items():
+    d = os.path.join(HERE, 'corpus', name)
+    os.makedirs(d, exist_ok=True)
+    for seed, data in seeds.items():
+        with open(os.path.join(d, 'seed-' + seed), 'wb') as f:
+            f.write(data)
