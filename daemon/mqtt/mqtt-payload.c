@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+
+#include <string.h>
+
+#include "mqtt-publish.h"
+
+static void stamp_fields(JsonWriter *w, const MqttStamp *stamp) {
+        char ts[MQTT_TIMESTAMP_MAX];
+
+        json_kv_string(w, "timestamp", mqtt_format_timestamp(stamp->realtime_usec, ts));
+        json_kv_uint(w, "seq", stamp->seq);
+}
+
+void mqtt_payload_state(JsonWriter *w, bool online) {
+        json_object_begin(w);
+        json_kv_string(w, "state", online ? "online" : "offline");
+        json_object_end(w);
+}
+
+void mqtt_payload_bridge_info(JsonWriter *w, const MqttStamp *stamp, const MqttBridgeInfo *info) {
+        const Config *c = info->config;
+
+        json_object_begin(w);
+        stamp_fields(w, stamp);
+        json_kv_string(w, "version", info->version);
+        json_kv_string(w, "gateway", c->gateway_id);
+        json_kv_string(w, "base_topic", c->base_topic);
+        json_kv_uint(w, "mqtt_protocol_version", c->protocol_version);
+        json_kv_bool(w, "homeassistant", c->homeassistant);
+        json_kv_bool(w, "reminders", c->reminders);
+        json_kv_bool(w, "raw_stream", c->raw_stream);
+        json_kv_uint(w, "publish_interval_ms", c->publish_interval_usec / USEC_PER_MSEC);
+
+        json_key(w, "adapters");
+        json_array_begin(w);
+        for (size_t i = 0; i < info->n_adapters; i++) {
+                json_object_begin(w);
+                json_kv_string(w, "name", info->adapters[i].name);
+                json_kv_bool(w, "powered", info->adapters[i].powered);
+                json_object_end(w);
+        }
+        json_array_end(w);
+
+        json_key(w, "wearers");
+        json_array_begin(w);
+        for (size_t i = 0; i < c->n_wearers; i++) {
+                json_object_begin(w);
+                json_kv_string(w, "name", c->wearers[i].name);
+                json_key(w, "devices");
+                json_array_begin(w);
+                for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++)
+                        if (c->wearers[i].has_device[r])
+                                json_string(w, mqtt_role_to_string(r));
+                json_array_end(w);
+                json_object_end(w);
+        }
+        json_array_end(w);
+        json_object_end(w);
+}
+
+void mqtt_payload_bridge_health(JsonWriter *w, const MqttStamp *stamp, const MqttHealth *h) {
+        json_object_begin(w);
+        stamp_fields(w, stamp);
+        json_kv_uint(w, "uptime_s", h->uptime_usec / USEC_PER_SEC);
+        json_kv_uint(w, "memory_rss_bytes", h->memory_rss_bytes);
+        json_kv_double(w, "notifications_per_s", h->notifications_per_s, 2);
+        json_kv_uint(w, "decode_errors", h->decode_errors);
+        json_kv_uint(w, "lost_frames", h->lost_frames);
+        json_kv_uint(w, "devices_connected", h->devices_connected);
+        json_kv_uint(w, "devices_configured", h->devices_configured);
+        json_key(w, "mqtt");
+        json_object_begin(w);
+        json_kv_uint(w, "reconnects", h->mqtt_reconnects);
+        json_kv_uint(w, "published", h->mqtt_published);
+        json_kv_uint(w, "dropped", h->mqtt_dropped);
+        json_kv_uint(w, "outbox_depth", h->mqtt_outbox_depth);
+        json_kv_uint(w, "inflight", h->mqtt_inflight);
+        json_object_end(w);
+        json_object_end(w);
+}
+
+void mqtt_payload_steps(JsonWriter *w, const MqttStamp *stamp, const MqttSteps *s) {
+        json_object_begin(w);
+        stamp_fields(w, stamp);
+        json_kv_uint(w, "steps_today", s->steps_today);
+        json_kv_uint(w, "steps_total", s->steps_total);
+        json_kv_string(w, "day", s->day);
+        json_object_end(w);
+}
+
+void mqtt_payload_activity(JsonWriter *w, const MqttStamp *stamp, ActivityState state,
+                           ActivityState previous, uint64_t previous_duration_usec) {
+        json_object_begin(w);
+        stamp_fields(w, stamp);
+        json_kv_string(w, "activity", activity_state_to_string(state));
+        json_kv_string(w, "previous", activity_state_to_string(previous));
+        json_kv_uint(w, "previous_duration_ms", previous_duration_usec / USEC_PER_MSEC);
+        json_object_end(w);
+}
+
+void mqtt_payload_battery(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, unsigned battery_percent) {
+        json_object_begin(w);
+        stamp_fields(w, stamp);
+        json_kv_string(w, "device", mqtt_role_to_string(role));
+        json_kv_uint(w, "battery_pct", MIN(battery_percent, 100u));
+        json_object_end(w);
+}
+
+void mqtt_payload_link(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, const MqttLinkStats *l) {
+        json_object_begin(w);
+        stamp_fields(w, stamp);
+        json_kv_string(w, "device", mqtt_role_to_string(role));
+        json_kv_bool(w, "connected", l->connected);
+        if (l->has_rssi)
+                json_kv_int(w, "rssi_dbm", l->rssi_dbm);
+        else
+                json_kv_null(w, "rssi_dbm");
+        json_kv_double(w, "notifications_per_s", l->notifications_per_s, 2);
+        json_kv_uint(w, "lost_frames", l->lost_frames);
+        json_kv_uint(w, "decode_errors", l->decode_errors);
+        json_kv_uint(w, "reconnects", l->reconnects);
+        json_kv_uint(w, "connected_s", l->connected_usec / USEC_PER_SEC);
+        json_object_end(w);
+}
+
+static const char *pressure_unit_to_string(PressureUnit u) {
+        switch (u) {
+        case PRESSURE_UNIT_NEWTON:
+                return "N";
+        case PRESSURE_UNIT_KPA:
+                return "kPa";
+        default:
+                return "raw";
+        }
+}
+
+void mqtt_payload_pressure(JsonWriter *w, const MqttStamp *stamp, const PressureSample *s, PressureUnit unit) {
+        json_object_begin(w);
+        stamp_fields(w, stamp);
+        json_kv_uint(w, "device_time_us", s->t_us);
+        json_kv_string(w, "unit", pressure_unit_to_string(unit));
+        json_key(w, "cells");
+        json_array_begin(w);
+        for (unsigned i = 0; i < MIN(s->n_cells, (uint8_t) INSOLE_MAX_CELLS); i++)
+                json_double(w, s->cell[i], 2);
+        json_array_end(w);
+        if (s->has_imu) {
+                json_key(w, "accel_g");
+                json_array_begin(w);
+                for (unsigned i = 0; i < 3; i++)
+                        json_double(w, s->accel_g[i], 3);
+                json_array_end(w);
+                json_key(w, "gyro_dps");
+                json_array_begin(w);
+                for (unsigned i = 0; i < 3; i++)
+                        json_double(w, s->gyro_dps[i], 2);
+                json_array_end(w);
+        }
+        json_object_end(w);
+}
+
+static bool is_json_space(char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+int mqtt_payload_wrap_object(JsonWriter *w, const MqttStamp *stamp, const char *object_json) {
+        const char *b, *e;
+        size_t inner_len;
+        _cleanup_free_ char *inner = NULL;
+
+        if (!object_json)
+                goto invalid;
+        b = object_json;
+        while (is_json_space(*b))
+                b++;
+        e = b + strlen(b);
+        while (e > b && is_json_space(e[-1]))
+                e--;
+        if (e - b < 2 || *b != '{' || e[-1] != '}')
+                goto invalid;
+        b++, e--;
+        while (b < e && is_json_space(*b))
+                b++;
+        inner_len = (size_t) (e - b);
+        inner = strndup(b, inner_len);
+        if (!inner) {
+                if (!w->error)
+                        w->error = -ENOMEM;
+                return -ENOMEM;
+        }
+
+        json_object_begin(w);
+        stamp_fields(w, stamp);
+        if (inner_len > 0) {
+                /* The members are already serialised JSON from our own modules: splice them in
+                 * after our two fields (json_raw() writes the separating comma), keeping one
+                 * object. */
+                json_raw(w, inner);
+        }
+        json_object_end(w);
+        return w->error;
+
+invalid:
+        if (!w->error)
+                w->error = -EINVAL;
+        return -EINVAL;
+}

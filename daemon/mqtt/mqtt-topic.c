@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "mqtt-publish.h"
+
+bool mqtt_name_is_valid(const char *s) {
+        size_t n = 0;
+
+        if (!s)
+                return false;
+        for (; s[n]; n++) {
+                char ch = s[n];
+                if (n >= MQTT_NAME_MAX)
+                        return false;
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+                        return false;
+        }
+        return n > 0;
+}
+
+bool mqtt_prefix_is_valid(const char *s) {
+        size_t n, seg = 0;
+
+        if (!s)
+                return false;
+        n = strnlen(s, CONFIG_TOPIC_MAX + 1);
+        if (n == 0 || n > CONFIG_TOPIC_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char ch = s[i];
+                if (ch == '/') {
+                        if (seg == 0) /* leading '/' or "//" */
+                                return false;
+                        seg = 0;
+                        continue;
+                }
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+                        return false;
+                if (++seg > MQTT_NAME_MAX)
+                        return false;
+        }
+        return seg > 0; /* no trailing '/' */
+}
+
+static int append(char *buf, size_t size, size_t *pos, const char *s) {
+        size_t n = strlen(s);
+
+        if (*pos + n + 1 > size)
+                return -ENAMETOOLONG;
+        memcpy(buf + *pos, s, n + 1);
+        *pos += n;
+        return 0;
+}
+
+static int topic_joinv(char *buf, size_t size, const char *base, va_list ap) {
+        size_t pos = 0;
+        int r;
+
+        if (!buf || size == 0)
+                return -EINVAL;
+        buf[0] = 0;
+        if (!mqtt_prefix_is_valid(base))
+                return -EINVAL;
+        r = append(buf, size, &pos, base);
+        if (r < 0)
+                return r;
+        for (const char *seg = va_arg(ap, const char *); seg; seg = va_arg(ap, const char *)) {
+                if (!mqtt_name_is_valid(seg)) {
+                        buf[0] = 0;
+                        return -EINVAL;
+                }
+                r = append(buf, size, &pos, "/");
+                if (r >= 0)
+                        r = append(buf, size, &pos, seg);
+                if (r < 0) {
+                        buf[0] = 0;
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int mqtt_topic_join(char *buf, size_t size, const char *base, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, base);
+        r = topic_joinv(buf, size, base, ap);
+        va_end(ap);
+        return r;
+}
+
+static const char *const bridge_topic_table[_MQTT_BRIDGE_TOPIC_MAX] = {
+        [MQTT_BRIDGE_STATE] = "state",
+        [MQTT_BRIDGE_INFO] = "info",
+        [MQTT_BRIDGE_HEALTH] = "health",
+};
+
+int mqtt_topic_bridge(char *buf, size_t size, const char *base, const char *gateway, MqttBridgeTopic which) {
+        if (which < 0 || which >= _MQTT_BRIDGE_TOPIC_MAX)
+                return -EINVAL;
+        return mqtt_topic_join(buf, size, base, "bridge", gateway, bridge_topic_table[which], NULL);
+}
+
+int mqtt_topic_wearer(char *buf, size_t size, const char *base, const char *wearer, MqttWearerTopic which) {
+        /* "bridge" is reserved for the gateway's own topics. */
+        if (streq_ptr(wearer, "bridge"))
+                return -EINVAL;
+        switch (which) {
+        case MQTT_WEARER_AVAILABILITY:
+                return mqtt_topic_join(buf, size, base, wearer, "availability", NULL);
+        case MQTT_WEARER_GAIT:
+                return mqtt_topic_join(buf, size, base, wearer, "gait", NULL);
+        case MQTT_WEARER_STEPS:
+                return mqtt_topic_join(buf, size, base, wearer, "steps", NULL);
+        case MQTT_WEARER_ACTIVITY:
+                return mqtt_topic_join(buf, size, base, wearer, "activity", NULL);
+        case MQTT_WEARER_REMINDER:
+                return mqtt_topic_join(buf, size, base, wearer, "reminder", NULL);
+        case MQTT_WEARER_REMINDER_SET:
+                return mqtt_topic_join(buf, size, base, wearer, "reminder", "set", NULL);
+        default:
+                return -EINVAL;
+        }
+}
+
+/* Our own table rather than config's device_role_to_string(), so that this library does not need
+ * the config module; the strings are the same. */
+const char *mqtt_role_to_string(DeviceRole role) {
+        static const char *const table[_DEVICE_ROLE_MAX] = {
+                [DEVICE_ROLE_LEFT] = "left",
+                [DEVICE_ROLE_RIGHT] = "right",
+                [DEVICE_ROLE_FOOTPOD] = "footpod",
+        };
+        if (role < 0 || role >= _DEVICE_ROLE_MAX)
+                return NULL;
+        return table[role];
+}
+
+static const char *const device_topic_table[_MQTT_DEVICE_TOPIC_MAX] = {
+        [MQTT_DEVICE_AVAILABILITY] = "availability",
+        [MQTT_DEVICE_BATTERY] = "battery",
+        [MQTT_DEVICE_LINK] = "link",
+        [MQTT_DEVICE_PRESSURE] = "pressure",
+};
+
+int mqtt_topic_device(char *buf, size_t size, const char *base, const char *wearer, DeviceRole role,
+                      MqttDeviceTopic which) {
+        const char *r;
+
+        if (which < 0 || which >= _MQTT_DEVICE_TOPIC_MAX)
+                return -EINVAL;
+        if (streq_ptr(wearer, "bridge"))
+                return -EINVAL;
+        r = mqtt_role_to_string(role);
+        if (!r)
+                return -EINVAL;
+        return mqtt_topic_join(buf, size, base, wearer, r, device_topic_table[which], NULL);
+}
+
+int mqtt_topic_homeassistant_status(char *buf, size_t size, const Config *c) {
+        return mqtt_topic_join(buf, size, c->homeassistant_prefix, "status", NULL);
+}
+
+char *mqtt_format_timestamp(uint64_t realtime_usec, char *buf) {
+        struct tm tm;
+        time_t t = (time_t) (realtime_usec / USEC_PER_SEC);
+        unsigned ms = (unsigned) ((realtime_usec % USEC_PER_SEC) / USEC_PER_MSEC);
+
+        if (!gmtime_r(&t, &tm)) {
+                strcpy(buf, "1970-01-01T00:00:00.000Z");
+                return buf;
+        }
+        if (strftime(buf, MQTT_TIMESTAMP_MAX, "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
+                strcpy(buf, "1970-01-01T00:00:00.000Z");
+                return buf;
+        }
+        (void) snprintf(buf + 19, MQTT_TIMESTAMP_MAX - 19, ".%03uZ", ms % 1000u);
+        return buf;
+}

@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: MIT */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mqtt-publish.h"
+#include "state-store.h"
+
+static void wearer_state_init(WearerState *w, const char *name) {
+        *w = (WearerState) { .activity = ACTIVITY_UNKNOWN };
+        (void) snprintf(w->name, sizeof w->name, "%s", name);
+        for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++)
+                w->battery_percent[r] = -1;
+}
+
+void state_store_init(StateStore *s) {
+        *s = (StateStore) {};
+}
+
+void state_store_done(StateStore *s) {
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_seqs; i++)
+                free(s->seqs[i].topic);
+        free(s->seqs);
+        *s = (StateStore) {};
+}
+
+WearerState *state_store_wearer(StateStore *s, const char *name, bool create) {
+        if (!mqtt_name_is_valid(name))
+                return NULL;
+        for (size_t i = 0; i < s->n_wearers; i++)
+                if (streq(s->wearers[i].name, name))
+                        return &s->wearers[i];
+        if (!create || s->n_wearers >= CONFIG_MAX_WEARERS)
+                return NULL;
+        wearer_state_init(&s->wearers[s->n_wearers], name);
+        return &s->wearers[s->n_wearers++];
+}
+
+static bool topic_is_plain(const char *t) {
+        /* Only what our topic builders produce: [a-z0-9_-/], bounded. */
+        size_t n = strnlen(t, MQTT_TOPIC_MAX);
+        if (n == 0 || n >= MQTT_TOPIC_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') || t[i] == '_' || t[i] == '-' ||
+                      t[i] == '/'))
+                        return false;
+        return true;
+}
+
+int state_store_set_seq(StateStore *s, const char *topic, uint64_t seq) {
+        StateSeq *n;
+
+        if (!topic_is_plain(topic))
+                return -EINVAL;
+        for (size_t i = 0; i < s->n_seqs; i++)
+                if (streq(s->seqs[i].topic, topic)) {
+                        s->seqs[i].seq = seq;
+                        return 0;
+                }
+        if (s->n_seqs >= STATE_STORE_MAX_SEQS)
+                return -E2BIG;
+        n = realloc(s->seqs, (s->n_seqs + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        s->seqs = n;
+        s->seqs[s->n_seqs].topic = strdup(topic);
+        if (!s->seqs[s->n_seqs].topic)
+                return -ENOMEM;
+        s->seqs[s->n_seqs++].seq = seq;
+        return 0;
+}
+
+uint64_t state_store_get_seq(const StateStore *s, const char *topic) {
+        for (size_t i = 0; i < s->n_seqs; i++)
+                if (streq(s->seqs[i].topic, topic))
+                        return s->seqs[i].seq;
+        return 0;
+}
+
+static bool day_is_valid(const char *d) {
+        /* YYYY-MM-DD */
+        if (strlen(d) != 10)
+                return false;
+        for (int i = 0; i < 10; i++) {
+                if (i == 4 || i == 7) {
+                        if (d[i] != '-')
+                                return false;
+                } else if (d[i] < '0' || d[i] > '9')
+                        return false;
+        }
+        return true;
+}
+
+int state_store_format(const StateStore *s, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "insole2mqtt-state %d\n", STATE_STORE_VERSION);
+        fprintf(f, "saved_usec=%" PRIu64 "\n", s->saved_usec);
+        for (size_t i = 0; i < s->n_wearers; i++) {
+                const WearerState *w = &s->wearers[i];
+
+                if (!mqtt_name_is_valid(w->name))
+                        continue;
+                if (day_is_valid(w->day))
+                        fprintf(f, "wearer.%s.day=%s\n", w->name, w->day);
+                fprintf(f, "wearer.%s.steps_today=%" PRIu64 "\n", w->name, w->steps_today);
+                fprintf(f, "wearer.%s.steps_total=%" PRIu64 "\n", w->name, w->steps_total);
+                if (w->activity >= 0 && w->activity < _ACTIVITY_MAX)
+                        fprintf(f, "wearer.%s.activity=%s\n", w->name, activity_state_to_string(w->activity));
+                fprintf(f, "wearer.%s.activity_since_usec=%" PRIu64 "\n", w->name, w->activity_since_usec);
+                for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++) {
+                        if (w->battery_percent[r] >= 0 && w->battery_percent[r] <= 100)
+                                fprintf(f, "wearer.%s.%s.battery_pct=%d\n", w->name, mqtt_role_to_string(r),
+                                        w->battery_percent[r]);
+                        if (w->has_device_steps[r])
+                                fprintf(f, "wearer.%s.%s.device_steps=%" PRIu64 "\n", w->name,
+                                        mqtt_role_to_string(r), w->device_steps[r]);
+                }
+        }
+        for (size_t i = 0; i < s->n_seqs; i++)
+                if (topic_is_plain(s->seqs[i].topic))
+                        fprintf(f, "seq.%s=%" PRIu64 "\n", s->seqs[i].topic, s->seqs[i].seq);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret_len = size;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int parse_u64(const char *v, uint64_t *ret) {
+        uint64_t x = 0;
+
+        if (!*v || strlen(v) > 20)
+                return -EBADMSG;
+        for (; *v; v++) {
+                if (*v < '0' || *v > '9')
+                        return -EBADMSG;
+                if (x > (UINT64_MAX - (uint64_t) (*v - '0')) / 10)
+                        return -EBADMSG;
+                x = x * 10 + (uint64_t) (*v - '0');
+        }
+        *ret = x;
+        return 0;
+}
+
+static ActivityState activity_from_string(const char *v) {
+        for (ActivityState a = 0; a < _ACTIVITY_MAX; a++)
+                if (streq(v, activity_state_to_string(a)))
+                        return a;
+        return ACTIVITY_UNKNOWN;
+}
+
+static DeviceRole role_from_string(const char *v) {
+        for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++)
+                if (streq(v, mqtt_role_to_string(r)))
+                        return r;
+        return _DEVICE_ROLE_INVALID;
+}
+
+/* key is "wearer.<name>.<field>" or "wearer.<name>.<role>.<field>", already without "wearer." */
+static int parse_wearer_key(StateStore *s, char *key, const char *value) {
+        char *field, *sub;
+        WearerState *w;
+        uint64_t u;
+        int r;
+
+        field = strchr(key, '.');
+        if (!field)
+                return -EBADMSG;
+        *field++ = 0;
+        w = state_store_wearer(s, key, true);
+        if (!w)
+                return -EBADMSG;
+
+        sub = strchr(field, '.');
+        if (sub) {
+                DeviceRole role;
+
+                *sub++ = 0;
+                role = role_from_string(field);
+                if (role < 0)
+                        return 0; /* a role from the future */
+                if (streq(sub, "battery_pct")) {
+                        r = parse_u64(value, &u);
+                        if (r < 0 || u > 100)
+                                return -EBADMSG;
+                        w->battery_percent[role] = (int) u;
+                } else if (streq(sub, "device_steps")) {
+                        r = parse_u64(value, &w->device_steps[role]);
+                        if (r < 0)
+                                return r;
+                        w->has_device_steps[role] = true;
+                }
+                return 0;
+        }
+
+        if (streq(field, "day")) {
+                if (!day_is_valid(value))
+                        return -EBADMSG;
+                memcpy(w->day, value, 11);
+        } else if (streq(field, "steps_today"))
+                return parse_u64(value, &w->steps_today);
+        else if (streq(field, "steps_total"))
+                return parse_u64(value, &w->steps_total);
+        else if (streq(field, "activity"))
+                w->activity = activity_from_string(value);
+        else if (streq(field, "activity_since_usec"))
+                return parse_u64(value, &w->activity_since_usec);
+        return 0;
+}
+
+int state_store_parse(const char *text, size_t len, StateStore *s) {
+        _cleanup_free_ char *copy = NULL;
+        char *line, *save = NULL;
+        unsigned major;
+        int r;
+
+        if (len > STATE_STORE_MAX_SIZE)
+                return -E2BIG;
+        if (memchr(text, 0, len))
+                return -EBADMSG;
+        copy = strndup(text, len);
+        if (!copy)
+                return -ENOMEM;
+
+        state_store_done(s);
+        line = strtok_r(copy, "\n", &save);
+        if (!line || sscanf(line, "insole2mqtt-state %u", &major) != 1)
+                return -EBADMSG;
+        if (major != STATE_STORE_VERSION)
+                return -EPROTONOSUPPORT;
+
+        while ((line = strtok_r(NULL, "\n", &save))) {
+                char *eq, *key = line;
+                uint64_t u;
+
+                if (line[0] == '#' || line[0] == 0)
+                        continue;
+                eq = strchr(line, '=');
+                if (!eq)
+                        return -EBADMSG;
+                *eq = 0;
+                if (streq(key, "saved_usec")) {
+                        r = parse_u64(eq + 1, &s->saved_usec);
+                } else if (strncmp(key, "wearer.", 7) == 0) {
+                        r = parse_wearer_key(s, key + 7, eq + 1);
+                } else if (strncmp(key, "seq.", 4) == 0) {
+                        r = parse_u64(eq + 1, &u);
+                        if (r >= 0)
+                                r = state_store_set_seq(s, key + 4, u);
+                        if (r == -EINVAL)
+                                r = -EBADMSG;
+                } else
+                        r = 0; /* unknown key: written by a newer daemon */
+                if (r < 0) {
+                        state_store_done(s);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int path_join(char *buf, size_t size, const char *dir, const char *name) {
+        int n = snprintf(buf, size, "%s/%s", dir, name);
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+}
+
+int state_store_load(const char *dir, StateStore *s) {
+        char path[4096];
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        struct stat st;
+        int r;
+
+        r = path_join(path, sizeof path, dir, STATE_STORE_FILENAME);
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EBADMSG;
+        if (st.st_size > STATE_STORE_MAX_SIZE)
+                return -E2BIG;
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (len < (size_t) st.st_size) {
+                ssize_t n = read(fd, buf + len, (size_t) st.st_size - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        return state_store_parse(buf, len, s);
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int state_store_save(const char *dir, const StateStore *s) {
+        char path[4096], tmp[4096];
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -1, dfd = -1;
+        size_t len;
+        int r;
+
+        if (!dir || !dir[0])
+                return -EINVAL;
+        r = path_join(path, sizeof path, dir, STATE_STORE_FILENAME);
+        if (r < 0)
+                return r;
+        r = path_join(tmp, sizeof tmp, dir, "." STATE_STORE_FILENAME ".XXXXXX");
+        if (r < 0)
+                return r;
+        r = state_store_format(s, &text, &len);
+        if (r < 0)
+                return r;
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, text, len);
+        if (r >= 0 && fchmod(fd, 0600) < 0)
+                r = -errno;
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && close(TAKE_FD(fd)) < 0)
+                r = -errno;
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        /* make the rename itself durable */
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        if (fsync(dfd) < 0)
+                return -errno;
+        return 0;
+}
+
+/* A deliberately small reader for one flat JSON object of strings and integers — what our own
+ * steps payload is. Anything else (nesting, floats, escapes other than \" and \\) is refused. */
+static const char *skip_ws(const char *p, const char *end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+                p++;
+        return p;
+}
+
+static const char *read_string(const char *p, const char *end, char *out, size_t out_size) {
+        size_t n = 0;
+
+        if (p >= end || *p != '"')
+                return NULL;
+        for (p++; p < end && *p != '"'; p++) {
+                char ch = *p;
+                if ((unsigned char) ch < 0x20)
+                        return NULL;
+                if (ch == '\\') {
+                        if (++p >= end || (*p != '"' && *p != '\\'))
+                                return NULL;
+                        ch = *p;
+                }
+                if (n + 1 >= out_size)
+                        return NULL;
+                out[n++] = ch;
+        }
+        if (p >= end)
+                return NULL;
+        out[n] = 0;
+        return p + 1;
+}
+
+int state_store_parse_steps_payload(const char *payload, size_t len, uint64_t *ret_today, uint64_t *ret_total,
+                                    char ret_day[static 11]) {
+        const char *p = payload, *end = payload + len;
+        bool has_today = false, has_total = false, has_day = false;
+        uint64_t today = 0, total = 0;
+        char day[11] = "";
+
+        if (!payload || len > 4096)
+                return -EBADMSG;
+        p = skip_ws(p, end);
+        if (p >= end || *p++ != '{')
+                return -EBADMSG;
+        p = skip_ws(p, end);
+        if (p < end && *p == '}')
+                return -EBADMSG;
+        for (;;) {
+                char key[32], sval[40], num[24];
+                bool is_string;
+
+                p = skip_ws(p, end);
+                p = read_string(p, end, key, sizeof key);
+                if (!p)
+                        return -EBADMSG;
+                p = skip_ws(p, end);
+                if (p >= end || *p++ != ':')
+                        return -EBADMSG;
+                p = skip_ws(p, end);
+                is_string = p < end && *p == '"';
+                if (is_string) {
+                        p = read_string(p, end, sval, sizeof sval);
+                        if (!p)
+                                return -EBADMSG;
+                } else {
+                        size_t n = 0;
+                        while (p < end && *p >= '0' && *p <= '9' && n + 1 < sizeof num)
+                                num[n++] = *p++;
+                        num[n] = 0;
+                        if (n == 0 || (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E')))
+                                return -EBADMSG;
+                }
+                if (streq(key, "steps_today") || streq(key, "steps_total")) {
+                        uint64_t *dst = streq(key, "steps_today") ? &today : &total;
+                        bool *seen = streq(key, "steps_today") ? &has_today : &has_total;
+                        if (is_string || *seen || parse_u64(num, dst) < 0)
+                                return -EBADMSG;
+                        *seen = true;
+                } else if (streq(key, "day")) {
+                        if (!is_string || has_day || !day_is_valid(sval))
+                                return -EBADMSG;
+                        memcpy(day, sval, 11);
+                        has_day = true;
+                }
+                p = skip_ws(p, end);
+                if (p < end && *p == ',') {
+                        p++;
+                        continue;
+                }
+                if (p < end && *p == '}') {
+                        p = skip_ws(p + 1, end);
+                        if (p != end)
+                                return -EBADMSG;
+                        break;
+                }
+                return -EBADMSG;
+        }
+        if (!has_today || !has_total || !has_day)
+                return -EBADMSG;
+        *ret_today = today;
+        *ret_total = total;
+        memcpy(ret_day, day, 11);
+        return 0;
+}

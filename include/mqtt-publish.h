@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The MQTT topic contract and every payload that is not gait- or reminder-specific.
+ *
+ * Topics (docs/mqtt.md has the full table and docs/schema/ one JSON schema per payload):
+ *   <base>/bridge/<gateway>/state              retained, also the last will   {"state":"online"|"offline"}
+ *   <base>/bridge/<gateway>/info               retained
+ *   <base>/bridge/<gateway>/health             periodic
+ *   <base>/<wearer>/availability               retained                       {"state":...}
+ *   <base>/<wearer>/<left|right|footpod>/availability   retained
+ *   <base>/<wearer>/gait                       the gait engine's metrics, wrapped with timestamp + seq
+ *   <base>/<wearer>/steps                      retained counters
+ *   <base>/<wearer>/activity                   state changes (events)
+ *   <base>/<wearer>/<role>/battery, /link      retained
+ *   <base>/<wearer>/<role>/pressure            optional decimated raw stream (QoS 0, droppable)
+ *   <base>/<wearer>/reminder                   reminder events (the reminders module's JSON, wrapped)
+ *   <base>/<wearer>/reminder/set               command topic (subscribed)
+ *
+ * Every topic segment that is not a fixed word comes from the configuration and is checked against
+ * [a-z0-9_-]{1,32} again here: a builder refuses (-EINVAL) rather than publish to a surprising
+ * topic. The base topic and the Home Assistant prefix are 1..64 bytes of such segments joined by
+ * single '/'.
+ *
+ * Builders are pure: time comes in as CLOCK_REALTIME microseconds, sequence numbers as arguments;
+ * they write one complete JSON object into a JsonWriter and never log. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "insole.h"
+#include "json.h"
+
+#define MQTT_TOPIC_MAX 256
+#define MQTT_NAME_MAX 32
+#define MQTT_TIMESTAMP_MAX 32 /* "left", "right", "footpod"; NULL when out of range. */
+const char *mqtt_role_to_string(DeviceRole role);
+
+/* "2026-11-22T10:00:00.123Z" + NUL, with room */
+
+/* [a-z0-9_-]{1,32}, NUL-terminated within 33 bytes. */
+bool mqtt_name_is_valid(const char *s);
+/* One or more valid names joined by single '/', 1..64 bytes, no leading/trailing '/'. */
+bool mqtt_prefix_is_valid(const char *s);
+
+typedef enum MqttBridgeTopic {
+        MQTT_BRIDGE_STATE,
+        MQTT_BRIDGE_INFO,
+        MQTT_BRIDGE_HEALTH,
+        _MQTT_BRIDGE_TOPIC_MAX,
+        _MQTT_BRIDGE_TOPIC_INVALID = -1,
+} MqttBridgeTopic;
+
+typedef enum MqttWearerTopic {
+        MQTT_WEARER_AVAILABILITY,
+        MQTT_WEARER_GAIT,
+        MQTT_WEARER_STEPS,
+        MQTT_WEARER_ACTIVITY,
+        MQTT_WEARER_REMINDER,
+        MQTT_WEARER_REMINDER_SET,
+        _MQTT_WEARER_TOPIC_MAX,
+        _MQTT_WEARER_TOPIC_INVALID = -1,
+} MqttWearerTopic;
+
+typedef enum MqttDeviceTopic {
+        MQTT_DEVICE_AVAILABILITY,
+        MQTT_DEVICE_BATTERY,
+        MQTT_DEVICE_LINK,
+        MQTT_DEVICE_PRESSURE,
+        _MQTT_DEVICE_TOPIC_MAX,
+        _MQTT_DEVICE_TOPIC_INVALID = -1,
+} MqttDeviceTopic;
+
+/* Join base and validated segments with '/'. Each segment must be a valid name; the list ends with
+ * NULL. -EINVAL for an invalid base or segment, -ENAMETOOLONG when buf is too small. */
+int mqtt_topic_join(char *buf, size_t size, const char *base, ...) __attribute__((sentinel));
+int mqtt_topic_bridge(char *buf, size_t size, const char *base, const char *gateway, MqttBridgeTopic which);
+int mqtt_topic_wearer(char *buf, size_t size, const char *base, const char *wearer, MqttWearerTopic which);
+int mqtt_topic_device(char *buf, size_t size, const char *base, const char *wearer, DeviceRole role,
+                      MqttDeviceTopic which);
+
+/* "left", "right", "footpod"; NULL when out of range. */
+const char *mqtt_role_to_string(DeviceRole role);
+
+/* "2026-11-22T10:00:00.123Z" (UTC, milliseconds). Returns buf (>= MQTT_TIMESTAMP_MAX bytes). */
+char *mqtt_format_timestamp(uint64_t realtime_usec, char *buf);
+
+/* Every event/state payload starts with these two fields. */
+typedef struct MqttStamp {
+        uint64_t realtime_usec;
+        uint64_t seq; /* per topic, starts at 1, +1 per message published on that topic */
+} MqttStamp;
+
+/* {"state":"online"} / {"state":"offline"}: bridge state (birth and last will) and availability.
+ * Deliberately nothing else, so that the last will (fixed bytes set at connect) and the birth
+ * look alike, as zigbee2mqtt users expect. */
+void mqtt_payload_state(JsonWriter *w, bool online);
+
+typedef struct MqttAdapterInfo {
+        const char *name;  /* "hci0": from BlueZ's object path, never from a remote device */
+        bool powered;
+} MqttAdapterInfo;
+
+typedef struct MqttBridgeInfo {
+        const char *version;
+        const Config *config;          /* gateway id, wearers and their configured roles */
+        const MqttAdapterInfo *adapters;
+        size_t n_adapters;
+} MqttBridgeInfo;
+
+void mqtt_payload_bridge_info(JsonWriter *w, const MqttStamp *stamp, const MqttBridgeInfo *info);
+
+typedef struct MqttHealth {
+        uint64_t uptime_usec;
+        uint64_t memory_rss_bytes;     /* from /proc/self/statm, read by the caller */
+        double notifications_per_s;
+        uint64_t decode_errors;
+        uint64_t lost_frames;
+        unsigned devices_connected;
+        unsigned devices_configured;
+        /* MQTT transport, from mqtt_client_get_stats() */
+        uint64_t mqtt_reconnects;
+        uint64_t mqtt_published;
+        uint64_t mqtt_dropped;
+        unsigned mqtt_outbox_depth;
+        unsigned mqtt_inflight;
+} MqttHealth;
+
+void mqtt_payload_bridge_health(JsonWriter *w, const MqttStamp *stamp, const MqttHealth *h);
+
+typedef struct MqttSteps {
+        uint64_t steps_today;
+        uint64_t steps_total;
+        char day[11];                  /* local date of steps_today, "2026-11-22" */
+} MqttSteps;
+
+void mqtt_payload_steps(JsonWriter *w, const MqttStamp *stamp, const MqttSteps *s);
+
+void mqtt_payload_activity(JsonWriter *w, const MqttStamp *stamp, ActivityState state,
+                           ActivityState previous, uint64_t previous_duration_usec);
+
+/* battery_percent 0..100 */
+void mqtt_payload_battery(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, unsigned battery_percent);
+
+typedef struct MqttLinkStats {
+        bool connected;
+        bool has_rssi;
+        int rssi_dbm;
+        double notifications_per_s;
+        uint64_t lost_frames;
+        uint64_t decode_errors;
+        uint64_t reconnects;
+        uint64_t connected_usec;       /* how long the current link has been up, 0 when down */
+} MqttLinkStats;
+
+void mqtt_payload_link(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, const MqttLinkStats *l);
+
+/* One decimated pressure sample; unit from the insole's layout. */
+void mqtt_payload_pressure(JsonWriter *w, const MqttStamp *stamp, const PressureSample *s, PressureUnit unit);
+
+/* Wraps an already-serialised JSON object (the gait engine's metrics, a reminder event) as
+ * {"timestamp":...,"seq":N, <its members>}. -EINVAL (sticky on w) when object_json is not an
+ * object. */
+int mqtt_payload_wrap_object(JsonWriter *w, const MqttStamp *stamp, const char *object_json);
+
+/* Home Assistant MQTT discovery: one callback per entity config (retained). Devices: the gateway,
+ * one per wearer, one per configured insole/footpod (via_device the gateway). unique_ids depend only
+ * on configured names, so several gateways announcing one wearer agree. Returns the first negative
+ * return of cb or of a builder. */
+typedef int (*MqttDiscoveryCallback)(const char *topic, const char *payload, size_t len, void *userdata);
+int mqtt_discovery_build(const Config *c, const char *version, MqttDiscoveryCallback cb, void *userdata);
+
+/* The topic Home Assistant announces its birth on: "<homeassistant_prefix>/status". */
+int mqtt_topic_homeassistant_status(char *buf, size_t size, const Config *c);

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* MqttClient: libmosquitto driven by our sd-event loop, without a thread.
+ *
+ *   - an IO source on mosquitto_socket(), EPOLLOUT only while mosquitto_want_write() (re-evaluated in
+ *     a prepare callback, right before the loop sleeps), a new fd after every reconnect;
+ *   - a 1 s timer for mosquitto_loop_misc() (keepalive PINGs);
+ *   - our own reconnect backoff, 1 s doubling to 60 s with jitter (libmosquitto's own delay only
+ *     applies inside its threaded loop);
+ *   - the broker name is resolved off the loop with getaddrinfo_a(), so neither DNS nor the TCP
+ *     connect (mosquitto_connect_async(), non-blocking) stalls Bluetooth; a connect that gets no
+ *     CONNACK within 15 s is abandoned and retried;
+ *   - TLS with verification on: CA file/directory (default /etc/ssl/certs), client cert and key,
+ *     hostname checked by OpenSSL against tls_server_name or host (SNI too);
+ *   - last will <base>/bridge/<gateway>/state {"state":"offline"} retained QoS 1, birth "online";
+ *   - a bounded outbox (config->outbox_max) with at most 20 messages in flight; retained states are
+ *     cached and re-published after every reconnect and when "<ha prefix>/status" says online.
+ * All functions return 0/positive or -errno; libmosquitto's codes are converted at this boundary. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "macro.h"
+
+typedef struct MqttClient MqttClient;
+
+typedef enum MqttPublishKind {
+        MQTT_PUBLISH_EVENT,     /* QoS >= 1, never dropped silently (refused with -ENOBUFS when full) */
+        MQTT_PUBLISH_STATE,     /* retained QoS >= 1, cached; identical payloads are not re-sent */
+        MQTT_PUBLISH_STREAM,    /* QoS 0, dropped oldest-first when the outbox is full */
+} MqttPublishKind;
+
+typedef struct MqttClientStats {
+        bool connected;
+        uint64_t reconnects;    /* successful connections after the first one */
+        uint64_t connect_failures;
+        uint64_t published;
+        uint64_t dropped;
+        uint64_t rejected;
+        unsigned outbox_depth;  /* pending + in flight */
+        unsigned inflight;
+} MqttClientStats;
+
+/* A message on a subscribed topic. payload is NUL-terminated (not counted in len) and untrusted. */
+typedef void (*MqttMessageHandler)(MqttClient *c, const char *topic, const void *payload, size_t len,
+                                   bool retained, void *userdata);
+/* Connection changes. error is 0 on connect and on a retryable disconnect (a reconnect is already
+ * scheduled), or -errno after a fatal error (bad credentials, TLS setup or verification, protocol):
+ * the client then stops retrying and the Manager decides (normally: exit, systemd restarts). */
+typedef void (*MqttConnectionHandler)(MqttClient *c, bool connected, int error, void *userdata);
+/* Answer of mqtt_client_fetch_retained(): payload NULL and error -ENOENT when the broker had no
+ * retained message before the timeout, -ECANCELED when the client is freed first. */
+typedef void (*MqttRetainedHandler)(MqttClient *c, const char *topic, const void *payload, size_t len,
+                                    int error, void *userdata);
+
+/* config must outlive the client. Validates base topic, gateway id and prefixes (-EINVAL). */
+int mqtt_client_new(sd_event *event, const Config *config, MqttClient **ret);
+/* Drops the connection without sending the offline state (the broker sends the will). */
+MqttClient *mqtt_client_free(MqttClient *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(MqttClient *, mqtt_client_free);
+
+void mqtt_client_set_connection_handler(MqttClient *c, MqttConnectionHandler h, void *userdata);
+
+/* Starts connecting (asynchronously). */
+int mqtt_client_start(MqttClient *c);
+/* Clean shutdown: publishes bridge state "offline", waits up to timeout_usec for the outbox to
+ * drain (runs the loop itself, so call it from outside any callback of this client), disconnects.
+ * Returns -ETIMEDOUT when messages were left. */
+int mqtt_client_stop(MqttClient *c, uint64_t timeout_usec);
+
+/* Queues a message (copying topic and payload). topic must come from the mqtt_topic_* builders.
+ * Returns 1 queued, 0 unchanged state, -ENOBUFS outbox full, -EINVAL. Never blocks. */
+int mqtt_client_publish(MqttClient *c, MqttPublishKind kind, const char *topic, const void *payload, size_t len);
+/* Next sequence number for topic (1, 2, ...), per topic for the life of the client; seeded by
+ * mqtt_client_set_seq() (e.g. from the state store) so that seq keeps rising across restarts. */
+uint64_t mqtt_client_next_seq(MqttClient *c, const char *topic);
+int mqtt_client_set_seq(MqttClient *c, const char *topic, uint64_t last_seq);
+
+/* Subscribes (QoS 1) now and after every reconnect; handler for messages matching filter exactly
+ * (no wildcards: we only ever subscribe to our own fixed topics). */
+int mqtt_client_subscribe(MqttClient *c, const char *topic, MqttMessageHandler h, void *userdata);
+
+/* Multi-gateway restore: subscribes to topic, hands the first retained message (or -ENOENT after
+ * timeout_usec) to h, then unsubscribes. Works before the connection is up: the wait starts at the
+ * next connect. */
+int mqtt_client_fetch_retained(MqttClient *c, const char *topic, uint64_t timeout_usec, MqttRetainedHandler h,
+                               void *userdata);
+
+/* Re-sends every cached retained state (discovery, availability, states). Done automatically after
+ * each reconnect and on Home Assistant's "online". */
+int mqtt_client_republish_states(MqttClient *c);
+
+void mqtt_client_get_stats(const MqttClient *c, MqttClientStats *ret);
+bool mqtt_client_is_connected(const MqttClient *c);
+const Config *mqtt_client_get_config(const MqttClient *c);
+
+/* libmosquitto return code -> -errno. */
+int mqtt_errno_from_mosq(int mosq_rc);
+/* Whether a libmosquitto error ends retrying (mirrors mosquitto_loop_forever(), except that name
+ * resolution failures are retried: at boot the network is often not up yet). */
+bool mqtt_error_is_fatal(int mosq_rc);
+
+/* ---- Convenience: topic + stamp (timestamp, per-topic seq) + payload, queued in one call. ----
+ * now_usec is CLOCK_REALTIME. Names are configured names (checked again: -EINVAL). Kinds:
+ * bridge info, availability, steps, battery, link and discovery are retained STATEs (sent again after
+ * reconnects and on Home Assistant's birth; call them on change, a new timestamp is a change);
+ * health, gait, activity and reminder are EVENTs; pressure is a droppable STREAM. */
+
+#include "mqtt-publish.h"
+
+struct StateStore;
+
+int mqtt_publish_bridge_info(MqttClient *c, const MqttBridgeInfo *info, uint64_t now_usec);
+int mqtt_publish_bridge_health(MqttClient *c, const MqttHealth *h, uint64_t now_usec);
+/* role _DEVICE_ROLE_INVALID: the wearer's availability, else that insole's. */
+int mqtt_publish_availability(MqttClient *c, const char *wearer, DeviceRole role, bool online);
+int mqtt_publish_steps(MqttClient *c, const char *wearer, const MqttSteps *s, uint64_t now_usec);
+int mqtt_publish_activity(MqttClient *c, const char *wearer, ActivityState state, ActivityState previous,
+                          uint64_t previous_duration_usec, uint64_t now_usec);
+/* gait_json: the gait engine's serialised metrics object (fields per docs/metrics.md). */
+int mqtt_publish_gait(MqttClient *c, const char *wearer, const char *gait_json, uint64_t now_usec);
+/* reminder_json: the reminders module's serialised event object. */
+int mqtt_publish_reminder(MqttClient *c, const char *wearer, const char *reminder_json, uint64_t now_usec);
+int mqtt_publish_battery(MqttClient *c, const char *wearer, DeviceRole role, unsigned battery_percent,
+                         uint64_t now_usec);
+int mqtt_publish_link(MqttClient *c, const char *wearer, DeviceRole role, const MqttLinkStats *l, uint64_t now_usec);
+int mqtt_publish_pressure(MqttClient *c, const char *wearer, DeviceRole role, const PressureSample *s,
+                          PressureUnit unit, uint64_t now_usec);
+/* Home Assistant discovery for every configured wearer and insole (no-op unless
+ * config->homeassistant). Unchanged configs are not sent again. */
+int mqtt_publish_discovery(MqttClient *c, const char *version);
+
+/* <base>/<wearer>/reminder/set: the handler gets the raw (untrusted) payload. */
+int mqtt_subscribe_reminder_set(MqttClient *c, const char *wearer, MqttMessageHandler h, void *userdata);
+/* Multi-gateway: the latest retained <base>/<wearer>/steps from the broker; parse it with
+ * state_store_parse_steps_payload(). */
+int mqtt_fetch_steps(MqttClient *c, const char *wearer, uint64_t timeout_usec, MqttRetainedHandler h,
+                     void *userdata);
+
+/* Sequence numbers survive restarts through the state store. */
+int mqtt_client_load_seqs(MqttClient *c, const struct StateStore *s);
+int mqtt_client_save_seqs(MqttClient *c, struct StateStore *s);

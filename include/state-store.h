@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Daily counters and last states, persisted in config->state_directory so that a restart or a
+ * reboot loses no steps.
+ *
+ * File: <state_directory>/state, a versioned line-based text format (docs/mqtt.md "State file"):
+ *     insole2mqtt-state 1
+ *     saved_usec=1795000000000000
+ *     wearer.anna.day=2026-11-22
+ *     wearer.anna.steps_today=1234
+ *     wearer.anna.steps_total=98765
+ *     wearer.anna.activity=walking
+ *     wearer.anna.activity_since_usec=...
+ *     wearer.anna.left.battery_pct=80
+ *     wearer.anna.left.device_steps=4321
+ *     seq.insole/anna/gait=812
+ * Unknown keys are skipped (a newer daemon may add some), a different major version is refused,
+ * names are checked as topic segments, numbers must be plain decimal. Writing goes to a temporary
+ * file in the same directory, fsync, rename over the old file, fsync of the directory: a crash
+ * leaves either the old or the new file, never a torn one. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "insole.h"
+
+#define STATE_STORE_VERSION 1
+#define STATE_STORE_FILENAME "state"
+#define STATE_STORE_MAX_SEQS 1024
+#define STATE_STORE_MAX_SIZE (1024 * 1024)
+
+typedef struct WearerState {
+        char name[CONFIG_NAME_MAX + 1];
+        char day[11];                            /* local date of steps_today, "" = unknown */
+        uint64_t steps_today;
+        uint64_t steps_total;
+        ActivityState activity;
+        uint64_t activity_since_usec;            /* CLOCK_REALTIME */
+        int battery_percent[_DEVICE_ROLE_MAX];   /* -1 = unknown */
+        bool has_device_steps[_DEVICE_ROLE_MAX];
+        uint64_t device_steps[_DEVICE_ROLE_MAX]; /* the insole's own counter when last seen */
+} WearerState;
+
+typedef struct StateSeq {
+        char *topic;
+        uint64_t seq;
+} StateSeq;
+
+typedef struct StateStore {
+        uint64_t saved_usec;
+        WearerState wearers[CONFIG_MAX_WEARERS];
+        size_t n_wearers;
+        StateSeq *seqs;
+        size_t n_seqs;
+} StateStore;
+
+void state_store_init(StateStore *s);
+void state_store_done(StateStore *s);
+
+/* The wearer's entry; with create, a fresh one (unknown values) is added. NULL for an invalid
+ * name or when CONFIG_MAX_WEARERS are in use. */
+WearerState *state_store_wearer(StateStore *s, const char *name, bool create);
+int state_store_set_seq(StateStore *s, const char *topic, uint64_t seq);
+uint64_t state_store_get_seq(const StateStore *s, const char *topic);
+
+/* Pure: serialise / parse the text format. Parsing replaces *s (initialise it first).
+ * -EBADMSG malformed, -EPROTONOSUPPORT other major version, -E2BIG too large. */
+int state_store_format(const StateStore *s, char **ret, size_t *ret_len);
+int state_store_parse(const char *text, size_t len, StateStore *s);
+
+/* I/O: dir is created (0700) when missing. load returns -ENOENT when there is no file yet. */
+int state_store_load(const char *dir, StateStore *s);
+int state_store_save(const char *dir, const StateStore *s);
+
+/* Reads a retained <base>/<wearer>/steps payload (from the broker, for several gateways) into
+ * today/total/day. Untrusted input: a flat JSON object; -EBADMSG unless steps_today, steps_total
+ * (integers) and day (YYYY-MM-DD) are there. */
+int state_store_parse_steps_payload(const char *payload, size_t len, uint64_t *ret_today, uint64_t *ret_total,
+                                    char ret_day[static 11]);
