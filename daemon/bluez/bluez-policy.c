@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+#include "bluez-policy.h"
+
+void bluez_backoff_init(BluezBackoff *b, uint64_t initial_usec, uint64_t max_usec) {
+        *b = (BluezBackoff) {
+                .initial_usec = initial_usec > 0 ? initial_usec : 1,
+                .max_usec = MAX(max_usec, initial_usec),
+        };
+}
+
+uint64_t bluez_backoff_next(BluezBackoff *b, BluezRandomFunc rnd, void *userdata) {
+        uint64_t base = b->initial_usec;
+
+        /* Doubling stops at max; the shift count is bounded so that it can never overflow. */
+        for (unsigned i = 0; i < b->attempt && base < b->max_usec; i++)
+                base = base > b->max_usec / 2 ? b->max_usec : base * 2;
+        base = MIN(base, b->max_usec);
+
+        if (b->attempt < UINT32_MAX)
+                b->attempt++;
+
+        /* Equal jitter: never less than half the base, so a crowd of devices that failed together
+         * spreads out without any of them retrying almost immediately. */
+        uint64_t half = base / 2;
+        uint64_t span = base - half;
+        uint64_t r = rnd ? rnd(userdata) : 0;
+        return half + (span > 0 ? r % (span + 1) : 0);
+}
+
+void bluez_backoff_reset(BluezBackoff *b) {
+        b->attempt = 0;
+}
+
+bool bluez_link_is_stable(uint64_t link_up_usec, uint64_t link_down_usec, uint64_t stable_usec) {
+        if (link_up_usec == 0 || link_down_usec < link_up_usec)
+                return false;
+        return link_down_usec - link_up_usec >= stable_usec;
+}
+
+uint32_t bluez_steps_reconcile(BluezStepState *state, uint32_t steps, uint32_t boot_id) {
+        uint32_t delta;
+
+        if (!state->valid)
+                delta = 0;
+        else if (state->boot_id != boot_id || steps < state->steps)
+                delta = steps;
+        else
+                delta = steps - state->steps;
+
+        *state = (BluezStepState) {
+                .valid = true,
+                .boot_id = boot_id,
+                .steps = steps,
+        };
+        return delta;
+}
+
+BluezWatchdogAction bluez_watchdog_check(BluezLinkState state, uint64_t now_usec, uint64_t since_usec,
+                                         uint64_t last_rx_usec, uint64_t silence_timeout_usec,
+                                         uint64_t setup_timeout_usec) {
+        switch (state) {
+        case BLUEZ_LINK_RESOLVING:
+        case BLUEZ_LINK_SUBSCRIBING:
+                if (setup_timeout_usec > 0 && now_usec >= since_usec &&
+                    now_usec - since_usec >= setup_timeout_usec)
+                        return BLUEZ_WATCHDOG_STUCK;
+                return BLUEZ_WATCHDOG_OK;
+
+        case BLUEZ_LINK_STREAMING: {
+                /* Silence is measured from the last frame, or from when streaming began if none came. */
+                uint64_t ref = MAX(last_rx_usec, since_usec);
+                if (silence_timeout_usec > 0 && now_usec >= ref && now_usec - ref >= silence_timeout_usec)
+                        return BLUEZ_WATCHDOG_SILENT;
+                return BLUEZ_WATCHDOG_OK;
+        }
+
+        default:
+                return BLUEZ_WATCHDOG_OK;
+        }
+}
+
+void bluez_adapter_health_init(BluezAdapterHealth *h, unsigned reset_after, unsigned exit_after) {
+        *h = (BluezAdapterHealth) {
+                .reset_after = reset_after,
+                .exit_after = exit_after,
+        };
+}
+
+void bluez_adapter_health_success(BluezAdapterHealth *h) {
+        h->failures = 0;
+        h->resets = 0;
+}
+
+BluezEscalation bluez_adapter_health_failure(BluezAdapterHealth *h) {
+        if (h->reset_after == 0)
+                return BLUEZ_ESCALATE_NONE;
+
+        if (++h->failures < h->reset_after)
+                return BLUEZ_ESCALATE_NONE;
+
+        h->failures = 0;
+        if (h->exit_after > 0 && h->resets >= h->exit_after)
+                return BLUEZ_ESCALATE_EXIT;
+
+        h->resets++;
+        return BLUEZ_ESCALATE_POWER_CYCLE;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The pure decisions of the BlueZ client: reconnect backoff, step-counter reconciliation, the
+ * data-path watchdog and the adapter escalation ladder. No I/O, no clock, no logging: time and
+ * randomness come in as arguments, so the unit tests drive them directly. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bluez.h"
+
+/* Returns a uniformly distributed 64-bit value; the client uses random_u64() from getrandom(), the
+ * tests a deterministic sequence. */
+typedef uint64_t (*BluezRandomFunc)(void *userdata);
+
+typedef struct BluezBackoff {
+        uint64_t initial_usec;
+        uint64_t max_usec;
+        unsigned attempt; /* consecutive failures since the last stable link */
+} BluezBackoff;
+
+void bluez_backoff_init(BluezBackoff *b, uint64_t initial_usec, uint64_t max_usec);
+/* The delay before the next attempt: the exponential base min(initial * 2^attempt, max) with "equal
+ * jitter", i.e. uniformly in [base/2, base]. Advances the attempt counter. */
+uint64_t bluez_backoff_next(BluezBackoff *b, BluezRandomFunc rnd, void *userdata);
+void bluez_backoff_reset(BluezBackoff *b);
+/* A link that stayed up at least stable_usec resets the backoff; shorter ones keep escalating. */
+bool bluez_link_is_stable(uint64_t link_up_usec, uint64_t link_down_usec, uint64_t stable_usec);
+
+/* Reconciles one reading (steps, boot_id) of the device's cumulative counter with the last one we
+ * counted. Returns the number of new steps and updates *state:
+ *   - first reading ever (state not valid): baseline only, 0 steps (we cannot know which of the
+ *     device's earlier steps were already counted elsewhere);
+ *   - same boot_id, counter grew: the difference (this covers steps taken out of range);
+ *   - new boot_id, or the counter went backwards: the device restarted its count, so all its
+ *     current steps are new.
+ * A reading equal to the last one returns 0, so repeated reads and notifications count once. */
+uint32_t bluez_steps_reconcile(BluezStepState *state, uint32_t steps, uint32_t boot_id);
+
+typedef enum BluezWatchdogAction {
+        BLUEZ_WATCHDOG_OK,
+        BLUEZ_WATCHDOG_SILENT,   /* connected and subscribed, but no data for too long: disconnect */
+        BLUEZ_WATCHDOG_STUCK,    /* connection set-up did not finish in time: disconnect */
+        _BLUEZ_WATCHDOG_ACTION_MAX,
+} BluezWatchdogAction;
+
+/* state: the device's link state; since_usec: when it entered that state; last_rx_usec: the last
+ * received notification (0 = none on this link). */
+BluezWatchdogAction bluez_watchdog_check(BluezLinkState state, uint64_t now_usec, uint64_t since_usec,
+                                         uint64_t last_rx_usec, uint64_t silence_timeout_usec,
+                                         uint64_t setup_timeout_usec);
+
+typedef enum BluezEscalation {
+        BLUEZ_ESCALATE_NONE,
+        BLUEZ_ESCALATE_POWER_CYCLE, /* power the adapter off and on */
+        BLUEZ_ESCALATE_EXIT,        /* give up: the Manager exits non-zero and systemd restarts us */
+        _BLUEZ_ESCALATION_MAX,
+} BluezEscalation;
+
+typedef struct BluezAdapterHealth {
+        unsigned reset_after;        /* consecutive failures before a power cycle; 0 = never */
+        unsigned exit_after;         /* power cycles without a success before exiting; 0 = never */
+        unsigned failures;           /* consecutive failures since the last success or power cycle */
+        unsigned resets;             /* power cycles since the last success */
+} BluezAdapterHealth;
+
+void bluez_adapter_health_init(BluezAdapterHealth *h, unsigned reset_after, unsigned exit_after);
+/* A device on the adapter reached streaming: everything is forgiven. */
+void bluez_adapter_health_success(BluezAdapterHealth *h);
+/* A failure that points at the adapter (a connection attempt to a device that was advertising, a
+ * silent link, services that never appeared). Returns what to do now. */
+BluezEscalation bluez_adapter_health_failure(BluezAdapterHealth *h);
