@@ -94,6 +94,10 @@ typedef struct GaitEngine GaitEngine;
 /* Both layouts must be given; their cell counts are fixed for the engine's life. */
 int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const GaitParams *params, GaitEngine **ret);
 GaitEngine *gait_engine_free(GaitEngine *e);
+static inline void gait_engine_freep(GaitEngine **e) {
+        if (*e)
+                gait_engine_free(*e);
+}
 
 /* One sample of one foot. Non-finite cell values mark invalid readings: the cell's last valid value
  * is used instead. Samples that go back in time are rejected with -EINVAL. Completed strides and

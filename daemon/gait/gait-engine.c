@@ -1,0 +1,1145 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gait-internal.h"
+#include "macro.h"
+
+/* Samples kept per foot for refining events and measuring a stance afterwards. A stance longer than
+ * this (at the insole's rate) is not a gait stance and gets no stance metrics. */
+#define RING_SAMPLES 1024u
+/* Levels: the loaded level and the unloaded baseline of the total load are robust percentiles of
+ * the minima and maxima of the last LEVEL_BLOCKS blocks of LEVEL_BLOCK_US that saw movement. */
+#define LEVEL_BLOCK_US (250 * USEC_PER_MSEC)
+#define LEVEL_BLOCKS 32u
+#define LEVEL_MIN_BLOCKS 4u
+#define LEVEL_LOW_PCT 0.15f
+#define LEVEL_HIGH_PCT 0.75f
+/* Per-cell offset of raw (uncalibrated) insoles: low percentile of 2 s block minima over ~1 min. */
+#define CELL_BLOCK_US (2 * USEC_PER_SEC)
+#define CELL_BLOCKS 32u
+#define CELL_LOW_PCT 0.10f
+/* Thresholds as fractions of (loaded - baseline). */
+#define TH_CONTACT 0.30f     /* entering stance */
+#define TH_MID 0.40f         /* last fall through this level starts the toe-off search */
+#define TH_RELEASE 0.15f     /* below this for CONFIRM_US: the foot is in the air */
+#define TH_RELEASE_HYST 0.05f
+#define REFINE_CONTACT 0.04f /* contact = onset above the pre-contact minimum by this fraction */
+#define REFINE_TOE_OFF 0.05f /* toe-off = end of the fall, within this fraction of the post-fall minimum */
+#define TH_RELEASE_SHUFFLE 0.35f
+#define LONG_STANCE_FACTOR 1.4f
+#define REFINE_US (100 * USEC_PER_MSEC)
+#define CONFIRM_US (80 * USEC_PER_MSEC)
+/* Strides outside this range are pauses or artefacts, not strides. */
+#define STRIDE_MIN_US (250 * USEC_PER_MSEC)
+#define STRIDE_MAX_US (8 * USEC_PER_SEC)
+/* Smallest loaded-baseline span that is gait rather than sensor noise: a stepping foot changes its
+ * load by hundreds of newtons; raw front ends are 10-12 bit ADCs. */
+#define SPAN_FLOOR_NEWTON 30.0f
+#define SPAN_FLOOR_RAW 25.0f
+/* A block counts as movement when its range exceeds this share of the current loaded-baseline span. */
+#define DYNAMIC_BLOCK_SHARE 0.30f
+#define FLAT_WINDOW_US (30 * USEC_PER_MSEC)
+#define FLIGHT_MIN_US (20 * USEC_PER_MSEC)
+#define HISTORY 16u
+#define STRIDE_RING 512u
+#define QUEUE 128u
+#define TICK_US (20 * USEC_PER_MSEC)
+#define WALKING_HOLD_US (3 * USEC_PER_SEC)
+#define STATE_HOLD_US (1 * USEC_PER_SEC)
+#define FOOT_STALE_US (1 * USEC_PER_SEC)
+#define FALLBACK_AFTER_US (5 * USEC_PER_SEC)
+#define SITTING_SHARE 0.40f   /* of the wearer's standing load */
+#define NOT_WORN_SHARE 0.03f
+#define DAY_BIN_MS 10u
+#define DAY_BINS 400u         /* 0..4 s */
+#define GRAVITY 9.80665f
+
+enum { DAY_STRIDE, DAY_STANCE, DAY_SWING, DAY_STEP, _DAY_HIST_MAX };
+
+typedef struct RingSample {
+        uint64_t t_us;
+        float total;              /* detector signal: cell forces summed as they are */
+        float load;               /* offset-corrected, non-negative */
+        float region[_REGION_MAX];
+        float cop_x, cop_y;
+        bool cop_valid;
+} RingSample;
+
+typedef struct DayFoot {
+        uint32_t hist[_DAY_HIST_MAX][DAY_BINS];
+        uint32_t n;
+        double sum, sumsq;
+        uint32_t stance_n;
+        uint32_t strikes[_STRIKE_PATTERN_MAX];
+        double peak_heel, loading_rate, push, peak_total, share[_REGION_MAX], cop_start, cop_end, cop_fwd, ml;
+} DayFoot;
+
+typedef struct FootState {
+        FootSide side;
+        InsoleLayout layout;
+        InsoleLayout force_layout; /* same cells, unit newton: for already converted values */
+        bool spatial;              /* cells in the heel and in the forefoot or toes */
+        bool raw;
+
+        float last_valid[INSOLE_MAX_CELLS];
+        bool have_valid[INSOLE_MAX_CELLS];
+
+        /* raw insoles: per-cell unloaded offset */
+        float cell_blk_min[INSOLE_MAX_CELLS];
+        float cell_mins[INSOLE_MAX_CELLS][CELL_BLOCKS];
+        unsigned cell_n, cell_pos;
+        uint64_t cell_blk_start;
+        bool cell_blk_open;
+        float cell_offset[INSOLE_MAX_CELLS];
+
+        RingSample ring[RING_SAMPLES];
+        uint64_t n_samples; /* absolute index of the next sample */
+        uint64_t last_t_us;
+
+        float blk_min, blk_max;
+        uint64_t blk_start;
+        bool blk_open;
+        float mins[LEVEL_BLOCKS], maxs[LEVEL_BLOCKS];
+        unsigned lv_n, lv_pos;
+        float lo, hi;
+        float span_floor;
+        bool levels_ok;
+
+        bool in_stance;
+        uint64_t ic_idx;
+        uint64_t last_high_idx;
+        bool release_pending;
+        uint64_t release_t_us;
+        float release_level;
+        float typical_stance_us; /* running mean of recent stance phases, 0 until the first */
+
+        bool have_ic, have_to;
+        uint64_t ic_t, to_t;
+        GaitStanceMetrics stance;
+
+        GaitEvent hist[HISTORY];
+        unsigned hist_n, hist_pos;
+
+        DayFoot day;
+        float toe_slow;
+        bool toe_gripping;
+} FootState;
+
+struct GaitEngine {
+        GaitParams params;
+        FootState foot[_FOOT_SIDE_MAX];
+
+        GaitStride strides[STRIDE_RING]; /* both feet, for the rolling windows */
+        unsigned st_n, st_pos;
+        GaitStride *scratch_strides;     /* STRIDE_RING */
+        float *scratch;                  /* STRIDE_RING */
+
+        GaitEvent ev_queue[QUEUE];
+        unsigned evq_n, evq_pos;
+        GaitStride st_queue[QUEUE];
+        unsigned stq_n, stq_pos;
+
+        uint64_t now_us;
+        bool have_now;
+        uint64_t last_pressure_us;
+        bool have_pressure;
+
+        /* wearer level, evaluated every TICK_US */
+        uint64_t next_tick_us;
+        uint64_t last_tick_us;
+        ActivityState activity, candidate;
+        uint64_t activity_since_us, candidate_since_us, low_since_us;
+        bool low_load;
+        uint64_t activity_day_us[_ACTIVITY_MAX];
+        uint64_t last_contact_us;
+        bool have_contact;
+        uint64_t steps_total, steps_day;
+        uint64_t day_start_us;
+
+        /* balance */
+        GaitBalance balance;
+        bool bal_have_prev;
+        float bal_x, bal_y, bal_min_x, bal_max_x, bal_min_y, bal_max_y, bal_path;
+        double bal_left_sum;
+        uint32_t bal_left_n;
+        uint64_t bal_start_us;
+
+        /* fallback */
+        bool have_steps;
+        uint32_t steps_last;
+        uint64_t steps_first_us, steps_last_us;
+        uint64_t steps_counted;
+        float rsc_cadence;
+        bool rsc_running;
+        uint64_t rsc_t_us;
+        bool have_rsc;
+};
+
+const char *gait_event_type_to_string(GaitEventType t) {
+        static const char *const names[_GAIT_EVENT_TYPE_MAX] = {
+                [GAIT_EVENT_INITIAL_CONTACT] = "initial_contact",
+                [GAIT_EVENT_TOE_OFF] = "toe_off",
+        };
+        if (t < 0 || t >= _GAIT_EVENT_TYPE_MAX)
+                return NULL;
+        return names[t];
+}
+
+const char *strike_pattern_to_string(StrikePattern p) {
+        static const char *const names[_STRIKE_PATTERN_MAX] = {
+                [STRIKE_HEEL] = "heel", [STRIKE_MIDFOOT] = "midfoot",
+                [STRIKE_FOREFOOT] = "forefoot", [STRIKE_FLAT] = "flat",
+        };
+        if (p < 0 || p >= _STRIKE_PATTERN_MAX)
+                return NULL;
+        return names[p];
+}
+
+const char *gait_window_to_string(GaitWindow w) {
+        static const char *const names[_GAIT_WINDOW_MAX] = {
+                [GAIT_WINDOW_10S] = "last_10s", [GAIT_WINDOW_60S] = "last_60s", [GAIT_WINDOW_DAY] = "day",
+        };
+        if (w < 0 || w >= _GAIT_WINDOW_MAX)
+                return NULL;
+        return names[w];
+}
+
+static float percentile_of(const float *v, unsigned n, float p, float *tmp) {
+        memcpy(tmp, v, n * sizeof(float));
+        /* n is at most 32: insertion sort, no allocation */
+        for (unsigned i = 1; i < n; i++) {
+                float x = tmp[i];
+                unsigned j = i;
+                while (j > 0 && tmp[j - 1] > x) {
+                        tmp[j] = tmp[j - 1];
+                        j--;
+                }
+                tmp[j] = x;
+        }
+        return tmp[(unsigned) lroundf(p * (n - 1))];
+}
+
+static bool layout_valid(const InsoleLayout *l) {
+        return l && l->n_cells >= 1 && l->n_cells <= INSOLE_MAX_CELLS && l->unit >= 0 && l->unit < _PRESSURE_UNIT_MAX;
+}
+
+GaitEngine *gait_engine_free(GaitEngine *e) {
+        if (!e)
+                return NULL;
+        free(e->scratch_strides);
+        free(e->scratch);
+        free(e);
+        return NULL;
+}
+
+int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const GaitParams *params, GaitEngine **ret) {
+        _cleanup_(gait_engine_freep) GaitEngine *e = NULL;
+        const InsoleLayout *layouts[_FOOT_SIDE_MAX] = { left, right };
+
+        if (!ret || !layout_valid(left) || !layout_valid(right))
+                return -EINVAL;
+
+        e = calloc(1, sizeof(GaitEngine));
+        if (!e)
+                return -ENOMEM;
+        e->scratch_strides = calloc(STRIDE_RING, sizeof(GaitStride));
+        e->scratch = calloc(STRIDE_RING * 2, sizeof(float));
+        if (!e->scratch_strides || !e->scratch)
+                return -ENOMEM;
+
+        e->params = params ? *params : GAIT_PARAMS_DEFAULT;
+        if (e->params.not_worn_after_ms == 0)
+                e->params.not_worn_after_ms = GAIT_PARAMS_DEFAULT.not_worn_after_ms;
+        if (!(e->params.running_cadence_spm > 0))
+                e->params.running_cadence_spm = GAIT_PARAMS_DEFAULT.running_cadence_spm;
+        if (!(e->params.body_weight_kg > 0))
+                e->params.body_weight_kg = 0;
+
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
+                FootState *f = &e->foot[s];
+                bool heel = false, front = false;
+
+                f->side = s;
+                f->layout = *layouts[s];
+                f->force_layout = f->layout;
+                f->force_layout.unit = PRESSURE_UNIT_NEWTON;
+                f->raw = f->layout.unit == PRESSURE_UNIT_RAW;
+                for (unsigned i = 0; i < f->layout.n_cells; i++) {
+                        FootRegion r = foot_region_of(f->layout.cells[i].x);
+                        heel |= r == REGION_HEEL;
+                        front |= r == REGION_FOREFOOT || r == REGION_TOES;
+                }
+                f->spatial = heel && front;
+                f->span_floor = f->raw ? SPAN_FLOOR_RAW : SPAN_FLOOR_NEWTON;
+        }
+        e->activity = e->candidate = ACTIVITY_UNKNOWN;
+
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+static void queue_event(GaitEngine *e, FootState *f, GaitEventType type, uint64_t t_us) {
+        GaitEvent ev = { .foot = f->side, .type = type, .t_us = t_us };
+
+        f->hist[f->hist_pos] = ev;
+        f->hist_pos = (f->hist_pos + 1) % HISTORY;
+        f->hist_n = MIN(f->hist_n + 1, HISTORY);
+
+        e->ev_queue[(e->evq_pos + e->evq_n) % QUEUE] = ev;
+        if (e->evq_n < QUEUE)
+                e->evq_n++;
+        else
+                e->evq_pos = (e->evq_pos + 1) % QUEUE;
+}
+
+static const GaitEvent *history_at(const FootState *f, unsigned age) {
+        /* age 0 = most recent */
+        if (age >= f->hist_n)
+                return NULL;
+        return &f->hist[(f->hist_pos + HISTORY - 1 - age) % HISTORY];
+}
+
+/* Time within [a, b) during which foot o was on the ground, from its event history. Returns -1 when
+ * its history does not reach back to a. */
+static int64_t stance_overlap(const FootState *o, uint64_t a, uint64_t b) {
+        int64_t sum = 0;
+        uint64_t end = b;
+        bool covered = false;
+
+        if (b <= a)
+                return 0;
+        /* Walk back through the other foot's events; between consecutive events its state is known. */
+        for (unsigned age = 0; age < o->hist_n; age++) {
+                const GaitEvent *ev = history_at(o, age);
+                uint64_t start = ev->t_us;
+
+                if (start < end) {
+                        uint64_t lo = MAX(start, a), hi = end;
+                        if (ev->type == GAIT_EVENT_INITIAL_CONTACT && hi > lo)
+                                sum += (int64_t) (hi - lo);
+                        end = start;
+                }
+                if (ev->t_us <= a) {
+                        covered = true;
+                        break;
+                }
+        }
+        return covered ? sum : -1;
+}
+
+static void day_add(DayFoot *d, const GaitStride *s) {
+        uint32_t v[_DAY_HIST_MAX] = { s->stride_us, s->stance_us, s->swing_us, (uint32_t) MAX(s->step_us, 0) };
+
+        for (unsigned h = 0; h < _DAY_HIST_MAX; h++) {
+                if (h == DAY_STEP && s->step_us < 0)
+                        continue;
+                d->hist[h][MIN(v[h] / 1000 / DAY_BIN_MS, DAY_BINS - 1)]++;
+        }
+        d->n++;
+        d->sum += s->stride_us / 1000.0;
+        d->sumsq += (s->stride_us / 1000.0) * (s->stride_us / 1000.0);
+        if (s->stance.valid) {
+                const GaitStanceMetrics *m = &s->stance;
+                d->stance_n++;
+                d->strikes[m->strike]++;
+                d->peak_heel += m->peak_heel;
+                d->loading_rate += m->heel_loading_rate;
+                d->push += m->push_peak;
+                d->peak_total += m->peak_total;
+                for (unsigned r = 0; r < _REGION_MAX; r++)
+                        d->share[r] += m->load_share[r];
+                d->cop_start += m->cop_start_x;
+                d->cop_end += m->cop_end_x;
+                d->cop_fwd += m->cop_forward_fraction;
+                d->ml += m->ml_index;
+        }
+}
+
+static void emit_stride(GaitEngine *e, FootState *f, uint64_t next_ic) {
+        FootState *o = &e->foot[!f->side];
+        GaitStride s = {
+                .foot = f->side,
+                .t_contact_us = f->ic_t,
+                .t_toe_off_us = f->to_t,
+                .t_next_contact_us = next_ic,
+                .stride_us = (uint32_t) (next_ic - f->ic_t),
+                .stance_us = (uint32_t) (f->to_t - f->ic_t),
+                .swing_us = (uint32_t) (next_ic - f->to_t),
+                .step_us = -1,
+                .double_support_us = -1,
+                .stance = f->stance,
+        };
+        int64_t ds, air;
+
+        /* step: the other foot's last contact before this stride's contact */
+        for (unsigned age = 0; age < o->hist_n; age++) {
+                const GaitEvent *ev = history_at(o, age);
+                if (ev->type == GAIT_EVENT_INITIAL_CONTACT && ev->t_us < f->ic_t) {
+                        if (f->ic_t - ev->t_us < s.stride_us)
+                                s.step_us = (int32_t) (f->ic_t - ev->t_us);
+                        break;
+                }
+        }
+        ds = stance_overlap(o, f->ic_t, f->to_t);
+        if (ds >= 0)
+                s.double_support_us = (int32_t) ds;
+        air = stance_overlap(o, f->to_t, next_ic);
+        if (air >= 0)
+                s.flight = (int64_t) s.swing_us - air >= (int64_t) FLIGHT_MIN_US;
+
+        e->strides[(e->st_pos + e->st_n) % STRIDE_RING] = s;
+        if (e->st_n < STRIDE_RING)
+                e->st_n++;
+        else
+                e->st_pos = (e->st_pos + 1) % STRIDE_RING;
+
+        e->st_queue[(e->stq_pos + e->stq_n) % QUEUE] = s;
+        if (e->stq_n < QUEUE)
+                e->stq_n++;
+        else
+                e->stq_pos = (e->stq_pos + 1) % QUEUE;
+
+        day_add(&f->day, &s);
+}
+
+static const RingSample *ring_at(const FootState *f, uint64_t idx) {
+        return &f->ring[idx % RING_SAMPLES];
+}
+
+static bool ring_has(const FootState *f, uint64_t idx) {
+        return idx < f->n_samples && f->n_samples - idx <= RING_SAMPLES;
+}
+
+static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint64_t to) {
+        GaitStanceMetrics m = { .valid = false };
+        double impulse[_REGION_MAX] = {}, impulse_total = 0, y_sum = 0, y_w = 0, fwd = 0, all = 0;
+        uint64_t t_ic, t_to, t_mid, onset[_REGION_MAX];
+        bool have_onset[_REGION_MAX] = {};
+        float prev_x = NAN, peak_heel_t = 0;
+        bool have_start = false;
+
+        f->stance = m;
+        if (!f->spatial || to <= ic + 2 || !ring_has(f, ic) || !ring_has(f, to - 1))
+                return;
+
+        t_ic = ring_at(f, ic)->t_us;
+        t_to = ring_at(f, to)->t_us;
+        t_mid = t_ic + (t_to - t_ic) / 2;
+
+        for (uint64_t i = ic; i < to; i++)
+                m.peak_total = MAX(m.peak_total, ring_at(f, i)->load);
+        if (!(m.peak_total > 0))
+                return;
+
+        for (uint64_t i = ic; i < to; i++) {
+                const RingSample *r = ring_at(f, i);
+                float dt = (float) (ring_at(f, i + 1)->t_us - r->t_us) / USEC_PER_SEC;
+                float front = r->region[REGION_FOREFOOT] + r->region[REGION_TOES];
+
+                /* A region has landed when it carries 5 % of this stance's peak load. */
+                for (unsigned k = 0; k < _REGION_MAX; k++) {
+                        if (!have_onset[k] && r->region[k] >= 0.05f * m.peak_total) {
+                                have_onset[k] = true;
+                                onset[k] = r->t_us;
+                        }
+                        impulse[k] += r->region[k] * dt;
+                        impulse_total += r->region[k] * dt;
+                }
+                if (r->t_us <= t_mid && r->region[REGION_HEEL] > m.peak_heel) {
+                        m.peak_heel = r->region[REGION_HEEL];
+                        peak_heel_t = (float) (r->t_us - t_ic) / USEC_PER_SEC;
+                }
+                if (r->t_us >= t_mid)
+                        m.push_peak = MAX(m.push_peak, front);
+                if (r->cop_valid) {
+                        if (!have_start && r->load >= 0.10f * m.peak_total) {
+                                have_start = true;
+                                m.cop_start_x = r->cop_x;
+                                m.strike_cop_x = r->cop_x;
+                        }
+                        if (have_start) {
+                                if (isfinite(prev_x)) {
+                                        float dx = r->cop_x - prev_x;
+                                        all += fabsf(dx);
+                                        if (dx > 0)
+                                                fwd += dx;
+                                }
+                                prev_x = r->cop_x;
+                                m.cop_end_x = r->cop_x;
+                        }
+                        y_sum += (double) r->cop_y * r->load * dt;
+                        y_w += (double) r->load * dt;
+                }
+        }
+        if (!have_start || !(impulse_total > 0))
+                return;
+
+        /* Strike: the region that reached 5 % of the peak first; heel and forefoot (or toes) within
+         * FLAT_WINDOW_US of each other is a flat landing. */
+        {
+                uint64_t heel = have_onset[REGION_HEEL] ? onset[REGION_HEEL] : UINT64_MAX;
+                uint64_t mid = have_onset[REGION_MIDFOOT] ? onset[REGION_MIDFOOT] : UINT64_MAX;
+                uint64_t fore = have_onset[REGION_FOREFOOT] ? onset[REGION_FOREFOOT] : UINT64_MAX;
+                uint64_t toes = have_onset[REGION_TOES] ? onset[REGION_TOES] : UINT64_MAX;
+                uint64_t ff = fore < toes ? fore : toes;
+                uint64_t first = heel < mid ? heel : mid;
+                first = first < ff ? first : ff;
+
+                if (heel != UINT64_MAX && ff != UINT64_MAX &&
+                    (heel > ff ? heel - ff : ff - heel) <= FLAT_WINDOW_US)
+                        m.strike = STRIKE_FLAT;
+                else if (first == heel)
+                        m.strike = STRIKE_HEEL;
+                else if (first == mid)
+                        m.strike = STRIKE_MIDFOOT;
+                else
+                        m.strike = STRIKE_FOREFOOT;
+        }
+        m.heel_loading_rate = peak_heel_t > 0 ? m.peak_heel / peak_heel_t : NAN;
+        for (unsigned k = 0; k < _REGION_MAX; k++)
+                m.load_share[k] = (float) (impulse[k] / impulse_total);
+        m.cop_forward_fraction = all > 0 ? (float) (fwd / all) : NAN;
+        m.ml_index = y_w > 0 ? (float) (1.0 - 2.0 * y_sum / y_w) : NAN;
+        if (e->params.body_weight_kg > 0 && !f->raw) {
+                float bw = e->params.body_weight_kg * GRAVITY;
+                m.peak_total /= bw;
+                m.peak_heel /= bw;
+                m.heel_loading_rate /= bw;
+                m.push_peak /= bw;
+        }
+        m.valid = true;
+        f->stance = m;
+}
+
+static void on_contact(GaitEngine *e, FootState *f, uint64_t t_us) {
+        if (f->have_ic && f->have_to && f->to_t > f->ic_t && t_us > f->to_t) {
+                uint64_t stride = t_us - f->ic_t;
+                if (stride >= STRIDE_MIN_US && stride <= STRIDE_MAX_US)
+                        emit_stride(e, f, t_us);
+        }
+        queue_event(e, f, GAIT_EVENT_INITIAL_CONTACT, t_us);
+        f->have_ic = true;
+        f->have_to = false;
+        f->ic_t = t_us;
+        f->stance = (GaitStanceMetrics) {};
+        e->steps_total++;
+        e->steps_day++;
+        e->last_contact_us = t_us;
+        e->have_contact = true;
+}
+
+static void update_levels(FootState *f, float v, uint64_t t) {
+        float tmp[LEVEL_BLOCKS];
+
+        if (!f->blk_open) {
+                f->blk_open = true;
+                f->blk_start = t;
+                f->blk_min = f->blk_max = v;
+                return;
+        }
+        f->blk_min = MIN(f->blk_min, v);
+        f->blk_max = MAX(f->blk_max, v);
+        if (t - f->blk_start < LEVEL_BLOCK_US)
+                return;
+
+        /* Quiet blocks (standing, sitting) keep the last gait levels: thresholds stay meaningful when
+         * walking resumes, and a flat signal cannot collapse them onto its noise. */
+        float span = f->levels_ok ? f->hi - f->lo : 0;
+        if (f->blk_max - f->blk_min > DYNAMIC_BLOCK_SHARE * span) {
+                f->mins[f->lv_pos] = f->blk_min;
+                f->maxs[f->lv_pos] = f->blk_max;
+                f->lv_pos = (f->lv_pos + 1) % LEVEL_BLOCKS;
+                f->lv_n = MIN(f->lv_n + 1, LEVEL_BLOCKS);
+                if (f->lv_n >= LEVEL_MIN_BLOCKS) {
+                        f->lo = percentile_of(f->mins, f->lv_n, LEVEL_LOW_PCT, tmp);
+                        f->hi = percentile_of(f->maxs, f->lv_n, LEVEL_HIGH_PCT, tmp);
+                        f->levels_ok = f->hi - f->lo >= f->span_floor;
+                }
+        }
+        f->blk_open = false;
+}
+
+static void update_cell_offsets(FootState *f, const float *force, uint64_t t) {
+        float tmp[CELL_BLOCKS];
+        unsigned n = f->layout.n_cells;
+
+        if (!f->cell_blk_open) {
+                f->cell_blk_open = true;
+                f->cell_blk_start = t;
+                memcpy(f->cell_blk_min, force, n * sizeof(float));
+                if (f->cell_n == 0)
+                        memcpy(f->cell_offset, force, n * sizeof(float));
+                return;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                f->cell_blk_min[i] = MIN(f->cell_blk_min[i], force[i]);
+                if (f->cell_n == 0)
+                        f->cell_offset[i] = MIN(f->cell_offset[i], force[i]);
+        }
+        if (t - f->cell_blk_start < CELL_BLOCK_US)
+                return;
+        for (unsigned i = 0; i < n; i++)
+                f->cell_mins[i][f->cell_pos] = f->cell_blk_min[i];
+        f->cell_pos = (f->cell_pos + 1) % CELL_BLOCKS;
+        f->cell_n = MIN(f->cell_n + 1, CELL_BLOCKS);
+        for (unsigned i = 0; i < n; i++)
+                f->cell_offset[i] = percentile_of(f->cell_mins[i], f->cell_n, CELL_LOW_PCT, tmp);
+        f->cell_blk_open = false;
+}
+
+static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
+        const RingSample *cur = ring_at(f, idx);
+        float lo = f->lo, span = f->hi - f->lo, v = cur->total;
+
+        if (!f->levels_ok)
+                return;
+
+        if (!f->in_stance) {
+                if (v <= lo + TH_CONTACT * span)
+                        return;
+                /* Contact is the onset of the rise: the first sample above the minimum of the preceding
+                 * REFINE_US by REFINE_CONTACT of the span. */
+                uint64_t first = idx, argmin = idx;
+                float m = v;
+                while (first > 0 && ring_has(f, first - 1) && cur->t_us - ring_at(f, first - 1)->t_us <= REFINE_US) {
+                        first--;
+                        if (ring_at(f, first)->total <= m) {
+                                m = ring_at(f, first)->total;
+                                argmin = first;
+                        }
+                }
+                uint64_t j = argmin;
+                while (j < idx && ring_at(f, j)->total <= m + REFINE_CONTACT * span)
+                        j++;
+                f->in_stance = true;
+                f->ic_idx = j;
+                f->last_high_idx = idx;
+                f->release_pending = false;
+                on_contact(e, f, ring_at(f, j)->t_us);
+                return;
+        }
+
+        if (v >= lo + TH_MID * span)
+                f->last_high_idx = idx;
+
+        if (!f->release_pending) {
+                /* A stance far longer than usual is a shuffle (turning, hesitating): there, a
+                 * shallower unloading already counts as lifting the foot. */
+                float level = TH_RELEASE;
+                if (f->typical_stance_us > 0 && cur->t_us - f->ic_t > LONG_STANCE_FACTOR * f->typical_stance_us)
+                        level = TH_RELEASE_SHUFFLE;
+                if (v < lo + level * span) {
+                        f->release_pending = true;
+                        f->release_t_us = cur->t_us;
+                        f->release_level = level;
+                }
+                return;
+        }
+        if (v >= lo + (f->release_level + TH_RELEASE_HYST) * span) {
+                f->release_pending = false; /* a dip within stance, not a toe-off */
+                return;
+        }
+        uint64_t k = f->last_high_idx + 1;
+        if (!ring_has(f, k)) {
+                /* stance too long for the buffer: not gait; restart from here */
+                k = idx;
+        }
+        bool shuffle = f->release_level > TH_RELEASE;
+        /* a shuffle's unloading is brief: refine over what is there rather than wait for the window */
+        if (cur->t_us - f->release_t_us < (shuffle ? CONFIRM_US / 2 : CONFIRM_US) ||
+            (!shuffle && cur->t_us - ring_at(f, k)->t_us < REFINE_US))
+                return;
+
+        /* Toe-off is the end of the fall: the first sample after the last fall through TH_MID that is
+         * within REFINE_TOE_OFF of the span above the minimum of the following REFINE_US. */
+        uint64_t argmin = k, j;
+        float m = ring_at(f, k)->total;
+        for (j = k; j <= idx && ring_at(f, j)->t_us - ring_at(f, k)->t_us <= REFINE_US; j++)
+                if (ring_at(f, j)->total < m) {
+                        m = ring_at(f, j)->total;
+                        argmin = j;
+                }
+        for (j = k; j < argmin && ring_at(f, j)->total >= m + REFINE_TOE_OFF * span; j++)
+                ;
+        f->in_stance = false;
+        f->release_pending = false;
+        if (f->have_ic && ring_at(f, j)->t_us > f->ic_t) {
+                f->have_to = true;
+                f->to_t = ring_at(f, j)->t_us;
+                if (f->to_t - f->ic_t < 3 * USEC_PER_SEC)
+                        f->typical_stance_us = f->typical_stance_us > 0 ?
+                                0.8f * f->typical_stance_us + 0.2f * (f->to_t - f->ic_t) : (float) (f->to_t - f->ic_t);
+                measure_stance(e, f, f->ic_idx, j);
+                queue_event(e, f, GAIT_EVENT_TOE_OFF, f->to_t);
+        }
+}
+
+static float wearer_reference_load(const GaitEngine *e) {
+        float sum = 0;
+        unsigned n = 0;
+
+        if (e->params.body_weight_kg > 0 && !e->foot[FOOT_LEFT].raw && !e->foot[FOOT_RIGHT].raw)
+                return e->params.body_weight_kg * GRAVITY;
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++)
+                if (e->foot[s].levels_ok) {
+                        sum += e->foot[s].hi - e->foot[s].lo;
+                        n++;
+                }
+        return n > 0 ? sum / n : NAN;
+}
+
+static bool recent_running(const GaitEngine *e, uint64_t now) {
+        unsigned n = 0, flights = 0;
+        uint64_t stride_sum = 0;
+
+        for (unsigned i = 0; i < e->st_n && n < 4; i++) {
+                const GaitStride *s = &e->strides[(e->st_pos + e->st_n - 1 - i) % STRIDE_RING];
+                if (s->t_next_contact_us + 10 * USEC_PER_SEC < now)
+                        break;
+                n++;
+                flights += s->flight;
+                stride_sum += s->stride_us;
+        }
+        if (n == 0)
+                return false;
+        if (2 * flights > n)
+                return true;
+        return 120.0f * 1e6f * n / (float) stride_sum > e->params.running_cadence_spm;
+}
+
+static void set_activity(GaitEngine *e, ActivityState a, uint64_t now) {
+        if (a == e->activity)
+                return;
+        e->activity = a;
+        e->activity_since_us = now;
+        if (a == ACTIVITY_STANDING) {
+                e->bal_have_prev = false;
+                e->bal_path = 0;
+                e->bal_left_sum = 0;
+                e->bal_left_n = 0;
+                e->bal_start_us = now;
+                e->balance = (GaitBalance) { .standing = true };
+        } else
+                e->balance.standing = false;
+}
+
+static void balance_tick(GaitEngine *e, const RingSample *l, const RingSample *r, uint64_t now) {
+        GaitBalance *b = &e->balance;
+        float w = l->load + r->load;
+
+        if (!(w > 0))
+                return;
+        e->bal_left_sum += l->load / w;
+        e->bal_left_n++;
+        b->standing_us = now - e->bal_start_us;
+        b->left_share_pct = (float) (100.0 * e->bal_left_sum / e->bal_left_n);
+
+        /* Toe gripping: the toes suddenly take far more than their slow standing level. */
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
+                FootState *f = &e->foot[s];
+                const RingSample *x = s == FOOT_LEFT ? l : r;
+                float toes = x->region[REGION_TOES];
+
+                if (!f->spatial)
+                        continue;
+                if (!f->toe_gripping && toes > 2.0f * f->toe_slow + 0.03f * w) {
+                        f->toe_gripping = true;
+                        b->toe_grips++;
+                } else if (f->toe_gripping && toes < 1.5f * f->toe_slow + 0.015f * w)
+                        f->toe_gripping = false;
+                if (!f->toe_gripping)
+                        f->toe_slow += (toes - f->toe_slow) * 0.004f; /* ~5 s at 50 Hz ticks */
+        }
+        if (b->standing_us > 0)
+                b->toe_grips_per_min = b->toe_grips * 60e6f / b->standing_us;
+
+        if (!e->foot[FOOT_LEFT].spatial || !e->foot[FOOT_RIGHT].spatial || !l->cop_valid || !r->cop_valid)
+                return;
+        /* Both feet's centres of pressure, weighted by their load, in insole coordinates, low-pass
+         * filtered at about 4 Hz so that sensor noise does not add path length. */
+        float x = (l->cop_x * l->load + r->cop_x * r->load) / w;
+        float y = (l->cop_y * l->load + r->cop_y * r->load) / w;
+        if (!e->bal_have_prev) {
+                e->bal_have_prev = true;
+                e->bal_x = e->bal_min_x = e->bal_max_x = x;
+                e->bal_y = e->bal_min_y = e->bal_max_y = y;
+                return;
+        }
+        float nx = e->bal_x + 0.4f * (x - e->bal_x), ny = e->bal_y + 0.4f * (y - e->bal_y);
+        e->bal_path += hypotf(nx - e->bal_x, ny - e->bal_y);
+        e->bal_x = nx;
+        e->bal_y = ny;
+        e->bal_min_x = MIN(e->bal_min_x, nx);
+        e->bal_max_x = MAX(e->bal_max_x, nx);
+        e->bal_min_y = MIN(e->bal_min_y, ny);
+        e->bal_max_y = MAX(e->bal_max_y, ny);
+        if (b->standing_us > 0)
+                b->sway_path_pct_per_s = 100.0f * e->bal_path * USEC_PER_SEC / b->standing_us;
+        b->sway_range_x_pct = 100.0f * (e->bal_max_x - e->bal_min_x);
+        b->sway_range_y_pct = 100.0f * (e->bal_max_y - e->bal_min_y);
+}
+
+static void wearer_tick(GaitEngine *e, uint64_t now) {
+        const FootState *fl = &e->foot[FOOT_LEFT], *fr = &e->foot[FOOT_RIGHT];
+        ActivityState want;
+        float ref = wearer_reference_load(e);
+
+        if (e->last_tick_us > 0 && now > e->last_tick_us)
+                e->activity_day_us[e->activity] += now - e->last_tick_us;
+        e->last_tick_us = now;
+
+        if (fl->n_samples == 0 || fr->n_samples == 0 ||
+            now - fl->last_t_us > FOOT_STALE_US || now - fr->last_t_us > FOOT_STALE_US) {
+                set_activity(e, ACTIVITY_UNKNOWN, now);
+                return;
+        }
+        const RingSample *l = ring_at(fl, fl->n_samples - 1), *r = ring_at(fr, fr->n_samples - 1);
+        float load = l->load + r->load;
+
+        if (e->have_contact && now - e->last_contact_us <= WALKING_HOLD_US && e->st_n > 0) {
+                set_activity(e, recent_running(e, now) ? ACTIVITY_RUNNING : ACTIVITY_WALKING, now);
+                e->candidate = e->activity;
+                e->candidate_since_us = now;
+                return;
+        }
+        if (!isfinite(ref) || ref <= 0)
+                want = ACTIVITY_UNKNOWN;
+        else if (load < NOT_WORN_SHARE * ref) {
+                if (!e->low_load) {
+                        e->low_load = true;
+                        e->low_since_us = now;
+                }
+                want = now - e->low_since_us >= e->params.not_worn_after_ms * USEC_PER_MSEC ? ACTIVITY_NOT_WORN : ACTIVITY_SITTING;
+        } else if (load < SITTING_SHARE * ref)
+                want = ACTIVITY_SITTING;
+        else
+                want = ACTIVITY_STANDING;
+        if (load >= NOT_WORN_SHARE * ref)
+                e->low_load = false;
+
+        if (want != e->candidate) {
+                e->candidate = want;
+                e->candidate_since_us = now;
+        }
+        if (want == ACTIVITY_NOT_WORN || now - e->candidate_since_us >= STATE_HOLD_US)
+                set_activity(e, want, now);
+        if (e->activity == ACTIVITY_STANDING)
+                balance_tick(e, l, r, now);
+}
+
+int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample) {
+        FootState *f;
+        PressureSample conv;
+        float force[INSOLE_MAX_CELLS];
+        FootLoad load;
+        RingSample *rs;
+        float total = 0;
+        int r;
+
+        if (!e || side < 0 || side >= _FOOT_SIDE_MAX || !sample)
+                return -EINVAL;
+        f = &e->foot[side];
+        if (sample->n_cells != f->layout.n_cells)
+                return -EINVAL;
+        if (f->n_samples > 0 && sample->t_us <= f->last_t_us)
+                return -EINVAL;
+
+        conv = (PressureSample) { .t_us = sample->t_us, .n_cells = sample->n_cells };
+        for (unsigned i = 0; i < f->layout.n_cells; i++) {
+                float v = sample->cell[i];
+
+                if (isfinite(v)) {
+                        f->last_valid[i] = v;
+                        f->have_valid[i] = true;
+                } else if (f->have_valid[i])
+                        v = f->last_valid[i];
+                else
+                        v = 0;
+                if (f->layout.unit == PRESSURE_UNIT_KPA && f->layout.cells[i].area_mm2 > 0)
+                        v *= f->layout.cells[i].area_mm2 * 1e-3f;
+                force[i] = v;
+                total += v;
+        }
+        if (f->raw)
+                update_cell_offsets(f, force, sample->t_us);
+        for (unsigned i = 0; i < f->layout.n_cells; i++)
+                conv.cell[i] = MAX(force[i] - (f->raw ? f->cell_offset[i] : 0), 0.0f);
+        r = foot_load_compute(&f->force_layout, &conv, &load);
+        if (r < 0)
+                return r;
+
+        rs = &f->ring[f->n_samples % RING_SAMPLES];
+        *rs = (RingSample) {
+                .t_us = sample->t_us,
+                .total = total,
+                .load = load.total,
+                .cop_x = load.cop_x,
+                .cop_y = load.cop_y,
+                .cop_valid = load.cop_valid,
+        };
+        memcpy(rs->region, load.region, sizeof(rs->region));
+        f->last_t_us = sample->t_us;
+        f->n_samples++;
+
+        update_levels(f, total, sample->t_us);
+        detect(e, f, f->n_samples - 1);
+
+        if (!e->have_now || sample->t_us > e->now_us) {
+                e->now_us = sample->t_us;
+                e->have_now = true;
+        }
+        e->last_pressure_us = e->now_us;
+        e->have_pressure = true;
+        if (e->next_tick_us == 0)
+                e->next_tick_us = e->now_us;
+        while (e->now_us >= e->next_tick_us) {
+                wearer_tick(e, e->next_tick_us);
+                e->next_tick_us += TICK_US;
+        }
+        return 0;
+}
+
+static bool pressure_recent(const GaitEngine *e, uint64_t t) {
+        return e->have_pressure && t < e->last_pressure_us + FALLBACK_AFTER_US;
+}
+
+static void advance_now(GaitEngine *e, uint64_t t) {
+        if (!e->have_now || t > e->now_us) {
+                if (e->have_now && !pressure_recent(e, t) && e->last_tick_us > 0 && t > e->last_tick_us) {
+                        e->activity_day_us[e->activity] += t - e->last_tick_us;
+                        e->last_tick_us = t;
+                }
+                e->now_us = t;
+                e->have_now = true;
+        }
+}
+
+int gait_engine_feed_steps(GaitEngine *e, uint64_t t_us, uint32_t cumulative_steps) {
+        if (!e)
+                return -EINVAL;
+        advance_now(e, t_us);
+        if (!e->have_steps) {
+                e->have_steps = true;
+                e->steps_last = cumulative_steps;
+                e->steps_first_us = e->steps_last_us = t_us;
+                e->steps_counted = 0;
+                return 0;
+        }
+        /* the counter may wrap or restart with the device: only count forward steps */
+        uint32_t delta = cumulative_steps - e->steps_last;
+        if (cumulative_steps < e->steps_last && e->steps_last - cumulative_steps < 1000)
+                delta = 0;
+        if (delta > 10000)
+                delta = 0;
+        e->steps_last = cumulative_steps;
+        if (delta > 0 && !pressure_recent(e, t_us)) {
+                e->steps_counted += delta;
+                e->steps_total += delta;
+                e->steps_day += delta;
+                e->steps_last_us = t_us;
+                if (e->activity != ACTIVITY_WALKING && e->activity != ACTIVITY_RUNNING) {
+                        e->activity = ACTIVITY_WALKING;
+                        e->activity_since_us = t_us;
+                }
+                e->last_tick_us = t_us;
+        }
+        return 0;
+}
+
+int gait_engine_feed_cadence(GaitEngine *e, uint64_t t_us, float cadence_spm, bool running) {
+        if (!e || !isfinite(cadence_spm) || cadence_spm < 0)
+                return -EINVAL;
+        advance_now(e, t_us);
+        e->have_rsc = true;
+        e->rsc_cadence = cadence_spm;
+        e->rsc_running = running;
+        e->rsc_t_us = t_us;
+        if (!pressure_recent(e, t_us)) {
+                ActivityState a = cadence_spm <= 0 ? ACTIVITY_STANDING :
+                                  (running || cadence_spm > e->params.running_cadence_spm) ? ACTIVITY_RUNNING : ACTIVITY_WALKING;
+                if (a != e->activity) {
+                        e->activity = a;
+                        e->activity_since_us = t_us;
+                }
+                e->last_tick_us = t_us;
+        }
+        return 0;
+}
+
+void gait_engine_start_day(GaitEngine *e, uint64_t t_us) {
+        if (!e)
+                return;
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++)
+                e->foot[s].day = (DayFoot) {};
+        memset(e->activity_day_us, 0, sizeof(e->activity_day_us));
+        e->steps_day = 0;
+        e->day_start_us = t_us;
+}
+
+size_t gait_engine_take_events(GaitEngine *e, GaitEvent *ret, size_t n) {
+        size_t k = 0;
+
+        if (!e || !ret)
+                return 0;
+        while (k < n && e->evq_n > 0) {
+                ret[k++] = e->ev_queue[e->evq_pos];
+                e->evq_pos = (e->evq_pos + 1) % QUEUE;
+                e->evq_n--;
+        }
+        return k;
+}
+
+size_t gait_engine_take_strides(GaitEngine *e, GaitStride *ret, size_t n) {
+        size_t k = 0;
+
+        if (!e || !ret)
+                return 0;
+        while (k < n && e->stq_n > 0) {
+                ret[k++] = e->st_queue[e->stq_pos];
+                e->stq_pos = (e->stq_pos + 1) % QUEUE;
+                e->stq_n--;
+        }
+        return k;
+}
+
+static float hist_median(const uint32_t *h, uint32_t n) {
+        uint32_t acc = 0;
+
+        if (n == 0)
+                return NAN;
+        for (unsigned b = 0; b < DAY_BINS; b++) {
+                if (h[b] == 0)
+                        continue;
+                if (2 * (acc + h[b]) >= n) {
+                        /* interpolate within the bin */
+                        float frac = (n / 2.0f - acc) / h[b];
+                        return (b + CLAMP(frac, 0.0f, 1.0f)) * DAY_BIN_MS;
+                }
+                acc += h[b];
+        }
+        return NAN;
+}
+
+static void day_summary(const GaitEngine *e, GaitWindowSummary *w) {
+        uint32_t total = 0;
+        double sum = 0, sumsq = 0;
+
+        *w = (GaitWindowSummary) { .duration_us = e->now_us - MIN(e->day_start_us, e->now_us) };
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
+                const DayFoot *d = &e->foot[s].day;
+                GaitFootSummary *f = &w->foot[s];
+                uint32_t steps = 0;
+
+                for (unsigned b = 0; b < DAY_BINS; b++)
+                        steps += d->hist[DAY_STEP][b];
+                f->strides = d->n;
+                f->stride_time_ms = hist_median(d->hist[DAY_STRIDE], d->n);
+                f->stance_time_ms = hist_median(d->hist[DAY_STANCE], d->n);
+                f->swing_time_ms = hist_median(d->hist[DAY_SWING], d->n);
+                f->step_time_ms = hist_median(d->hist[DAY_STEP], steps);
+                f->stance_pct = 100.0f * f->stance_time_ms / f->stride_time_ms;
+                f->swing_pct = 100.0f * f->swing_time_ms / f->stride_time_ms;
+                f->stride_time_cv_pct = NAN;
+                if (d->n >= 2) {
+                        double mean = d->sum / d->n, var = (d->sumsq - d->n * mean * mean) / (d->n - 1);
+                        f->stride_time_cv_pct = mean > 0 ? (float) (sqrt(MAX(var, 0.0)) / mean * 100) : NAN;
+                }
+                f->stance_strides = d->stance_n;
+                memcpy(f->strikes, d->strikes, sizeof(f->strikes));
+#define DAY_MEAN(x) (d->stance_n > 0 ? (float) ((x) / d->stance_n) : NAN)
+                f->peak_heel = DAY_MEAN(d->peak_heel);
+                f->heel_loading_rate = DAY_MEAN(d->loading_rate);
+                f->push_peak = DAY_MEAN(d->push);
+                f->peak_total = DAY_MEAN(d->peak_total);
+                for (unsigned r = 0; r < _REGION_MAX; r++)
+                        f->load_share_pct[r] = 100.0f * DAY_MEAN(d->share[r]);
+                f->cop_start_x = DAY_MEAN(d->cop_start);
+                f->cop_end_x = DAY_MEAN(d->cop_end);
+                f->cop_forward_fraction = DAY_MEAN(d->cop_fwd);
+                f->ml_index = DAY_MEAN(d->ml);
+#undef DAY_MEAN
+                total += d->n;
+                sum += d->sum;
+                sumsq += d->sumsq;
+        }
+        w->steps = total;
+        if (total > 0) {
+                uint32_t both[DAY_BINS];
+                for (unsigned b = 0; b < DAY_BINS; b++)
+                        both[b] = e->foot[0].day.hist[DAY_STRIDE][b] + e->foot[1].day.hist[DAY_STRIDE][b];
+                w->stride_time_ms = hist_median(both, total);
+                w->cadence_spm = 120000.0f / w->stride_time_ms;
+        } else
+                w->stride_time_ms = w->cadence_spm = NAN;
+        w->stride_time_cv_pct = NAN;
+        if (total >= 2) {
+                double mean = sum / total, var = (sumsq - total * mean * mean) / (total - 1);
+                w->stride_time_cv_pct = (float) (sqrt(MAX(var, 0.0)) / mean * 100);
+        }
+        w->double_support_ms = w->double_support_pct = w->flight_share_pct = NAN;
+        const GaitFootSummary *l = &w->foot[FOOT_LEFT], *r = &w->foot[FOOT_RIGHT];
+        w->symmetry = (GaitSymmetry) {
+                .step_time_pct = gait_symmetry_index(l->step_time_ms, r->step_time_ms),
+                .stance_time_pct = gait_symmetry_index(l->stance_time_ms, r->stance_time_ms),
+                .swing_time_pct = gait_symmetry_index(l->swing_time_ms, r->swing_time_ms),
+                .peak_load_pct = gait_symmetry_index(l->peak_total, r->peak_total),
+                .strides_left = l->strides,
+                .strides_right = r->strides,
+        };
+}
+
+int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret) {
+        static const uint64_t spans[] = { [GAIT_WINDOW_10S] = 10 * USEC_PER_SEC, [GAIT_WINDOW_60S] = 60 * USEC_PER_SEC };
+        GaitSnapshot s = {};
+
+        if (!e || !ret)
+                return -EINVAL;
+
+        s.t_us = e->now_us;
+        s.load_unit = e->foot[FOOT_LEFT].raw || e->foot[FOOT_RIGHT].raw ? PRESSURE_UNIT_RAW : PRESSURE_UNIT_NEWTON;
+        s.body_weight_kg = e->params.body_weight_kg;
+        s.activity = e->activity;
+        s.activity_since_us = e->activity_since_us;
+        memcpy(s.activity_day_us, e->activity_day_us, sizeof(s.activity_day_us));
+        s.steps_total = e->steps_total;
+        s.steps_day = e->steps_day;
+        if (pressure_recent(e, e->now_us))
+                s.source = GAIT_SOURCE_PRESSURE;
+        else if (e->have_rsc && e->rsc_t_us + FALLBACK_AFTER_US > e->now_us)
+                s.source = GAIT_SOURCE_CADENCE;
+        else if (e->have_steps)
+                s.source = GAIT_SOURCE_STEPS;
+        else
+                s.source = GAIT_SOURCE_NONE;
+
+        for (GaitWindow w = GAIT_WINDOW_10S; w <= GAIT_WINDOW_60S; w++) {
+                size_t n = 0;
+                uint64_t from = e->now_us > spans[w] ? e->now_us - spans[w] : 0;
+
+                for (unsigned i = 0; i < e->st_n; i++) {
+                        const GaitStride *st = &e->strides[(e->st_pos + i) % STRIDE_RING];
+                        if (st->t_next_contact_us >= from)
+                                e->scratch_strides[n++] = *st;
+                }
+                gait_summarize_strides(e->scratch_strides, n, e->scratch, &s.window[w]);
+                s.window[w].duration_us = MIN(spans[w], e->now_us);
+        }
+        day_summary(e, &s.window[GAIT_WINDOW_DAY]);
+
+        if (s.source == GAIT_SOURCE_STEPS || s.source == GAIT_SOURCE_CADENCE) {
+                /* Without pressure only counts and cadence are known. */
+                float cadence = NAN;
+                if (s.source == GAIT_SOURCE_CADENCE)
+                        cadence = e->rsc_cadence;
+                else if (e->steps_last_us > e->steps_first_us && e->now_us < e->steps_last_us + FALLBACK_AFTER_US)
+                        cadence = (float) (e->steps_counted * 60.0 * USEC_PER_SEC / (e->steps_last_us - e->steps_first_us));
+                for (GaitWindow w = GAIT_WINDOW_10S; w <= GAIT_WINDOW_60S; w++)
+                        s.window[w].cadence_spm = cadence;
+        }
+        s.balance = e->balance;
+        *ret = s;
+        return 0;
+}

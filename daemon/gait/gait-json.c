@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "gait.h"
+#include "macro.h"
+
+static const char *const source_names[_GAIT_SOURCE_MAX] = {
+        [GAIT_SOURCE_NONE] = "none", [GAIT_SOURCE_PRESSURE] = "pressure",
+        [GAIT_SOURCE_STEPS] = "steps", [GAIT_SOURCE_CADENCE] = "cadence",
+};
+
+/* Figures without enough data are left out rather than written as null. */
+static void kv(JsonWriter *w, const char *key, double v, int decimals) {
+        if (isfinite(v))
+                json_kv_double(w, key, v, decimals);
+}
+
+/* Load keys carry their unit: _n (newtons), _bw (body weights) or _raw (uncalibrated counts). */
+static void kv_load(JsonWriter *w, const GaitSnapshot *s, const char *name, const char *per, double v, int decimals) {
+        char key[96];
+        const char *u = s->load_unit == PRESSURE_UNIT_RAW ? "raw" : s->body_weight_kg > 0 ? "bw" : "n";
+
+        snprintf(key, sizeof(key), "%s_%s%s", name, u, strempty(per));
+        kv(w, key, v, s->load_unit != PRESSURE_UNIT_RAW && s->body_weight_kg > 0 ? 3 : 1);
+}
+
+static void foot_to_json(const GaitSnapshot *s, const GaitFootSummary *f, JsonWriter *w) {
+        json_object_begin(w);
+        json_kv_uint(w, "strides", f->strides);
+        kv(w, "stride_time_ms", f->stride_time_ms, 1);
+        kv(w, "stance_time_ms", f->stance_time_ms, 1);
+        kv(w, "swing_time_ms", f->swing_time_ms, 1);
+        kv(w, "stance_pct", f->stance_pct, 1);
+        kv(w, "swing_pct", f->swing_pct, 1);
+        kv(w, "step_time_ms", f->step_time_ms, 1);
+        kv(w, "stride_time_cv_pct", f->stride_time_cv_pct, 2);
+        if (f->stance_strides > 0) {
+                StrikePattern most = STRIKE_HEEL;
+
+                json_kv_uint(w, "stance_strides", f->stance_strides);
+                json_key(w, "strikes");
+                json_object_begin(w);
+                for (StrikePattern p = 0; p < _STRIKE_PATTERN_MAX; p++) {
+                        json_kv_uint(w, strike_pattern_to_string(p), f->strikes[p]);
+                        if (f->strikes[p] > f->strikes[most])
+                                most = p;
+                }
+                json_object_end(w);
+                json_kv_string(w, "strike", strike_pattern_to_string(most));
+                kv_load(w, s, "peak_load", NULL, f->peak_total, 1);
+                kv_load(w, s, "peak_heel", NULL, f->peak_heel, 1);
+                kv_load(w, s, "heel_loading_rate", "_per_s", f->heel_loading_rate, 0);
+                kv_load(w, s, "push_peak", NULL, f->push_peak, 1);
+                json_key(w, "load_share_pct");
+                json_object_begin(w);
+                for (FootRegion r = 0; r < _REGION_MAX; r++)
+                        kv(w, foot_region_to_string(r), f->load_share_pct[r], 1);
+                json_object_end(w);
+                kv(w, "cop_start_x_pct", 100.0 * f->cop_start_x, 1);
+                kv(w, "cop_end_x_pct", 100.0 * f->cop_end_x, 1);
+                kv(w, "cop_forward_pct", 100.0 * f->cop_forward_fraction, 1);
+                kv(w, "ml_index", f->ml_index, 3);
+        }
+        json_object_end(w);
+}
+
+static void window_to_json(const GaitSnapshot *s, const GaitWindowSummary *x, JsonWriter *w) {
+        json_object_begin(w);
+        json_kv_double(w, "duration_s", x->duration_us / 1e6, 1);
+        json_kv_uint(w, "steps", x->steps);
+        json_kv_uint(w, "strides", x->foot[FOOT_LEFT].strides + x->foot[FOOT_RIGHT].strides);
+        kv(w, "cadence_spm", x->cadence_spm, 1);
+        kv(w, "stride_time_ms", x->stride_time_ms, 1);
+        kv(w, "stride_time_cv_pct", x->stride_time_cv_pct, 2);
+        kv(w, "double_support_ms", x->double_support_ms, 1);
+        kv(w, "double_support_pct", x->double_support_pct, 1);
+        kv(w, "flight_pct", x->flight_share_pct, 1);
+        json_key(w, "symmetry");
+        json_object_begin(w);
+        kv(w, "step_time_si_pct", x->symmetry.step_time_pct, 2);
+        kv(w, "stance_time_si_pct", x->symmetry.stance_time_pct, 2);
+        kv(w, "swing_time_si_pct", x->symmetry.swing_time_pct, 2);
+        kv(w, "peak_load_si_pct", x->symmetry.peak_load_pct, 2);
+        json_kv_uint(w, "strides_left", x->symmetry.strides_left);
+        json_kv_uint(w, "strides_right", x->symmetry.strides_right);
+        json_object_end(w);
+        json_key(w, "left");
+        foot_to_json(s, &x->foot[FOOT_LEFT], w);
+        json_key(w, "right");
+        foot_to_json(s, &x->foot[FOOT_RIGHT], w);
+        json_object_end(w);
+}
+
+int gait_snapshot_to_json(const GaitSnapshot *s, JsonWriter *w) {
+        if (!s || !w)
+                return -EINVAL;
+
+        json_object_begin(w);
+        json_kv_double(w, "t_s", s->t_us / 1e6, 3);
+        json_kv_string(w, "source", source_names[s->source]);
+        json_kv_string(w, "load_unit", s->load_unit == PRESSURE_UNIT_RAW ? "raw" : s->body_weight_kg > 0 ? "bw" : "N");
+        if (s->body_weight_kg > 0)
+                json_kv_double(w, "body_weight_kg", s->body_weight_kg, 1);
+        json_key(w, "activity");
+        json_object_begin(w);
+        json_kv_string(w, "state", activity_state_to_string(s->activity));
+        json_kv_double(w, "for_s", (s->t_us - MIN(s->activity_since_us, s->t_us)) / 1e6, 1);
+        json_key(w, "day_s");
+        json_object_begin(w);
+        for (ActivityState a = 0; a < _ACTIVITY_MAX; a++)
+                json_kv_double(w, activity_state_to_string(a), s->activity_day_us[a] / 1e6, 1);
+        json_object_end(w);
+        json_object_end(w);
+        json_kv_uint(w, "steps_total", s->steps_total);
+        json_kv_uint(w, "steps_day", s->steps_day);
+        for (GaitWindow x = 0; x < _GAIT_WINDOW_MAX; x++) {
+                json_key(w, gait_window_to_string(x));
+                window_to_json(s, &s->window[x], w);
+        }
+        json_key(w, "balance");
+        json_object_begin(w);
+        json_kv_bool(w, "standing", s->balance.standing);
+        json_kv_double(w, "standing_s", s->balance.standing_us / 1e6, 1);
+        if (s->balance.standing_us > 0) {
+                kv(w, "sway_path_pct_per_s", s->balance.sway_path_pct_per_s, 2);
+                kv(w, "sway_range_x_pct", s->balance.sway_range_x_pct, 2);
+                kv(w, "sway_range_y_pct", s->balance.sway_range_y_pct, 2);
+                kv(w, "left_share_pct", s->balance.left_share_pct, 1);
+                json_kv_uint(w, "toe_grips", s->balance.toe_grips);
+                kv(w, "toe_grips_per_min", s->balance.toe_grips_per_min, 2);
+        }
+        json_object_end(w);
+        json_object_end(w);
+        return w->error;
+}
