@@ -101,14 +101,19 @@ static const char *const bridge_topic_table[_MQTT_BRIDGE_TOPIC_MAX] = {
 };
 
 int mqtt_topic_bridge(char *buf, size_t size, const char *base, const char *gateway, MqttBridgeTopic which) {
-        if (which < 0 || which >= _MQTT_BRIDGE_TOPIC_MAX)
+        if (buf && size > 0)
+                buf[0] = 0;
+        if (which < 0 || which >= _MQTT_BRIDGE_TOPIC_MAX || !mqtt_name_is_valid(gateway))
                 return -EINVAL;
         return mqtt_topic_join(buf, size, base, "bridge", gateway, bridge_topic_table[which], NULL);
 }
 
 int mqtt_topic_wearer(char *buf, size_t size, const char *base, const char *wearer, MqttWearerTopic which) {
-        /* "bridge" is reserved for the gateway's own topics. */
-        if (streq_ptr(wearer, "bridge"))
+        if (buf && size > 0)
+                buf[0] = 0;
+        /* Checked here too (not only in the join): a NULL would end the segment list early.
+         * "bridge" is reserved for the gateway's own topics. */
+        if (!mqtt_name_is_valid(wearer) || streq(wearer, "bridge"))
                 return -EINVAL;
         switch (which) {
         case MQTT_WEARER_AVAILABILITY:
@@ -152,9 +157,11 @@ int mqtt_topic_device(char *buf, size_t size, const char *base, const char *wear
                       MqttDeviceTopic which) {
         const char *r;
 
+        if (buf && size > 0)
+                buf[0] = 0;
         if (which < 0 || which >= _MQTT_DEVICE_TOPIC_MAX)
                 return -EINVAL;
-        if (streq_ptr(wearer, "bridge"))
+        if (!mqtt_name_is_valid(wearer) || streq(wearer, "bridge"))
                 return -EINVAL;
         r = mqtt_role_to_string(role);
         if (!r)

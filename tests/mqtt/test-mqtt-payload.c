@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Topic contract, payload builders, Home Assistant discovery and the JSON schemas in docs/schema. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mqtt-publish.h"
+#include "state-store.h"
+#include "tiny-json.h"
+
+#define T0 UINT64_C(1795341600123456) /* 2026-11-22T10:00:00.123456Z */
+
+static void make_config(Config *c) {
+        memset(c, 0, sizeof *c);
+        strcpy(c->gateway_id, "pi-room1");
+        strcpy(c->base_topic, "insole");
+        strcpy(c->homeassistant_prefix, "homeassistant");
+        c->homeassistant = true;
+        c->reminders = true;
+        c->protocol_version = 311;
+        c->publish_interval_usec = 10 * USEC_PER_SEC;
+        c->n_wearers = 2;
+        strcpy(c->wearers[0].name, "anna");
+        c->wearers[0].has_device[DEVICE_ROLE_LEFT] = true;
+        c->wearers[0].has_device[DEVICE_ROLE_RIGHT] = true;
+        strcpy(c->wearers[1].name, "bob_2");
+        c->wearers[1].has_device[DEVICE_ROLE_FOOTPOD] = true;
+}
+
+/* Validates a payload against docs/schema/<name>.json. */
+static void assert_schema(const char *schema_name, const char *payload) {
+        char path[4096], err[512];
+        const char *root = getenv("INSOLE2MQTT_SOURCE_ROOT");
+        char *text;
+        TjValue *schema, *inst;
+
+        assert_non_null(root);
+        snprintf(path, sizeof path, "%s/docs/schema/%s.json", root, schema_name);
+        text = tj_read_file(path);
+        assert_non_null(text);
+        schema = tj_parse(text, err, sizeof err);
+        if (!schema)
+                fail_msg("schema %s: %s", schema_name, err);
+        inst = tj_parse(payload, err, sizeof err);
+        if (!inst)
+                fail_msg("payload is not JSON (%s): %s", err, payload);
+        if (tj_validate(schema, inst, err, sizeof err) < 0)
+                fail_msg("payload does not match %s: %s\n%s", schema_name, err, payload);
+        tj_free(schema);
+        tj_free(inst);
+        free(schema);
+        free(inst);
+        free(text);
+}
+
+static void assert_schema_rejects(const char *schema_name, const char *payload) {
+        char path[4096], err[512];
+        char *text;
+        TjValue *schema, *inst;
+
+        snprintf(path, sizeof path, "%s/docs/schema/%s.json", getenv("INSOLE2MQTT_SOURCE_ROOT"), schema_name);
+        text = tj_read_file(path);
+        assert_non_null(text);
+        schema = tj_parse(text, err, sizeof err);
+        assert_non_null(schema);
+        inst = tj_parse(payload, err, sizeof err);
+        assert_non_null(inst);
+        assert_int_equal(tj_validate(schema, inst, err, sizeof err), -1);
+        tj_free(schema);
+        tj_free(inst);
+        free(schema);
+        free(inst);
+        free(text);
+}
+
+static void test_name_validation(void **state) {
+        char long_name[249];
+
+        assert_true(mqtt_name_is_valid("anna"));
+        assert_true(mqtt_name_is_valid("a-b_c9"));
+        assert_true(mqtt_name_is_valid("abcdefghijklmnopqrstuvwxyz012345")); /* 32 */
+        assert_false(mqtt_name_is_valid("abcdefghijklmnopqrstuvwxyz0123456")); /* 33 */
+        assert_false(mqtt_name_is_valid(NULL));
+        assert_false(mqtt_name_is_valid(""));
+        assert_false(mqtt_name_is_valid("+"));
+        assert_false(mqtt_name_is_valid("#"));
+        assert_false(mqtt_name_is_valid("a/b"));
+        assert_false(mqtt_name_is_valid("$SYS"));
+        assert_false(mqtt_name_is_valid("Anna"));
+        assert_false(mqtt_name_is_valid("an na"));
+        assert_false(mqtt_name_is_valid("a\x01"));
+        assert_false(mqtt_name_is_valid("\xc3\xa9t\xc3\xa9"));
+        assert_false(mqtt_name_is_valid("a\x7f"));
+        memset(long_name, 'a', 248); /* a BLE name can be 248 bytes */
+        long_name[248] = 0;
+        assert_false(mqtt_name_is_valid(long_name));
+
+        assert_true(mqtt_prefix_is_valid("insole"));
+        assert_true(mqtt_prefix_is_valid("site-a/insole"));
+        assert_false(mqtt_prefix_is_valid(""));
+        assert_false(mqtt_prefix_is_valid("/insole"));
+        assert_false(mqtt_prefix_is_valid("insole/"));
+        assert_false(mqtt_prefix_is_valid("a//b"));
+        assert_false(mqtt_prefix_is_valid("a/+/b"));
+        assert_false(mqtt_prefix_is_valid("a/#"));
+        assert_false(mqtt_prefix_is_valid("$SYS/x"));
+        assert_false(mqtt_prefix_is_valid(long_name));
+}
+
+static void test_topics(void **state) {
+        char buf[MQTT_TOPIC_MAX], small[12];
+        const char nul_name[] = "an\0na"; /* C strings stop at NUL: "an" is what a caller passes */
+
+        assert_int_equal(mqtt_topic_bridge(buf, sizeof buf, "insole", "pi-room1", MQTT_BRIDGE_STATE), 0);
+        assert_string_equal(buf, "insole/bridge/pi-room1/state");
+        assert_int_equal(mqtt_topic_bridge(buf, sizeof buf, "insole", "pi-room1", MQTT_BRIDGE_HEALTH), 0);
+        assert_string_equal(buf, "insole/bridge/pi-room1/health");
+        assert_int_equal(mqtt_topic_wearer(buf, sizeof buf, "insole", "anna", MQTT_WEARER_GAIT), 0);
+        assert_string_equal(buf, "insole/anna/gait");
+        assert_int_equal(mqtt_topic_wearer(buf, sizeof buf, "insole", "anna", MQTT_WEARER_REMINDER_SET), 0);
+        assert_string_equal(buf, "insole/anna/reminder/set");
+        assert_int_equal(mqtt_topic_device(buf, sizeof buf, "insole", "anna", DEVICE_ROLE_LEFT, MQTT_DEVICE_BATTERY), 0);
+        assert_string_equal(buf, "insole/anna/left/battery");
+        assert_int_equal(mqtt_topic_device(buf, sizeof buf, "a/b", "anna", DEVICE_ROLE_FOOTPOD, MQTT_DEVICE_LINK), 0);
+        assert_string_equal(buf, "a/b/anna/footpod/link");
+
+        /* hostile names are refused, and nothing half-built is left behind */
+        const char *hostile[] = { "+", "#", "a/b", "$x", "", "anna/+/x", "x\n", "../x", "A", "bridge" };
+        for (size_t i = 0; i < ELEMENTSOF(hostile); i++) {
+                strcpy(buf, "garbage");
+                assert_int_equal(mqtt_topic_wearer(buf, sizeof buf, "insole", hostile[i], MQTT_WEARER_GAIT), -EINVAL);
+                assert_string_equal(buf, "");
+                assert_int_equal(mqtt_topic_device(buf, sizeof buf, "insole", hostile[i], DEVICE_ROLE_LEFT,
+                                                   MQTT_DEVICE_LINK), -EINVAL);
+                if (!streq(hostile[i], "bridge"))
+                        assert_int_equal(mqtt_topic_bridge(buf, sizeof buf, "insole", hostile[i], MQTT_BRIDGE_INFO),
+                                         -EINVAL);
+        }
+        assert_int_equal(mqtt_topic_wearer(buf, sizeof buf, "insole", nul_name + 2, MQTT_WEARER_GAIT), -EINVAL);
+        assert_int_equal(mqtt_topic_wearer(buf, sizeof buf, "insole", NULL, MQTT_WEARER_GAIT), -EINVAL);
+        assert_int_equal(mqtt_topic_device(buf, sizeof buf, "insole", NULL, DEVICE_ROLE_LEFT, MQTT_DEVICE_LINK), -EINVAL);
+        assert_int_equal(mqtt_topic_bridge(buf, sizeof buf, "insole", NULL, MQTT_BRIDGE_STATE), -EINVAL);
+        assert_int_equal(mqtt_topic_wearer(buf, sizeof buf, "#", "anna", MQTT_WEARER_GAIT), -EINVAL);
+        assert_int_equal(mqtt_topic_device(buf, sizeof buf, "insole", "anna", _DEVICE_ROLE_MAX, MQTT_DEVICE_LINK), -EINVAL);
+        assert_int_equal(mqtt_topic_device(buf, sizeof buf, "insole", "anna", DEVICE_ROLE_LEFT, 99), -EINVAL);
+        assert_int_equal(mqtt_topic_wearer(small, sizeof small, "insole", "anna", MQTT_WEARER_GAIT), -ENAMETOOLONG);
+        assert_int_equal(mqtt_topic_wearer(small, sizeof small, "insole", "anna", MQTT_WEARER_STEPS), -ENAMETOOLONG);
+        assert_string_equal(small, "");
+}
+
+static void test_timestamp(void **state) {
+        char ts[MQTT_TIMESTAMP_MAX];
+
+        assert_string_equal(mqtt_format_timestamp(T0, ts), "2026-11-22T10:00:00.123Z");
+        assert_string_equal(mqtt_format_timestamp(0, ts), "1970-01-01T00:00:00.000Z");
+        assert_string_equal(mqtt_format_timestamp(999, ts), "1970-01-01T00:00:00.000Z");
+        assert_string_equal(mqtt_format_timestamp(1999000, ts), "1970-01-01T00:00:01.999Z");
+}
+
+static const char *finish(JsonWriter *w) {
+        const char *p;
+        size_t n;
+        assert_int_equal(json_writer_finish(w, &p, &n), 0);
+        return p;
+}
+
+static void test_state_and_steps(void **state) {
+        char buf[512];
+        JsonWriter w;
+        MqttStamp st = { .realtime_usec = T0, .seq = 7 };
+        MqttSteps steps = { .steps_today = 1234, .steps_total = 98765, .day = "2026-11-22" };
+
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_state(&w, false);
+        assert_string_equal(finish(&w), "{\"state\":\"offline\"}");
+        assert_schema("state", buf);
+
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_steps(&w, &st, &steps);
+        assert_string_equal(finish(&w), "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":1234,"
+                                        "\"steps_total\":98765,\"day\":\"2026-11-22\"}");
+        assert_schema("steps", buf);
+        /* the schema can fail: a missing field and a wrong type are caught */
+        assert_schema_rejects("steps", "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":1}");
+        assert_schema_rejects("steps", "{\"timestamp\":\"2026-11-22T10:00:00Z\",\"seq\":7,\"steps_today\":1,"
+                                       "\"steps_total\":2,\"day\":\"2026-11-22\"}");
+        assert_schema_rejects("steps", "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":1.5,"
+                                       "\"steps_total\":2,\"day\":\"2026-11-22\"}");
+}
+
+static void test_other_payloads(void **state) {
+        char buf[2048];
+        JsonWriter w;
+        MqttStamp st = { .realtime_usec = T0, .seq = 1 };
+        Config c;
+        MqttAdapterInfo adapters[] = { { "hci0", true } };
+        MqttBridgeInfo info = { .version = "0.1.0", .adapters = adapters, .n_adapters = 1 };
+        MqttHealth h = { .uptime_usec = 3600 * USEC_PER_SEC, .memory_rss_bytes = 4 << 20, .notifications_per_s = 97.5,
+                         .decode_errors = 2, .lost_frames = 3, .devices_connected = 2, .devices_configured = 3,
+                         .mqtt_reconnects = 1, .mqtt_published = 100, .mqtt_outbox_depth = 4, .mqtt_inflight = 1 };
+        MqttLinkStats link = { .connected = true, .has_rssi = true, .rssi_dbm = -67, .notifications_per_s = 50,
+                               .connected_usec = 90 * USEC_PER_SEC };
+        PressureSample ps = { .t_us = 123456, .n_cells = 3, .cell = { 1.5f, 2.25f, 0 }, .has_imu = true,
+                              .accel_g = { 0, 0, 1 }, .gyro_dps = { 1, 2, 3 } };
+
+        make_config(&c);
+        info.config = &c;
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_bridge_info(&w, &st, &info);
+        assert_non_null(strstr(finish(&w), "\"wearers\":[{\"name\":\"anna\",\"devices\":[\"left\",\"right\"]},"
+                                           "{\"name\":\"bob_2\",\"devices\":[\"footpod\"]}]"));
+        assert_schema("bridge-info", buf);
+
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_bridge_health(&w, &st, &h);
+        assert_non_null(strstr(finish(&w), "\"uptime_s\":3600,\"memory_rss_bytes\":4194304,\"notifications_per_s\":97.5"));
+        assert_schema("bridge-health", buf);
+
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_activity(&w, &st, ACTIVITY_WALKING, ACTIVITY_SITTING, 5 * USEC_PER_MINUTE);
+        assert_non_null(strstr(finish(&w), "\"activity\":\"walking\",\"previous\":\"sitting\",\"previous_duration_ms\":300000"));
+        assert_schema("activity", buf);
+
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_battery(&w, &st, DEVICE_ROLE_RIGHT, 150);
+        assert_non_null(strstr(finish(&w), "\"device\":\"right\",\"battery_pct\":100}"));
+        assert_schema("battery", buf);
+
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_link(&w, &st, DEVICE_ROLE_LEFT, &link);
+        assert_non_null(strstr(finish(&w), "\"rssi_dbm\":-67"));
+        assert_schema("link", buf);
+        link.has_rssi = false;
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_link(&w, &st, DEVICE_ROLE_LEFT, &link);
+        assert_non_null(strstr(finish(&w), "\"rssi_dbm\":null"));
+        assert_schema("link", buf);
+
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_pressure(&w, &st, &ps, PRESSURE_UNIT_NEWTON);
+        assert_non_null(strstr(finish(&w), "\"unit\":\"N\",\"cells\":[1.5,2.25,0]"));
+        assert_schema("pressure", buf);
+}
+
+static void test_wrap_object(void **state) {
+        char buf[512];
+        JsonWriter w;
+        MqttStamp st = { .realtime_usec = T0, .seq = 42 };
+
+        json_writer_init(&w, buf, sizeof buf);
+        assert_int_equal(mqtt_payload_wrap_object(&w, &st, " {\"cadence_spm\":104.5,\"stance_time_ms\":612} \n"), 0);
+        assert_string_equal(finish(&w), "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":42,"
+                                        "\"cadence_spm\":104.5,\"stance_time_ms\":612}");
+        assert_schema("gait", buf);
+
+        json_writer_init(&w, buf, sizeof buf);
+        assert_int_equal(mqtt_payload_wrap_object(&w, &st, "{ }"), 0);
+        assert_string_equal(finish(&w), "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":42}");
+        assert_schema("reminder", buf);
+
+        const char *bad[] = { "[1,2]", "", "{", "}", "42", NULL };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                const char *p;
+                size_t n;
+                json_writer_init(&w, buf, sizeof buf);
+                assert_int_equal(mqtt_payload_wrap_object(&w, &st, bad[i]), -EINVAL);
+                assert_int_equal(json_writer_finish(&w, &p, &n), -EINVAL);
+        }
+}
+
+typedef struct Collected {
+        char *topic[64];
+        char *payload[64];
+        size_t n;
+} Collected;
+
+static int collect(const char *topic, const char *payload, size_t len, void *userdata) {
+        Collected *c = userdata;
+        assert_true(c->n < ELEMENTSOF(c->topic));
+        assert_int_equal(strlen(payload), len);
+        c->topic[c->n] = strdup(topic);
+        c->payload[c->n++] = strdup(payload);
+        return 0;
+}
+
+static void collected_free(Collected *c) {
+        for (size_t i = 0; i < c->n; i++) {
+                free(c->topic[i]);
+                free(c->payload[i]);
+        }
+        c->n = 0;
+}
+
+static const char *find_payload(const Collected *c, const char *topic) {
+        for (size_t i = 0; i < c->n; i++)
+                if (streq(c->topic[i], topic))
+                        return c->payload[i];
+        return NULL;
+}
+
+static void test_discovery(void **state) {
+        Collected col = {};
+        Config c;
+        const char *p;
+        char err[256];
+        TjValue *v;
+
+        make_config(&c);
+        assert_int_equal(mqtt_discovery_build(&c, "0.1.0", collect, &col), 0);
+        /* gateway 1 + anna 8 + bob 8 + anna's 2 insoles x 3 + bob's footpod x 3 */
+        assert_int_equal(col.n, 1 + 8 + 8 + 6 + 3);
+
+        for (size_t i = 0; i < col.n; i++) {
+                assert_schema("homeassistant-discovery", col.payload[i]);
+                for (size_t k = i + 1; k < col.n; k++)
+                        assert_string_not_equal(col.topic[i], col.topic[k]);
+                assert_true(strncmp(col.topic[i], "homeassistant/", 14) == 0);
+        }
+
+        p = find_payload(&col, "homeassistant/sensor/anna/insole2mqtt_steps_today/config");
+        assert_non_null(p);
+        v = tj_parse(p, err, sizeof err);
+        assert_non_null(v);
+        assert_string_equal(tj_get(v, "state_class")->string, "total_increasing");
+        assert_string_equal(tj_get(v, "state_topic")->string, "insole/anna/steps");
+        assert_string_equal(tj_get(v, "unique_id")->string, "insole2mqtt_steps_today_anna");
+        assert_string_equal(tj_get(v, "availability_mode")->string, "all");
+        assert_int_equal(tj_get(v, "availability")->n_children, 2);
+        assert_string_equal(tj_get(v, "availability")->children[0].children[0].string, "insole/bridge/pi-room1/state");
+        assert_string_equal(tj_get(v, "availability")->children[1].children[0].string, "insole/anna/availability");
+        assert_string_equal(tj_get(tj_get(v, "device"), "via_device")->string, "insole2mqtt_gateway_pi-room1");
+        tj_free(v);
+        free(v);
+
+        p = find_payload(&col, "homeassistant/sensor/anna/insole2mqtt_left_battery/config");
+        assert_non_null(p);
+        v = tj_parse(p, err, sizeof err);
+        assert_non_null(v);
+        assert_string_equal(tj_get(v, "device_class")->string, "battery");
+        assert_string_equal(tj_get(v, "unit_of_measurement")->string, "%");
+        assert_string_equal(tj_get(v, "state_topic")->string, "insole/anna/left/battery");
+        assert_int_equal(tj_get(v, "availability")->n_children, 3);
+        assert_string_equal(tj_get(tj_get(v, "device"), "name")->string, "anna left insole");
+        tj_free(v);
+        free(v);
+
+        assert_non_null(find_payload(&col, "homeassistant/binary_sensor/anna/insole2mqtt_walking/config"));
+        assert_non_null(find_payload(&col, "homeassistant/binary_sensor/bob_2/insole2mqtt_move_reminder_due/config"));
+        assert_non_null(find_payload(&col, "homeassistant/sensor/bob_2/insole2mqtt_footpod_battery/config"));
+        assert_null(find_payload(&col, "homeassistant/sensor/bob_2/insole2mqtt_left_battery/config"));
+        assert_non_null(find_payload(&col, "homeassistant/binary_sensor/pi-room1/insole2mqtt_bridge/config"));
+        collected_free(&col);
+
+        /* no reminder entity without reminders; a hostile configured name stops the build */
+        c.reminders = false;
+        assert_int_equal(mqtt_discovery_build(&c, "0.1.0", collect, &col), 0);
+        assert_null(find_payload(&col, "homeassistant/binary_sensor/anna/insole2mqtt_move_reminder_due/config"));
+        collected_free(&col);
+        strcpy(c.wearers[1].name, "bob/#");
+        assert_int_equal(mqtt_discovery_build(&c, "0.1.0", collect, &col), -EINVAL);
+        collected_free(&col);
+}
+
+static void test_steps_payload_parse(void **state) {
+        uint64_t today, total;
+        char day[11];
+
+        const char *good = "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":1234,"
+                           "\"steps_total\":98765,\"day\":\"2026-11-22\"}";
+        assert_int_equal(state_store_parse_steps_payload(good, strlen(good), &today, &total, day), 0);
+        assert_int_equal(today, 1234);
+        assert_int_equal(total, 98765);
+        assert_string_equal(day, "2026-11-22");
+
+        const char *bad[] = {
+                "", "{}", "[]", "{\"steps_today\":1,\"steps_total\":2}",
+                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-2\"}",
+                "{\"steps_today\":-1,\"steps_total\":2,\"day\":\"2026-11-22\"}",
+                "{\"steps_today\":1.5,\"steps_total\":2,\"day\":\"2026-11-22\"}",
+                "{\"steps_today\":1,\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\"}",
+                "{\"steps_today\":\"1\",\"steps_total\":2,\"day\":\"2026-11-22\"}",
+                "{\"steps_today\":99999999999999999999999,\"steps_total\":2,\"day\":\"2026-11-22\"}",
+                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\"} x",
+                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\",\"x\":{\"a\":1}}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(state_store_parse_steps_payload(bad[i], strlen(bad[i]), &today, &total, day), -EBADMSG);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_name_validation),
+                cmocka_unit_test(test_topics),
+                cmocka_unit_test(test_timestamp),
+                cmocka_unit_test(test_state_and_steps),
+                cmocka_unit_test(test_other_payloads),
+                cmocka_unit_test(test_wrap_object),
+                cmocka_unit_test(test_discovery),
+                cmocka_unit_test(test_steps_payload_parse),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
