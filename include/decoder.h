@@ -302,7 +302,7 @@ typedef struct DecoderStats {
         uint64_t lost_frames;
 } DecoderStats;
 
-/* Count one decode_decode() result; rec (may be NULL) adds its lost frames. */
+/* Count one decoder_decode() result; rec (may be NULL) adds its lost frames. */
 void decoder_stats_account(DecoderStats *s, int result, const DecodedRecord *rec);
 uint64_t decoder_stats_rejected(const DecoderStats *s);
 
