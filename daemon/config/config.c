@@ -1044,13 +1044,16 @@ static int load_stream(FILE *f, const char *path, Config *ret, char *ret_error, 
                 .error_size = error_size,
         };
 
+#ifdef HAVE_INIH_RUNTIME_OPTIONS
         /* Debian's inih exposes its build options as variables. Fixed choices: no multi-line values
          * (an indented line is an error, not a continuation), no inline comments (a ';' belongs to
-         * the value), stop at the first error. */
+         * the value), stop at the first error. Other builds keep their compiled-in options; the
+         * first error still wins, as handle_key() and read_line() stop at it. */
         ini_allow_multiline = false;
         ini_allow_inline_comments = false;
         ini_stop_on_first_error = true;
         ini_allow_no_value = false;
+#endif
 
         r = ini_parse_stream(read_line, st, handle_key, st);
         if (st->error >= 0) {

@@ -497,9 +497,10 @@ static void test_example_config(void **state) {
 
         assert_non_null(root);
         (void) snprintf(path, sizeof(path), "%s/config/insole2mqtt.conf", root);
-        if (config_load(path, &c, error, sizeof(error)) < 0)
+        int r = config_load(path, &c, error, sizeof(error));
+        if (r < 0)
                 print_error("%s\n", error);
-        assert_int_equal(config_load(path, &c, error, sizeof(error)), 0);
+        assert_int_equal(r, 0);
         assert_int_equal(c.n_wearers, 2);
         assert_non_null(config_find_wearer(&c, "anna"));
         assert_non_null(config_find_wearer(&c, "ben"));
