@@ -118,7 +118,8 @@ struct BluezClient {
         BluezAdapterHealth health;
         BluezDevice *connecting;     /* one LE connection attempt at a time */
         sd_bus_slot *power_slot;
-        bool power_cycling;
+        bool power_cycling;          /* a power cycle is under way (both halves) */
+        bool power_cycle_off_sent;   /* its first half (Powered=false) is in flight */
         bool warned_unpowered;
         sd_bus_slot *discovery_slot;
         DiscoveryStep discovery_step;
@@ -448,9 +449,12 @@ static int device_connect_reply(sd_bus_message *m, void *userdata, sd_bus_error 
                         device_disconnect(d);
                 d->failed_unseen = !seen;
                 device_account_failure(d, blame);
-                if (d->connected)
+                if (d->connected) {
+                        /* Half a link (e.g. "Software caused connection abort" during service
+                         * discovery): take it down; Connected=false then starts the backoff. */
+                        device_set_state(d, BLUEZ_LINK_DISCONNECTING);
                         device_disconnect(d);
-                else
+                } else
                         device_wait(d);
         }
         client_kick_connections(c);
@@ -548,9 +552,7 @@ static void device_check_ready(BluezDevice *d);
 static void device_on_connected(BluezDevice *d) {
         BluezClient *c = d->client;
 
-        if (d->state >= BLUEZ_LINK_RESOLVING && d->state != BLUEZ_LINK_DISCONNECTING)
-                return;
-        if (d->state == BLUEZ_LINK_DISCONNECTING)
+        if (d->state >= BLUEZ_LINK_RESOLVING) /* already up, or going down */
                 return;
         device_cancel_timer(d);
         d->want_connect = false;
@@ -655,25 +657,25 @@ static void char_handle_value(BluezChar *ch, const uint8_t *data, size_t len, ui
 static int char_io_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         BluezChar *ch = userdata;
         BluezDevice *d = ch->device;
+        bool closed = revents & (EPOLLHUP | EPOLLERR);
         uint8_t buf[NOTIFY_BUFFER_SIZE];
 
         if (revents & EPOLLIN)
-                for (unsigned i = 0; i < 64; i++) { /* bounded, so one busy fd cannot starve the loop */
+                /* Bounded, so that one busy fd cannot starve the loop; epoll calls again. */
+                for (unsigned i = 0; i < 64; i++) {
                         ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
                         if (n < 0) {
-                                if (errno == EAGAIN || errno == EINTR)
-                                        return 0;
+                                if (errno != EAGAIN && errno != EINTR)
+                                        closed = true;
                                 break;
                         }
-                        if (n == 0)
+                        if (n == 0) {
+                                closed = true;
                                 break;
+                        }
                         char_handle_value(ch, buf, (size_t) n, now_usec(d->client));
-                        if (ch->fd < 0) /* a callback tore the link down */
-                                return 0;
                 }
-        if (!(revents & (EPOLLHUP | EPOLLERR)) && (revents & EPOLLIN)) {
-                /* recv() returned 0 or an error: the other side closed */
-        } else if (!(revents & (EPOLLHUP | EPOLLERR)))
+        if (!closed)
                 return 0;
 
         /* BlueZ closes the fd when the link goes down or the MTU is renegotiated. Release it; if
@@ -961,13 +963,13 @@ static int adapter_power_reply(sd_bus_message *m, void *userdata, sd_bus_error *
         if (e)
                 log_warning("Failed to change the Bluetooth adapter's power: %s", e->name);
 
-        if (c->power_cycling && c->adapter && !c->adapter->powered) {
-                /* Second half of the cycle. */
-                c->power_cycling = false;
+        if (c->power_cycling && c->power_cycle_off_sent && c->adapter) {
+                /* Second half of the cycle, whether or not Powered=false was signalled yet. */
+                c->power_cycle_off_sent = false;
                 r = adapter_set_powered(c, true);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to power the Bluetooth adapter on again: %m");
-                return 0;
+                if (r >= 0)
+                        return 0;
+                log_warning_errno(r, "Failed to power the Bluetooth adapter on again: %m");
         }
         c->power_cycling = false;
         client_kick_connections(c);
@@ -981,10 +983,11 @@ static void adapter_power_cycle(BluezClient *c) {
         if (!c->adapter || c->power_cycling)
                 return;
         c->power_cycling = true;
+        c->power_cycle_off_sent = true;
         c->discovery_active = false;
         r = adapter_set_powered(c, false);
         if (r < 0) {
-                c->power_cycling = false;
+                c->power_cycling = c->power_cycle_off_sent = false;
                 log_warning_errno(r, "Failed to power the Bluetooth adapter off: %m");
         }
 }
@@ -1039,7 +1042,7 @@ static void client_drop_adapter(BluezClient *c) {
         c->adapter = NULL;
         c->connecting = NULL;
         c->power_slot = sd_bus_slot_unref(c->power_slot);
-        c->power_cycling = false;
+        c->power_cycling = c->power_cycle_off_sent = false;
         c->discovery_slot = sd_bus_slot_unref(c->discovery_slot);
         c->discovery_step = DISCOVERY_IDLE;
         c->discovery_active = false;
