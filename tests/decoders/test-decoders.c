@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -511,6 +512,58 @@ static void test_stats(void **state) {
         assert_int_equal(s.decoded, 2);
 }
 
+/* The hex examples of docs/open-insole-profile.md decode, and its JSON example is what we print. */
+static void test_profile_doc_examples(void **state) {
+        static const char *const oip_chars[] = {
+                OIP_PRESSURE_FRAME_UUID, OIP_SENSOR_LAYOUT_UUID, OIP_STEP_COUNTER_UUID, OIP_CONTROL_POINT_UUID,
+        };
+        const char *root = getenv("INSOLE2MQTT_SOURCE_ROOT");
+        char path[4096], line[4096], last_json[8192] = "";
+        unsigned hex_blocks = 0, json_blocks = 0;
+        enum { OUTSIDE, HEX_BLOCK, JSON_BLOCK } where = OUTSIDE;
+        _cleanup_fclose_ FILE *f = NULL;
+
+        if (!root)
+                skip();
+        (void) snprintf(path, sizeof(path), "%s/docs/open-insole-profile.md", root);
+        f = fopen(path, "re");
+        assert_non_null(f);
+
+        while (fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\n")] = 0;
+                if (strncmp(line, "```", 3) == 0) {
+                        if (where != OUTSIDE)
+                                where = OUTSIDE;
+                        else
+                                where = streq(line, "```json") ? JSON_BLOCK : streq(line, "```") ? HEX_BLOCK : OUTSIDE;
+                        continue;
+                }
+                if (where == HEX_BLOCK) {
+                        DecodedRecord rec;
+                        bool ok = false;
+                        for (size_t i = 0; i < ELEMENTSOF(oip_chars) && !ok; i++) {
+                                if (decode_hex(oip_chars[i], line, NULL, &rec) == 0) {
+                                        JsonWriter w;
+                                        const char *json;
+                                        json_writer_init(&w, last_json, sizeof(last_json));
+                                        decoded_record_to_json(&rec, &w);
+                                        assert_int_equal(json_writer_finish(&w, &json, NULL), 0);
+                                        ok = true;
+                                }
+                        }
+                        if (!ok)
+                                fail_msg("docs example does not decode: %s", line);
+                        hex_blocks++;
+                } else if (where == JSON_BLOCK) {
+                        if (!streq(line, last_json))
+                                fail_msg("docs JSON example:\n doc %s\n got %s", line, last_json);
+                        json_blocks++;
+                }
+        }
+        assert_true(hex_blocks >= 4);
+        assert_true(json_blocks >= 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_goldens),
@@ -521,6 +574,7 @@ int main(void) {
                 cmocka_unit_test(test_uuid_normalize),
                 cmocka_unit_test(test_registry),
                 cmocka_unit_test(test_stats),
+                cmocka_unit_test(test_profile_doc_examples),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
