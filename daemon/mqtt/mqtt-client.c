@@ -825,9 +825,13 @@ int mqtt_client_stop(MqttClient *c, uint64_t timeout_usec) {
         }
         r = mqtt_outbox_depth(c->outbox) > 0 ? -ETIMEDOUT : 0;
         if (c->state == CLIENT_CONNECTED) {
+                /* STOPPED first: writing DISCONNECT makes libmosquitto call on_disconnect(), which
+                 * must not schedule a reconnect. */
+                c->state = CLIENT_STOPPED;
                 (void) mosquitto_disconnect(c->mosq);
                 (void) mosquitto_loop_write(c->mosq, 1);
         }
+        c->state = CLIENT_STOPPED;
         client_drop_io(c);
         c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
         c->misc_timer = sd_event_source_disable_unref(c->misc_timer);

@@ -1,0 +1,729 @@
+/* SPDX-License-Identifier: MIT */
+
+/* MqttClient against a real mosquitto broker started by the test on a free loopback port, with a
+ * persistent libmosquitto subscriber (clean session false, QoS 1) asserting what arrives:
+ *   - plain: topics and payloads (checked against docs/schema), birth/last will, discovery,
+ *     re-announce on homeassistant/status "online";
+ *   - the broker stopped and restarted mid-stream: no QoS 1 message lost, none duplicated;
+ *   - TLS with verification (certificates made with openssl at test time), server-name override,
+ *     and a wrong CA / wrong name refused;
+ *   - multi-gateway: a second gateway fetching the retained step counters. */
+
+#include <arpa/inet.h>
+#include <mosquitto.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mqtt.h"
+#include "state-store.h"
+#include "tiny-json.h"
+
+/* ---------------------------------------------------------------- broker */
+
+typedef struct Broker {
+        char dir[64];
+        uint16_t port;
+        pid_t pid;
+        bool tls;
+} Broker;
+
+static uint16_t free_port(void) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof a;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+        close(fd);
+        return ntohs(a.sin_port);
+}
+
+static void run(const char *fmt, ...) {
+        char cmd[2048];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof cmd, fmt, ap);
+        va_end(ap);
+        if (system(cmd) != 0)
+                fail_msg("command failed: %s", cmd);
+}
+
+static void make_certs(const char *dir) {
+        const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+
+        run("cd %s && openssl req -x509 %s -keyout ca.key -out ca.crt -days 2 -subj /CN=i2m-test-ca 2>/dev/null", dir, ec);
+        run("cd %s && openssl req -x509 %s -keyout other-ca.key -out other-ca.crt -days 2 -subj /CN=i2m-other-ca 2>/dev/null",
+            dir, ec);
+        run("cd %s && openssl req %s -keyout server.key -out server.csr -subj /CN=broker.test 2>/dev/null", dir, ec);
+        run("cd %s && printf 'subjectAltName=DNS:broker.test,IP:127.0.0.1\\n' > ext.cnf", dir);
+        run("cd %s && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt "
+            "-days 2 -extfile ext.cnf 2>/dev/null", dir);
+        run("chmod 644 %s/server.key", dir);
+}
+
+static void broker_write_config(Broker *b) {
+        char in_path[4096], out_path[256], line[512];
+        const char *root = getenv("INSOLE2MQTT_SOURCE_ROOT");
+        FILE *in, *out;
+
+        assert_non_null(root);
+        snprintf(in_path, sizeof in_path, "%s/tests/mqtt/mosquitto-test.conf.in", root);
+        snprintf(out_path, sizeof out_path, "%s/mosquitto.conf", b->dir);
+        in = fopen(in_path, "re");
+        assert_non_null(in);
+        out = fopen(out_path, "we");
+        assert_non_null(out);
+        while (fgets(line, sizeof line, in)) {
+                char *p;
+                char buf[1024];
+                if ((p = strstr(line, "@PORT@"))) {
+                        *p = 0;
+                        snprintf(buf, sizeof buf, "%s%u%s", line, b->port, p + 6);
+                        strcpy(line, buf);
+                }
+                while ((p = strstr(line, "@DIR@"))) {
+                        *p = 0;
+                        snprintf(buf, sizeof buf, "%s%s%s", line, b->dir, p + 5);
+                        strcpy(line, buf);
+                }
+                fputs(line, out);
+        }
+        if (b->tls)
+                fprintf(out, "cafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n", b->dir, b->dir, b->dir);
+        fclose(in);
+        fclose(out);
+}
+
+static bool port_open(uint16_t port) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool ok = connect(fd, (struct sockaddr *) &a, sizeof a) == 0;
+        close(fd);
+        return ok;
+}
+
+static void broker_start(Broker *b) {
+        char conf[256];
+
+        snprintf(conf, sizeof conf, "%s/mosquitto.conf", b->dir);
+        b->pid = fork();
+        assert_true(b->pid >= 0);
+        if (b->pid == 0) {
+                execlp("mosquitto", "mosquitto", "-c", conf, (char *) NULL);
+                _exit(127);
+        }
+        for (int i = 0; i < 250; i++) {
+                if (port_open(b->port))
+                        return;
+                usleep(20000);
+        }
+        fail_msg("mosquitto did not start on port %u", b->port);
+}
+
+static void broker_stop(Broker *b) {
+        int status;
+
+        if (b->pid <= 0)
+                return;
+        kill(b->pid, SIGTERM);
+        (void) waitpid(b->pid, &status, 0);
+        b->pid = 0;
+}
+
+static void broker_init(Broker *b, bool tls) {
+        memset(b, 0, sizeof *b);
+        strcpy(b->dir, "/tmp/i2m-mqtt-test-XXXXXX");
+        assert_non_null(mkdtemp(b->dir));
+        chmod(b->dir, 0755);
+        /* mosquitto started as root drops to its own user: let it write its database and log */
+        if (geteuid() == 0) {
+                struct passwd *pw = getpwnam("mosquitto");
+                if (pw)
+                        assert_int_equal(chown(b->dir, pw->pw_uid, pw->pw_gid), 0);
+        }
+        b->tls = tls;
+        b->port = free_port();
+        if (tls)
+                make_certs(b->dir);
+        broker_write_config(b);
+        broker_start(b);
+}
+
+static void broker_done(Broker *b) {
+        broker_stop(b);
+        run("rm -rf %s", b->dir);
+}
+
+/* ---------------------------------------------------------------- subscriber */
+
+typedef struct Received {
+        char *topic;
+        char *payload;
+        bool retain;
+} Received;
+
+typedef struct Subscriber {
+        struct mosquitto *mosq;
+        pthread_mutex_t lock;
+        Received msgs[4096];
+        size_t n;
+        bool connected;
+        const char *filters[4];
+} Subscriber;
+
+static void sub_on_connect(struct mosquitto *m, void *ud, int rc) {
+        Subscriber *s = ud;
+        if (rc != 0)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(s->filters) && s->filters[i]; i++)
+                mosquitto_subscribe(m, NULL, s->filters[i], 1);
+        pthread_mutex_lock(&s->lock);
+        s->connected = true;
+        pthread_mutex_unlock(&s->lock);
+}
+
+static void sub_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg) {
+        Subscriber *s = ud;
+
+        pthread_mutex_lock(&s->lock);
+        if (s->n < ELEMENTSOF(s->msgs)) {
+                s->msgs[s->n].topic = strdup(msg->topic);
+                s->msgs[s->n].payload = strndup(msg->payload ?: "", (size_t) msg->payloadlen);
+                s->msgs[s->n].retain = msg->retain;
+                s->n++;
+        }
+        pthread_mutex_unlock(&s->lock);
+}
+
+static void subscriber_start(Subscriber *s, const Broker *b, const char *id, const char *filter1, const char *filter2) {
+        memset(s, 0, sizeof *s);
+        pthread_mutex_init(&s->lock, NULL);
+        s->filters[0] = filter1;
+        s->filters[1] = filter2;
+        s->mosq = mosquitto_new(id, false, s); /* persistent session */
+        assert_non_null(s->mosq);
+        if (b->tls) {
+                char ca[128];
+                snprintf(ca, sizeof ca, "%s/ca.crt", b->dir);
+                assert_int_equal(mosquitto_tls_set(s->mosq, ca, NULL, NULL, NULL, NULL), MOSQ_ERR_SUCCESS);
+        }
+        mosquitto_connect_callback_set(s->mosq, sub_on_connect);
+        mosquitto_message_callback_set(s->mosq, sub_on_message);
+        mosquitto_reconnect_delay_set(s->mosq, 1, 1, false);
+        assert_int_equal(mosquitto_connect(s->mosq, "127.0.0.1", b->port, 10), MOSQ_ERR_SUCCESS);
+        assert_int_equal(mosquitto_loop_start(s->mosq), MOSQ_ERR_SUCCESS);
+        for (int i = 0; i < 250; i++) {
+                bool ok;
+                pthread_mutex_lock(&s->lock);
+                ok = s->connected;
+                pthread_mutex_unlock(&s->lock);
+                if (ok)
+                        break;
+                usleep(20000);
+        }
+        usleep(100000); /* the SUBACK */
+}
+
+static void subscriber_stop(Subscriber *s) {
+        mosquitto_disconnect(s->mosq);
+        mosquitto_loop_stop(s->mosq, false);
+        mosquitto_destroy(s->mosq);
+        for (size_t i = 0; i < s->n; i++) {
+                free(s->msgs[i].topic);
+                free(s->msgs[i].payload);
+        }
+        pthread_mutex_destroy(&s->lock);
+}
+
+static size_t subscriber_count(Subscriber *s, const char *topic, const char *payload_part) {
+        size_t n = 0;
+
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n; i++)
+                if (streq(s->msgs[i].topic, topic) && (!payload_part || strstr(s->msgs[i].payload, payload_part)))
+                        n++;
+        pthread_mutex_unlock(&s->lock);
+        return n;
+}
+
+/* Copy of the last payload on topic, or NULL. */
+static char *subscriber_last(Subscriber *s, const char *topic) {
+        char *p = NULL;
+
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = s->n; i > 0; i--)
+                if (streq(s->msgs[i - 1].topic, topic)) {
+                        p = strdup(s->msgs[i - 1].payload);
+                        break;
+                }
+        pthread_mutex_unlock(&s->lock);
+        return p;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static void make_config(Config *c, const Broker *b, const char *gateway) {
+        memset(c, 0, sizeof *c);
+        c->host = (char *) "127.0.0.1";
+        c->port = b->port;
+        c->protocol_version = 311;
+        c->keepalive_sec = 10;
+        c->qos = 1;
+        c->outbox_max = 5000;
+        snprintf(c->gateway_id, sizeof c->gateway_id, "%s", gateway);
+        strcpy(c->base_topic, "insole");
+        strcpy(c->homeassistant_prefix, "homeassistant");
+        c->homeassistant = true;
+        c->n_wearers = 1;
+        strcpy(c->wearers[0].name, "anna");
+        c->wearers[0].has_device[DEVICE_ROLE_LEFT] = true;
+        c->wearers[0].has_device[DEVICE_ROLE_RIGHT] = true;
+}
+
+static uint64_t now_mono(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static uint64_t now_real(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+typedef bool (*Condition)(void *userdata);
+
+/* Runs the loop until cond() or the timeout; returns cond()'s last value. */
+static bool run_until(sd_event *e, uint64_t timeout_usec, Condition cond, void *userdata) {
+        uint64_t end = now_mono() + timeout_usec;
+
+        while (now_mono() < end) {
+                if (cond(userdata))
+                        return true;
+                assert_true(sd_event_run(e, 20 * USEC_PER_MSEC) >= 0);
+        }
+        return cond(userdata);
+}
+
+static bool cond_connected(void *userdata) {
+        return mqtt_client_is_connected(userdata);
+}
+
+static bool cond_outbox_empty(void *userdata) {
+        MqttClientStats st;
+        mqtt_client_get_stats(userdata, &st);
+        return st.connected && st.outbox_depth == 0;
+}
+
+typedef struct CountWait {
+        Subscriber *s;
+        const char *topic;
+        const char *part;
+        size_t want;
+} CountWait;
+
+static bool cond_count(void *userdata) {
+        CountWait *w = userdata;
+        return subscriber_count(w->s, w->topic, w->part) >= w->want;
+}
+
+static void sleep_loop(sd_event *e, uint64_t usec) {
+        uint64_t end = now_mono() + usec;
+        while (now_mono() < end)
+                assert_true(sd_event_run(e, 20 * USEC_PER_MSEC) >= 0);
+}
+
+static void assert_schema(const char *schema_name, const char *payload) {
+        char path[4096], err[512];
+        char *text;
+        TjValue *schema, *inst;
+
+        snprintf(path, sizeof path, "%s/docs/schema/%s.json", getenv("INSOLE2MQTT_SOURCE_ROOT"), schema_name);
+        text = tj_read_file(path);
+        assert_non_null(text);
+        schema = tj_parse(text, err, sizeof err);
+        assert_non_null(schema);
+        inst = tj_parse(payload, err, sizeof err);
+        if (!inst)
+                fail_msg("not JSON (%s): %s", err, payload);
+        if (tj_validate(schema, inst, err, sizeof err) < 0)
+                fail_msg("payload does not match %s: %s\n%s", schema_name, err, payload);
+        tj_free(schema);
+        tj_free(inst);
+        free(schema);
+        free(inst);
+        free(text);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_plain_topics_and_reannounce(void **state) {
+        _cleanup_(mqtt_client_freep) MqttClient *c = NULL;
+        sd_event *e = NULL;
+        Broker b;
+        Subscriber s;
+        Config cfg;
+        MqttSteps steps = { .steps_today = 1234, .steps_total = 5678, .day = "2026-11-22" };
+        CountWait w;
+        char *p;
+        size_t n_discovery;
+
+        broker_init(&b, false);
+        subscriber_start(&s, &b, "i2m-test-sub-plain", "insole/#", "homeassistant/#");
+        assert_int_equal(sd_event_new(&e), 0);
+        make_config(&cfg, &b, "gw1");
+        cfg.host = (char *) "localhost"; /* resolved off the loop with getaddrinfo_a() */
+
+        assert_int_equal(mqtt_client_new(e, &cfg, &c), 0);
+        assert_int_equal(mqtt_client_start(c), 0);
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_connected, c));
+
+        assert_int_equal(mqtt_publish_discovery(c, "0.1.0"), 1 - 1); /* returns 0 */
+        assert_int_equal(mqtt_publish_availability(c, "anna", _DEVICE_ROLE_INVALID, true), 1);
+        assert_int_equal(mqtt_publish_availability(c, "anna", _DEVICE_ROLE_INVALID, true), 0); /* unchanged */
+        assert_int_equal(mqtt_publish_steps(c, "anna", &steps, now_real()), 1);
+        assert_int_equal(mqtt_publish_activity(c, "anna", ACTIVITY_WALKING, ACTIVITY_STANDING, 2 * USEC_PER_SEC,
+                                               now_real()), 1);
+        for (int i = 0; i < 20; i++)
+                assert_int_equal(mqtt_publish_gait(c, "anna", "{\"cadence_spm\":104.5,\"stance_time_ms\":612}",
+                                                   now_real()), 1);
+        assert_int_equal(mqtt_publish_battery(c, "anna", DEVICE_ROLE_LEFT, 81, now_real()), 1);
+        /* a hostile name never becomes a topic */
+        assert_int_equal(mqtt_publish_gait(c, "evil/#", "{}", now_real()), -EINVAL);
+        assert_int_equal(mqtt_publish_steps(c, "$SYS", &steps, now_real()), -EINVAL);
+
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_outbox_empty, c));
+        w = (CountWait) { &s, "insole/anna/gait", NULL, 20 };
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_count, &w));
+
+        assert_int_equal(subscriber_count(&s, "insole/bridge/gw1/state", "{\"state\":\"online\"}"), 1);
+        assert_int_equal(subscriber_count(&s, "insole/anna/availability", "online"), 1);
+        p = subscriber_last(&s, "insole/anna/steps");
+        assert_non_null(p);
+        assert_schema("steps", p);
+        assert_non_null(strstr(p, "\"seq\":1,\"steps_today\":1234,\"steps_total\":5678"));
+        free(p);
+        p = subscriber_last(&s, "insole/anna/activity");
+        assert_non_null(p);
+        assert_schema("activity", p);
+        free(p);
+        p = subscriber_last(&s, "insole/anna/gait");
+        assert_schema("gait", p);
+        assert_non_null(strstr(p, "\"seq\":20,\"cadence_spm\":104.5"));
+        free(p);
+        p = subscriber_last(&s, "insole/anna/left/battery");
+        assert_schema("battery", p);
+        free(p);
+        p = subscriber_last(&s, "homeassistant/sensor/anna/insole2mqtt_steps_today/config");
+        assert_non_null(p);
+        assert_schema("homeassistant-discovery", p);
+        free(p);
+        n_discovery = subscriber_count(&s, "homeassistant/sensor/anna/insole2mqtt_cadence/config", NULL);
+        assert_int_equal(n_discovery, 1);
+        /* discovery is not sent again when nothing changed */
+        assert_int_equal(mqtt_publish_discovery(c, "0.1.0"), 0);
+        sleep_loop(e, 200 * USEC_PER_MSEC);
+        assert_int_equal(subscriber_count(&s, "homeassistant/sensor/anna/insole2mqtt_cadence/config", NULL), 1);
+
+        /* Home Assistant restarts: discovery, availability and states are announced again */
+        assert_int_equal(mosquitto_publish(s.mosq, NULL, "homeassistant/status", 6, "online", 1, false), MOSQ_ERR_SUCCESS);
+        w = (CountWait) { &s, "homeassistant/sensor/anna/insole2mqtt_cadence/config", NULL, 2 };
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_count, &w));
+        w = (CountWait) { &s, "insole/anna/steps", NULL, 2 };
+        assert_true(run_until(e, 2 * USEC_PER_SEC, cond_count, &w));
+        assert_int_equal(subscriber_count(&s, "insole/anna/availability", "online"), 2);
+        assert_int_equal(subscriber_count(&s, "insole/bridge/gw1/state", "online"), 2);
+        /* events are not repeated */
+        assert_int_equal(subscriber_count(&s, "insole/anna/gait", NULL), 20);
+
+        /* clean stop: "offline" goes out before the disconnect */
+        assert_int_equal(mqtt_client_stop(c, 2 * USEC_PER_SEC), 0);
+        usleep(200000);
+        p = subscriber_last(&s, "insole/bridge/gw1/state");
+        assert_string_equal(p, "{\"state\":\"offline\"}");
+        free(p);
+
+        c = mqtt_client_free(c);
+        subscriber_stop(&s);
+        sd_event_unref(e);
+        broker_done(&b);
+}
+
+typedef struct Streamer {
+        MqttClient *client;
+        unsigned sent;
+        unsigned total;
+        sd_event_source *timer;
+} Streamer;
+
+static int on_stream_tick(sd_event_source *es, uint64_t usec, void *userdata) {
+        Streamer *st = userdata;
+        char json[64];
+
+        if (st->sent < st->total) {
+                snprintf(json, sizeof json, "{\"n\":%u}", st->sent + 1);
+                assert_int_equal(mqtt_publish_gait(st->client, "anna", json, now_real()), 1);
+                st->sent++;
+        }
+        sd_event_source_set_time_relative(es, 10 * USEC_PER_MSEC);
+        return 0;
+}
+
+static bool cond_streamed(void *userdata) {
+        Streamer *st = userdata;
+        return st->sent >= st->total;
+}
+
+static void test_broker_restart_zero_loss(void **state) {
+        _cleanup_(mqtt_client_freep) MqttClient *c = NULL;
+        sd_event *e = NULL;
+        Broker b;
+        Subscriber s;
+        Config cfg;
+        Streamer st = { .total = 400 };
+        MqttClientStats stats;
+        CountWait w;
+        unsigned *seen;
+        unsigned lost = 0, dup = 0;
+
+        broker_init(&b, false);
+        subscriber_start(&s, &b, "i2m-test-sub-restart", "insole/anna/gait", NULL);
+        assert_int_equal(sd_event_new(&e), 0);
+        make_config(&cfg, &b, "gw1");
+        cfg.homeassistant = false;
+        assert_int_equal(mqtt_client_new(e, &cfg, &c), 0);
+        assert_int_equal(mqtt_client_start(c), 0);
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_connected, c));
+
+        st.client = c;
+        assert_int_equal(sd_event_add_time_relative(e, &st.timer, CLOCK_MONOTONIC, 0, 0, on_stream_tick, &st), 0);
+        sd_event_source_set_enabled(st.timer, SD_EVENT_ON);
+
+        sleep_loop(e, 800 * USEC_PER_MSEC);      /* ~80 messages out */
+        broker_stop(&b);                          /* mid-stream */
+        {
+                char db[128];
+                snprintf(db, sizeof db, "%s/mosquitto.db", b.dir);
+                assert_int_equal(access(db, F_OK), 0); /* the subscriber's session survives */
+        }
+        sleep_loop(e, 1500 * USEC_PER_MSEC);     /* publishing goes on into the outbox */
+        mqtt_client_get_stats(c, &stats);
+        assert_false(stats.connected);
+        assert_true(stats.outbox_depth > 0);
+        broker_start(&b);
+        assert_true(run_until(e, 15 * USEC_PER_SEC, cond_streamed, &st));
+        assert_true(run_until(e, 10 * USEC_PER_SEC, cond_outbox_empty, c));
+        w = (CountWait) { &s, "insole/anna/gait", NULL, st.total };
+        (void) run_until(e, 8 * USEC_PER_SEC, cond_count, &w);
+        sleep_loop(e, 300 * USEC_PER_MSEC); /* late duplicates would show up here */
+
+        seen = calloc(st.total + 1, sizeof *seen);
+        pthread_mutex_lock(&s.lock);
+        for (size_t i = 0; i < s.n; i++) {
+                const char *q = strstr(s.msgs[i].payload, "\"seq\":");
+                unsigned long seq = q ? strtoul(q + 6, NULL, 10) : 0;
+                assert_true(seq >= 1 && seq <= st.total);
+                seen[seq]++;
+        }
+        pthread_mutex_unlock(&s.lock);
+        for (unsigned i = 1; i <= st.total; i++) {
+                if (seen[i] == 0)
+                        lost++;
+                else if (seen[i] > 1)
+                        dup += seen[i] - 1;
+        }
+        mqtt_client_get_stats(c, &stats);
+        print_message("# sent %u, received %zu, lost %u, duplicated %u, reconnects %" PRIu64 ", dropped %" PRIu64 "\n",
+                      st.total, s.n, lost, dup, stats.reconnects, stats.dropped);
+        assert_int_equal(lost, 0);
+        assert_int_equal(dup, 0);
+        assert_true(stats.reconnects >= 1);
+        assert_int_equal(stats.dropped, 0);
+        free(seen);
+
+        sd_event_source_disable_unref(st.timer);
+        c = mqtt_client_free(c);
+        subscriber_stop(&s);
+        sd_event_unref(e);
+        broker_done(&b);
+}
+
+typedef struct ConnResult {
+        int calls;
+        bool connected;
+        int error;
+} ConnResult;
+
+static void on_connection(MqttClient *c, bool connected, int error, void *userdata) {
+        ConnResult *r = userdata;
+        r->calls++;
+        r->connected = connected;
+        r->error = error;
+}
+
+static bool cond_conn_result(void *userdata) {
+        ConnResult *r = userdata;
+        return r->calls > 0;
+}
+
+static void tls_config(Config *cfg, const Broker *b, char *ca, size_t ca_size, const char *ca_name) {
+        make_config(cfg, b, "gw-tls");
+        cfg->homeassistant = false;
+        cfg->tls = true;
+        snprintf(ca, ca_size, "%s/%s", b->dir, ca_name);
+        cfg->tls_ca_file = ca;
+        cfg->tls_server_name = (char *) "broker.test"; /* we connect to 127.0.0.1 */
+}
+
+static void test_tls(void **state) {
+        _cleanup_(mqtt_client_freep) MqttClient *c = NULL, *bad = NULL, *wrong_name = NULL;
+        sd_event *e = NULL;
+        Broker b;
+        Subscriber s;
+        Config cfg, bad_cfg, name_cfg;
+        char ca[128], other_ca[128], ca2[128];
+        MqttSteps steps = { .steps_today = 1, .steps_total = 2, .day = "2026-11-22" };
+        ConnResult bad_result = {}, name_result = {};
+        CountWait w;
+
+        broker_init(&b, true);
+        subscriber_start(&s, &b, "i2m-test-sub-tls", "insole/#", NULL);
+        assert_int_equal(sd_event_new(&e), 0);
+
+        tls_config(&cfg, &b, ca, sizeof ca, "ca.crt");
+        assert_int_equal(mqtt_client_new(e, &cfg, &c), 0);
+        assert_int_equal(mqtt_client_start(c), 0);
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_connected, c));
+        assert_int_equal(mqtt_publish_steps(c, "anna", &steps, now_real()), 1);
+        w = (CountWait) { &s, "insole/anna/steps", "\"steps_today\":1,", 1 };
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_count, &w));
+
+        /* a certificate from another CA is refused, and that is final */
+        tls_config(&bad_cfg, &b, other_ca, sizeof other_ca, "other-ca.crt");
+        strcpy(bad_cfg.gateway_id, "gw-bad");
+        assert_int_equal(mqtt_client_new(e, &bad_cfg, &bad), 0);
+        mqtt_client_set_connection_handler(bad, on_connection, &bad_result);
+        assert_int_equal(mqtt_client_start(bad), 0);
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_conn_result, &bad_result));
+        assert_false(bad_result.connected);
+        assert_true(bad_result.error < 0);
+        assert_false(mqtt_client_is_connected(bad));
+
+        /* the right CA but a name the certificate does not carry */
+        tls_config(&name_cfg, &b, ca2, sizeof ca2, "ca.crt");
+        strcpy(name_cfg.gateway_id, "gw-name");
+        name_cfg.tls_server_name = (char *) "evil.test";
+        assert_int_equal(mqtt_client_new(e, &name_cfg, &wrong_name), 0);
+        mqtt_client_set_connection_handler(wrong_name, on_connection, &name_result);
+        assert_int_equal(mqtt_client_start(wrong_name), 0);
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_conn_result, &name_result));
+        assert_false(name_result.connected);
+        assert_true(name_result.error < 0);
+        /* neither reached the broker: no birth from them */
+        assert_int_equal(subscriber_count(&s, "insole/bridge/gw-bad/state", NULL), 0);
+        assert_int_equal(subscriber_count(&s, "insole/bridge/gw-name/state", NULL), 0);
+        assert_int_equal(subscriber_count(&s, "insole/bridge/gw-tls/state", "online"), 1);
+
+        wrong_name = mqtt_client_free(wrong_name);
+        bad = mqtt_client_free(bad);
+        c = mqtt_client_free(c);
+        subscriber_stop(&s);
+        sd_event_unref(e);
+        broker_done(&b);
+}
+
+typedef struct Fetched {
+        int calls;
+        int error;
+        uint64_t today, total;
+        char day[11];
+} Fetched;
+
+static void on_fetched(MqttClient *c, const char *topic, const void *payload, size_t len, int error, void *userdata) {
+        Fetched *f = userdata;
+
+        f->calls++;
+        f->error = error;
+        if (error == 0)
+                f->error = state_store_parse_steps_payload(payload, len, &f->today, &f->total, f->day);
+}
+
+static bool cond_fetched(void *userdata) {
+        Fetched *f = userdata;
+        return f->calls > 0;
+}
+
+static void test_multi_gateway_fetch(void **state) {
+        _cleanup_(mqtt_client_freep) MqttClient *a = NULL, *b2 = NULL;
+        sd_event *e = NULL;
+        Broker b;
+        Config ca, cb;
+        MqttSteps steps = { .steps_today = 4321, .steps_total = 87654, .day = "2026-11-22" };
+        Fetched f = {}, none = {};
+
+        broker_init(&b, false);
+        assert_int_equal(sd_event_new(&e), 0);
+        make_config(&ca, &b, "room1");
+        ca.homeassistant = false;
+        assert_int_equal(mqtt_client_new(e, &ca, &a), 0);
+        assert_int_equal(mqtt_client_start(a), 0);
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_connected, a));
+        assert_int_equal(mqtt_publish_steps(a, "anna", &steps, now_real()), 1);
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_outbox_empty, a));
+
+        /* the wearer walks into room 2: its gateway asks the broker before it is even connected */
+        make_config(&cb, &b, "room2");
+        cb.homeassistant = false;
+        strcpy(cb.wearers[0].name, "anna");
+        assert_int_equal(mqtt_client_new(e, &cb, &b2), 0);
+        assert_int_equal(mqtt_fetch_steps(b2, "anna", 2 * USEC_PER_SEC, on_fetched, &f), 0);
+        assert_int_equal(mqtt_fetch_steps(b2, "nobody", 500 * USEC_PER_MSEC, on_fetched, &none), 0);
+        assert_int_equal(mqtt_fetch_steps(b2, "a/#", 500 * USEC_PER_MSEC, on_fetched, &none), -EINVAL);
+        assert_int_equal(mqtt_client_start(b2), 0);
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_fetched, &f));
+        assert_int_equal(f.error, 0);
+        assert_int_equal(f.today, 4321);
+        assert_int_equal(f.total, 87654);
+        assert_string_equal(f.day, "2026-11-22");
+        assert_true(run_until(e, 3 * USEC_PER_SEC, cond_fetched, &none));
+        assert_int_equal(none.error, -ENOENT);
+        assert_int_equal(none.calls, 1);
+
+        b2 = mqtt_client_free(b2);
+        a = mqtt_client_free(a);
+        sd_event_unref(e);
+        broker_done(&b);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_plain_topics_and_reannounce),
+                cmocka_unit_test(test_broker_restart_zero_loss),
+                cmocka_unit_test(test_tls),
+                cmocka_unit_test(test_multi_gateway_fetch),
+        };
+
+        signal(SIGPIPE, SIG_IGN);
+        mosquitto_lib_init();
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
