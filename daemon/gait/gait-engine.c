@@ -21,6 +21,8 @@
 #define CELL_BLOCK_US (2 * USEC_PER_SEC)
 #define CELL_BLOCKS 32u
 #define CELL_LOW_PCT 0.10f
+#define SWING_OFFSET_MIN_US (150 * USEC_PER_MSEC)
+#define SWING_CHUNK_US (50 * USEC_PER_MSEC)
 /* Thresholds as fractions of (loaded - baseline). */
 #define TH_CONTACT 0.30f     /* entering stance */
 #define TH_MID 0.40f         /* last fall through this level starts the toe-off search */
@@ -29,7 +31,8 @@
 #define REFINE_CONTACT 0.04f /* contact = onset above the pre-contact minimum by this fraction */
 #define REFINE_TOE_OFF 0.05f /* toe-off = end of the fall, within this fraction of the post-fall minimum */
 #define TH_RELEASE_SHUFFLE 0.35f
-#define LONG_STANCE_FACTOR 1.4f
+#define LONG_STANCE_FACTOR 1.4f  /* a stance this much longer than usual may be a shuffle ... */
+#define SHUFFLE_MAX_FACTOR 3.0f  /* ... but one this long is standing */
 #define REFINE_US (100 * USEC_PER_MSEC)
 #define CONFIRM_US (80 * USEC_PER_MSEC)
 /* Strides outside this range are pauses or artefacts, not strides. */
@@ -94,6 +97,15 @@ typedef struct FootState {
         uint64_t cell_blk_start;
         bool cell_blk_open;
         float cell_offset[INSOLE_MAX_CELLS];
+        float swing_min[INSOLE_MAX_CELLS]; /* per cell, since the last toe-off */
+        float swing_max[INSOLE_MAX_CELLS];
+        float cell_band[INSOLE_MAX_CELLS];  /* a cell's noise in the air: loads below it are noise */
+        /* swing statistics are committed one chunk late, so that the landing's first samples (seen
+         * before the contact is recognised) never count as swing */
+        float chunk_min[2][INSOLE_MAX_CELLS], chunk_max[2][INSOLE_MAX_CELLS];
+        uint64_t chunk_start;
+        bool chunk_open, chunk_prev;
+        bool offsets_from_swing;
 
         RingSample ring[RING_SAMPLES];
         uint64_t n_samples; /* absolute index of the next sample */
@@ -115,6 +127,7 @@ typedef struct FootState {
         uint64_t release_t_us;
         float release_level;
         float typical_stance_us; /* running mean of recent stance phases, 0 until the first */
+        float stance_max;        /* largest total since the contact */
 
         bool have_ic, have_to;
         uint64_t ic_t, to_t;
@@ -226,6 +239,14 @@ static bool layout_valid(const InsoleLayout *l) {
         return l && l->n_cells >= 1 && l->n_cells <= INSOLE_MAX_CELLS && l->unit >= 0 && l->unit < _PRESSURE_UNIT_MAX;
 }
 
+static void swing_reset(FootState *f) {
+        for (unsigned c = 0; c < INSOLE_MAX_CELLS; c++) {
+                f->swing_min[c] = INFINITY;
+                f->swing_max[c] = -INFINITY;
+        }
+        f->chunk_open = f->chunk_prev = false;
+}
+
 GaitEngine *gait_engine_free(GaitEngine *e) {
         if (!e)
                 return NULL;
@@ -274,6 +295,7 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                 }
                 f->spatial = heel && front;
                 f->span_floor = f->raw ? SPAN_FLOOR_RAW : SPAN_FLOOR_NEWTON;
+                swing_reset(f);
         }
         e->activity = e->candidate = ACTIVITY_UNKNOWN;
 
@@ -576,7 +598,7 @@ static void update_cell_offsets(FootState *f, const float *force, uint64_t t) {
         }
         for (unsigned i = 0; i < n; i++) {
                 f->cell_blk_min[i] = MIN(f->cell_blk_min[i], force[i]);
-                if (f->cell_n == 0)
+                if (f->cell_n == 0 && !f->offsets_from_swing)
                         f->cell_offset[i] = MIN(f->cell_offset[i], force[i]);
         }
         if (t - f->cell_blk_start < CELL_BLOCK_US)
@@ -585,9 +607,37 @@ static void update_cell_offsets(FootState *f, const float *force, uint64_t t) {
                 f->cell_mins[i][f->cell_pos] = f->cell_blk_min[i];
         f->cell_pos = (f->cell_pos + 1) % CELL_BLOCKS;
         f->cell_n = MIN(f->cell_n + 1, CELL_BLOCKS);
-        for (unsigned i = 0; i < n; i++)
-                f->cell_offset[i] = percentile_of(f->cell_mins[i], f->cell_n, CELL_LOW_PCT, tmp);
+        if (!f->offsets_from_swing)
+                for (unsigned i = 0; i < n; i++)
+                        f->cell_offset[i] = percentile_of(f->cell_mins[i], f->cell_n, CELL_LOW_PCT, tmp);
         f->cell_blk_open = false;
+}
+
+static void swing_track(FootState *f, const float *force, uint64_t t) {
+        unsigned n = f->layout.n_cells;
+
+        if (!f->chunk_open) {
+                memcpy(f->chunk_min[1], force, n * sizeof(float));
+                memcpy(f->chunk_max[1], force, n * sizeof(float));
+                f->chunk_start = t;
+                f->chunk_open = true;
+                return;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                f->chunk_min[1][i] = MIN(f->chunk_min[1][i], force[i]);
+                f->chunk_max[1][i] = MAX(f->chunk_max[1][i], force[i]);
+        }
+        if (t - f->chunk_start < SWING_CHUNK_US)
+                return;
+        if (f->chunk_prev)
+                for (unsigned i = 0; i < n; i++) {
+                        f->swing_min[i] = MIN(f->swing_min[i], f->chunk_min[0][i]);
+                        f->swing_max[i] = MAX(f->swing_max[i], f->chunk_max[0][i]);
+                }
+        memcpy(f->chunk_min[0], f->chunk_min[1], n * sizeof(float));
+        memcpy(f->chunk_max[0], f->chunk_max[1], n * sizeof(float));
+        f->chunk_prev = true;
+        f->chunk_open = false;
 }
 
 static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
@@ -614,7 +664,15 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                 uint64_t j = argmin;
                 while (j < idx && ring_at(f, j)->total <= m + REFINE_CONTACT * span)
                         j++;
+                if (f->have_to && cur->t_us - f->to_t >= SWING_OFFSET_MIN_US && isfinite(f->swing_min[0])) {
+                        for (unsigned c = 0; c < f->layout.n_cells; c++) {
+                                f->cell_offset[c] = f->swing_min[c];
+                                f->cell_band[c] = f->swing_max[c] - f->swing_min[c];
+                        }
+                        f->offsets_from_swing = true;
+                }
                 f->in_stance = true;
+                f->stance_max = v;
                 f->ic_idx = j;
                 f->last_high_idx = idx;
                 f->release_pending = false;
@@ -624,12 +682,17 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
 
         if (v >= lo + TH_MID * span)
                 f->last_high_idx = idx;
+        f->stance_max = MAX(f->stance_max, v);
 
         if (!f->release_pending) {
                 /* A stance far longer than usual is a shuffle (turning, hesitating): there, a
                  * shallower unloading already counts as lifting the foot. */
                 float level = TH_RELEASE;
-                if (f->typical_stance_us > 0 && cur->t_us - f->ic_t > LONG_STANCE_FACTOR * f->typical_stance_us)
+                uint64_t in_stance_us = cur->t_us - f->ic_t;
+                if (f->typical_stance_us > 0 &&
+                    in_stance_us > LONG_STANCE_FACTOR * f->typical_stance_us &&
+                    in_stance_us < SHUFFLE_MAX_FACTOR * f->typical_stance_us &&
+                    v - lo < 0.5f * (f->stance_max - lo))
                         level = TH_RELEASE_SHUFFLE;
                 if (v < lo + level * span) {
                         f->release_pending = true;
@@ -666,6 +729,7 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                 ;
         f->in_stance = false;
         f->release_pending = false;
+        swing_reset(f);
         if (f->have_ic && ring_at(f, j)->t_us > f->ic_t) {
                 f->have_to = true;
                 f->to_t = ring_at(f, j)->t_us;
@@ -865,8 +929,12 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
         }
         if (f->raw)
                 update_cell_offsets(f, force, sample->t_us);
+        /* In the air every cell reads its unloaded offset plus noise: learn both, stride by stride,
+         * so that drift, a stuck cell and a noisy cell do not pose as load. */
+        if (!f->in_stance)
+                swing_track(f, force, sample->t_us);
         for (unsigned i = 0; i < f->layout.n_cells; i++)
-                conv.cell[i] = MAX(force[i] - (f->raw ? f->cell_offset[i] : 0), 0.0f);
+                conv.cell[i] = MAX(force[i] - f->cell_offset[i] - f->cell_band[i], 0.0f);
         r = foot_load_compute(&f->force_layout, &conv, &load);
         if (r < 0)
                 return r;

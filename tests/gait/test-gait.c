@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: MIT */
+/* Engine unit tests: foot load, formulas, and synthetic walks from the simulator's gait model
+ * (tests/sim/gait-model.h) whose ground truth (events, steps, injected asymmetry, pronation, flat
+ * landing, cadence) the engine must recover within the tolerances stated at each test. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gait-test-util.h"
+#include "gait.h"
+#include "json-parse.h"
+#include "macro.h"
+
+#define RATE_HZ 100.0
+
+/* Allocation counter: the engine must not allocate while fed (link with --wrap). */
+static unsigned long allocations;
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t m);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n) {
+        allocations++;
+        return __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t m) {
+        allocations++;
+        return __real_calloc(n, m);
+}
+void *__wrap_realloc(void *p, size_t n) {
+        allocations++;
+        return __real_realloc(p, n);
+}
+
+static SimRun *run_new(void) {
+        SimRun *r = calloc(1, sizeof(SimRun));
+        assert_non_null(r);
+        return r;
+}
+
+static GaitModel *model_new(GaitModelParams p) {
+        GaitModel *m = NULL;
+        if (p.body_weight_kg == 0)
+                p.body_weight_kg = 70;
+        assert_int_equal(gait_model_new(&p, &m), 0);
+        return m;
+}
+
+static GaitEngine *engine_for(const GaitModel *m, float body_weight_kg) {
+        GaitEngine *e = NULL;
+        GaitParams p = GAIT_PARAMS_DEFAULT;
+        p.body_weight_kg = body_weight_kg;
+        assert_int_equal(gait_engine_new(gait_model_layout(m, FOOT_LEFT), gait_model_layout(m, FOOT_RIGHT), &p, &e), 0);
+        return e;
+}
+
+/* Runs one mode for duration_s and returns the run; the model and engine are freed. */
+static SimRun *simulate(GaitModelParams p, double duration_s, float engine_bw) {
+        GaitModel *m = model_new(p);
+        GaitEngine *e = engine_for(m, engine_bw);
+        SimRun *r = run_new();
+
+        sim_feed(e, m, 0, duration_s, RATE_HZ, NULL, NULL, r);
+        gait_engine_free(e);
+        gait_model_free(m);
+        return r;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return (x > y) - (x < y);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+        int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+        return (x > y) - (x < y);
+}
+
+/* Median |engine - truth| in ms over events of one kind that both saw; counts unmatched ones.
+ * *ret_bias_ms: median signed error (engine later > 0). */
+static double event_error_ms(const SimRun *r, GaitEventType type, unsigned *ret_matched, unsigned *ret_truth,
+                             double *ret_bias_ms) {
+        static uint64_t err[SIM_MAX_TRUTH];
+        static int64_t signed_err[SIM_MAX_TRUTH];
+        unsigned n = 0, truth = 0;
+
+        for (size_t i = 0; i < r->n_truth; i++) {
+                const GaitTruthEvent *t = &r->truth[i];
+                uint64_t best = UINT64_MAX;
+                int64_t best_signed = 0;
+
+                if (t->initial_contact != (type == GAIT_EVENT_INITIAL_CONTACT) || t->t_us < 5 * USEC_PER_SEC)
+                        continue;
+                truth++;
+                for (size_t j = 0; j < r->n_events; j++) {
+                        const GaitEvent *ev = &r->events[j];
+                        if (ev->foot != t->side || ev->type != type)
+                                continue;
+                        uint64_t d = ev->t_us > t->t_us ? ev->t_us - t->t_us : t->t_us - ev->t_us;
+                        if (d < best) {
+                                best = d;
+                                best_signed = (int64_t) ev->t_us - (int64_t) t->t_us;
+                        }
+                }
+                if (best <= 150 * USEC_PER_MSEC) {
+                        signed_err[n] = best_signed;
+                        err[n++] = best;
+                }
+        }
+        *ret_matched = n;
+        *ret_truth = truth;
+        if (n == 0)
+                return NAN;
+        qsort(err, n, sizeof(uint64_t), cmp_u64);
+        qsort(signed_err, n, sizeof(int64_t), cmp_i64);
+        *ret_bias_ms = signed_err[n / 2] / 1000.0;
+        return err[n / 2] / 1000.0;
+}
+
+static void test_foot_load(void **state) {
+        InsoleLayout l = { .side = FOOT_LEFT, .n_cells = 3, .unit = PRESSURE_UNIT_KPA, .scale = 1 };
+        PressureSample s = { .t_us = 42, .n_cells = 3, .cell = { 100, 200, 0 } };
+        FootLoad f;
+
+        l.cells[0] = (InsoleCell) { .x = 0.1f, .y = 0.5f, .area_mm2 = 500 };  /* heel */
+        l.cells[1] = (InsoleCell) { .x = 0.7f, .y = 0.2f, .area_mm2 = 250 };  /* forefoot */
+        l.cells[2] = (InsoleCell) { .x = 0.9f, .y = 0.2f, .area_mm2 = 100 };  /* toes */
+        assert_int_equal(foot_load_compute(&l, &s, &f), 0);
+        /* 100 kPa x 500 mm^2 = 50 N, 200 kPa x 250 mm^2 = 50 N */
+        assert_float_equal(f.total, 100.0f, 1e-3);
+        assert_float_equal(f.region[REGION_HEEL], 50.0f, 1e-3);
+        assert_float_equal(f.region[REGION_FOREFOOT], 50.0f, 1e-3);
+        assert_float_equal(f.region[REGION_TOES], 0.0f, 1e-6);
+        assert_true(f.cop_valid);
+        assert_float_equal(f.cop_x, 0.4f, 1e-5);
+        assert_float_equal(f.cop_y, 0.35f, 1e-5);
+        assert_int_equal(f.t_us, 42);
+
+        /* newton cells as they are; nothing loaded: no centre of pressure */
+        l.unit = PRESSURE_UNIT_NEWTON;
+        s.cell[0] = s.cell[1] = s.cell[2] = 0;
+        assert_int_equal(foot_load_compute(&l, &s, &f), 0);
+        assert_false(f.cop_valid);
+        assert_float_equal(f.total, 0, 1e-6);
+
+        /* raw counts keep their offset in the total; negative cells do not move the COP */
+        l.unit = PRESSURE_UNIT_RAW;
+        s.cell[0] = -1800;
+        s.cell[1] = 300;
+        assert_int_equal(foot_load_compute(&l, &s, &f), 0);
+        assert_float_equal(f.total, -1500, 1e-3);
+        assert_float_equal(f.cop_x, 0.7f, 1e-5);
+
+        s.n_cells = 2;
+        assert_int_equal(foot_load_compute(&l, &s, &f), -EINVAL);
+        assert_int_equal(foot_load_compute(NULL, &s, &f), -EINVAL);
+}
+
+static void test_symmetry_index(void **state) {
+        assert_float_equal(gait_symmetry_index(550, 450), 20.0f, 1e-4);
+        assert_float_equal(gait_symmetry_index(450, 550), 20.0f, 1e-4);
+        assert_float_equal(gait_symmetry_index(500, 500), 0.0f, 1e-6);
+        assert_true(isnan(gait_symmetry_index(NAN, 500)));
+        assert_true(isnan(gait_symmetry_index(0, 0)));
+}
+
+static void test_invalid_input(void **state) {
+        GaitModelParams p = { .mode = GAIT_MODE_WALKING, .seed = 1 };
+        GaitModel *m = model_new(p);
+        GaitEngine *e = engine_for(m, 0);
+        PressureSample s;
+
+        gait_model_sample(m, FOOT_LEFT, 1000000, &s);
+        assert_int_equal(gait_engine_feed(e, FOOT_LEFT, &s), 0);
+        s.t_us = 500000; /* back in time */
+        assert_int_equal(gait_engine_feed(e, FOOT_LEFT, &s), -EINVAL);
+        s.t_us = 2000000;
+        s.n_cells = 3;
+        assert_int_equal(gait_engine_feed(e, FOOT_LEFT, &s), -EINVAL);
+        assert_int_equal(gait_engine_feed(e, _FOOT_SIDE_INVALID, &s), -EINVAL);
+        assert_int_equal(gait_engine_new(NULL, NULL, NULL, &e), -EINVAL);
+        gait_engine_free(e);
+        gait_model_free(m);
+        assert_null(gait_engine_free(NULL));
+}
+
+/* Cadence from 85 to 125 spm: cadence within 2 %, step count within 2 of the model's, median event
+ * timing error below 40 ms for contacts and toe-offs (the engine marks the onset of the
+ * rise and the end of the fall as the gaitndd reference does; the model marks the first and last
+ * newton, which lie on the slow tails of the load curve), no allocation while fed. */
+static void test_walk_cadence(void **state) {
+        static const double cadences[] = { 85, 105, 125 };
+
+        for (size_t i = 0; i < ELEMENTSOF(cadences); i++) {
+                GaitModelParams p = { .mode = GAIT_MODE_WALKING, .cadence_spm = cadences[i], .seed = 7 + i, .noise = 0.05 };
+                GaitModel *m = model_new(p);
+                GaitEngine *e = engine_for(m, 70);
+                SimRun *r = run_new();
+                unsigned matched, truth;
+                double err, bias;
+
+                sim_feed(e, m, 0, 5, RATE_HZ, NULL, NULL, r); /* warm up, allocations allowed */
+                allocations = 0;
+                sim_feed(e, m, 5 * USEC_PER_SEC, 55, RATE_HZ, NULL, NULL, r);
+                assert_int_equal(allocations, 0);
+
+                const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_60S];
+                print_message("cadence %.0f: engine %.1f spm, steps %" PRIu64 " vs model %" PRIu64 "\n",
+                              cadences[i], w->cadence_spm, r->snapshot.steps_total, r->model_steps);
+                assert_float_equal(w->cadence_spm, cadences[i], cadences[i] * 0.02);
+                assert_true(llabs((long long) r->snapshot.steps_total - (long long) r->model_steps) <= 2);
+                assert_int_equal(r->snapshot.activity, ACTIVITY_WALKING);
+
+                err = event_error_ms(r, GAIT_EVENT_INITIAL_CONTACT, &matched, &truth, &bias);
+                print_message("  contact error %.1f ms, bias %+.1f ms (%u/%u matched)\n", err, bias, matched, truth);
+                assert_true(err < 40);
+                assert_true(matched + 2 >= truth);
+                err = event_error_ms(r, GAIT_EVENT_TOE_OFF, &matched, &truth, &bias);
+                print_message("  toe-off error %.1f ms, bias %+.1f ms (%u/%u matched)\n", err, bias, matched, truth);
+                assert_true(err < 40);
+                assert_true(matched + 2 >= truth);
+
+                /* heel -> toe roll-over for a normal walk */
+                for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
+                        const GaitFootSummary *f = &w->foot[s];
+                        assert_true(f->stance_strides > 20);
+                        assert_true(f->strikes[STRIKE_HEEL] > f->stance_strides * 8 / 10);
+                        assert_true(f->cop_start_x < 0.3f);
+                        assert_true(f->cop_end_x > 0.6f);
+                        assert_true(f->cop_forward_fraction > 0.8f);
+                }
+                gait_engine_free(e);
+                gait_model_free(m);
+                free(r);
+        }
+}
+
+/* Injected asymmetry a (right step = (1 + a) x left step): step-time SI = 2a / (2 + a) x 100 within
+ * 2 percentage points; the symmetric walk stays below 2 %. */
+static void test_asymmetry(void **state) {
+        static const double asym[] = { 0, 0.10, 0.25 };
+
+        for (size_t i = 0; i < ELEMENTSOF(asym); i++) {
+                GaitModelParams p = { .mode = GAIT_MODE_WALKING, .asymmetry = asym[i], .seed = 3, .noise = 0.03 };
+                SimRun *r = simulate(p, 60, 70);
+                const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_60S];
+                double expect = 200.0 * asym[i] / (2.0 + asym[i]);
+
+                print_message("asymmetry %.2f: step SI %.2f %% (expected %.2f), strides %u/%u\n", asym[i],
+                              w->symmetry.step_time_pct, expect, w->symmetry.strides_left, w->symmetry.strides_right);
+                assert_float_equal(w->symmetry.step_time_pct, expect, 2.0);
+                assert_true(w->foot[FOOT_RIGHT].step_time_ms > w->foot[FOOT_LEFT].step_time_ms || asym[i] == 0);
+                assert_true(w->symmetry.strides_left > 20 && w->symmetry.strides_right > 20);
+                free(r);
+        }
+}
+
+/* Pronation +-0.8 moves the medial-lateral index by more than 0.1 to the medial (> 0) and lateral
+ * (< 0) side of the same walker's neutral value. */
+static void test_pronation(void **state) {
+        static const double pron[] = { -0.8, 0, 0.8 };
+        float ml[3][_FOOT_SIDE_MAX];
+
+        for (size_t i = 0; i < ELEMENTSOF(pron); i++) {
+                GaitModelParams p = { .mode = GAIT_MODE_WALKING, .pronation = pron[i], .seed = 5, .noise = 0.03 };
+                SimRun *r = simulate(p, 40, 70);
+                for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++)
+                        ml[i][s] = r->snapshot.window[GAIT_WINDOW_60S].foot[s].ml_index;
+                print_message("pronation %+.1f: ml_index left %.3f right %.3f\n", pron[i], ml[i][0], ml[i][1]);
+                free(r);
+        }
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
+                assert_true(ml[2][s] > ml[1][s] + 0.1f);
+                assert_true(ml[0][s] < ml[1][s] - 0.1f);
+        }
+}
+
+/* Flat-foot landing: most strides are classified "flat"; a normal walk "heel". A hard heel strike
+ * raises the heel loading rate by more than 20 %. */
+static void test_strike_pattern(void **state) {
+        GaitModelParams p = { .mode = GAIT_MODE_WALKING, .seed = 11, .noise = 0.03 };
+        SimRun *normal = simulate(p, 40, 70);
+        p.flat_foot = true;
+        SimRun *flat = simulate(p, 40, 70);
+        p.flat_foot = false;
+        p.hard_heel_strike = true;
+        SimRun *hard = simulate(p, 40, 70);
+
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
+                const GaitFootSummary *n = &normal->snapshot.window[GAIT_WINDOW_60S].foot[s];
+                const GaitFootSummary *f = &flat->snapshot.window[GAIT_WINDOW_60S].foot[s];
+                const GaitFootSummary *h = &hard->snapshot.window[GAIT_WINDOW_60S].foot[s];
+
+                print_message("%s: normal heel %u flat %u of %u; flat-foot heel %u flat %u of %u; loading rate %.2f vs hard %.2f BW/s\n",
+                              foot_side_to_string(s), n->strikes[STRIKE_HEEL], n->strikes[STRIKE_FLAT], n->stance_strides,
+                              f->strikes[STRIKE_HEEL], f->strikes[STRIKE_FLAT], f->stance_strides,
+                              n->heel_loading_rate, h->heel_loading_rate);
+                assert_true(n->strikes[STRIKE_HEEL] * 10 >= n->stance_strides * 8);
+                assert_true(f->strikes[STRIKE_FLAT] * 10 >= f->stance_strides * 7);
+                assert_true(h->heel_loading_rate > 1.2f * n->heel_loading_rate);
+                assert_true(h->peak_heel > n->peak_heel);
+        }
+        free(normal);
+        free(flat);
+        free(hard);
+}
+
+/* Running: the activity is "running", most strides have a flight phase and cadence is recovered
+ * within 3 %. */
+static void test_running(void **state) {
+        GaitModelParams p = { .mode = GAIT_MODE_RUNNING, .cadence_spm = 165, .seed = 13, .noise = 0.03 };
+        SimRun *r = simulate(p, 30, 70);
+        const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_10S];
+
+        print_message("running: %s, cadence %.1f, flight %.0f %%\n", activity_state_to_string(r->snapshot.activity),
+                      w->cadence_spm, w->flight_share_pct);
+        assert_int_equal(r->snapshot.activity, ACTIVITY_RUNNING);
+        assert_true(w->flight_share_pct > 50);
+        assert_float_equal(w->cadence_spm, 165, 165 * 0.03);
+        free(r);
+}
+
+/* A day of states in sequence: walking, standing, sitting, not worn; durations add up, balance is
+ * measured while standing. */
+static void test_activity_and_balance(void **state) {
+        GaitModelParams p = { .mode = GAIT_MODE_WALKING, .seed = 17, .noise = 0.03 };
+        GaitModel *m = model_new(p);
+        GaitEngine *e = engine_for(m, 0); /* body weight unknown: the engine learns the load level */
+        SimRun *r = run_new();
+        uint64_t t = 0;
+
+        gait_engine_start_day(e, 0);
+        sim_feed(e, m, t, 30, RATE_HZ, NULL, NULL, r);
+        t += 30 * USEC_PER_SEC;
+        assert_int_equal(r->snapshot.activity, ACTIVITY_WALKING);
+
+        p.mode = GAIT_MODE_STANDING;
+        gait_model_set_params(m, &p);
+        sim_feed(e, m, t, 20, RATE_HZ, NULL, NULL, r);
+        t += 20 * USEC_PER_SEC;
+        print_message("standing: %s, sway %.2f %%/s range %.2f x %.2f %%, left share %.1f %%, grips %u\n",
+                      activity_state_to_string(r->snapshot.activity), r->snapshot.balance.sway_path_pct_per_s,
+                      r->snapshot.balance.sway_range_x_pct, r->snapshot.balance.sway_range_y_pct,
+                      r->snapshot.balance.left_share_pct, r->snapshot.balance.toe_grips);
+        assert_int_equal(r->snapshot.activity, ACTIVITY_STANDING);
+        assert_true(r->snapshot.balance.standing);
+        assert_true(r->snapshot.balance.standing_us > 10 * USEC_PER_SEC);
+        assert_float_equal(r->snapshot.balance.left_share_pct, 50, 10);
+        assert_true(r->snapshot.balance.sway_path_pct_per_s > 0);
+
+        p.mode = GAIT_MODE_SITTING;
+        gait_model_set_params(m, &p);
+        sim_feed(e, m, t, 20, RATE_HZ, NULL, NULL, r);
+        t += 20 * USEC_PER_SEC;
+        assert_int_equal(r->snapshot.activity, ACTIVITY_SITTING);
+
+        p.mode = GAIT_MODE_NOT_WORN;
+        gait_model_set_params(m, &p);
+        sim_feed(e, m, t, 45, RATE_HZ, NULL, NULL, r);
+        t += 45 * USEC_PER_SEC;
+        assert_int_equal(r->snapshot.activity, ACTIVITY_NOT_WORN);
+
+        uint64_t sum = 0;
+        for (ActivityState a = 0; a < _ACTIVITY_MAX; a++) {
+                print_message("  %s %.1f s\n", activity_state_to_string(a), r->snapshot.activity_day_us[a] / 1e6);
+                sum += r->snapshot.activity_day_us[a];
+        }
+        assert_true(sum + 100 * USEC_PER_MSEC >= t - 100 * USEC_PER_MSEC && sum <= t);
+        assert_true(r->snapshot.activity_day_us[ACTIVITY_WALKING] > 25 * USEC_PER_SEC);
+        assert_true(r->snapshot.activity_day_us[ACTIVITY_STANDING] > 15 * USEC_PER_SEC);
+        assert_true(r->snapshot.activity_day_us[ACTIVITY_SITTING] > 15 * USEC_PER_SEC);
+        /* the daily window keeps the walk */
+        assert_true(r->snapshot.window[GAIT_WINDOW_DAY].foot[FOOT_LEFT].strides > 20);
+        assert_float_equal(r->snapshot.window[GAIT_WINDOW_DAY].cadence_spm, 105, 105 * 0.03);
+        /* and the 10 s window is empty by now */
+        assert_int_equal(r->snapshot.window[GAIT_WINDOW_10S].steps, 0);
+
+        gait_engine_free(e);
+        gait_model_free(m);
+        free(r);
+}
+
+/* A raw FSR insole: each cell reads -1800 counts unloaded plus a slow drift of +300 counts over the
+ * run, 1 count per 0.5 N; one cell is dead (stuck at -1500), one is noisy (+-150 counts), readings
+ * are sometimes invalid (NAN). Cadence within 2 %, steps within 2 of the model's, at least 75 %
+ * heel strikes and a heel-to-toe centre of pressure. */
+typedef struct RawInsole {
+        uint64_t rng;
+} RawInsole;
+
+static float rnd(uint64_t *s) {
+        *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+        return (float) ((*s >> 33) / (double) (1ULL << 31)) * 2.0f - 1.0f;
+}
+
+static void to_raw(FootSide side, PressureSample *s, void *userdata) {
+        RawInsole *ri = userdata;
+        float drift = 300.0f * (float) (s->t_us / 60e6);
+
+        for (unsigned i = 0; i < s->n_cells; i++)
+                s->cell[i] = -1800.0f + drift + 2.0f * s->cell[i];
+        s->cell[2] = -1500.0f;                    /* dead */
+        s->cell[5] += 150.0f * rnd(&ri->rng);     /* noisy */
+        if (s->t_us % 7919 == 0)
+                s->cell[4] = NAN;                 /* an invalid reading now and then */
+}
+
+static void test_raw_drift_dead_noisy(void **state) {
+        GaitModelParams p = { .mode = GAIT_MODE_WALKING, .cadence_spm = 110, .seed = 19, .noise = 0.03 };
+        GaitModel *m = model_new(p);
+        InsoleLayout l[_FOOT_SIDE_MAX];
+        GaitEngine *e = NULL;
+        SimRun *r = run_new();
+        RawInsole ri = { .rng = 1 };
+
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
+                l[s] = *gait_model_layout(m, s);
+                l[s].unit = PRESSURE_UNIT_RAW;
+        }
+        assert_int_equal(gait_engine_new(&l[FOOT_LEFT], &l[FOOT_RIGHT], NULL, &e), 0);
+        sim_feed(e, m, 0, 60, RATE_HZ, to_raw, &ri, r);
+
+        const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_60S];
+        print_message("raw: cadence %.1f, steps %" PRIu64 " vs %" PRIu64 ", heel strikes %u/%u\n", w->cadence_spm,
+                      r->snapshot.steps_total, r->model_steps, w->foot[0].strikes[STRIKE_HEEL], w->foot[0].stance_strides);
+        assert_float_equal(w->cadence_spm, 110, 110 * 0.02);
+        assert_true(llabs((long long) r->snapshot.steps_total - (long long) r->model_steps) <= 2);
+        /* per-cell offsets and noise bands learnt in the air keep the roll-over readable */
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
+                assert_true(w->foot[s].strikes[STRIKE_HEEL] * 4 >= w->foot[s].stance_strides * 3);
+                assert_true(w->foot[s].cop_start_x < 0.35f && w->foot[s].cop_end_x > 0.6f);
+        }
+        assert_int_equal(r->snapshot.load_unit, PRESSURE_UNIT_RAW);
+        gait_engine_free(e);
+        gait_model_free(m);
+        free(r);
+}
+
+/* Without pressure: the device's step counter and RSC cadence drive steps, cadence and state. */
+static void test_fallback(void **state) {
+        InsoleLayout l = { .n_cells = 1, .unit = PRESSURE_UNIT_RAW, .scale = 1 };
+        GaitEngine *e = NULL;
+        GaitSnapshot s;
+
+        assert_int_equal(gait_engine_new(&l, &l, NULL, &e), 0);
+        for (unsigned i = 0; i <= 20; i++)
+                assert_int_equal(gait_engine_feed_steps(e, i * USEC_PER_SEC, 1000 + i * 2), 0);
+        assert_int_equal(gait_engine_snapshot(e, &s), 0);
+        assert_int_equal(s.source, GAIT_SOURCE_STEPS);
+        assert_int_equal(s.steps_total, 40);
+        assert_int_equal(s.activity, ACTIVITY_WALKING);
+        assert_float_equal(s.window[GAIT_WINDOW_10S].cadence_spm, 120, 0.5);
+
+        assert_int_equal(gait_engine_feed_cadence(e, 21 * USEC_PER_SEC, 170, true), 0);
+        assert_int_equal(gait_engine_snapshot(e, &s), 0);
+        assert_int_equal(s.source, GAIT_SOURCE_CADENCE);
+        assert_int_equal(s.activity, ACTIVITY_RUNNING);
+        assert_float_equal(s.window[GAIT_WINDOW_10S].cadence_spm, 170, 0.01);
+        assert_int_equal(gait_engine_feed_cadence(e, 22 * USEC_PER_SEC, NAN, false), -EINVAL);
+        gait_engine_free(e);
+}
+
+/* The MQTT payload: valid JSON, unit-suffixed fields, stride counts behind the figures. */
+static void test_snapshot_json(void **state) {
+        GaitModelParams p = { .mode = GAIT_MODE_WALKING, .seed = 23, .noise = 0.03 };
+        SimRun *r = simulate(p, 30, 70);
+        _cleanup_(json_document_freep) JsonDocument *doc = NULL;
+        const JsonValue *root, *w, *v;
+        JsonWriter jw;
+        const char *out;
+        size_t len;
+        double d;
+        uint64_t u;
+
+        json_writer_init_dynamic(&jw);
+        assert_int_equal(gait_snapshot_to_json(&r->snapshot, &jw), 0);
+        assert_int_equal(json_writer_finish(&jw, &out, &len), 0);
+        assert_int_equal(json_parse(out, len, NULL, &doc, NULL), 0);
+        root = json_document_root(doc);
+        v = json_value_member(json_value_member(root, "activity"), "state");
+        assert_non_null(v);
+        w = json_value_member(root, "last_60s");
+        assert_non_null(w);
+        assert_int_equal(json_value_get_double(json_value_member(w, "cadence_spm"), &d), 0);
+        assert_float_equal(d, 105, 105 * 0.03);
+        assert_int_equal(json_value_get_uint64(json_value_member(json_value_member(w, "symmetry"), "strides_left"), UINT64_MAX, &u), 0);
+        assert_true(u > 10);
+        assert_int_equal(json_value_get_double(json_value_member(json_value_member(w, "left"), "peak_heel_bw"), &d), 0);
+        assert_true(d > 0.3 && d < 2.0);
+        assert_non_null(json_value_member(json_value_member(w, "left"), "load_share_pct"));
+        assert_non_null(json_value_member(root, "day"));
+        assert_non_null(json_value_member(root, "balance"));
+        json_writer_done(&jw);
+        free(r);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_foot_load),
+                cmocka_unit_test(test_symmetry_index),
+                cmocka_unit_test(test_invalid_input),
+                cmocka_unit_test(test_walk_cadence),
+                cmocka_unit_test(test_asymmetry),
+                cmocka_unit_test(test_pronation),
+                cmocka_unit_test(test_strike_pattern),
+                cmocka_unit_test(test_running),
+                cmocka_unit_test(test_activity_and_balance),
+                cmocka_unit_test(test_raw_drift_dead_noisy),
+                cmocka_unit_test(test_fallback),
+                cmocka_unit_test(test_snapshot_json),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
