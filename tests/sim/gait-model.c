@@ -56,7 +56,6 @@ typedef struct FootTrack {
         bool sampled;
         uint64_t last_t_us;
         uint64_t steps;
-        uint64_t rng;
         InsoleLayout layout;
 } FootTrack;
 
@@ -117,8 +116,8 @@ GaitMode gait_mode_from_string(const char *s) {
         return _GAIT_MODE_INVALID;
 }
 
-/* splitmix64: used both as a hash (per-stride variability, independent of sampling order) and to
- * seed the per-foot xorshift64* noise generators. */
+/* splitmix64 as a hash: per-stride variability and per-sample noise are functions of (seed, index)
+ * or (seed, time), independent of how often or in which order the feet are sampled. */
 static uint64_t splitmix64(uint64_t x) {
         x += 0x9e3779b97f4a7c15ULL;
         x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -142,16 +141,6 @@ static double approx_gauss_from(uint64_t x) {
 
 static double hash_gauss(uint64_t seed, uint64_t a, uint64_t b) {
         return approx_gauss_from(splitmix64(seed ^ splitmix64(a * 0x100000001b3ULL + b)));
-}
-
-static double rng_gauss(uint64_t *state) {
-        /* xorshift64* */
-        uint64_t x = *state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        *state = x;
-        return approx_gauss_from(x * 0x2545f4914f6cdd1dULL);
 }
 
 static double smoothstep(double a, double b, double x) {
@@ -225,7 +214,6 @@ int gait_model_new(const GaitModelParams *p, GaitModel **ret) {
                 m->sway_phase[i] = 2 * M_PI * u64_to_unit(splitmix64(p->seed + 101 * (i + 1)));
         for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
                 layout_init(&m->foot[s].layout, s);
-                m->foot[s].rng = splitmix64(p->seed ^ (0xf00d + (uint64_t) s)) | 1;
         }
         *ret = m;
         return 0;
@@ -245,8 +233,6 @@ void gait_model_set_params(GaitModel *m, const GaitModelParams *p) {
                 return;
         GaitModelParams n = *p;
         normalise_params(&n);
-        /* The noise generators stay on their original seeds: a seed change only affects what is
-         * derived from the parameters (stride variability), keeping runs reproducible. */
         m->pending = n;
         m->have_pending = true;
         m->latest = n;
@@ -791,8 +777,10 @@ void gait_model_sample(GaitModel *m, FootSide side, uint64_t t_us, PressureSampl
         *ret = (PressureSample) { .t_us = t_us, .n_cells = GAIT_MODEL_CELLS };
         for (int i = 0; i < GAIT_MODEL_CELLS; i++) {
                 double v = cell[i];
+                /* a function of (seed, foot, time, cell), not of the call history: a sample
+                 * at a given time is the same however often the foot was sampled before */
                 if (noise > 0 && v > 0)
-                        v *= 1 + noise * rng_gauss(&ft->rng);
+                        v *= 1 + noise * hash_gauss(m->params.seed ^ ((uint64_t) side + 1) * 0x5851f42d4c957f2dULL, t_us, (uint64_t) i);
                 ret->cell[i] = (float) MAX(v, 0.0);
         }
         ft->sampled = true;
