@@ -661,6 +661,28 @@ static void test_missing_file(void **state) {
         assert_string_equal(error, expected);
 }
 
+static void test_nul_and_line_length(void **state) {
+        static const char text[] = "[mqtt]\nhost = a\0b\n[wearer anna]\nleft = C0:FF:EE:00:00:01\n";
+        char line[256];
+        Config c;
+        FILE *f;
+
+        f = fopen(TMP("test.conf"), "we");
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, sizeof(text) - 1, f), sizeof(text) - 1);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(config_load(TMP("test.conf"), &c, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, expect_message("@:2: found a NUL byte, expected text"));
+
+        /* 198 characters fit, 199 do not. */
+        (void) snprintf(line, sizeof(line), "[mqtt]\nusername = %0*d\n" WEARER, 198 - 11, 7);
+        assert_int_equal(load_text(line, &c), 0);
+        assert_int_equal(strlen(c.username), 198 - 11);
+        config_done(&c);
+        (void) snprintf(line, sizeof(line), "[mqtt]\nusername = %0*d\n" WEARER, 199 - 11, 7);
+        assert_load_fails(line, -E2BIG, "@:2: found a line of 199 characters, expected at most 198");
+}
+
 static void test_timezone_root(void **state) {
         Config c;
         char dir[512];
@@ -999,6 +1021,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_example_config, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_nul_and_line_length, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_timezone_root, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_password, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
