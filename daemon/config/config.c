@@ -111,6 +111,21 @@ struct LoadState {
 
 static const char *const section_names[] = { "gateway", "bluetooth", "mqtt", "wearer", "reminders", "metrics" };
 
+/* The path as messages show it: control characters escaped, so that a message stays one line. */
+static const char *printable_path(const char *path, char *buf, size_t size) {
+        size_t o = 0;
+
+        for (const char *p = path; *p && o + 5 < size; p++) {
+                unsigned char ch = (unsigned char) *p;
+                if (ch < 0x20 || ch == 0x7f)
+                        o += (size_t) snprintf(buf + o, size - o, "\\x%02x", ch);
+                else
+                        buf[o++] = (char) ch;
+        }
+        buf[o] = '\0';
+        return buf;
+}
+
 _printf_(5, 6) static int load_error(LoadState *st, int error, unsigned line, const ConfigItem *it,
                                       const char *format, ...) {
         char prefix[128] = "";
@@ -131,10 +146,13 @@ _printf_(5, 6) static int load_error(LoadState *st, int error, unsigned line, co
         va_end(ap);
 
         if (st->error_buf && st->error_size > 0) {
+                char path[CONFIG_ERROR_MAX];
+
+                printable_path(st->path, path, sizeof(path));
                 if (line > 0)
-                        (void) snprintf(st->error_buf, st->error_size, "%s:%u: %s%s", st->path, line, prefix, text);
+                        (void) snprintf(st->error_buf, st->error_size, "%s:%u: %s%s", path, line, prefix, text);
                 else
-                        (void) snprintf(st->error_buf, st->error_size, "%s: %s%s", st->path, prefix, text);
+                        (void) snprintf(st->error_buf, st->error_size, "%s: %s%s", path, prefix, text);
         }
         return st->error;
 }
@@ -1094,9 +1112,11 @@ int config_load(const char *path, Config *ret, char *ret_error, size_t error_siz
         f = fopen(path, "re");
         if (!f) {
                 int r = -errno;
+                char p[CONFIG_ERROR_MAX];
+
                 if (ret_error && error_size > 0)
                         (void) snprintf(ret_error, error_size, "%s: found no readable file (%s), expected the configuration",
-                                        path, strerror(-r));
+                                        printable_path(path, p, sizeof(p)), strerror(-r));
                 return r;
         }
         return load_stream(f, path, ret, ret_error, error_size);

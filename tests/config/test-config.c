@@ -659,6 +659,10 @@ static void test_missing_file(void **state) {
                         "%s/nope.conf: found no readable file (No such file or directory), expected the configuration", tmpdir);
         assert_int_equal(config_load(TMP("nope.conf"), &c, error, sizeof(error)), -ENOENT);
         assert_string_equal(error, expected);
+
+        /* A message stays one line whatever the file is called. */
+        assert_int_equal(config_load_string("[mqtt]\nqos = 5\n", "odd\nname", &c, error, sizeof(error)), -ERANGE);
+        assert_string_equal(error, "odd\\x0aname:2: [mqtt] qos: found '5', expected 0, 1 or 2");
 }
 
 static void test_nul_and_line_length(void **state) {
