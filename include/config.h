@@ -55,6 +55,7 @@ typedef struct Config {
         /* [gateway] */
         char gateway_id[CONFIG_NAME_MAX + 1];
         char *state_directory;
+        bool trust_wall_clock;           /* the wall clock is right from boot (an RTC): days need no NTP sync */
 
         /* [bluetooth] */
         bool has_adapter;

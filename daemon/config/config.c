@@ -403,6 +403,7 @@ static const ConfigItem schema[] = {
           parse_name, FIELD(gateway_id) },
         { KEY("gateway", "state-directory", "an absolute path", "$STATE_DIRECTORY, else " DEFAULT_STATE_DIRECTORY, 0),
           parse_required_path, STRING(state_directory) },
+        { KEY("gateway", "trust-wall-clock", "yes or no", "no", R), parse_bool, FIELD(trust_wall_clock) },
 
         { KEY("bluetooth", "adapter", "a MAC address such as 00:1A:7D:DA:71:13, or nothing for the first adapter",
               "the first adapter", 0),

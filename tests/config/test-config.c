@@ -298,6 +298,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c.qos, 1);
         assert_false(c.tls);
         assert_false(c.auto_discovery);
+        assert_false(c.trust_wall_clock);
         assert_true(c.power_on_adapter);
         assert_int_equal(c.backoff_initial_usec, USEC_PER_SEC);
         assert_int_equal(c.backoff_max_usec, 60 * USEC_PER_SEC);
