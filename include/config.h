@@ -139,8 +139,9 @@ const ConfigKeyInfo *config_schema_key(size_t i);
 void config_init(Config *c);
 /* Frees owned strings and wipes the password. */
 void config_done(Config *c);
-/* Loads path into a fresh Config. On error returns -errno and writes one line into
- * ret_error ("path:line: key 'x': found 'y', expected z"). */
+/* Loads path into a fresh Config. On error returns -errno, leaves *ret untouched and writes one
+ * line into ret_error: "path:line: [section] key: found 'value', expected description" (a secret
+ * value is never quoted). Never logs. */
 int config_load(const char *path, Config *ret, char *ret_error, size_t error_size);
 /* Copies from `next` what may change at run time (SIGHUP) into `cur`; fills ret_error and returns
  * -EBUSY naming the first key that would need a restart but differs. */
