@@ -40,7 +40,7 @@ typedef struct LocalTime {
         bool is_dst;
 } LocalTime;
 
-/* Reads ZONEINFO_DIR/name ("" = /etc/localtime). Names are checked (no "..", no leading '/',
+/* Reads $TZDIR/name or ZONEINFO_DIR/name ("" = /etc/localtime). Names are checked (no "..", no leading '/',
  * characters [A-Za-z0-9/_+-.] only); "UTC" works without the database. -EINVAL for a bad name,
  * -ENOENT when missing, -EBADMSG when the file is not valid TZif. */
 int zone_load(const char *name, Zone **ret);

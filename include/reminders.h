@@ -178,6 +178,9 @@ void coach_tick(Coach *c, const CoachClock *now);
 void coach_set_connected(Coach *c, const CoachClock *now, bool connected);
 void coach_feed_activity(Coach *c, const CoachClock *now, ActivityState state);
 void coach_feed_steps(Coach *c, const CoachClock *now, uint32_t new_steps);
+/* Steps of today counted elsewhere (another gateway, a counter restored from the broker): they
+ * go into the day's total only, neither into an hour nor as movement that answers a reminder. */
+void coach_add_day_steps(Coach *c, const CoachClock *now, uint64_t steps);
 /* A gait summary while walking (e.g. each publish interval): cadence (steps/min) and a symmetry
  * index in %; NAN values are skipped. Feeds the day's medians. */
 void coach_feed_gait(Coach *c, const CoachClock *now, float cadence_spm, float symmetry_pct);
@@ -199,11 +202,11 @@ uint32_t coach_events_dropped(const Coach *c);
 /* "move reminder due", for the Home Assistant binary sensor. */
 bool coach_due(const Coach *c);
 ReminderState coach_state(const Coach *c);
-/* The day so far (steps, hourly progress, exercises) for a periodic retained <base>/<wearer>/activity. */
+/* The day so far (steps, hourly progress, exercises). */
 const DayCounters *coach_today(const Coach *c);
 /* Retained <base>/<wearer>/reminder/state. */
 int coach_state_to_json(const Coach *c, const CoachClock *now, JsonWriter *w);
-/* Retained <base>/<wearer>/activity: today so far and the current hour against the goal. */
+/* Today so far and the current hour against the hourly goal (a retained "today" topic). */
 int coach_activity_to_json(const Coach *c, const CoachClock *now, JsonWriter *w);
 
 /* Persistence: the day's counters and an open pause, as one JSON object. Save it now and then and

@@ -601,6 +601,12 @@ void coach_feed_steps(Coach *c, const CoachClock *now, uint32_t new_steps) {
         evaluate(c, now);
 }
 
+void coach_add_day_steps(Coach *c, const CoachClock *now, uint64_t steps) {
+        advance(c, now);
+        c->today.steps += steps;
+        evaluate(c, now);
+}
+
 void coach_feed_gait(Coach *c, const CoachClock *now, float cadence_spm, float symmetry_pct) {
         advance(c, now);
         day_counters_add_cadence(&c->today, cadence_spm);

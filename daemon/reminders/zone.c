@@ -488,7 +488,9 @@ int zone_load_from(const char *dir, const char *name, Zone **ret) {
 }
 
 int zone_load(const char *name, Zone **ret) {
-        return zone_load_from(NULL, name, ret);
+        /* Like libc: $TZDIR, when set to an absolute path, replaces the default database. */
+        const char *dir = secure_getenv("TZDIR");
+        return zone_load_from(dir && dir[0] == '/' ? dir : NULL, name, ret);
 }
 
 const char *zone_name(const Zone *z) {

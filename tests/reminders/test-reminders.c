@@ -191,6 +191,12 @@ static void test_walking_clears(void **state) {
         run(f, 2 * USEC_PER_MINUTE, 10 * USEC_PER_SEC);
         assert_int_equal(count(f, REMINDER_EVENT_REMINDER), 1);
 
+        /* Steps counted elsewhere (restored from the broker) are no movement. */
+        coach_add_day_steps(f->coach, &f->now, 5000);
+        collect(f);
+        assert_int_equal(count(f, REMINDER_EVENT_CLEARED), 0);
+        assert_true(coach_due(f->coach));
+
         /* Steps clear too (200 by default), even while the gait engine still says sitting. */
         for (int i = 0; i < 10; i++) {
                 advance_by(f, 5 * USEC_PER_SEC);
@@ -424,6 +430,20 @@ static void test_clock_jump_at_boot(void **state) {
         run(f, USEC_PER_MINUTE, 10 * USEC_PER_SEC);
         assert_int_equal(f->n_sum, 0);
         assert_int_equal(coach_today(f->coach)->date, LOCAL_DATE(2026, 11, 23));
+
+        /* A wrong jump ahead by two days: one summary of the day that was, then the new date. */
+        f->now.wall_usec += 2 * USEC_PER_DAY;
+        run(f, USEC_PER_MINUTE, 10 * USEC_PER_SEC);
+        assert_int_equal(f->n_sum, 1);
+        assert_int_equal(f->sum[0].counters.date, LOCAL_DATE(2026, 11, 23));
+        assert_int_equal(f->sum[0].counters.steps, 90);
+        assert_true(f->sum[0].info.partial);
+        assert_int_equal(coach_today(f->coach)->date, LOCAL_DATE(2026, 11, 25));
+        /* ...and back again: the day is not split a second time, nor rolled back. */
+        f->now.wall_usec -= 2 * USEC_PER_DAY;
+        run(f, 10 * USEC_PER_MINUTE, 10 * USEC_PER_SEC);
+        assert_int_equal(f->n_sum, 1);
+        assert_int_equal(coach_today(f->coach)->date, LOCAL_DATE(2026, 11, 25));
 }
 
 static void test_midnight_rollover(void **state) {
