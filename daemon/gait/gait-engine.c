@@ -42,6 +42,8 @@
  * load by hundreds of newtons; raw front ends are 10-12 bit ADCs. */
 #define SPAN_FLOOR_NEWTON 30.0f
 #define SPAN_FLOOR_RAW 25.0f
+#define SPAN_FLOOR_BW 0.25f          /* of body weight, when known */
+#define CALIBRATED_AIR_SHARE 0.20f   /* unloaded level below this share of the loaded level */
 /* A block counts as movement when its range exceeds this share of the current loaded-baseline span. */
 #define DYNAMIC_BLOCK_SHARE 0.30f
 #define FLAT_WINDOW_US (30 * USEC_PER_MSEC)
@@ -59,6 +61,7 @@
 #define DAY_BIN_MS 10u
 #define DAY_BINS 400u         /* 0..4 s */
 #define GRAVITY 9.80665f
+#define TOE_GRIP_TICKS 5u     /* x TICK_US */
 
 enum { DAY_STRIDE, DAY_STANCE, DAY_SWING, DAY_STEP, _DAY_HIST_MAX };
 
@@ -139,6 +142,7 @@ typedef struct FootState {
         DayFoot day;
         float toe_slow;
         bool toe_gripping;
+        unsigned toe_above_ticks;
 } FootState;
 
 struct GaitEngine {
@@ -175,6 +179,7 @@ struct GaitEngine {
         /* balance */
         GaitBalance balance;
         bool bal_have_prev;
+        bool bal_toes_ready;
         float bal_x, bal_y, bal_min_x, bal_max_x, bal_min_y, bal_max_y, bal_path;
         double bal_left_sum;
         uint32_t bal_left_n;
@@ -295,6 +300,8 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                 }
                 f->spatial = heel && front;
                 f->span_floor = f->raw ? SPAN_FLOOR_RAW : SPAN_FLOOR_NEWTON;
+                if (!f->raw && e->params.body_weight_kg > 0)
+                        f->span_floor = MAX(f->span_floor, SPAN_FLOOR_BW * e->params.body_weight_kg * GRAVITY);
                 swing_reset(f);
         }
         e->activity = e->candidate = ACTIVITY_UNKNOWN;
@@ -579,6 +586,10 @@ static void update_levels(FootState *f, float v, uint64_t t) {
                         f->lo = percentile_of(f->mins, f->lv_n, LEVEL_LOW_PCT, tmp);
                         f->hi = percentile_of(f->maxs, f->lv_n, LEVEL_HIGH_PCT, tmp);
                         f->levels_ok = f->hi - f->lo >= f->span_floor;
+                        /* A calibrated foot in the air carries (almost) nothing: without that, the
+                         * swings are weight shifts while standing, not steps. */
+                        if (!f->raw && f->lo > CALIBRATED_AIR_SHARE * f->hi)
+                                f->levels_ok = false;
                 }
         }
         f->blk_open = false;
@@ -781,6 +792,7 @@ static void set_activity(GaitEngine *e, ActivityState a, uint64_t now) {
         e->activity_since_us = now;
         if (a == ACTIVITY_STANDING) {
                 e->bal_have_prev = false;
+                e->bal_toes_ready = false;
                 e->bal_path = 0;
                 e->bal_left_sum = 0;
                 e->bal_left_n = 0;
@@ -809,14 +821,27 @@ static void balance_tick(GaitEngine *e, const RingSample *l, const RingSample *r
 
                 if (!f->spatial)
                         continue;
-                if (!f->toe_gripping && toes > 2.0f * f->toe_slow + 0.03f * w) {
-                        f->toe_gripping = true;
-                        b->toe_grips++;
-                } else if (f->toe_gripping && toes < 1.5f * f->toe_slow + 0.015f * w)
+                if (!e->bal_toes_ready) {
+                        f->toe_slow = toes;
                         f->toe_gripping = false;
-                if (!f->toe_gripping)
+                        f->toe_above_ticks = 0;
+                        continue;
+                }
+                /* a grip: toes above twice their standing level plus 3 % of the load, for 100 ms */
+                if (toes > 2.0f * f->toe_slow + 0.03f * w) {
+                        if (!f->toe_gripping && ++f->toe_above_ticks >= TOE_GRIP_TICKS) {
+                                f->toe_gripping = true;
+                                b->toe_grips++;
+                        }
+                } else {
+                        f->toe_above_ticks = 0;
+                        if (f->toe_gripping && toes < 1.5f * f->toe_slow + 0.015f * w)
+                                f->toe_gripping = false;
+                }
+                if (!f->toe_gripping && f->toe_above_ticks == 0)
                         f->toe_slow += (toes - f->toe_slow) * 0.004f; /* ~5 s at 50 Hz ticks */
         }
+        e->bal_toes_ready = true;
         if (b->standing_us > 0)
                 b->toe_grips_per_min = b->toe_grips * 60e6f / b->standing_us;
 

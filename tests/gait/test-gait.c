@@ -446,6 +446,35 @@ static void test_raw_drift_dead_noisy(void **state) {
         free(r);
 }
 
+/* Toe gripping while standing: the toes of the left foot press 60 N extra for 300 ms every 2 s.
+ * Every grip that falls into the standing bout is counted (+-1), and none without them. */
+static void toe_grips(FootSide side, PressureSample *s, void *userdata) {
+        if (side == FOOT_LEFT && s->t_us >= 10 * USEC_PER_SEC && s->t_us % (2 * USEC_PER_SEC) < 300 * USEC_PER_MSEC)
+                s->cell[7] += 60.0f;
+}
+
+static void test_toe_gripping(void **state) {
+        for (unsigned with = 0; with < 2; with++) {
+                GaitModelParams p = { .mode = GAIT_MODE_STANDING, .seed = 29, .noise = 0.03 };
+                GaitModel *m = model_new(p);
+                GaitEngine *e = engine_for(m, 70);
+                SimRun *r = run_new();
+
+                sim_feed(e, m, 0, 30, RATE_HZ, with ? toe_grips : NULL, NULL, r);
+                print_message("toe grips %s: %u in %.1f s standing (%.1f/min)\n", with ? "injected" : "none",
+                              r->snapshot.balance.toe_grips, r->snapshot.balance.standing_us / 1e6,
+                              r->snapshot.balance.toe_grips_per_min);
+                assert_int_equal(r->snapshot.activity, ACTIVITY_STANDING);
+                if (with)
+                        assert_true(r->snapshot.balance.toe_grips >= 9 && r->snapshot.balance.toe_grips <= 11);
+                else
+                        assert_int_equal(r->snapshot.balance.toe_grips, 0);
+                gait_engine_free(e);
+                gait_model_free(m);
+                free(r);
+        }
+}
+
 /* Without pressure: the device's step counter and RSC cadence drive steps, cadence and state. */
 static void test_fallback(void **state) {
         InsoleLayout l = { .n_cells = 1, .unit = PRESSURE_UNIT_RAW, .scale = 1 };
@@ -516,6 +545,7 @@ int main(void) {
                 cmocka_unit_test(test_running),
                 cmocka_unit_test(test_activity_and_balance),
                 cmocka_unit_test(test_raw_drift_dead_noisy),
+                cmocka_unit_test(test_toe_gripping),
                 cmocka_unit_test(test_fallback),
                 cmocka_unit_test(test_snapshot_json),
         };
