@@ -99,9 +99,12 @@ static inline void gait_engine_freep(GaitEngine **e) {
                 gait_engine_free(*e);
 }
 
-/* One sample of one foot. Non-finite cell values mark invalid readings: the cell's last valid value
- * is used instead. Samples that go back in time are rejected with -EINVAL. Completed strides and
- * events are queued (bounded; the oldest are dropped when nobody takes them). */
+/* One sample of one foot. Both feet's t_us must be on one time base (two insoles are two devices:
+ * the caller maps each device's clock onto a common monotonic one), since double support, step
+ * time and the activity state compare the feet. Non-finite cell values mark invalid readings: the
+ * cell's last valid value is used instead. Samples that go back in time are rejected with -EINVAL.
+ * Completed strides and events are queued (bounded, 128 each; the oldest are dropped when nobody
+ * takes them). */
 int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample);
 
 /* Fallback without pressure: the device's cumulative step counter or an RSC cadence. These only

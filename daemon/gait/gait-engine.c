@@ -880,8 +880,9 @@ static void wearer_tick(GaitEngine *e, uint64_t now) {
                 e->activity_day_us[e->activity] += now - e->last_tick_us;
         e->last_tick_us = now;
 
+        /* a tick may lag the latest sample of a foot: compare without unsigned wrap-around */
         if (fl->n_samples == 0 || fr->n_samples == 0 ||
-            now - fl->last_t_us > FOOT_STALE_US || now - fr->last_t_us > FOOT_STALE_US) {
+            fl->last_t_us + FOOT_STALE_US < now || fr->last_t_us + FOOT_STALE_US < now) {
                 set_activity(e, ACTIVITY_UNKNOWN, now);
                 return;
         }

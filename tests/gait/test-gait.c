@@ -411,7 +411,7 @@ static void to_raw(FootSide side, PressureSample *s, void *userdata) {
                 s->cell[i] = -1800.0f + drift + 2.0f * s->cell[i];
         s->cell[2] = -1500.0f;                    /* dead */
         s->cell[5] += 150.0f * rnd(&ri->rng);     /* noisy */
-        if (s->t_us % 7919 == 0)
+        if ((s->t_us / 1000) % 487 == 0)
                 s->cell[4] = NAN;                 /* an invalid reading now and then */
 }
 
@@ -428,7 +428,10 @@ static void test_raw_drift_dead_noisy(void **state) {
                 l[s].unit = PRESSURE_UNIT_RAW;
         }
         assert_int_equal(gait_engine_new(&l[FOOT_LEFT], &l[FOOT_RIGHT], NULL, &e), 0);
-        sim_feed(e, m, 0, 60, RATE_HZ, to_raw, &ri, r);
+        /* 300 Hz like gaitndd: the wearer's 20 ms ticks then fall between samples */
+        sim_feed(e, m, 0, 60, 300, to_raw, &ri, r);
+        assert_int_equal(r->snapshot.activity, ACTIVITY_WALKING);
+        assert_true(r->snapshot.activity_day_us[ACTIVITY_WALKING] > 50 * USEC_PER_SEC);
 
         const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_60S];
         print_message("raw: cadence %.1f, steps %" PRIu64 " vs %" PRIu64 ", heel strikes %u/%u\n", w->cadence_spm,
