@@ -64,6 +64,7 @@ typedef struct GaitStanceMetrics {
         float cop_forward_fraction; /* forward COP x travel / all COP x travel, 0..1 */
         float ml_index;            /* 1 - 2 * mean COP y, load weighted: > 0 medial (pronation), < 0 lateral */
         float push_peak;           /* largest forefoot + toes load in the second half of stance */
+        bool per_body_weight;      /* loads above are in body weights (calibrated insole, weight known) */
 } GaitStanceMetrics;
 
 /* One stride of one foot: initial contact to the next initial contact of the same foot. */
@@ -192,6 +193,10 @@ typedef struct GaitSnapshot {
         GaitWindowSummary window[_GAIT_WINDOW_MAX];
         GaitBalance balance;
 } GaitSnapshot;
+
+/* Cheap accessors for per-tick callers (the snapshot sorts every window). */
+ActivityState gait_engine_activity(const GaitEngine *e, uint64_t *ret_since_us);
+uint64_t gait_engine_steps_total(const GaitEngine *e);
 
 /* Summarises everything up to the last fed sample. Allocation free. */
 int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret);

@@ -538,6 +538,7 @@ static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint6
                 m.peak_heel /= bw;
                 m.heel_loading_rate /= bw;
                 m.push_peak /= bw;
+                m.per_body_weight = true;
         }
         m.valid = true;
         f->stance = m;
@@ -1183,6 +1184,18 @@ static void day_summary(const GaitEngine *e, GaitWindowSummary *w) {
                 .strides_left = l->strides,
                 .strides_right = r->strides,
         };
+}
+
+ActivityState gait_engine_activity(const GaitEngine *e, uint64_t *ret_since_us) {
+        if (!e)
+                return ACTIVITY_UNKNOWN;
+        if (ret_since_us)
+                *ret_since_us = e->activity_since_us;
+        return e->activity;
+}
+
+uint64_t gait_engine_steps_total(const GaitEngine *e) {
+        return e ? e->steps_total : 0;
 }
 
 int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret) {

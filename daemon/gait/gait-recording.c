@@ -306,18 +306,20 @@ void gait_stride_to_json(const GaitStride *s, PressureUnit unit, JsonWriter *w) 
         json_kv_bool(w, "flight", s->flight);
         if (s->stance.valid) {
                 const GaitStanceMetrics *m = &s->stance;
-                const char *u = unit == PRESSURE_UNIT_RAW ? "raw" : "n";
+                const char *u = unit == PRESSURE_UNIT_RAW ? "raw" : m->per_body_weight ? "bw" : "n";
                 char key[64];
 
                 json_kv_string(w, "strike", strike_pattern_to_string(m->strike));
+                int dec = m->per_body_weight ? 3 : 1;
+
                 snprintf(key, sizeof(key), "peak_load_%s", u);
-                kv_finite(w, key, m->peak_total, 1);
+                kv_finite(w, key, m->peak_total, dec);
                 snprintf(key, sizeof(key), "peak_heel_%s", u);
-                kv_finite(w, key, m->peak_heel, 1);
+                kv_finite(w, key, m->peak_heel, dec);
                 snprintf(key, sizeof(key), "heel_loading_rate_%s_per_s", u);
-                kv_finite(w, key, m->heel_loading_rate, 0);
+                kv_finite(w, key, m->heel_loading_rate, m->per_body_weight ? 2 : 0);
                 snprintf(key, sizeof(key), "push_peak_%s", u);
-                kv_finite(w, key, m->push_peak, 1);
+                kv_finite(w, key, m->push_peak, dec);
                 json_key(w, "load_share_pct");
                 json_object_begin(w);
                 for (FootRegion r = 0; r < _REGION_MAX; r++)
@@ -339,6 +341,12 @@ int gait_summary_to_json(const GaitStride *strides, size_t n, PressureUnit unit,
         if (!scratch)
                 return -ENOMEM;
         gait_summarize_strides(strides, n, scratch, &s);
+        const char *u = unit == PRESSURE_UNIT_RAW ? "raw" : "n";
+        for (size_t i = 0; i < n; i++)
+                if (strides[i].stance.valid && strides[i].stance.per_body_weight) {
+                        u = "bw";
+                        break;
+                }
 
         json_object_begin(w);
         json_key(w, "summary");
@@ -367,9 +375,21 @@ int gait_summary_to_json(const GaitStride *strides, size_t n, PressureUnit unit,
                         }
                         json_object_end(w);
                         json_kv_string(w, "strike", strike_pattern_to_string(most));
-                        kv_finite(w, unit == PRESSURE_UNIT_RAW ? "peak_load_raw" : "peak_load_n", f->peak_total, 1);
-                        kv_finite(w, unit == PRESSURE_UNIT_RAW ? "peak_heel_raw" : "peak_heel_n", f->peak_heel, 1);
-                        kv_finite(w, unit == PRESSURE_UNIT_RAW ? "push_peak_raw" : "push_peak_n", f->push_peak, 1);
+                        char key[64];
+                        int dec = streq(u, "bw") ? 3 : 1;
+                        snprintf(key, sizeof(key), "peak_load_%s", u);
+                        kv_finite(w, key, f->peak_total, dec);
+                        snprintf(key, sizeof(key), "peak_heel_%s", u);
+                        kv_finite(w, key, f->peak_heel, dec);
+                        snprintf(key, sizeof(key), "heel_loading_rate_%s_per_s", u);
+                        kv_finite(w, key, f->heel_loading_rate, streq(u, "bw") ? 2 : 0);
+                        snprintf(key, sizeof(key), "push_peak_%s", u);
+                        kv_finite(w, key, f->push_peak, dec);
+                        json_key(w, "load_share_pct");
+                        json_object_begin(w);
+                        for (FootRegion r = 0; r < _REGION_MAX; r++)
+                                kv_finite(w, foot_region_to_string(r), f->load_share_pct[r], 1);
+                        json_object_end(w);
                         kv_finite(w, "cop_start_x_pct", 100.0 * f->cop_start_x, 1);
                         kv_finite(w, "cop_end_x_pct", 100.0 * f->cop_end_x, 1);
                         kv_finite(w, "cop_forward_pct", 100.0 * f->cop_forward_fraction, 1);
