@@ -47,6 +47,10 @@ void gait_gaitpdb_layout(FootSide side, InsoleLayout *ret);
  * stride, ordered by completion; *ret_strides is freed by the caller. */
 int gait_recording_analyze(const GaitRecording *rec, const GaitParams *params,
                            GaitStride **ret_strides, size_t *ret_n);
+/* The same, also returning the engine's snapshot at the end of the recording (ret_snapshot may be
+ * NULL). The daily window covers the whole recording. */
+int gait_recording_run(const GaitRecording *rec, const GaitParams *params,
+                       GaitStride **ret_strides, size_t *ret_n, GaitSnapshot *ret_snapshot);
 
 /* One analyze line per stride, and the final {"summary": ...} line. */
 void gait_stride_to_json(const GaitStride *s, PressureUnit unit, JsonWriter *w);

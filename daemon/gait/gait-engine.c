@@ -61,6 +61,7 @@
 #define DAY_BIN_MS 10u
 #define DAY_BINS 400u         /* 0..4 s */
 #define GRAVITY 9.80665f
+#define RUNNING_STRIDES 6u
 #define TOE_GRIP_TICKS 5u     /* x TICK_US */
 
 enum { DAY_STRIDE, DAY_STANCE, DAY_SWING, DAY_STEP, _DAY_HIST_MAX };
@@ -767,23 +768,24 @@ static float wearer_reference_load(const GaitEngine *e) {
         return n > 0 ? sum / n : NAN;
 }
 
+/* Running: most of the recent strides had a flight phase, or their median cadence is above the
+ * running threshold. Medians, so that one artefact stride cannot make a walker run. */
 static bool recent_running(const GaitEngine *e, uint64_t now) {
+        float stride_ms[RUNNING_STRIDES];
         unsigned n = 0, flights = 0;
-        uint64_t stride_sum = 0;
 
-        for (unsigned i = 0; i < e->st_n && n < 4; i++) {
+        for (unsigned i = 0; i < e->st_n && n < RUNNING_STRIDES; i++) {
                 const GaitStride *s = &e->strides[(e->st_pos + e->st_n - 1 - i) % STRIDE_RING];
                 if (s->t_next_contact_us + 10 * USEC_PER_SEC < now)
                         break;
-                n++;
                 flights += s->flight;
-                stride_sum += s->stride_us;
+                stride_ms[n++] = s->stride_us / 1000.0f;
         }
         if (n == 0)
                 return false;
         if (2 * flights > n)
                 return true;
-        return 120.0f * 1e6f * n / (float) stride_sum > e->params.running_cadence_spm;
+        return 120000.0f / gait_median(stride_ms, n) > e->params.running_cadence_spm;
 }
 
 static void set_activity(GaitEngine *e, ActivityState a, uint64_t now) {

@@ -231,6 +231,11 @@ int gait_recording_load(const char *path, GaitRecording **ret) {
 }
 
 int gait_recording_analyze(const GaitRecording *rec, const GaitParams *params, GaitStride **ret_strides, size_t *ret_n) {
+        return gait_recording_run(rec, params, ret_strides, ret_n, NULL);
+}
+
+int gait_recording_run(const GaitRecording *rec, const GaitParams *params, GaitStride **ret_strides, size_t *ret_n,
+                       GaitSnapshot *ret_snapshot) {
         _cleanup_(gait_engine_freep) GaitEngine *e = NULL;
         _cleanup_free_ GaitStride *out = NULL;
         size_t n = 0, cap = 0, i[_FOOT_SIDE_MAX] = {};
@@ -277,6 +282,11 @@ int gait_recording_analyze(const GaitRecording *rec, const GaitParams *params, G
                         memcpy(out + n, batch, got * sizeof(GaitStride));
                         n += got;
                 }
+        }
+        if (ret_snapshot) {
+                k = gait_engine_snapshot(e, ret_snapshot);
+                if (k < 0)
+                        return k;
         }
         *ret_strides = TAKE_PTR(out);
         *ret_n = n;
