@@ -62,6 +62,7 @@
 #define DAY_BINS 400u         /* 0..4 s */
 #define GRAVITY 9.80665f
 #define RUNNING_STRIDES 6u
+#define RUNNING_MIN_STRIDES 3u
 #define TOE_GRIP_TICKS 5u     /* x TICK_US */
 
 enum { DAY_STRIDE, DAY_STANCE, DAY_SWING, DAY_STEP, _DAY_HIST_MAX };
@@ -781,7 +782,7 @@ static bool recent_running(const GaitEngine *e, uint64_t now) {
                 flights += s->flight;
                 stride_ms[n++] = s->stride_us / 1000.0f;
         }
-        if (n == 0)
+        if (n < RUNNING_MIN_STRIDES)
                 return false;
         if (2 * flights > n)
                 return true;
