@@ -449,6 +449,46 @@ static void test_raw_drift_dead_noisy(void **state) {
         free(r);
 }
 
+/* Windows: after 30 s at 100 spm and 15 s at 125 spm, the 10 s window sees only the new cadence
+ * (2 %), the 60 s window a mix in between and the day both. Stride-time variability: the model's
+ * per-stride jitter is noise/2 (relative SD), so noise 0.2 gives a CV of stride time near 10 %
+ * (5-15 %) and noise 0.02 below 2 %. */
+static void test_windows_and_variability(void **state) {
+        GaitModelParams p = { .mode = GAIT_MODE_WALKING, .cadence_spm = 100, .seed = 31, .noise = 0.02 };
+        GaitModel *m = model_new(p);
+        GaitEngine *e = engine_for(m, 70);
+        SimRun *r = run_new();
+
+        sim_feed(e, m, 0, 30, RATE_HZ, NULL, NULL, r);
+        print_message("steady: CV %.2f %%\n", r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct);
+        assert_true(r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct < 2.0f);
+        p.cadence_spm = 125;
+        gait_model_set_params(m, &p);
+        sim_feed(e, m, 30 * USEC_PER_SEC, 15, RATE_HZ, NULL, NULL, r);
+
+        const GaitSnapshot *s = &r->snapshot;
+        print_message("windows: 10 s %.1f spm (%u steps), 60 s %.1f spm, day %.1f spm (%u steps)\n",
+                      s->window[GAIT_WINDOW_10S].cadence_spm, s->window[GAIT_WINDOW_10S].steps,
+                      s->window[GAIT_WINDOW_60S].cadence_spm, s->window[GAIT_WINDOW_DAY].cadence_spm,
+                      s->window[GAIT_WINDOW_DAY].steps);
+        assert_float_equal(s->window[GAIT_WINDOW_10S].cadence_spm, 125, 125 * 0.02);
+        assert_true(s->window[GAIT_WINDOW_10S].steps >= 18 && s->window[GAIT_WINDOW_10S].steps <= 22);
+        assert_true(s->window[GAIT_WINDOW_60S].cadence_spm > 98 && s->window[GAIT_WINDOW_60S].cadence_spm < 127);
+        assert_true(s->window[GAIT_WINDOW_DAY].steps > s->window[GAIT_WINDOW_10S].steps + 40);
+        assert_int_equal(s->window[GAIT_WINDOW_DAY].steps, s->window[GAIT_WINDOW_60S].steps);
+        gait_engine_free(e);
+        gait_model_free(m);
+        free(r);
+
+        p = (GaitModelParams) { .mode = GAIT_MODE_WALKING, .seed = 37, .noise = 0.2 };
+        r = simulate(p, 60, 70);
+        print_message("noise 0.2: CV %.2f %% over %u strides\n", r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct,
+                      r->snapshot.window[GAIT_WINDOW_60S].steps);
+        assert_true(r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct > 5.0f);
+        assert_true(r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct < 15.0f);
+        free(r);
+}
+
 /* Toe gripping while standing: the toes of the left foot press 60 N extra for 300 ms every 2 s.
  * Every grip that falls into the standing bout is counted (+-1), and none without them. */
 static void toe_grips(FootSide side, PressureSample *s, void *userdata) {
@@ -548,6 +588,7 @@ int main(void) {
                 cmocka_unit_test(test_running),
                 cmocka_unit_test(test_activity_and_balance),
                 cmocka_unit_test(test_raw_drift_dead_noisy),
+                cmocka_unit_test(test_windows_and_variability),
                 cmocka_unit_test(test_toe_gripping),
                 cmocka_unit_test(test_fallback),
                 cmocka_unit_test(test_snapshot_json),
