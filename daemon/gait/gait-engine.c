@@ -43,7 +43,7 @@
 #define SPAN_FLOOR_NEWTON 30.0f
 #define SPAN_FLOOR_RAW 25.0f
 #define SPAN_FLOOR_BW 0.25f          /* of body weight, when known */
-#define CALIBRATED_AIR_SHARE 0.20f   /* unloaded level below this share of the loaded level */
+#define CALIBRATED_AIR_SHARE 0.50f   /* unloaded level below this share of the loaded level */
 /* A block counts as movement when its range exceeds this share of the current loaded-baseline span. */
 #define DYNAMIC_BLOCK_SHARE 0.30f
 #define FLAT_WINDOW_US (30 * USEC_PER_MSEC)

@@ -518,6 +518,34 @@ static void test_toe_gripping(void **state) {
         }
 }
 
+/* A calibrated insole with a cell stuck at 300 N (about half the body weight) and a noisy cell (+-40 N): still every step,
+ * cadence within 2 %, mostly heel strikes. */
+static void stuck_and_noisy(FootSide side, PressureSample *s, void *userdata) {
+        uint64_t *rng = userdata;
+        s->cell[1] = 300.0f;
+        s->cell[4] = MAX(s->cell[4] + 40.0f * rnd(rng), 0.0f);
+}
+
+static void test_calibrated_dead_noisy(void **state) {
+        GaitModelParams p = { .mode = GAIT_MODE_WALKING, .cadence_spm = 100, .seed = 41, .noise = 0.03 };
+        GaitModel *m = model_new(p);
+        GaitEngine *e = engine_for(m, 70);
+        SimRun *r = run_new();
+        uint64_t rng = 7;
+
+        sim_feed(e, m, 0, 60, RATE_HZ, stuck_and_noisy, &rng, r);
+        const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_60S];
+        print_message("stuck+noisy: cadence %.1f, steps %" PRIu64 " vs %" PRIu64 ", heel strikes %u/%u\n", w->cadence_spm,
+                      r->snapshot.steps_total, r->model_steps, w->foot[0].strikes[STRIKE_HEEL], w->foot[0].stance_strides);
+        assert_float_equal(w->cadence_spm, 100, 100 * 0.02);
+        assert_true(llabs((long long) r->snapshot.steps_total - (long long) r->model_steps) <= 2);
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++)
+                assert_true(w->foot[s].strikes[STRIKE_HEEL] * 4 >= w->foot[s].stance_strides * 3);
+        gait_engine_free(e);
+        gait_model_free(m);
+        free(r);
+}
+
 /* Without pressure: the device's step counter and RSC cadence drive steps, cadence and state. */
 static void test_fallback(void **state) {
         InsoleLayout l = { .n_cells = 1, .unit = PRESSURE_UNIT_RAW, .scale = 1 };
@@ -572,6 +600,9 @@ static void test_snapshot_json(void **state) {
         assert_non_null(json_value_member(json_value_member(w, "left"), "load_share_pct"));
         assert_non_null(json_value_member(root, "day"));
         assert_non_null(json_value_member(root, "balance"));
+        /* the daemon serialises into a fixed 8 KiB buffer: stay well inside it */
+        print_message("snapshot JSON: %zu bytes\n", len);
+        assert_true(len < 6144);
         json_writer_done(&jw);
         free(r);
 }
@@ -590,6 +621,7 @@ int main(void) {
                 cmocka_unit_test(test_raw_drift_dead_noisy),
                 cmocka_unit_test(test_windows_and_variability),
                 cmocka_unit_test(test_toe_gripping),
+                cmocka_unit_test(test_calibrated_dead_noisy),
                 cmocka_unit_test(test_fallback),
                 cmocka_unit_test(test_snapshot_json),
         };
