@@ -10,7 +10,7 @@
 #include "macro.h"
 
 #define GAITPDB_COLUMNS 19
-#define GAITNDD_MAX_SAMPLES (24u * 3600u * 1000u)
+#define GAITNDD_MAX_SAMPLES (10u * 1000u * 1000u) /* 9 h at 300 Hz; bounds the allocation */
 
 GaitRecording *gait_recording_free(GaitRecording *r) {
         if (!r)
@@ -143,6 +143,7 @@ static int load_gaitndd(const char *base, GaitRecording *r) {
         char name[256], line[512];
         double fs;
         unsigned nsig, nsamp;
+        unsigned long long nsamp_ll;
         static const char *const ext[_FOOT_SIDE_MAX] = { "let", "rit" };
 
         if (asprintf(&hea, "%s.hea", base) < 0)
@@ -151,9 +152,10 @@ static int load_gaitndd(const char *base, GaitRecording *r) {
         if (!h)
                 return -errno;
         if (!fgets(line, sizeof(line), h) ||
-            sscanf(line, "%255s %u %lf %u", name, &nsig, &fs, &nsamp) != 4 ||
-            nsig != 2 || !(fs > 0 && fs <= 100000) || nsamp == 0 || nsamp > GAITNDD_MAX_SAMPLES)
+            sscanf(line, "%255s %u %lf %llu", name, &nsig, &fs, &nsamp_ll) != 4 ||
+            nsig != 2 || !(fs > 0 && fs <= 100000) || nsamp_ll == 0 || nsamp_ll > GAITNDD_MAX_SAMPLES)
                 return -EBADMSG;
+        nsamp = (unsigned) nsamp_ll;
         /* Both signal lines must be format 212, one signal per file. */
         for (unsigned i = 0; i < 2; i++) {
                 char file[256];
