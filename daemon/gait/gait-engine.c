@@ -21,6 +21,8 @@
 #define CELL_BLOCK_US (2 * USEC_PER_SEC)
 #define CELL_BLOCKS 32u
 #define CELL_LOW_PCT 0.10f
+/* All insoles: each cell's offset and noise band are re-learnt from every swing longer than this,
+ * committed in chunks one chunk late (see swing_track()). */
 #define SWING_OFFSET_MIN_US (150 * USEC_PER_MSEC)
 #define SWING_CHUNK_US (50 * USEC_PER_MSEC)
 /* Thresholds as fractions of (loaded - baseline). */
@@ -30,7 +32,7 @@
 #define TH_RELEASE_HYST 0.05f
 #define REFINE_CONTACT 0.04f /* contact = onset above the pre-contact minimum by this fraction */
 #define REFINE_TOE_OFF 0.05f /* toe-off = end of the fall, within this fraction of the post-fall minimum */
-#define TH_RELEASE_SHUFFLE 0.35f
+#define TH_RELEASE_SHUFFLE 0.35f /* release level within an over-long stance (a shuffle) */
 #define LONG_STANCE_FACTOR 1.4f  /* a stance this much longer than usual may be a shuffle ... */
 #define SHUFFLE_MAX_FACTOR 3.0f  /* ... but one this long is standing */
 #define REFINE_US (100 * USEC_PER_MSEC)
