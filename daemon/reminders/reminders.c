@@ -690,8 +690,8 @@ int coach_command(Coach *c, const CoachClock *now, const void *payload, size_t l
                 r = json_expect_int64(minutes_v, "minutes", 1, SNOOZE_MAX_MIN, &minutes, &pe);
                 if (r < 0)
                         return command_error(c, mono, r, &pe, NULL);
+                /* A pending reminder repeats when the snooze ends (the state holds it back until then). */
                 c->snooze_until = mono + (uint64_t) minutes * USEC_PER_MINUTE;
-                c->next_due_mono = MAX(c->next_due_mono, c->snooze_until);
                 evaluate(c, now);
                 ReminderEvent *e = push_event(c, REMINDER_EVENT_SNOOZED, mono);
                 e->minutes = (uint32_t) minutes;

@@ -494,6 +494,18 @@ static void test_midnight_rollover(void **state) {
         json_writer_done(&w);
 }
 
+static void test_midnight_between_ticks(void **state) {
+        Fixture *f = *state;
+
+        /* Ticks every minute at hh:mm:20: the tick at 00:00:20 covers 40 s of the old day. */
+        f->now.wall_usec = utc(2026, 11, 23, 21, 30) + 20 * USEC_PER_SEC;
+        connect_and(f, ACTIVITY_WALKING);
+        run(f, 3 * USEC_PER_HOUR, USEC_PER_MINUTE);
+        assert_int_equal(f->n_sum, 1);
+        assert_true(f->sum[0].counters.activity_usec[ACTIVITY_WALKING] == 89 * USEC_PER_MINUTE + 40 * USEC_PER_SEC);
+        assert_true(coach_today(f->coach)->activity_usec[ACTIVITY_WALKING] == 90 * USEC_PER_MINUTE + 20 * USEC_PER_SEC);
+}
+
 static void run_whole_day(Fixture *f, int y, int m, int d, unsigned expect_hours, const uint8_t *expect_labels) {
         uint64_t start = zone_day_start(f->zone, y, m, d);
 
@@ -750,6 +762,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_not_worn_not_connected, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_clock_jump_at_boot, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_midnight_rollover, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_midnight_between_ticks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dst_23_hour_day, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dst_25_hour_day, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart_mid_day, setup, teardown),
