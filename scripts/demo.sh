@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Runs the gateway on an embedded default: simulated insoles behind BlueZ's D-Bus API on a private
+# bus, a local mosquitto on a free loopback port, the gateway itself, and a live view of what it
+# publishes. Installs the Debian packages it needs when run as root.
+#
+# Usage: scripts/demo.sh [--for SECONDS] [--quiet]
+#   --for SECONDS   stop by itself after SECONDS (default: run until Ctrl-C)
+#   --quiet         no live view (for scripted runs); the broker address is still printed
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+# shellcheck source=scripts/deps.sh
+. scripts/deps.sh
+
+duration=0
+view=1
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --for) duration=${2:?--for needs SECONDS}; shift 2 ;;
+        --for=*) duration=${1#--for=}; shift ;;
+        --quiet) view=0; shift ;;
+        -h|--help) sed -n '3,10p' "$0"; exit 0 ;;
+        *) echo "scripts/demo.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+        esac
+done
+case "$duration" in ''|*[!0-9]*) echo "scripts/demo.sh: --for expects whole seconds" >&2; exit 2 ;; esac
+
+ensure_debian_packages "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}"
+
+build=${INSOLE2MQTT_DEMO_BUILD:-$top/build-demo}
+if [ ! -f "$build/build.ninja" ]; then
+        meson setup "$build" -Dtests=true -Dbenchmarks=false >/dev/null
+fi
+ninja -C "$build" daemon/insole2mqtt daemon/insole2mqtt-view tests/sim/insole-sim >/dev/null
+
+shared=${INSOLE2MQTT_SHARED:-$top/../shared}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/insole2mqtt-demo.XXXXXX")
+pids=()
+cleanup() {
+        local p
+        trap - EXIT INT TERM
+        for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+        for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+        [ -n "${INSOLE_SIM_BUS_PID:-}" ] && kill "$INSOLE_SIM_BUS_PID" 2>/dev/null || true
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A free loopback port for the broker.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$tmp/mosquitto.conf" <<CONF
+listener $port 127.0.0.1
+allow_anonymous true
+persistence false
+CONF
+mosquitto -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
+pids+=($!)
+
+# The private "system bus" that the simulated bluetoothd owns org.bluez on.
+eval "$(TMPDIR=$tmp tests/sim/run-private-bus.sh start)"
+
+"$build/tests/sim/insole-sim" --datasets "$shared/datasets" --scenario scripts/demo/day.scenario \
+        >"$tmp/insole-sim.log" 2>&1 &
+pids+=($!)
+
+mkdir -p "$tmp/state"
+cat >"$tmp/insole2mqtt.conf" <<CONF
+# Written by scripts/demo.sh
+[gateway]
+id = demo
+state-directory = $tmp/state
+trust-wall-clock = yes
+
+[bluetooth]
+auto-discovery = yes
+
+[mqtt]
+host = 127.0.0.1
+port = $port
+
+[metrics]
+publish-interval = 5s
+
+[reminders]
+sitting-limit = 1min
+standing-limit = 1min
+repeat-interval = 1min
+active-hours = 00:00-24:00
+
+[wearer anna]
+left = AA:00:00:00:01:01
+right = AA:00:00:00:01:02
+body-weight-kg = 68
+
+[wearer ben]
+left = AA:00:00:00:02:01
+right = AA:00:00:00:02:02
+CONF
+
+"$build/daemon/insole2mqtt" --config "$tmp/insole2mqtt.conf" >"$tmp/insole2mqtt.log" 2>&1 &
+gateway=$!
+pids+=($gateway)
+
+echo "insole2mqtt demo: broker mqtt://127.0.0.1:$port (no TLS, loopback only)"
+echo "  watch it yourself:  mosquitto_sub -h 127.0.0.1 -p $port -t 'insole2mqtt/#' -v"
+echo "  gateway log:        $tmp/insole2mqtt.log"
+[ "$duration" -gt 0 ] && echo "  stopping by itself after $duration s" || echo "  Ctrl-C stops everything"
+echo
+
+if [ $view -eq 1 ]; then
+        "$build/daemon/insole2mqtt-view" --host 127.0.0.1 --port "$port" &
+        pids+=($!)
+fi
+
+start=$SECONDS
+while :; do
+        if ! kill -0 "$gateway" 2>/dev/null; then
+                echo "insole2mqtt exited; its log:" >&2
+                tail -n 20 "$tmp/insole2mqtt.log" >&2
+                exit 1
+        fi
+        if [ "$duration" -gt 0 ] && [ $((SECONDS - start)) -ge "$duration" ]; then
+                break
+        fi
+        sleep 1
+done
