@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -128,6 +130,14 @@ static void broker_start(Broker *b) {
         b->pid = fork();
         assert_true(b->pid >= 0);
         if (b->pid == 0) {
+                /* die with the test, and do not hold its stdout open (a pipe to a TAP reader) */
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (null >= 0) {
+                        (void) dup2(null, STDIN_FILENO);
+                        (void) dup2(null, STDOUT_FILENO);
+                        (void) dup2(null, STDERR_FILENO);
+                }
                 execlp("mosquitto", "mosquitto", "-c", conf, (char *) NULL);
                 _exit(127);
         }
@@ -145,6 +155,14 @@ static void broker_stop(Broker *b) {
         if (b->pid <= 0)
                 return;
         kill(b->pid, SIGTERM);
+        for (int i = 0; i < 250; i++) {
+                if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
+                        b->pid = 0;
+                        return;
+                }
+                usleep(20000);
+        }
+        kill(b->pid, SIGKILL);
         (void) waitpid(b->pid, &status, 0);
         b->pid = 0;
 }
@@ -245,7 +263,7 @@ static void subscriber_start(Subscriber *s, const Broker *b, const char *id, con
 
 static void subscriber_stop(Subscriber *s) {
         mosquitto_disconnect(s->mosq);
-        mosquitto_loop_stop(s->mosq, false);
+        mosquitto_loop_stop(s->mosq, true);
         mosquitto_destroy(s->mosq);
         for (size_t i = 0; i < s->n; i++) {
                 free(s->msgs[i].topic);
@@ -694,6 +712,7 @@ static void test_multi_gateway_fetch(void **state) {
         /* the wearer walks into room 2: its gateway asks the broker before it is even connected */
         make_config(&cb, &b, "room2");
         cb.homeassistant = false;
+        cb.protocol_version = 5; /* the other gateway speaks MQTT 5 */
         strcpy(cb.wearers[0].name, "anna");
         assert_int_equal(mqtt_client_new(e, &cb, &b2), 0);
         assert_int_equal(mqtt_fetch_steps(b2, "anna", 2 * USEC_PER_SEC, on_fetched, &f), 0);
@@ -715,12 +734,19 @@ static void test_multi_gateway_fetch(void **state) {
         broker_done(&b);
 }
 
+/* Every wait above has a deadline; this is the last resort for a blocking call that hangs: the
+ * process dies (and its brokers with it, PR_SET_PDEATHSIG) instead of stalling the suite. */
+static int watchdog(void **state) {
+        alarm(40);
+        return 0;
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_plain_topics_and_reannounce),
-                cmocka_unit_test(test_broker_restart_zero_loss),
-                cmocka_unit_test(test_tls),
-                cmocka_unit_test(test_multi_gateway_fetch),
+                cmocka_unit_test_setup(test_plain_topics_and_reannounce, watchdog),
+                cmocka_unit_test_setup(test_broker_restart_zero_loss, watchdog),
+                cmocka_unit_test_setup(test_tls, watchdog),
+                cmocka_unit_test_setup(test_multi_gateway_fetch, watchdog),
         };
 
         signal(SIGPIPE, SIG_IGN);
