@@ -371,6 +371,20 @@ static void sleep_loop(sd_event *e, uint64_t usec) {
                 assert_true(sd_event_run(e, 20 * USEC_PER_MSEC) >= 0);
 }
 
+/* How often the loop wakes up in `usec` while nothing is published: EPOLLOUT must be off while
+ * libmosquitto has nothing to write, or the loop would spin. */
+static unsigned idle_wakeups(sd_event *e, uint64_t usec) {
+        uint64_t end = now_mono() + usec;
+        unsigned n = 0;
+
+        while (now_mono() < end) {
+                int r = sd_event_run(e, 50 * USEC_PER_MSEC);
+                assert_true(r >= 0);
+                n += r > 0;
+        }
+        return n;
+}
+
 static void assert_schema(const char *schema_name, const char *payload) {
         char path[4096], err[512];
         char *text;
@@ -473,6 +487,15 @@ static void test_plain_topics_and_reannounce(void **state) {
         assert_int_equal(subscriber_count(&s, "insole/bridge/gw1/state", "online"), 2);
         /* events are not repeated */
         assert_int_equal(subscriber_count(&s, "insole/anna/gait", NULL), 20);
+
+        /* idle: the 1 s housekeeping timer, nothing more */
+        assert_true(run_until(e, 2 * USEC_PER_SEC, cond_outbox_empty, c));
+        sleep_loop(e, 100 * USEC_PER_MSEC);
+        {
+                unsigned n = idle_wakeups(e, 1500 * USEC_PER_MSEC);
+                print_message("# plain: %u wakeups in 1.5 s idle\n", n);
+                assert_true(n <= 4);
+        }
 
         /* clean stop: "offline" goes out before the disconnect */
         assert_int_equal(mqtt_client_stop(c, 2 * USEC_PER_SEC), 0);
@@ -635,6 +658,13 @@ static void test_tls(void **state) {
         assert_int_equal(mqtt_publish_steps(c, "anna", &steps, now_real()), 1);
         w = (CountWait) { &s, "insole/anna/steps", "\"steps_today\":1,", 1 };
         assert_true(run_until(e, 5 * USEC_PER_SEC, cond_count, &w));
+        assert_true(run_until(e, 2 * USEC_PER_SEC, cond_outbox_empty, c));
+        sleep_loop(e, 100 * USEC_PER_MSEC);
+        {
+                unsigned n = idle_wakeups(e, 1500 * USEC_PER_MSEC);
+                print_message("# tls: %u wakeups in 1.5 s idle\n", n);
+                assert_true(n <= 4);
+        }
 
         /* a certificate from another CA is refused, and that is final */
         tls_config(&bad_cfg, &b, other_ca, sizeof other_ca, "other-ca.crt");
