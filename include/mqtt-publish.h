@@ -16,6 +16,9 @@
  *   <base>/<wearer>/<role>/pressure            optional decimated raw stream (QoS 0, droppable)
  *   <base>/<wearer>/reminder                   reminder events (the reminders module's JSON, wrapped)
  *   <base>/<wearer>/reminder/set               command topic (subscribed)
+ *   <base>/<wearer>/reminder/state             retained reminder state (the reminders module's JSON)
+ *   <base>/<wearer>/daily                      retained daily summary (the reminders module's JSON)
+ *   <base>/<wearer>/exercise                   exercise events (the reminders module's JSON)
  *
  * Every topic segment that is not a fixed word comes from the configuration and is checked against
  * [a-z0-9_-]{1,32} again here: a builder refuses (-EINVAL) rather than publish to a surprising
@@ -60,6 +63,9 @@ typedef enum MqttWearerTopic {
         MQTT_WEARER_ACTIVITY,
         MQTT_WEARER_REMINDER,
         MQTT_WEARER_REMINDER_SET,
+        MQTT_WEARER_REMINDER_STATE,
+        MQTT_WEARER_DAILY,
+        MQTT_WEARER_EXERCISE,
         _MQTT_WEARER_TOPIC_MAX,
         _MQTT_WEARER_TOPIC_INVALID = -1,
 } MqttWearerTopic;

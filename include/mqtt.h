@@ -125,6 +125,11 @@ int mqtt_publish_activity(MqttClient *c, const char *wearer, ActivityState state
 int mqtt_publish_gait(MqttClient *c, const char *wearer, const char *gait_json, uint64_t now_usec);
 /* reminder_json: the reminders module's serialised event object. */
 int mqtt_publish_reminder(MqttClient *c, const char *wearer, const char *reminder_json, uint64_t now_usec);
+/* The reminders module's retained state (docs/reminders.md), daily summary (retained) and exercise
+ * events, wrapped with timestamp + seq like the others. */
+int mqtt_publish_reminder_state(MqttClient *c, const char *wearer, const char *state_json, uint64_t now_usec);
+int mqtt_publish_daily(MqttClient *c, const char *wearer, const char *daily_json, uint64_t now_usec);
+int mqtt_publish_exercise(MqttClient *c, const char *wearer, const char *exercise_json, uint64_t now_usec);
 int mqtt_publish_battery(MqttClient *c, const char *wearer, DeviceRole role, unsigned battery_percent,
                          uint64_t now_usec);
 int mqtt_publish_link(MqttClient *c, const char *wearer, DeviceRole role, const MqttLinkStats *l, uint64_t now_usec);

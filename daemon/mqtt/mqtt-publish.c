@@ -107,8 +107,8 @@ int mqtt_publish_activity(MqttClient *c, const char *wearer, ActivityState state
         return publish_built(c, MQTT_PUBLISH_EVENT, topic, &w);
 }
 
-static int publish_wrapped(MqttClient *c, const char *wearer, MqttWearerTopic which, const char *json,
-                           uint64_t now_usec) {
+static int publish_wrapped_kind(MqttClient *c, const char *wearer, MqttWearerTopic which, MqttPublishKind kind,
+                                const char *json, uint64_t now_usec) {
         const Config *cfg = client_config(c);
         char topic[MQTT_TOPIC_MAX];
         JsonWriter w;
@@ -121,7 +121,24 @@ static int publish_wrapped(MqttClient *c, const char *wearer, MqttWearerTopic wh
         st = stamp_for(c, topic, now_usec);
         json_writer_init_dynamic(&w);
         (void) mqtt_payload_wrap_object(&w, &st, json);
-        return publish_built(c, MQTT_PUBLISH_EVENT, topic, &w);
+        return publish_built(c, kind, topic, &w);
+}
+
+static int publish_wrapped(MqttClient *c, const char *wearer, MqttWearerTopic which, const char *json,
+                           uint64_t now_usec) {
+        return publish_wrapped_kind(c, wearer, which, MQTT_PUBLISH_EVENT, json, now_usec);
+}
+
+int mqtt_publish_reminder_state(MqttClient *c, const char *wearer, const char *state_json, uint64_t now_usec) {
+        return publish_wrapped_kind(c, wearer, MQTT_WEARER_REMINDER_STATE, MQTT_PUBLISH_STATE, state_json, now_usec);
+}
+
+int mqtt_publish_daily(MqttClient *c, const char *wearer, const char *daily_json, uint64_t now_usec) {
+        return publish_wrapped_kind(c, wearer, MQTT_WEARER_DAILY, MQTT_PUBLISH_STATE, daily_json, now_usec);
+}
+
+int mqtt_publish_exercise(MqttClient *c, const char *wearer, const char *exercise_json, uint64_t now_usec) {
+        return publish_wrapped(c, wearer, MQTT_WEARER_EXERCISE, exercise_json, now_usec);
 }
 
 int mqtt_publish_gait(MqttClient *c, const char *wearer, const char *gait_json, uint64_t now_usec) {

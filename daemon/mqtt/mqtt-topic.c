@@ -128,6 +128,12 @@ int mqtt_topic_wearer(char *buf, size_t size, const char *base, const char *wear
                 return mqtt_topic_join(buf, size, base, wearer, "reminder", NULL);
         case MQTT_WEARER_REMINDER_SET:
                 return mqtt_topic_join(buf, size, base, wearer, "reminder", "set", NULL);
+        case MQTT_WEARER_REMINDER_STATE:
+                return mqtt_topic_join(buf, size, base, wearer, "reminder", "state", NULL);
+        case MQTT_WEARER_DAILY:
+                return mqtt_topic_join(buf, size, base, wearer, "daily", NULL);
+        case MQTT_WEARER_EXERCISE:
+                return mqtt_topic_join(buf, size, base, wearer, "exercise", NULL);
         default:
                 return -EINVAL;
         }

@@ -127,6 +127,12 @@ static void test_topics(void **state) {
         assert_string_equal(buf, "insole/anna/gait");
         assert_int_equal(mqtt_topic_wearer(buf, sizeof buf, "insole", "anna", MQTT_WEARER_REMINDER_SET), 0);
         assert_string_equal(buf, "insole/anna/reminder/set");
+        assert_int_equal(mqtt_topic_wearer(buf, sizeof buf, "insole", "anna", MQTT_WEARER_REMINDER_STATE), 0);
+        assert_string_equal(buf, "insole/anna/reminder/state");
+        assert_int_equal(mqtt_topic_wearer(buf, sizeof buf, "insole", "anna", MQTT_WEARER_DAILY), 0);
+        assert_string_equal(buf, "insole/anna/daily");
+        assert_int_equal(mqtt_topic_wearer(buf, sizeof buf, "insole", "anna", MQTT_WEARER_EXERCISE), 0);
+        assert_string_equal(buf, "insole/anna/exercise");
         assert_int_equal(mqtt_topic_device(buf, sizeof buf, "insole", "anna", DEVICE_ROLE_LEFT, MQTT_DEVICE_BATTERY), 0);
         assert_string_equal(buf, "insole/anna/left/battery");
         assert_int_equal(mqtt_topic_device(buf, sizeof buf, "a/b", "anna", DEVICE_ROLE_FOOTPOD, MQTT_DEVICE_LINK), 0);
@@ -315,8 +321,8 @@ static void test_discovery(void **state) {
 
         make_config(&c);
         assert_int_equal(mqtt_discovery_build(&c, "0.1.0", collect, &col), 0);
-        /* gateway 1 + anna 8 + bob 8 + anna's 2 insoles x 3 + bob's footpod x 3 */
-        assert_int_equal(col.n, 1 + 8 + 8 + 6 + 3);
+        /* gateway 1 + anna 9 + bob 9 + anna's 2 insoles x 3 + bob's footpod x 3 */
+        assert_int_equal(col.n, 1 + 9 + 9 + 6 + 3);
 
         for (size_t i = 0; i < col.n; i++) {
                 assert_schema("homeassistant-discovery", col.payload[i]);
@@ -352,6 +358,13 @@ static void test_discovery(void **state) {
         tj_free(v);
         free(v);
 
+        p = find_payload(&col, "homeassistant/binary_sensor/anna/insole2mqtt_move_reminder_due/config");
+        assert_non_null(p);
+        assert_non_null(strstr(p, "\"state_topic\":\"insole/anna/reminder/state\""));
+        assert_non_null(strstr(p, "value_json.due"));
+        p = find_payload(&col, "homeassistant/sensor/anna/insole2mqtt_cadence/config");
+        assert_non_null(strstr(p, "\"value_template\":\"{{ value_json.last_60s.cadence_spm }}\""));
+        assert_non_null(strstr(p, "\"state_topic\":\"insole/anna/gait\""));
         assert_non_null(find_payload(&col, "homeassistant/binary_sensor/anna/insole2mqtt_walking/config"));
         assert_non_null(find_payload(&col, "homeassistant/binary_sensor/bob_2/insole2mqtt_move_reminder_due/config"));
         assert_non_null(find_payload(&col, "homeassistant/sensor/bob_2/insole2mqtt_footpod_battery/config"));
