@@ -98,6 +98,10 @@ void mqtt_client_get_stats(const MqttClient *c, MqttClientStats *ret);
 bool mqtt_client_is_connected(const MqttClient *c);
 const Config *mqtt_client_get_config(const MqttClient *c);
 
+/* The reconnect delay after `attempt` consecutive failures (0-based): 1 s doubling to 60 s, then a
+ * point in the upper half of it chosen by `random`. */
+uint64_t mqtt_backoff_delay(unsigned attempt, uint64_t random);
+
 /* libmosquitto return code -> -errno. */
 int mqtt_errno_from_mosq(int mosq_rc);
 /* Whether a libmosquitto error ends retrying (mirrors mosquitto_loop_forever(), except that name

@@ -80,6 +80,10 @@ struct MqttClient {
         sd_event_source *reannounce_timer;
         Resolver *resolver;
 
+        char addresses[8][INET6_ADDRSTRLEN]; /* the broker's resolved addresses, tried in order */
+        unsigned n_addresses;
+        unsigned next_address;
+
         unsigned attempt;           /* consecutive failures, for the backoff */
         bool connected_once;
         int connack_rc;             /* last CONNACK code, to classify a refusal */
@@ -176,6 +180,16 @@ static bool connack_is_fatal(int rc) {
         }
 }
 
+uint64_t mqtt_backoff_delay(unsigned attempt, uint64_t random) {
+        uint64_t delay;
+
+        /* 1 s doubling to 60 s, then a random point in the upper half so that gateways restarted
+         * together do not reconnect in lock step. */
+        delay = MQTT_BACKOFF_INITIAL_USEC << MIN(attempt, 6u);
+        delay = MIN(delay, MQTT_BACKOFF_MAX_USEC);
+        return delay / 2 + random % (delay / 2 + 1);
+}
+
 static uint64_t client_random(MqttClient *c) {
         /* xorshift64*: jitter only, no need for quality */
         c->rng ^= c->rng >> 12;
@@ -196,6 +210,7 @@ static void notify_connection(MqttClient *c, bool connected, int error) {
 }
 
 static int client_attempt(MqttClient *c);
+static int client_connect_address(MqttClient *c, const char *address);
 
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         MqttClient *c = userdata;
@@ -225,6 +240,15 @@ static void client_lost(MqttClient *c, int mosq_rc, int error) {
         if (error == 0)
                 error = mqtt_errno_from_mosq(mosq_rc);
 
+        if (!was_connected && !mqtt_error_is_fatal(mosq_rc) && c->next_address < c->n_addresses) {
+                /* the broker has another address (IPv6 and IPv4, several A records): try it now */
+                log_debug_errno(error, "MQTT: %s failed (%m), trying %s.", c->addresses[c->next_address - 1],
+                                c->addresses[c->next_address]);
+                c->state = CLIENT_RESOLVING;
+                (void) client_connect_address(c, c->addresses[c->next_address++]);
+                return;
+        }
+
         if (mqtt_error_is_fatal(mosq_rc)) {
                 c->state = CLIENT_FAILED;
                 log_error_errno(error, "MQTT: giving up on %s:%u: %s (%m)", c->config->host, c->config->port,
@@ -233,11 +257,7 @@ static void client_lost(MqttClient *c, int mosq_rc, int error) {
                 return;
         }
 
-        /* 1 s doubling to 60 s, then a random point in the upper half so that gateways restarted
-         * together do not reconnect in lock step. */
-        delay = MQTT_BACKOFF_INITIAL_USEC << MIN(c->attempt, 6u);
-        delay = MIN(delay, MQTT_BACKOFF_MAX_USEC);
-        delay = delay / 2 + client_random(c) % (delay / 2 + 1);
+        delay = mqtt_backoff_delay(c->attempt, client_random(c));
         c->attempt++;
         c->state = CLIENT_WAITING;
 
@@ -386,7 +406,6 @@ static Resolver *resolver_free(Resolver *res) {
 
 static int on_resolve_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         MqttClient *c = userdata;
-        char address[INET6_ADDRSTRLEN] = "";
         struct addrinfo *ai;
         int e;
 
@@ -397,22 +416,26 @@ static int on_resolve_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         c->resolve_timer = sd_event_source_disable_unref(c->resolve_timer);
 
+        c->n_addresses = c->next_address = 0;
         if (e == 0)
-                for (ai = c->resolver->request.ar_result; ai && !address[0]; ai = ai->ai_next) {
-                        if (ai->ai_family == AF_INET)
-                                (void) inet_ntop(AF_INET, &((struct sockaddr_in *) ai->ai_addr)->sin_addr, address,
-                                                 sizeof address);
-                        else if (ai->ai_family == AF_INET6)
-                                (void) inet_ntop(AF_INET6, &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr,
-                                                 address, sizeof address);
+                for (ai = c->resolver->request.ar_result; ai && c->n_addresses < ELEMENTSOF(c->addresses);
+                     ai = ai->ai_next) {
+                        char *a = c->addresses[c->n_addresses];
+                        if (ai->ai_family == AF_INET &&
+                            inet_ntop(AF_INET, &((struct sockaddr_in *) ai->ai_addr)->sin_addr, a, INET6_ADDRSTRLEN))
+                                c->n_addresses++;
+                        else if (ai->ai_family == AF_INET6 &&
+                                 inet_ntop(AF_INET6, &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr, a,
+                                           INET6_ADDRSTRLEN))
+                                c->n_addresses++;
                 }
         c->resolver = resolver_free(c->resolver);
-        if (!address[0]) {
+        if (c->n_addresses == 0) {
                 log_info("MQTT: cannot resolve '%s': %s", c->config->host, e ? gai_strerror(e) : "no address");
                 client_lost(c, MOSQ_ERR_EAI, -EADDRNOTAVAIL);
                 return 0;
         }
-        return client_connect_address(c, address);
+        return client_connect_address(c, c->addresses[c->next_address++]);
 }
 
 static bool host_is_numeric(const char *host) {
@@ -426,6 +449,7 @@ static int client_attempt(MqttClient *c) {
         Resolver *res;
         int r;
 
+        c->n_addresses = c->next_address = 0;
         if (host_is_numeric(c->config->host))
                 return client_connect_address(c, c->config->host);
 

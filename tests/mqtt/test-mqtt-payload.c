@@ -12,6 +12,9 @@
 
 #include <cmocka.h>
 
+#include <mosquitto.h>
+
+#include "mqtt.h"
 #include "mqtt-publish.h"
 #include "state-store.h"
 #include "tiny-json.h"
@@ -408,6 +411,42 @@ static void test_steps_payload_parse(void **state) {
                 assert_int_equal(state_store_parse_steps_payload(bad[i], strlen(bad[i]), &today, &total, day), -EBADMSG);
 }
 
+static void test_backoff_and_errors(void **state) {
+        /* 1, 2, 4, 8, 16, 32, 60, 60 s: the delay lies in the upper half of each */
+        const uint64_t caps[] = { 1, 2, 4, 8, 16, 32, 60, 60, 60 };
+        for (unsigned a = 0; a < ELEMENTSOF(caps); a++) {
+                uint64_t cap = caps[a] * USEC_PER_SEC;
+                assert_int_equal(mqtt_backoff_delay(a, 0), cap / 2);
+                assert_int_equal(mqtt_backoff_delay(a, cap / 2), cap);
+                for (uint64_t r = 1; r < 1000000; r = r * 7 + 3) {
+                        uint64_t d = mqtt_backoff_delay(a, r * 2654435761u);
+                        assert_true(d >= cap / 2 && d <= cap);
+                }
+        }
+        assert_int_equal(mqtt_backoff_delay(1000, 0), 30 * USEC_PER_SEC);
+
+        /* like mosquitto_loop_forever(), except that name resolution is retried */
+        assert_true(mqtt_error_is_fatal(MOSQ_ERR_TLS));
+        assert_true(mqtt_error_is_fatal(MOSQ_ERR_AUTH));
+        assert_true(mqtt_error_is_fatal(MOSQ_ERR_PROTOCOL));
+        assert_false(mqtt_error_is_fatal(MOSQ_ERR_EAI));
+        assert_false(mqtt_error_is_fatal(MOSQ_ERR_CONN_LOST));
+        assert_false(mqtt_error_is_fatal(MOSQ_ERR_ERRNO));
+        assert_false(mqtt_error_is_fatal(MOSQ_ERR_KEEPALIVE));
+        assert_false(mqtt_error_is_fatal(MOSQ_ERR_CONN_REFUSED));
+
+        assert_int_equal(mqtt_errno_from_mosq(MOSQ_ERR_SUCCESS), 0);
+        assert_int_equal(mqtt_errno_from_mosq(MOSQ_ERR_NO_CONN), -ENOTCONN);
+        assert_int_equal(mqtt_errno_from_mosq(MOSQ_ERR_NOMEM), -ENOMEM);
+        assert_int_equal(mqtt_errno_from_mosq(MOSQ_ERR_AUTH), -EACCES);
+        assert_int_equal(mqtt_errno_from_mosq(MOSQ_ERR_KEEPALIVE), -ETIMEDOUT);
+        errno = EPIPE;
+        assert_int_equal(mqtt_errno_from_mosq(MOSQ_ERR_ERRNO), -EPIPE);
+        for (int rc = -1; rc < 40; rc++)
+                if (rc != MOSQ_ERR_SUCCESS)
+                        assert_true(mqtt_errno_from_mosq(rc) < 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_name_validation),
@@ -418,6 +457,7 @@ int main(void) {
                 cmocka_unit_test(test_wrap_object),
                 cmocka_unit_test(test_discovery),
                 cmocka_unit_test(test_steps_payload_parse),
+                cmocka_unit_test(test_backoff_and_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
