@@ -43,6 +43,7 @@ typedef struct Broker {
         uint16_t port;
         pid_t pid;
         bool tls;
+        bool auth; /* client certificate and user name/password required */
 } Broker;
 
 static uint16_t free_port(void) {
@@ -78,6 +79,9 @@ static void make_certs(const char *dir) {
         run("cd %s && printf 'subjectAltName=DNS:broker.test,IP:127.0.0.1\\n' > ext.cnf", dir);
         run("cd %s && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt "
             "-days 2 -extfile ext.cnf 2>/dev/null", dir);
+        run("cd %s && openssl req %s -keyout client.key -out client.csr -subj /CN=gateway 2>/dev/null", dir, ec);
+        run("cd %s && openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt "
+            "-days 2 2>/dev/null", dir);
         run("chmod 644 %s/server.key", dir);
 }
 
@@ -110,6 +114,11 @@ static void broker_write_config(Broker *b) {
         }
         if (b->tls)
                 fprintf(out, "cafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n", b->dir, b->dir, b->dir);
+        if (b->auth) {
+                run("mosquitto_passwd -b -c %s/passwd gateway s3cret-pass >/dev/null 2>&1", b->dir);
+                run("chmod 644 %s/passwd", b->dir);
+                fprintf(out, "require_certificate true\nallow_anonymous false\npassword_file %s/passwd\n", b->dir);
+        }
         fclose(in);
         fclose(out);
 }
@@ -167,8 +176,9 @@ static void broker_stop(Broker *b) {
         b->pid = 0;
 }
 
-static void broker_init(Broker *b, bool tls) {
+static void broker_init_full(Broker *b, bool tls, bool auth) {
         memset(b, 0, sizeof *b);
+        b->auth = auth;
         strcpy(b->dir, "/tmp/i2m-mqtt-test-XXXXXX");
         assert_non_null(mkdtemp(b->dir));
         chmod(b->dir, 0755);
@@ -184,6 +194,10 @@ static void broker_init(Broker *b, bool tls) {
                 make_certs(b->dir);
         broker_write_config(b);
         broker_start(b);
+}
+
+static void broker_init(Broker *b, bool tls) {
+        broker_init_full(b, tls, false);
 }
 
 static void broker_done(Broker *b) {
@@ -700,6 +714,61 @@ static void test_tls(void **state) {
         broker_done(&b);
 }
 
+static void test_client_certificate_and_password(void **state) {
+        _cleanup_(mqtt_client_freep) MqttClient *good = NULL, *bad_pw = NULL, *no_cert = NULL;
+        sd_event *e = NULL;
+        Broker b;
+        Config cg, cp, cn;
+        char ca[3][128], cert[128], key[128];
+        ConnResult pw_result = {}, cert_result = {};
+
+        broker_init_full(&b, true, true);
+        assert_int_equal(sd_event_new(&e), 0);
+        snprintf(cert, sizeof cert, "%s/client.crt", b.dir);
+        snprintf(key, sizeof key, "%s/client.key", b.dir);
+
+        tls_config(&cg, &b, ca[0], sizeof ca[0], "ca.crt");
+        cg.tls_cert_file = cert;
+        cg.tls_key_file = key;
+        cg.username = (char *) "gateway";
+        cg.password = (char *) "s3cret-pass";
+        assert_int_equal(mqtt_client_new(e, &cg, &good), 0);
+        assert_int_equal(mqtt_client_start(good), 0);
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_connected, good));
+
+        /* a wrong password is refused by the broker (CONNACK 5): final, reported as -EACCES */
+        tls_config(&cp, &b, ca[1], sizeof ca[1], "ca.crt");
+        strcpy(cp.gateway_id, "gw-pw");
+        cp.tls_cert_file = cert;
+        cp.tls_key_file = key;
+        cp.username = (char *) "gateway";
+        cp.password = (char *) "wrong";
+        assert_int_equal(mqtt_client_new(e, &cp, &bad_pw), 0);
+        mqtt_client_set_connection_handler(bad_pw, on_connection, &pw_result);
+        assert_int_equal(mqtt_client_start(bad_pw), 0);
+        assert_true(run_until(e, 5 * USEC_PER_SEC, cond_conn_result, &pw_result));
+        assert_false(pw_result.connected);
+        assert_int_equal(pw_result.error, -EACCES);
+
+        /* no client certificate: the broker ends the handshake */
+        tls_config(&cn, &b, ca[2], sizeof ca[2], "ca.crt");
+        strcpy(cn.gateway_id, "gw-nocert");
+        cn.username = (char *) "gateway";
+        cn.password = (char *) "s3cret-pass";
+        assert_int_equal(mqtt_client_new(e, &cn, &no_cert), 0);
+        mqtt_client_set_connection_handler(no_cert, on_connection, &cert_result);
+        assert_int_equal(mqtt_client_start(no_cert), 0);
+        (void) run_until(e, 4 * USEC_PER_SEC, cond_conn_result, &cert_result);
+        assert_false(mqtt_client_is_connected(no_cert));
+        assert_true(mqtt_client_is_connected(good));
+
+        no_cert = mqtt_client_free(no_cert);
+        bad_pw = mqtt_client_free(bad_pw);
+        good = mqtt_client_free(good);
+        sd_event_unref(e);
+        broker_done(&b);
+}
+
 typedef struct Fetched {
         int calls;
         int error;
@@ -776,6 +845,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_plain_topics_and_reannounce, watchdog),
                 cmocka_unit_test_setup(test_broker_restart_zero_loss, watchdog),
                 cmocka_unit_test_setup(test_tls, watchdog),
+                cmocka_unit_test_setup(test_client_certificate_and_password, watchdog),
                 cmocka_unit_test_setup(test_multi_gateway_fetch, watchdog),
         };
 
