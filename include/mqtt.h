@@ -67,9 +67,10 @@ void mqtt_client_set_connection_handler(MqttClient *c, MqttConnectionHandler h, 
 
 /* Starts connecting (asynchronously). */
 int mqtt_client_start(MqttClient *c);
-/* Clean shutdown: publishes bridge state "offline", waits up to timeout_usec for the outbox to
- * drain (runs the loop itself, so call it from outside any callback of this client), disconnects.
- * Returns -ETIMEDOUT when messages were left. */
+/* Clean shutdown: publishes bridge state "offline", blocks up to timeout_usec while the outbox
+ * drains (driving the socket with poll() itself, so it works after the event loop has finished),
+ * then disconnects; the broker does not send the will after a clean disconnect. Returns -ETIMEDOUT
+ * when messages were left (they are lost: persist what matters in the state store first). */
 int mqtt_client_stop(MqttClient *c, uint64_t timeout_usec);
 
 /* Queues a message (copying topic and payload). topic must come from the mqtt_topic_* builders.

@@ -4,6 +4,8 @@
 #include <mosquitto.h>
 #include <netdb.h>
 #include <openssl/ssl.h>
+#include <poll.h>
+#include <time.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -822,12 +824,18 @@ int mqtt_client_start(MqttClient *c) {
         return client_attempt(c);
 }
 
+static uint64_t now_monotonic(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / USEC_PER_MSEC;
+}
+
 int mqtt_client_stop(MqttClient *c, uint64_t timeout_usec) {
         JsonWriter w;
         char buf[64];
         const char *p;
         size_t n;
-        uint64_t start, now;
+        uint64_t deadline;
         int r;
 
         if (c->state == CLIENT_STOPPED)
@@ -837,14 +845,28 @@ int mqtt_client_stop(MqttClient *c, uint64_t timeout_usec) {
         if (json_writer_finish(&w, &p, &n) >= 0)
                 (void) mqtt_outbox_push(c->outbox, MQTT_MESSAGE_STATE, c->state_topic, p, n);
 
-        r = sd_event_now(c->event, CLOCK_MONOTONIC, &start);
-        if (r < 0)
-                return r;
+        /* Drain by driving libmosquitto directly with poll(): this runs at shutdown, typically after
+         * the event loop has finished (sd_event_run() refuses then), and blocking here is the
+         * point. */
+        deadline = now_monotonic() + timeout_usec;
         while (c->state == CLIENT_CONNECTED && mqtt_outbox_depth(c->outbox) > 0) {
-                r = sd_event_run(c->event, 100 * USEC_PER_MSEC);
-                if (r < 0)
-                        return r;
-                if (sd_event_now(c->event, CLOCK_MONOTONIC, &now) < 0 || now - start >= timeout_usec)
+                struct pollfd pfd = { .fd = mosquitto_socket(c->mosq), .events = POLLIN };
+                uint64_t now = now_monotonic();
+                int rc = MOSQ_ERR_SUCCESS;
+
+                if (now >= deadline || pfd.fd < 0)
+                        break;
+                (void) mqtt_outbox_flush(c->outbox, c->mosq);
+                if (mosquitto_want_write(c->mosq))
+                        pfd.events |= POLLOUT;
+                r = poll(&pfd, 1, (int) MIN((deadline - now) / USEC_PER_MSEC + 1, (uint64_t) 100));
+                if (r < 0 && errno != EINTR)
+                        break;
+                if (r > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+                        rc = mosquitto_loop_read(c->mosq, 1);
+                if (rc == MOSQ_ERR_SUCCESS && c->state == CLIENT_CONNECTED && r > 0 && (pfd.revents & POLLOUT))
+                        rc = mosquitto_loop_write(c->mosq, 1);
+                if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(c->mosq) < 0)
                         break;
         }
         r = mqtt_outbox_depth(c->outbox) > 0 ? -ETIMEDOUT : 0;
@@ -859,7 +881,8 @@ int mqtt_client_stop(MqttClient *c, uint64_t timeout_usec) {
         client_drop_io(c);
         c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
         c->misc_timer = sd_event_source_disable_unref(c->misc_timer);
-        c->state = CLIENT_STOPPED;
+        c->resolve_timer = sd_event_source_disable_unref(c->resolve_timer);
+        c->reannounce_timer = sd_event_source_disable_unref(c->reannounce_timer);
         return r;
 }
 
