@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "json-parse.h"
 #include "mqtt-publish.h"
 #include "state-store.h"
 
@@ -374,104 +375,26 @@ int state_store_save(const char *dir, const StateStore *s) {
         return 0;
 }
 
-/* A deliberately small reader for one flat JSON object of strings and integers — what our own
- * steps payload is. Anything else (nesting, floats, escapes other than \" and \\) is refused. */
-static const char *skip_ws(const char *p, const char *end) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-                p++;
-        return p;
-}
-
-static const char *read_string(const char *p, const char *end, char *out, size_t out_size) {
-        size_t n = 0;
-
-        if (p >= end || *p != '"')
-                return NULL;
-        for (p++; p < end && *p != '"'; p++) {
-                char ch = *p;
-                if ((unsigned char) ch < 0x20)
-                        return NULL;
-                if (ch == '\\') {
-                        if (++p >= end || (*p != '"' && *p != '\\'))
-                                return NULL;
-                        ch = *p;
-                }
-                if (n + 1 >= out_size)
-                        return NULL;
-                out[n++] = ch;
-        }
-        if (p >= end)
-                return NULL;
-        out[n] = 0;
-        return p + 1;
-}
-
 int state_store_parse_steps_payload(const char *payload, size_t len, uint64_t *ret_today, uint64_t *ret_total,
                                     char ret_day[static 11]) {
-        const char *p = payload, *end = payload + len;
-        bool has_today = false, has_total = false, has_day = false;
-        uint64_t today = 0, total = 0;
-        char day[11] = "";
+        /* Untrusted (any client of the broker can publish there): the strict reader with tight
+         * limits; unknown members are fine (a newer gateway may add some). */
+        const JsonParseLimits limits = { .max_size = 4096, .max_depth = 4, .max_values = 256 };
+        _cleanup_(json_document_freep) JsonDocument *doc = NULL;
+        const JsonValue *root;
+        const char *day;
+        size_t day_len;
+        uint64_t today, total;
 
-        if (!payload || len > 4096)
+        if (!payload || json_parse(payload, len, &limits, &doc, NULL) < 0)
                 return -EBADMSG;
-        p = skip_ws(p, end);
-        if (p >= end || *p++ != '{')
+        root = json_document_root(doc);
+        if (json_value_type(root) != JSON_TYPE_OBJECT)
                 return -EBADMSG;
-        p = skip_ws(p, end);
-        if (p < end && *p == '}')
-                return -EBADMSG;
-        for (;;) {
-                char key[32], sval[40], num[24];
-                bool is_string;
-
-                p = skip_ws(p, end);
-                p = read_string(p, end, key, sizeof key);
-                if (!p)
-                        return -EBADMSG;
-                p = skip_ws(p, end);
-                if (p >= end || *p++ != ':')
-                        return -EBADMSG;
-                p = skip_ws(p, end);
-                is_string = p < end && *p == '"';
-                if (is_string) {
-                        p = read_string(p, end, sval, sizeof sval);
-                        if (!p)
-                                return -EBADMSG;
-                } else {
-                        size_t n = 0;
-                        while (p < end && *p >= '0' && *p <= '9' && n + 1 < sizeof num)
-                                num[n++] = *p++;
-                        num[n] = 0;
-                        if (n == 0 || (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E')))
-                                return -EBADMSG;
-                }
-                if (streq(key, "steps_today") || streq(key, "steps_total")) {
-                        uint64_t *dst = streq(key, "steps_today") ? &today : &total;
-                        bool *seen = streq(key, "steps_today") ? &has_today : &has_total;
-                        if (is_string || *seen || parse_u64(num, dst) < 0)
-                                return -EBADMSG;
-                        *seen = true;
-                } else if (streq(key, "day")) {
-                        if (!is_string || has_day || !day_is_valid(sval))
-                                return -EBADMSG;
-                        memcpy(day, sval, 11);
-                        has_day = true;
-                }
-                p = skip_ws(p, end);
-                if (p < end && *p == ',') {
-                        p++;
-                        continue;
-                }
-                if (p < end && *p == '}') {
-                        p = skip_ws(p + 1, end);
-                        if (p != end)
-                                return -EBADMSG;
-                        break;
-                }
-                return -EBADMSG;
-        }
-        if (!has_today || !has_total || !has_day)
+        if (json_value_get_uint64(json_value_member(root, "steps_today"), UINT64_MAX, &today) < 0 ||
+            json_value_get_uint64(json_value_member(root, "steps_total"), UINT64_MAX, &total) < 0 ||
+            json_value_get_string(json_value_member(root, "day"), &day, &day_len) < 0 || day_len != 10 ||
+            !day_is_valid(day))
                 return -EBADMSG;
         *ret_today = today;
         *ret_total = total;

@@ -405,10 +405,18 @@ static void test_steps_payload_parse(void **state) {
                 "{\"steps_today\":\"1\",\"steps_total\":2,\"day\":\"2026-11-22\"}",
                 "{\"steps_today\":99999999999999999999999,\"steps_total\":2,\"day\":\"2026-11-22\"}",
                 "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\"} x",
-                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\",\"x\":{\"a\":1}}",
+                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\",\"x\":[[[[[1]]]]]}",
+                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\\u0000\"}",
+                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"\xff\xfe" "26-11-22\"}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(state_store_parse_steps_payload(bad[i], strlen(bad[i]), &today, &total, day), -EBADMSG);
+
+        /* unknown members from a newer gateway are fine */
+        const char *newer = "{\"steps_today\":5,\"steps_total\":6,\"day\":\"2026-11-23\",\"x\":{\"a\":[1]}}";
+        assert_int_equal(state_store_parse_steps_payload(newer, strlen(newer), &today, &total, day), 0);
+        assert_int_equal(today, 5);
+        assert_string_equal(day, "2026-11-23");
 }
 
 static void test_backoff_and_errors(void **state) {
