@@ -22,6 +22,7 @@
 /* An advertisement seen this recently makes a failed connection the adapter's fault. */
 #define SEEN_RECENTLY_USEC (30 * USEC_PER_SEC)
 #define REPORTED_MAX 64
+#define TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
 
 typedef struct BluezDevice BluezDevice;
 
@@ -398,7 +399,9 @@ static void device_schedule(BluezDevice *d, uint64_t delay_usec) {
         int r;
 
         if (!d->timer) {
-                r = sd_event_add_time(c->event, &d->timer, CLOCK_MONOTONIC, when, 0, device_timer_handler, d);
+                /* Accuracy 0 would mean sd-event's default of 250 ms: far coarser than the backoff. */
+                r = sd_event_add_time(c->event, &d->timer, CLOCK_MONOTONIC, when, TIMER_ACCURACY_USEC,
+                                      device_timer_handler, d);
                 if (r < 0) {
                         log_ctx_errno(LOG_ERR, &d->ctx, r, "%s: failed to arm the reconnection timer: %m", d->label);
                         return;
@@ -1945,7 +1948,7 @@ int bluez_client_start(BluezClient *c) {
         if (r < 0)
                 return log_error_errno(r, "Failed to ask for bluetoothd's bus name: %m");
 
-        r = sd_event_add_time(c->event, &c->tick, CLOCK_MONOTONIC, now_usec(c) + tick_interval(c->config), 0,
+        r = sd_event_add_time(c->event, &c->tick, CLOCK_MONOTONIC, now_usec(c) + tick_interval(c->config), TIMER_ACCURACY_USEC,
                               client_tick, c);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the Bluetooth watchdog: %m");
