@@ -64,6 +64,9 @@ MqttClient *mqtt_client_free(MqttClient *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(MqttClient *, mqtt_client_free);
 
 void mqtt_client_set_connection_handler(MqttClient *c, MqttConnectionHandler h, void *userdata);
+/* How long a connection may take from connect() to CONNACK before it is abandoned and retried
+ * (default 15 s; 0 restores it). */
+void mqtt_client_set_connect_timeout(MqttClient *c, uint64_t usec);
 
 /* Starts connecting (asynchronously). */
 int mqtt_client_start(MqttClient *c);

@@ -86,6 +86,7 @@ struct MqttClient {
         unsigned n_addresses;
         unsigned next_address;
 
+        uint64_t connect_timeout_usec;
         unsigned attempt;           /* consecutive failures, for the backoff */
         bool connected_once;
         int connack_rc;             /* last CONNACK code, to classify a refusal */
@@ -376,7 +377,7 @@ static int client_connect_address(MqttClient *c, const char *address) {
         r = sd_event_source_set_prepare(c->io, on_io_prepare);
         if (r < 0)
                 return log_error_errno(r, "MQTT: failed to set the prepare callback: %m");
-        r = sd_event_add_time_relative(c->event, &c->connect_timer, CLOCK_MONOTONIC, MQTT_CONNECT_TIMEOUT_USEC, 0,
+        r = sd_event_add_time_relative(c->event, &c->connect_timer, CLOCK_MONOTONIC, c->connect_timeout_usec, 0,
                                        on_connect_timeout, c);
         if (r < 0)
                 return log_error_errno(r, "MQTT: failed to arm the connect timeout: %m");
@@ -691,6 +692,7 @@ int mqtt_client_new(sd_event *event, const Config *config, MqttClient **ret) {
         c->event = sd_event_ref(event);
         c->config = config;
         c->io_fd = -1;
+        c->connect_timeout_usec = MQTT_CONNECT_TIMEOUT_USEC;
         if (getrandom(&c->rng, sizeof c->rng, GRND_NONBLOCK) != sizeof c->rng || c->rng == 0)
                 c->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t) getpid();
 
@@ -789,6 +791,10 @@ MqttClient *mqtt_client_free(MqttClient *c) {
         sd_event_unref(c->event);
         free(c);
         return NULL;
+}
+
+void mqtt_client_set_connect_timeout(MqttClient *c, uint64_t usec) {
+        c->connect_timeout_usec = usec > 0 ? usec : MQTT_CONNECT_TIMEOUT_USEC;
 }
 
 void mqtt_client_set_connection_handler(MqttClient *c, MqttConnectionHandler h, void *userdata) {

@@ -769,6 +769,43 @@ static void test_client_certificate_and_password(void **state) {
         broker_done(&b);
 }
 
+/* A peer that accepts TCP (the kernel completes the handshake) but never answers CONNECT: the
+ * attempt is abandoned after the connect timeout and retried, instead of waiting for ever. */
+static void test_connect_timeout(void **state) {
+        _cleanup_(mqtt_client_freep) MqttClient *c = NULL;
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof a;
+        sd_event *e = NULL;
+        Broker fake = {};
+        Config cfg;
+        MqttClientStats st;
+        int fd;
+
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
+        assert_int_equal(listen(fd, 16), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+        fake.port = ntohs(a.sin_port);
+
+        assert_int_equal(sd_event_new(&e), 0);
+        make_config(&cfg, &fake, "gw-timeout");
+        cfg.homeassistant = false;
+        assert_int_equal(mqtt_client_new(e, &cfg, &c), 0);
+        mqtt_client_set_connect_timeout(c, 500 * USEC_PER_MSEC);
+        assert_int_equal(mqtt_client_start(c), 0);
+        sleep_loop(e, 1200 * USEC_PER_MSEC);
+        mqtt_client_get_stats(c, &st);
+        assert_false(st.connected);
+        assert_true(st.connect_failures >= 1);
+        /* still retrying, with the birth waiting in the outbox */
+        assert_int_equal(st.outbox_depth, 1);
+
+        c = mqtt_client_free(c);
+        close(fd);
+        sd_event_unref(e);
+}
+
 typedef struct Fetched {
         int calls;
         int error;
@@ -847,6 +884,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_tls, watchdog),
                 cmocka_unit_test_setup(test_client_certificate_and_password, watchdog),
                 cmocka_unit_test_setup(test_multi_gateway_fetch, watchdog),
+                cmocka_unit_test_setup(test_connect_timeout, watchdog),
         };
 
         signal(SIGPIPE, SIG_IGN);
