@@ -34,7 +34,7 @@
 
 #include "mqtt.h"
 #include "state-store.h"
-#include "tiny-json.h"
+#include "schema-check.h"
 
 /* ---------------------------------------------------------------- broker */
 
@@ -400,25 +400,10 @@ static unsigned idle_wakeups(sd_event *e, uint64_t usec) {
 }
 
 static void assert_schema(const char *schema_name, const char *payload) {
-        char path[4096], err[512];
-        char *text;
-        TjValue *schema, *inst;
+        char err[512];
 
-        snprintf(path, sizeof path, "%s/docs/schema/%s.json", getenv("INSOLE2MQTT_SOURCE_ROOT"), schema_name);
-        text = tj_read_file(path);
-        assert_non_null(text);
-        schema = tj_parse(text, err, sizeof err);
-        assert_non_null(schema);
-        inst = tj_parse(payload, err, sizeof err);
-        if (!inst)
-                fail_msg("not JSON (%s): %s", err, payload);
-        if (tj_validate(schema, inst, err, sizeof err) < 0)
+        if (schema_check(schema_name, payload, err, sizeof err) < 0)
                 fail_msg("payload does not match %s: %s\n%s", schema_name, err, payload);
-        tj_free(schema);
-        tj_free(inst);
-        free(schema);
-        free(inst);
-        free(text);
 }
 
 /* ---------------------------------------------------------------- tests */

@@ -17,7 +17,7 @@
 #include "mqtt.h"
 #include "mqtt-publish.h"
 #include "state-store.h"
-#include "tiny-json.h"
+#include "schema-check.h"
 
 #define T0 UINT64_C(1795341600123456) /* 2026-11-22T10:00:00.123456Z */
 
@@ -40,48 +40,16 @@ static void make_config(Config *c) {
 
 /* Validates a payload against docs/schema/<name>.json. */
 static void assert_schema(const char *schema_name, const char *payload) {
-        char path[4096], err[512];
-        const char *root = getenv("INSOLE2MQTT_SOURCE_ROOT");
-        char *text;
-        TjValue *schema, *inst;
+        char err[512];
 
-        assert_non_null(root);
-        snprintf(path, sizeof path, "%s/docs/schema/%s.json", root, schema_name);
-        text = tj_read_file(path);
-        assert_non_null(text);
-        schema = tj_parse(text, err, sizeof err);
-        if (!schema)
-                fail_msg("schema %s: %s", schema_name, err);
-        inst = tj_parse(payload, err, sizeof err);
-        if (!inst)
-                fail_msg("payload is not JSON (%s): %s", err, payload);
-        if (tj_validate(schema, inst, err, sizeof err) < 0)
+        if (schema_check(schema_name, payload, err, sizeof err) < 0)
                 fail_msg("payload does not match %s: %s\n%s", schema_name, err, payload);
-        tj_free(schema);
-        tj_free(inst);
-        free(schema);
-        free(inst);
-        free(text);
 }
 
 static void assert_schema_rejects(const char *schema_name, const char *payload) {
-        char path[4096], err[512];
-        char *text;
-        TjValue *schema, *inst;
+        char err[512];
 
-        snprintf(path, sizeof path, "%s/docs/schema/%s.json", getenv("INSOLE2MQTT_SOURCE_ROOT"), schema_name);
-        text = tj_read_file(path);
-        assert_non_null(text);
-        schema = tj_parse(text, err, sizeof err);
-        assert_non_null(schema);
-        inst = tj_parse(payload, err, sizeof err);
-        assert_non_null(inst);
-        assert_int_equal(tj_validate(schema, inst, err, sizeof err), -1);
-        tj_free(schema);
-        tj_free(inst);
-        free(schema);
-        free(inst);
-        free(text);
+        assert_int_equal(schema_check(schema_name, payload, err, sizeof err), -1);
 }
 
 static void test_name_validation(void **state) {
@@ -319,8 +287,8 @@ static void test_discovery(void **state) {
         Collected col = {};
         Config c;
         const char *p;
-        char err[256];
-        TjValue *v;
+        JsonDocument *doc = NULL;
+        const JsonValue *v, *av;
 
         make_config(&c);
         assert_int_equal(mqtt_discovery_build(&c, "0.1.0", collect, &col), 0);
@@ -336,30 +304,30 @@ static void test_discovery(void **state) {
 
         p = find_payload(&col, "homeassistant/sensor/anna/insole2mqtt_steps_today/config");
         assert_non_null(p);
-        v = tj_parse(p, err, sizeof err);
-        assert_non_null(v);
-        assert_string_equal(tj_get(v, "state_class")->string, "total_increasing");
-        assert_string_equal(tj_get(v, "state_topic")->string, "insole/anna/steps");
-        assert_string_equal(tj_get(v, "unique_id")->string, "insole2mqtt_steps_today_anna");
-        assert_string_equal(tj_get(v, "availability_mode")->string, "all");
-        assert_int_equal(tj_get(v, "availability")->n_children, 2);
-        assert_string_equal(tj_get(v, "availability")->children[0].children[0].string, "insole/bridge/pi-room1/state");
-        assert_string_equal(tj_get(v, "availability")->children[1].children[0].string, "insole/anna/availability");
-        assert_string_equal(tj_get(tj_get(v, "device"), "via_device")->string, "insole2mqtt_gateway_pi-room1");
-        tj_free(v);
-        free(v);
+        assert_int_equal(json_parse(p, strlen(p), NULL, &doc, NULL), 0);
+        v = json_document_root(doc);
+        assert_string_equal(json_str(json_value_member(v, "state_class")), "total_increasing");
+        assert_string_equal(json_str(json_value_member(v, "state_topic")), "insole/anna/steps");
+        assert_string_equal(json_str(json_value_member(v, "unique_id")), "insole2mqtt_steps_today_anna");
+        assert_string_equal(json_str(json_value_member(v, "availability_mode")), "all");
+        av = json_value_member(v, "availability");
+        assert_int_equal(json_value_count(av), 2);
+        assert_string_equal(json_str(json_value_member(json_value_element(av, 0), "topic")), "insole/bridge/pi-room1/state");
+        assert_string_equal(json_str(json_value_member(json_value_element(av, 1), "topic")), "insole/anna/availability");
+        assert_string_equal(json_str(json_value_member(json_value_member(v, "device"), "via_device")),
+                            "insole2mqtt_gateway_pi-room1");
+        doc = json_document_free(doc);
 
         p = find_payload(&col, "homeassistant/sensor/anna/insole2mqtt_left_battery/config");
         assert_non_null(p);
-        v = tj_parse(p, err, sizeof err);
-        assert_non_null(v);
-        assert_string_equal(tj_get(v, "device_class")->string, "battery");
-        assert_string_equal(tj_get(v, "unit_of_measurement")->string, "%");
-        assert_string_equal(tj_get(v, "state_topic")->string, "insole/anna/left/battery");
-        assert_int_equal(tj_get(v, "availability")->n_children, 3);
-        assert_string_equal(tj_get(tj_get(v, "device"), "name")->string, "anna left insole");
-        tj_free(v);
-        free(v);
+        assert_int_equal(json_parse(p, strlen(p), NULL, &doc, NULL), 0);
+        v = json_document_root(doc);
+        assert_string_equal(json_str(json_value_member(v, "device_class")), "battery");
+        assert_string_equal(json_str(json_value_member(v, "unit_of_measurement")), "%");
+        assert_string_equal(json_str(json_value_member(v, "state_topic")), "insole/anna/left/battery");
+        assert_int_equal(json_value_count(json_value_member(v, "availability")), 3);
+        assert_string_equal(json_str(json_value_member(json_value_member(v, "device"), "name")), "anna left insole");
+        doc = json_document_free(doc);
 
         p = find_payload(&col, "homeassistant/binary_sensor/anna/insole2mqtt_move_reminder_due/config");
         assert_non_null(p);
