@@ -334,11 +334,11 @@ int main(int argc, char *argv[]) {
         r = sim_bluez_start(&sim);
         if (r < 0)
                 goto finish;
-        r = sd_event_add_time_relative(sim.event, &sim.tick, CLOCK_MONOTONIC, 0, 0, on_tick, &sim);
+        r = sd_event_add_time_relative(sim.event, &sim.tick, CLOCK_MONOTONIC, 0, 1, on_tick, &sim);
         if (r < 0)
                 goto finish;
         (void) sd_event_source_set_enabled(sim.tick, SD_EVENT_ON);
-        r = sd_event_add_time_relative(sim.event, &sim.adv, CLOCK_MONOTONIC, 0, 0, on_advertise, &sim);
+        r = sd_event_add_time_relative(sim.event, &sim.adv, CLOCK_MONOTONIC, 0, 1, on_advertise, &sim);
         if (r < 0)
                 goto finish;
         (void) sd_event_source_set_enabled(sim.adv, SD_EVENT_ON);

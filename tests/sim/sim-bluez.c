@@ -940,7 +940,7 @@ static int on_resolved(sd_event_source *s, uint64_t usec, void *userdata) {
                 /* bluez#1489: the flag arrives before the objects it promises */
                 uint64_t late = d->objects_late_us;
                 d->objects_late_us = 0;
-                (void) sd_event_add_time_relative(sim->event, &d->resolve_timer, CLOCK_MONOTONIC, late, 0, on_objects_late, d);
+                (void) sd_event_add_time_relative(sim->event, &d->resolve_timer, CLOCK_MONOTONIC, late, 1, on_objects_late, d);
         } else
                 (void) gatt_export(d);
         d->resolved = true;
@@ -973,7 +973,7 @@ static int on_connect_attempt(sd_event_source *s, uint64_t usec, void *userdata)
         d->expire_timer = sd_event_source_disable_unref(d->expire_timer);
         emit_changed(sim, d->path, "org.bluez.Device1", "Connected");
         uint64_t delay = d->resolve_delay_us > 0 ? d->resolve_delay_us : sim->opt.resolve_delay_us;
-        return sd_event_add_time_relative(sim->event, &d->resolve_timer, CLOCK_MONOTONIC, delay, 0, on_resolved, d);
+        return sd_event_add_time_relative(sim->event, &d->resolve_timer, CLOCK_MONOTONIC, delay, 1, on_resolved, d);
 }
 
 static int method_connect(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -993,7 +993,7 @@ static int method_connect(sd_bus_message *m, void *userdata, sd_bus_error *error
         if (d->connected)
                 return 1; /* resolving: the reply comes with ServicesResolved */
         uint64_t delay = d->in_range ? sim->opt.connect_delay_us : sim->opt.connect_timeout_us;
-        int r = sd_event_add_time_relative(sim->event, &d->connect_timer, CLOCK_MONOTONIC, delay, 0, on_connect_attempt, d);
+        int r = sd_event_add_time_relative(sim->event, &d->connect_timer, CLOCK_MONOTONIC, delay, 1, on_connect_attempt, d);
         if (r < 0) {
                 d->pending_connect = sd_bus_message_unref(d->pending_connect);
                 return r;
@@ -1078,6 +1078,7 @@ int sim_char_notify(SimChar *c, const uint8_t *data, size_t len) {
                                 c->dropped++;
                                 return 0;
                         }
+                        log_warning_errno(errno, "Sending on the acquired socket of %s failed, releasing it: %m", c->path);
                         char_release_acquired(c, true);
                         return 0;
                 }
@@ -1127,7 +1128,7 @@ static void device_schedule_expiry(SimDevice *d) {
         if (!d->exported || d->connected || d->paired || d->trusted || sim->discovering)
                 return;
         d->expire_timer = sd_event_source_disable_unref(d->expire_timer);
-        (void) sd_event_add_time_relative(sim->event, &d->expire_timer, CLOCK_MONOTONIC, sim->opt.temporary_timeout_us, 0,
+        (void) sd_event_add_time_relative(sim->event, &d->expire_timer, CLOCK_MONOTONIC, sim->opt.temporary_timeout_us, 1,
                                           on_expire, d);
 }
 
@@ -1343,6 +1344,6 @@ int sim_bluez_restart(Sim *sim, uint64_t down_us, bool graceful) {
          * have; devices remember paired/trusted state, as /var/lib/bluetooth does. */
         sim_bluez_stop(sim, graceful);
         sim->restart_timer = sd_event_source_disable_unref(sim->restart_timer);
-        return sd_event_add_time_relative(sim->event, &sim->restart_timer, CLOCK_MONOTONIC, MAX(down_us, (uint64_t) 1000), 0,
+        return sd_event_add_time_relative(sim->event, &sim->restart_timer, CLOCK_MONOTONIC, MAX(down_us, (uint64_t) 1000), 1,
                                           on_restart, sim);
 }

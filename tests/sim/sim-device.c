@@ -624,6 +624,7 @@ void sim_device_tick(SimDevice *d, uint64_t now) {
         if (!c || !d->connected || !sim_char_notifying(c) || (d->kind == DEVICE_OIP && !d->streaming)) {
                 d->n_pending = 0;
                 d->burst = 0;
+                d->burst_hold_until_us = 0;
                 return;
         }
 
@@ -639,15 +640,22 @@ void sim_device_tick(SimDevice *d, uint64_t now) {
 
         uint64_t period = device_period_us(d);
         unsigned spf = d->kind == DEVICE_ORPHE ? 2 : oip_samples_per_frame(d);
-        /* Never build a backlog: a device that could not send does not queue for seconds. */
-        if (d->next_sample_us + 2 * USEC_PER_SEC < now) {
-                d->next_sample_us = now;
+        if (d->burst > 0) {
+                /* A burst: the device holds its frames back for `burst` frame periods, then
+                 * flushes them back to back (correct times and sequence numbers). */
+                d->burst_hold_until_us = now + (uint64_t) d->burst * spf * period;
+                d->burst = 0;
+        }
+        if (d->burst_hold_until_us > 0) {
+                if (now < d->burst_hold_until_us)
+                        return;
+                d->burst_hold_until_us = 0;
+        } else if (d->next_sample_us + 2 * USEC_PER_SEC < now) {
+                /* Never build a backlog otherwise: a device that could not send does not queue. */
+                d->next_sample_us = (now / period) * period;
                 d->n_pending = 0;
         }
-        /* A burst: frames back to back, ahead of time (a device flushing its buffer). */
-        uint64_t limit = now + (uint64_t) d->burst * spf * period;
-        d->burst = 0;
-        while (d->next_sample_us <= limit) {
+        while (d->next_sample_us <= now) {
                 wearer_sample(d->wearer, d->side, d->next_sample_us, &d->pending[d->n_pending++]);
                 d->next_sample_us += period;
                 if (d->n_pending >= spf) {

@@ -129,6 +129,7 @@ struct SimDevice {
         uint64_t resolve_delay_us; /* real time */
         uint64_t objects_late_us;  /* ServicesResolved before the GATT objects, by this much */
         unsigned lose, malform, burst;
+        uint64_t burst_hold_until_us;
         MalformKind malform_kind;
 
         /* the device itself */
