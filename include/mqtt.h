@@ -154,6 +154,10 @@ int mqtt_subscribe_reminder_set(MqttClient *c, const char *wearer, MqttMessageHa
 int mqtt_fetch_steps(MqttClient *c, const char *wearer, uint64_t timeout_usec, MqttRetainedHandler h,
                      void *userdata);
 
+/* Health helpers: the resident set size from /proc/self/statm, and the transport counters. */
+int mqtt_read_rss_bytes(uint64_t *ret);
+void mqtt_health_fill_transport(MqttHealth *h, const MqttClient *c);
+
 /* Sequence numbers survive restarts through the state store. */
 int mqtt_client_load_seqs(MqttClient *c, const struct StateStore *s);
 int mqtt_client_save_seqs(MqttClient *c, struct StateStore *s);

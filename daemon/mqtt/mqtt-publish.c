@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mqtt.h"
 #include "state-store.h"
@@ -246,3 +249,31 @@ int mqtt_client_load_seqs(MqttClient *c, const StateStore *s) {
         return 0;
 }
 
+
+int mqtt_read_rss_bytes(uint64_t *ret) {
+        _cleanup_fclose_ FILE *f = NULL;
+        uint64_t size, resident;
+        long page;
+
+        f = fopen("/proc/self/statm", "re");
+        if (!f)
+                return -errno;
+        if (fscanf(f, "%" SCNu64 " %" SCNu64, &size, &resident) != 2)
+                return -EIO;
+        page = sysconf(_SC_PAGESIZE);
+        if (page <= 0)
+                return -EIO;
+        *ret = resident * (uint64_t) page;
+        return 0;
+}
+
+void mqtt_health_fill_transport(MqttHealth *h, const MqttClient *c) {
+        MqttClientStats st;
+
+        mqtt_client_get_stats(c, &st);
+        h->mqtt_reconnects = st.reconnects;
+        h->mqtt_published = st.published;
+        h->mqtt_dropped = st.dropped;
+        h->mqtt_outbox_depth = st.outbox_depth;
+        h->mqtt_inflight = st.inflight;
+}

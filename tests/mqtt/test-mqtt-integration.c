@@ -487,6 +487,21 @@ static void test_plain_topics_and_reannounce(void **state) {
         /* events are not repeated */
         assert_int_equal(subscriber_count(&s, "insole/anna/gait", NULL), 20);
 
+        /* health: real RSS and the transport counters */
+        {
+                MqttHealth h = { .uptime_usec = 5 * USEC_PER_SEC };
+                CountWait hw = { &s, "insole/bridge/gw1/health", NULL, 1 };
+                assert_int_equal(mqtt_read_rss_bytes(&h.memory_rss_bytes), 0);
+                assert_true(h.memory_rss_bytes > 100000);
+                mqtt_health_fill_transport(&h, c);
+                assert_true(h.mqtt_published >= 20);
+                assert_int_equal(mqtt_publish_bridge_health(c, &h, now_real()), 1);
+                assert_true(run_until(e, 5 * USEC_PER_SEC, cond_count, &hw));
+                p = subscriber_last(&s, "insole/bridge/gw1/health");
+                assert_schema("bridge-health", p);
+                free(p);
+        }
+
         /* idle: the 1 s housekeeping timer, nothing more */
         assert_true(run_until(e, 2 * USEC_PER_SEC, cond_outbox_empty, c));
         sleep_loop(e, 100 * USEC_PER_MSEC);
