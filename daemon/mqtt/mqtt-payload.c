@@ -141,7 +141,7 @@ void mqtt_payload_pressure(JsonWriter *w, const MqttStamp *stamp, const Pressure
         json_kv_string(w, "unit", pressure_unit_to_string(unit));
         json_key(w, "cells");
         json_array_begin(w);
-        for (unsigned i = 0; i < MIN(s->n_cells, (uint8_t) INSOLE_MAX_CELLS); i++)
+        for (unsigned i = 0; i < MIN((unsigned) s->n_cells, (unsigned) INSOLE_MAX_CELLS); i++)
                 json_double(w, s->cell[i], 2);
         json_array_end(w);
         if (s->has_imu) {

@@ -58,6 +58,7 @@ static uint16_t free_port(void) {
         return ntohs(a.sin_port);
 }
 
+static void run(const char *fmt, ...) _printf_(1, 2);
 static void run(const char *fmt, ...) {
         char cmd[2048];
         va_list ap;

@@ -375,7 +375,7 @@ static void test_steps_payload_parse(void **state) {
                 "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\"} x",
                 "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\",\"x\":[[[[[1]]]]]}",
                 "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\\u0000\"}",
-                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"\xff\xfe" "26-11-22\"}",
+                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"\xff\xfe\x32\x36-11-22\"}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(state_store_parse_steps_payload(bad[i], strlen(bad[i]), &today, &total, day), -EBADMSG);
