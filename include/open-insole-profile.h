@@ -11,7 +11,7 @@
  *   1  u8   flags              bit0 IMU present; bits 1-7 reserved, sent as 0, ignored on receipt
  *   2  u16  sequence           +1 per notification, wraps 65535 -> 0
  *   4  u32  t0_us              device clock at the first sample, microseconds, wraps at 2^32
- *   8  u16  sample_period_us   spacing of the samples (e.g. 10000 at 100 Hz); 1000..100000
+ *   8  u16  sample_period_us   spacing of the samples (e.g. 10000 at 100 Hz); 1000..65535
  *  10  u8   n_cells            1..32
  *  11  u8   n_samples          1..OIP_MAX_SAMPLES
  *  12  samples: n_samples x { n_cells x u16 raw pressure, [IMU: i16 ax, ay, az in mg,
@@ -56,7 +56,7 @@
 #define OIP_MAX_CELLS 32
 #define OIP_MAX_SAMPLES 40
 #define OIP_MIN_SAMPLE_PERIOD_US 1000
-#define OIP_MAX_SAMPLE_PERIOD_US 100000
+#define OIP_MAX_SAMPLE_PERIOD_US 65535 /* the u16 field: 15.3 Hz is the slowest rate */
 
 #define OIP_CP_START 0x01
 #define OIP_CP_STOP 0x02

@@ -31,8 +31,8 @@ static int oip_pressure_frame_decode(DecoderState *state, const uint8_t *d, size
         n_samples = d[11];
         if (n_cells < 1 || n_cells > OIP_MAX_CELLS || n_samples < 1 || n_samples > OIP_MAX_SAMPLES ||
             period < OIP_MIN_SAMPLE_PERIOD_US)
-                /* No upper check: OIP_MAX_SAMPLE_PERIOD_US (100000) exceeds the u16 field, so any
-                 * period >= 1000 that fits is valid. */
+                /* No upper check: OIP_MAX_SAMPLE_PERIOD_US is the largest value the u16 field
+                 * holds, so any period >= 1000 that fits is valid. */
                 return DECODE_ERR_IMPLAUSIBLE;
 
         imu = flags & OIP_FLAG_IMU;
