@@ -168,8 +168,9 @@ static int parse_argv(Sim *sim, int argc, char *argv[]) {
                 {},
         };
         int c, r;
-        /* Settings first (seed, datasets) so that wearers created later see them: two passes. */
-        for (int pass = 0; pass < 2; pass++) {
+        /* Settings first (seed, datasets) so that wearers created later see them, then wearers and
+         * scenario files, then the settings again so that the command line wins over a file. */
+        for (int pass = 0; pass < 3; pass++) {
                 optind = 0;
                 while ((c = getopt_long(argc, argv, "s:c:w:r:h", options, NULL)) >= 0) {
                         bool setting = c >= ARG_SEED;
@@ -179,7 +180,7 @@ static int parse_argv(Sim *sim, int argc, char *argv[]) {
                         }
                         if (c == '?')
                                 return -EINVAL;
-                        if ((pass == 0) != setting)
+                        if ((pass == 1) == setting || (pass == 2 && c == ARG_LOAD))
                                 continue;
                         switch (c) {
                         case 's':
