@@ -401,3 +401,55 @@ int state_store_parse_steps_payload(const char *payload, size_t len, uint64_t *r
         memcpy(ret_day, day, 11);
         return 0;
 }
+
+int state_store_new_day(WearerState *w, const char *day) {
+        if (!day_is_valid(day))
+                return -EINVAL;
+        /* YYYY-MM-DD compares as text */
+        if (w->day[0] && strcmp(day, w->day) <= 0)
+                return 0;
+        memcpy(w->day, day, 11);
+        w->steps_today = 0;
+        return 1;
+}
+
+int state_store_merge_steps(WearerState *w, uint64_t today, uint64_t total, const char *day) {
+        int changed = 0, c;
+
+        if (!day_is_valid(day))
+                return -EINVAL;
+        if (total > w->steps_total) {
+                w->steps_total = total;
+                changed = 1;
+        }
+        c = strcmp(day, w->day[0] ? w->day : "0000-00-00");
+        if (c < 0)
+                return changed; /* stale: an older day */
+        if (c > 0) {
+                memcpy(w->day, day, 11);
+                w->steps_today = today;
+                return 1;
+        }
+        if (today > w->steps_today) {
+                w->steps_today = today;
+                changed = 1;
+        }
+        return changed;
+}
+
+uint64_t state_store_device_delta(WearerState *w, DeviceRole role, uint64_t counter, uint64_t max_jump) {
+        uint64_t last, delta;
+
+        if (role < 0 || role >= _DEVICE_ROLE_MAX)
+                return 0;
+        last = w->device_steps[role];
+        w->device_steps[role] = counter;
+        if (!w->has_device_steps[role]) {
+                w->has_device_steps[role] = true;
+                return 0;
+        }
+        if (counter < last)
+                return 0; /* reset: new baseline */
+        delta = counter - last;
+        return delta > max_jump ? 0 : delta;
+}
