@@ -19,8 +19,6 @@
 #define STREAM_RATE_HZ 100
 /* Calls other than Connect. */
 #define CALL_TIMEOUT_USEC (10 * USEC_PER_SEC)
-/* An advertisement seen this recently makes a failed connection the adapter's fault. */
-#define SEEN_RECENTLY_USEC (30 * USEC_PER_SEC)
 #define REPORTED_MAX 64
 #define TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
 
@@ -54,7 +52,8 @@ struct BluezDevice {
         char *path;                  /* BlueZ object, NULL while BlueZ has none */
         bool connected;
         bool services_resolved;
-        uint64_t last_advert_usec;
+        bool advertised;             /* an advertisement arrived since the last attempt began */
+        bool seen_at_attempt;        /* ... and had arrived when the current attempt began */
         bool failed_unseen;          /* the last failure happened while we saw no advertisements */
 
         BluezLinkState state;
@@ -365,9 +364,10 @@ static void device_account_failure(BluezDevice *d, bool blame_adapter) {
         }
 }
 
-static bool device_seen_recently(BluezDevice *d) {
-        uint64_t now = now_usec(d->client);
-        return d->last_advert_usec > 0 && now - d->last_advert_usec <= SEEN_RECENTLY_USEC;
+/* Whether the device showed itself around the current attempt: then a failure is not explained by
+ * it being out of range, and counts against the adapter. */
+static bool device_seen(BluezDevice *d) {
+        return d->seen_at_attempt || d->advertised;
 }
 
 /* Back to WAITING with the next backoff delay. */
@@ -443,7 +443,7 @@ static int device_connect_reply(sd_bus_message *m, void *userdata, sd_bus_error 
         device_record_error(d, e, sd_bus_message_get_errno(m));
         log_ctx(LOG_INFO, &d->ctx, "%s: connection attempt failed: %s", d->label, e->name);
         if (d->state == BLUEZ_LINK_CONNECTING) {
-                bool seen = device_seen_recently(d);
+                bool seen = device_seen(d);
                 /* InProgress: another client or a stale attempt holds the adapter; not its fault. */
                 bool blame = seen && !bluez_error_is(e, BLUEZ_ERROR_PREFIX "InProgress");
 
@@ -495,6 +495,8 @@ static void device_try_connect(BluezDevice *d) {
         }
         c->connecting = d;
         d->failure_counted = false;
+        d->seen_at_attempt = d->advertised;
+        d->advertised = false;
         log_ctx(LOG_DEBUG, &d->ctx, "%s: connecting", d->label);
         device_set_state(d, BLUEZ_LINK_CONNECTING);
 }
@@ -1144,7 +1146,7 @@ static void device_apply(BluezDevice *d, const BluezDeviceProps *p) {
                 if (!d->connected) {
                         /* An advertisement: the device is in range. If the last attempt failed
                          * because it was away, do not sit out the rest of a long backoff. */
-                        d->last_advert_usec = now_usec(c);
+                        d->advertised = true;
                         if (d->state == BLUEZ_LINK_WAITING && d->failed_unseen) {
                                 d->failed_unseen = false;
                                 device_schedule(d, bluez_backoff_next(&(BluezBackoff) {

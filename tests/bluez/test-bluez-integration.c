@@ -526,6 +526,10 @@ static bool streaming_count_reached(Harness *h, void *arg) {
         return h->obs[0][t->role].state == BLUEZ_LINK_STREAMING && h->obs[0][t->role].streaming_count >= t->count;
 }
 
+static bool fatal_reported(Harness *h, void *arg) {
+        return h->fatal != 0;
+}
+
 static bool left_not_streaming(Harness *h, void *arg) {
         return h->obs[0][DEVICE_ROLE_LEFT].state != BLUEZ_LINK_STREAMING;
 }
@@ -622,6 +626,9 @@ static void test_out_of_range_steps_once(void **state) {
         Harness *h = harness_with_sim(scenario);
         config_wearer(&h->config, "anna", ANNA_L, ANNA_R);
         h->config.backoff_max_usec = USEC_PER_SEC;
+        /* A hair trigger: attempts on an insole that is away must not count against the adapter. */
+        h->config.adapter_reset_after = 2;
+        h->config.exit_after = 1;
         harness_start_client(h);
         assert_true(run_until(h, all_streaming, NULL, 10 * USEC_PER_SEC));
         run_for(h, USEC_PER_SEC);
@@ -856,6 +863,102 @@ static void test_watchdog_silent_link(void **state) {
         harness_free(h);
 }
 
+
+/* BlueZ's routine connection errors and GATT objects that appear after ServicesResolved: retried
+ * through the backoff, never fatal. */
+static void test_routine_errors(void **state) {
+        Harness *h = harness_with_sim(FAST_RADIO "wearer anna left=" ANNA_L "\n");
+        StreamTarget again = { .role = DEVICE_ROLE_LEFT };
+        BluezLinkStats st;
+
+        sim_do(h, "fail-connect " ANNA_L " count=2");
+        sim_do(h, "objects-late " ANNA_L " 300ms");
+        config_wearer(&h->config, "anna", ANNA_L, NULL);
+        h->config.backoff_initial_usec = 50 * USEC_PER_MSEC;
+        h->config.backoff_max_usec = 200 * USEC_PER_MSEC;
+        harness_start_client(h);
+        assert_true(run_until(h, all_streaming, NULL, 10 * USEC_PER_SEC));
+        st = link_stats(h, 0, DEVICE_ROLE_LEFT);
+        assert_int_equal(st.connect_failures, 2);
+
+        static const char *const errors[] = { "inprogress", "software-abort" };
+        for (size_t i = 0; i < ELEMENTSOF(errors); i++) {
+                sim_do(h, "fail-connect " ANNA_L " count=2 %s", errors[i]);
+                sim_do(h, "drop-link " ANNA_L);
+                again.count = h->obs[0][0].streaming_count + 1;
+                assert_true(run_until(h, streaming_count_reached, &again, 10 * USEC_PER_SEC));
+                st = link_stats(h, 0, DEVICE_ROLE_LEFT);
+                printf("# after 2 x %s: streaming again, %" PRIu64 " failed attempts so far\n", errors[i],
+                       st.connect_failures);
+                assert_int_equal(st.connect_failures, 4 + 2 * i);
+        }
+        assert_int_equal(h->fatal, 0);
+        assert_int_equal(h->obs[0][0].seq_gaps, 0);
+        harness_free(h);
+}
+
+/* The adapter is powered off (we power it on again), then removed and re-added. */
+static void test_adapter_power_and_removal(void **state) {
+        Harness *h = harness_with_sim(FAST_RADIO "wearer anna left=" ANNA_L "\n");
+        StreamTarget again = { .role = DEVICE_ROLE_LEFT };
+        uint64_t t0;
+
+        config_wearer(&h->config, "anna", ANNA_L, NULL);
+        assert_int_equal(bdaddr_from_string("DC:A6:32:00:00:01", &h->config.adapter), 0);
+        h->config.has_adapter = true;
+        harness_start_client(h);
+        assert_true(run_until(h, all_streaming, NULL, 10 * USEC_PER_SEC));
+
+        t0 = mono_usec();
+        sim_do(h, "power off");
+        again.count = 2;
+        assert_true(run_until(h, streaming_count_reached, &again, 10 * USEC_PER_SEC));
+        printf("# adapter powered off: powered on and streaming again after %.0f ms\n",
+               (h->obs[0][0].streaming_at - t0) / 1000.0);
+
+        sim_do(h, "remove-adapter");
+        assert_true(run_until(h, left_not_streaming, NULL, 5 * USEC_PER_SEC));
+        run_for(h, 500 * USEC_PER_MSEC);
+        assert_int_equal(h->obs[0][0].state, BLUEZ_LINK_ABSENT);
+        t0 = mono_usec();
+        sim_do(h, "add-adapter");
+        again.count = 3;
+        assert_true(run_until(h, streaming_count_reached, &again, 10 * USEC_PER_SEC));
+        printf("# adapter removed and re-added: streaming again %.0f ms after it returned\n",
+               (h->obs[0][0].streaming_at - t0) / 1000.0);
+        assert_int_equal(h->fatal, 0);
+        harness_free(h);
+}
+
+/* A device that advertises but never accepts a connection: after adapter_reset_after failures the
+ * adapter is power-cycled; when that does not help either, the client gives up (on_fatal). */
+static void test_escalation_to_exit(void **state) {
+        Harness *h = harness_with_sim(FAST_RADIO "wearer anna left=" ANNA_L "\n");
+        uint64_t t0;
+
+        sim_do(h, "fail-connect " ANNA_L " count=1000");
+        config_wearer(&h->config, "anna", ANNA_L, NULL);
+        h->config.backoff_initial_usec = 200 * USEC_PER_MSEC;
+        h->config.backoff_max_usec = 400 * USEC_PER_MSEC;
+        h->config.adapter_reset_after = 3;
+        h->config.exit_after = 1;
+        t0 = mono_usec();
+        harness_start_client(h);
+        assert_true(run_until(h, fatal_reported, NULL, 18 * USEC_PER_SEC));
+        BluezLinkStats st = link_stats(h, 0, DEVICE_ROLE_LEFT);
+        printf("# escalation: gave up after %" PRIu64 " failed attempts (6 of them while the insole advertised)"
+               " and one power cycle, %.0f ms\n", st.connect_failures, (mono_usec() - t0) / 1000.0);
+        assert_int_equal(h->fatal, -EIO);
+        assert_int_equal(bluez_client_fatal_error(h->client), -EIO);
+        /* Only attempts on an insole that advertised count: at least 3 before the power cycle and
+         * 3 after it. */
+        assert_true(st.connect_failures >= 6);
+        /* After giving up the client stays quiet: no more attempts. */
+        run_for(h, 500 * USEC_PER_MSEC);
+        assert_int_equal(link_stats(h, 0, DEVICE_ROLE_LEFT).connect_failures, st.connect_failures);
+        harness_free(h);
+}
+
 static int teardown(void **state) {
         harness_free(current);
         return 0;
@@ -871,6 +974,9 @@ int main(void) {
                 cmocka_unit_test_teardown(test_hundred_link_drops, teardown),
                 cmocka_unit_test_teardown(test_hostile_names, teardown),
                 cmocka_unit_test_teardown(test_watchdog_silent_link, teardown),
+                cmocka_unit_test_teardown(test_routine_errors, teardown),
+                cmocka_unit_test_teardown(test_adapter_power_and_removal, teardown),
+                cmocka_unit_test_teardown(test_escalation_to_exit, teardown),
         };
 
         /* Make stdout line-buffered so TAP comments interleave with results. */
