@@ -893,6 +893,44 @@ static void test_replay_and_other_devices(void **state) {
         harness_stop(&h);
 }
 
+static void test_load_mode(void **state) {
+        /* load mode: one sample per notification, t0_us = CLOCK_MONOTONIC µs mod 2^32 at send time */
+        Harness h;
+        const char *args[] = { "--load", "4:200", NULL };
+        harness_start(&h, args);
+        ok(&h, "/org/bluez/hci0", ADAPTER, "StartDiscovery");
+        assert_true(wait_exists(&h, "/org/bluez/hci0/dev_02_00_00_00_00_01", DEV, true, 2000));
+        ok(&h, "/org/bluez/hci0/dev_02_00_00_00_00_01", DEV, "Connect");
+        int fd = acquire(&h, "/org/bluez/hci0/dev_02_00_00_00_00_01/service000a/char000b", NULL);
+        uint64_t max_latency = 0, sum = 0;
+        unsigned n = 0;
+        for (uint64_t end = now_ms() + 1000; now_ms() < end;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                if (poll(&p, 1, 50) <= 0)
+                        continue;
+                uint8_t buf[600];
+                ssize_t len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                assert_true(len > 0);
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                uint32_t now_us = (uint32_t) ((uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000);
+                Frame f;
+                parse_frame(buf, (size_t) len, &f);
+                assert_int_equal(f.n_samples, 1);
+                assert_int_equal(f.period, 5000);
+                uint32_t latency = now_us - f.t0;
+                max_latency = MAX(max_latency, (uint64_t) latency);
+                sum += latency;
+                n++;
+        }
+        assert_in_range(n, 150, 210);
+        assert_true(max_latency < 50000);
+        fprintf(stderr, "# load mode: %u frames, mean latency simulator -> client %llu us, max %llu us\n", n,
+                (unsigned long long) (sum / n), (unsigned long long) max_latency);
+        close(fd);
+        harness_stop(&h);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_discovery),
@@ -908,6 +946,7 @@ int main(void) {
                 cmocka_unit_test(test_characteristics),
                 cmocka_unit_test(test_deterministic),
                 cmocka_unit_test(test_replay_and_other_devices),
+                cmocka_unit_test(test_load_mode),
         };
         signal(SIGPIPE, SIG_IGN);
         if (getenv("SIM_TEST_FILTER"))
