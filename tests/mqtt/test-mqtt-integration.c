@@ -133,6 +133,24 @@ static bool port_open(uint16_t port) {
         return ok;
 }
 
+/* Brokers still running when a test fails (cmocka jumps out of the test, its Broker is gone with
+ * the stack frame): the teardown stops them from this copy. PR_SET_PDEATHSIG alone is not enough,
+ * mosquitto drops privileges and that clears it. */
+typedef struct LiveBroker {
+        pid_t pid;
+        char dir[64];
+} LiveBroker;
+static LiveBroker live_brokers[4];
+
+static void broker_register(const Broker *b, bool live) {
+        for (size_t i = 0; i < ELEMENTSOF(live_brokers); i++)
+                if (live ? live_brokers[i].pid == 0 : live_brokers[i].pid == b->pid) {
+                        live_brokers[i].pid = live ? b->pid : 0;
+                        snprintf(live_brokers[i].dir, sizeof live_brokers[i].dir, "%s", b->dir);
+                        return;
+                }
+}
+
 static void broker_start(Broker *b) {
         char conf[256];
 
@@ -151,6 +169,7 @@ static void broker_start(Broker *b) {
                 execlp("mosquitto", "mosquitto", "-c", conf, (char *) NULL);
                 _exit(127);
         }
+        broker_register(b, true);
         for (int i = 0; i < 250; i++) {
                 if (port_open(b->port))
                         return;
@@ -164,6 +183,7 @@ static void broker_stop(Broker *b) {
 
         if (b->pid <= 0)
                 return;
+        broker_register(b, false);
         kill(b->pid, SIGTERM);
         for (int i = 0; i < 250; i++) {
                 if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
@@ -884,14 +904,25 @@ static int watchdog(void **state) {
         return 0;
 }
 
+static int reap(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(live_brokers); i++)
+                if (live_brokers[i].pid > 0) {
+                        Broker b = { .pid = live_brokers[i].pid };
+                        snprintf(b.dir, sizeof b.dir, "%s", live_brokers[i].dir);
+                        broker_done(&b);
+                }
+        alarm(0);
+        return 0;
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup(test_plain_topics_and_reannounce, watchdog),
-                cmocka_unit_test_setup(test_broker_restart_zero_loss, watchdog),
-                cmocka_unit_test_setup(test_tls, watchdog),
-                cmocka_unit_test_setup(test_client_certificate_and_password, watchdog),
-                cmocka_unit_test_setup(test_multi_gateway_fetch, watchdog),
-                cmocka_unit_test_setup(test_connect_timeout, watchdog),
+                cmocka_unit_test_setup_teardown(test_plain_topics_and_reannounce, watchdog, reap),
+                cmocka_unit_test_setup_teardown(test_broker_restart_zero_loss, watchdog, reap),
+                cmocka_unit_test_setup_teardown(test_tls, watchdog, reap),
+                cmocka_unit_test_setup_teardown(test_client_certificate_and_password, watchdog, reap),
+                cmocka_unit_test_setup_teardown(test_multi_gateway_fetch, watchdog, reap),
+                cmocka_unit_test_setup_teardown(test_connect_timeout, watchdog, reap),
         };
 
         signal(SIGPIPE, SIG_IGN);
