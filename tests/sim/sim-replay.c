@@ -137,7 +137,9 @@ static int read_file(const char *path, uint8_t **ret, size_t *ret_len) {
 
 static int load_gaitndd(Replay *r, const char *base) {
         char path[4096];
-        _cleanup_free_ uint8_t *sig[2] = {};
+        _cleanup_free_ uint8_t *left = NULL;
+        _cleanup_free_ uint8_t *right = NULL;
+        uint8_t **sig[2] = { &left, &right };
         size_t len[2];
         unsigned freq = 300;
 
@@ -154,7 +156,7 @@ static int load_gaitndd(Replay *r, const char *base) {
         for (int s = 0; s < 2; s++) {
                 if (snprintf(path, sizeof(path), "%s.%s", base, ext[s]) >= (int) sizeof(path))
                         return -ENAMETOOLONG;
-                int k = read_file(path, &sig[s], &len[s]);
+                int k = read_file(path, sig[s], &len[s]);
                 if (k < 0)
                         return k;
         }
@@ -168,7 +170,7 @@ static int load_gaitndd(Replay *r, const char *base) {
                 return -ENOMEM;
         for (int s = 0; s < 2; s++)
                 for (size_t i = 0; i + 1 < r->n; i += 2) {
-                        const uint8_t *b = sig[s] + i / 2 * 3;
+                        const uint8_t *b = *sig[s] + i / 2 * 3;
                         int v0 = b[0] | ((b[1] & 0x0f) << 8), v1 = b[2] | ((b[1] & 0xf0) << 4);
                         if (v0 > 2047)
                                 v0 -= 4096;
