@@ -1309,7 +1309,9 @@ void sim_bluez_stop(Sim *sim, bool graceful) {
                         device_disconnect(d, NULL);
                         device_unexport(d);
                 } else {
-                        gatt_unexport(d); /* emits nothing: gatt_exported cleared below */
+                        /* a crash says nothing: no InterfacesRemoved */
+                        d->gatt_exported = d->battery_exported = false;
+                        gatt_unexport(d);
                         d->slot = sd_bus_slot_unref(d->slot);
                         d->exported = false;
                         d->expire_timer = sd_event_source_disable_unref(d->expire_timer);
