@@ -167,6 +167,7 @@ static int parse_argv(Sim *sim, int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
+        char load[128] = "";
         int c, r;
         /* Settings first (seed, datasets) so that wearers created later see them, then wearers and
          * scenario files, then the settings again so that the command line wins over a file. */
@@ -227,8 +228,8 @@ static int parse_argv(Sim *sim, int argc, char *argv[]) {
                                 *colon = ' ';
                                 r = 0;
                                 sim->opt.load_mode = true;
-                                /* created after the settings pass, like wearers */
-                                setenv("INSOLE_SIM_LOAD", line, 1);
+                                /* the insoles are created after the settings pass, like wearers */
+                                snprintf(load, sizeof(load), "%s", line);
                                 break;
                         }
                         case ARG_DATASETS:
@@ -254,9 +255,8 @@ static int parse_argv(Sim *sim, int argc, char *argv[]) {
                         if (r < 0)
                                 return r;
                 }
-                if (pass == 0 && getenv("INSOLE_SIM_LOAD")) {
-                        r = config(sim, "load ", getenv("INSOLE_SIM_LOAD"));
-                        unsetenv("INSOLE_SIM_LOAD");
+                if (pass == 0 && load[0]) {
+                        r = config(sim, "load ", load);
                         if (r < 0)
                                 return r;
                 }

@@ -610,6 +610,7 @@ int sim_config_line(Sim *sim, const char *line, char *err, size_t errsize) {
                 { "adv-interval", offsetof(SimOptions, adv_interval_us) },
                 { "temporary-timeout", offsetof(SimOptions, temporary_timeout_us) },
                 { "connect-timeout", offsetof(SimOptions, connect_timeout_us) },
+                { "repeat", offsetof(SimOptions, repeat_us) },
         };
         for (size_t i = 0; i < ELEMENTSOF(durations); i++)
                 if (streq(verb, durations[i].name)) {
@@ -639,7 +640,16 @@ int sim_scenario_load(Sim *sim, const char *path) {
 }
 
 void sim_actions_due(Sim *sim, uint64_t now) {
-        while (sim->next_action < sim->n_actions && sim->actions[sim->next_action].at_us <= now) {
+        /* "repeat PERIOD": the timed actions run again every PERIOD of simulated time */
+        if (sim->opt.repeat_us > 0 && now >= sim->repeat_base_us + sim->opt.repeat_us) {
+                sim->repeat_base_us += (now - sim->repeat_base_us) / sim->opt.repeat_us * sim->opt.repeat_us;
+                sim->next_action = 0;
+        }
+        while (sim->next_action < sim->n_actions && sim->repeat_base_us + sim->actions[sim->next_action].at_us <= now) {
+                if (sim->opt.repeat_us > 0 && sim->actions[sim->next_action].at_us >= sim->opt.repeat_us) {
+                        sim->next_action = sim->n_actions; /* beyond the period: never */
+                        break;
+                }
                 SimAction *a = &sim->actions[sim->next_action++];
                 char err[256] = "";
                 log_debug("t=%.3fs: %s", (double) a->at_us / 1e6, a->line);

@@ -192,6 +192,7 @@ typedef struct SimOptions {
         uint64_t adv_interval_us;
         uint64_t temporary_timeout_us;
         uint64_t connect_timeout_us;
+        uint64_t repeat_us; /* timed actions repeat with this period; 0 = once */
         bool require_start;
         bool load_mode;
         bool allow_system_bus;
@@ -218,6 +219,7 @@ struct Sim {
 
         SimAction *actions;
         size_t n_actions, next_action;
+        uint64_t repeat_base_us;
 
         uint64_t start_mono_us;
         sd_event_source *tick, *adv, *restart_timer;
