@@ -66,6 +66,7 @@ typedef enum MqttWearerTopic {
         MQTT_WEARER_REMINDER_STATE,
         MQTT_WEARER_DAILY,
         MQTT_WEARER_EXERCISE,
+        MQTT_WEARER_TODAY,
         _MQTT_WEARER_TOPIC_MAX,
         _MQTT_WEARER_TOPIC_INVALID = -1,
 } MqttWearerTopic;

@@ -138,6 +138,8 @@ int mqtt_publish_reminder(MqttClient *c, const char *wearer, const char *reminde
 int mqtt_publish_reminder_state(MqttClient *c, const char *wearer, const char *state_json, uint64_t now_usec);
 int mqtt_publish_daily(MqttClient *c, const char *wearer, const char *daily_json, uint64_t now_usec);
 int mqtt_publish_exercise(MqttClient *c, const char *wearer, const char *exercise_json, uint64_t now_usec);
+/* today_json: the reminders module's day so far (steps, hourly goal progress, exercises); retained. */
+int mqtt_publish_today(MqttClient *c, const char *wearer, const char *today_json, uint64_t now_usec);
 int mqtt_publish_battery(MqttClient *c, const char *wearer, DeviceRole role, unsigned battery_percent,
                          uint64_t now_usec);
 int mqtt_publish_link(MqttClient *c, const char *wearer, DeviceRole role, const MqttLinkStats *l, uint64_t now_usec);

@@ -14,6 +14,8 @@
  *     wearer.anna.activity_since_usec=...
  *     wearer.anna.left.battery_pct=80
  *     wearer.anna.left.device_steps=4321
+ *     wearer.anna.left.boot_id=2864434397
+ *     wearer.anna.coach={"version":1,...}     (one line of JSON, parsed by the reminders module)
  *     seq.insole/anna/gait=812
  * Unknown keys are skipped (a newer daemon may add some), a different major version is refused,
  * names are checked as topic segments, numbers must be plain decimal. Writing goes to a temporary
@@ -42,6 +44,9 @@ typedef struct WearerState {
         int battery_percent[_DEVICE_ROLE_MAX];   /* -1 = unknown */
         bool has_device_steps[_DEVICE_ROLE_MAX];
         uint64_t device_steps[_DEVICE_ROLE_MAX]; /* the insole's own counter when last seen */
+        bool has_device_boot_id[_DEVICE_ROLE_MAX];
+        uint32_t device_boot_id[_DEVICE_ROLE_MAX]; /* the device boot that counter belongs to */
+        char *coach_json;                        /* the reminders' saved day (coach_save()), one line */
 } WearerState;
 
 typedef struct StateSeq {

@@ -1,13 +1,26 @@
 /* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/timex.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "bluez.h"
 #include "log.h"
 #include "manager.h"
+#include "mqtt.h"
+#include "state-store.h"
+#include "wearer.h"
 
-#define STATUS_INTERVAL_USEC (5 * USEC_PER_SEC)
+#define TICK_USEC USEC_PER_SEC
+#define HEALTH_INTERVAL_USEC (60 * USEC_PER_SEC)
+#define SAVE_INTERVAL_USEC (60 * USEC_PER_SEC)
+#define SHUTDOWN_FLUSH_USEC (3 * USEC_PER_SEC)
+#define RESTORE_FROM_BROKER_USEC (5 * USEC_PER_SEC)
+#define JSON_BUFFER_SIZE 8192
 
 struct Manager {
         Config config;
@@ -15,59 +28,609 @@ struct Manager {
 
         sd_event *event;
         sd_bus *bus;
+        BluezClient *bluez;
+        MqttClient *mqtt;
+
+        Wearer *wearers[CONFIG_MAX_WEARERS];
+        size_t n_wearers;
+        uint64_t published_steps[CONFIG_MAX_WEARERS];
+        bool steps_published[CONFIG_MAX_WEARERS];
+        int last_battery[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
+        uint64_t raw_next_usec[CONFIG_MAX_WEARERS][_FOOT_SIDE_MAX];
+
+        StateStore state;
 
         sd_event_source *sigterm_source;
         sd_event_source *sigint_source;
         sd_event_source *sighup_source;
-        sd_event_source *status_timer;
+        sd_event_source *tick_timer;
+        sd_event_source *publish_timer;
+        sd_event_source *health_timer;
+        sd_event_source *save_timer;
+
+        uint64_t start_usec;
+        uint64_t notifications;
+        uint64_t notifications_at_health;
+        uint64_t health_usec;
+
+        struct CommandCtx {
+                Manager *manager;
+                size_t wearer;
+        } command_ctx[CONFIG_MAX_WEARERS];
+
+        /* The loop runs until quit is set; MQTT still needs the loop to flush after that. */
+        bool quit;
+        int exit_error;
 
         char last_status[256];
+        char json_buffer[JSON_BUFFER_SIZE];
 };
 
-Manager *manager_free(Manager *m) {
-        if (!m)
-                return NULL;
-
-        sd_event_source_disable_unref(m->status_timer);
-        sd_event_source_disable_unref(m->sighup_source);
-        sd_event_source_disable_unref(m->sigint_source);
-        sd_event_source_disable_unref(m->sigterm_source);
-        sd_bus_flush_close_unref(m->bus);
-        sd_event_unref(m->event);
-        config_done(&m->config);
-        free(m->config_path);
-        free(m);
-        return NULL;
+static void manager_quit(Manager *m, int error) {
+        if (!m->quit)
+                m->exit_error = error;
+        m->quit = true;
 }
 
+/* sd-event time sources are one-shot: a periodic timer sets its next time and enables itself again. */
+static int timer_rearm(sd_event_source *s, uint64_t usec) {
+        int r;
+
+        r = sd_event_source_set_time(s, usec);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static uint64_t now_monotonic(Manager *m) {
+        uint64_t t = 0;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+static uint64_t now_realtime(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* A Raspberry Pi has no real-time clock: its wall clock is a guess until NTP synchronised it.
+ * The kernel knows (adjtimex() stops reporting TIME_ERROR), and systemd-timesyncd leaves a flag
+ * file. The configuration can vouch for it (an RTC, or a machine that is always synchronised). */
+static bool wall_clock_trusted(const Manager *m) {
+        struct timex tx = {};
+
+        if (m->config.trust_wall_clock)
+                return true;
+        if (adjtimex(&tx) >= 0 && !(tx.status & STA_UNSYNC))
+                return true;
+        return access("/run/systemd/timesync/synchronized", F_OK) == 0;
+}
+
+static CoachClock coach_clock(Manager *m) {
+        return (CoachClock) {
+                .mono_usec = now_monotonic(m),
+                .wall_usec = now_realtime(),
+                .wall_trusted = wall_clock_trusted(m),
+        };
+}
+
+/* ---- state persistence ------------------------------------------------------------------- */
+
+static void manager_save_state(Manager *m) {
+        CoachClock now = coach_clock(m);
+        int r;
+
+        if (!m->config.state_directory)
+                return;
+        for (size_t i = 0; i < m->n_wearers; i++) {
+                Wearer *w = m->wearers[i];
+                WearerState *ws = state_store_wearer(&m->state, w->config->name, true);
+                JsonWriter json;
+
+                if (!ws)
+                        continue;
+                ws->steps_total = w->steps_total;
+                ws->steps_today = coach_today(w->coach)->steps;
+                (void) local_date_to_string(coach_today(w->coach)->date, ws->day, sizeof(ws->day));
+                ws->activity = w->activity;
+                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
+                        BluezStepState st;
+                        if (m->bluez && bluez_client_get_step_state(m->bluez, i, d, &st) >= 0 && st.valid) {
+                                ws->has_device_steps[d] = true;
+                                ws->device_steps[d] = st.steps;
+                                ws->device_boot_id[d] = st.boot_id;
+                        }
+                        ws->battery_percent[d] = m->last_battery[i][d];
+                }
+                json_writer_init_dynamic(&json);
+                if (coach_save(w->coach, &now, &json) >= 0) {
+                        char *s = NULL;
+                        if (json_writer_steal(&json, &s, NULL) >= 0) {
+                                free(ws->coach_json);
+                                ws->coach_json = s;
+                        }
+                }
+                json_writer_done(&json);
+        }
+        if (m->mqtt)
+                (void) mqtt_client_save_seqs(m->mqtt, &m->state);
+        m->state.saved_usec = now.wall_usec;
+        r = state_store_save(m->config.state_directory, &m->state);
+        if (r < 0)
+                log_warning_errno(r, "Failed to save state to %s, will try again: %m", m->config.state_directory);
+}
+
+static void manager_restore_state(Manager *m) {
+        CoachClock now = coach_clock(m);
+        int r;
+
+        if (!m->config.state_directory)
+                return;
+        r = state_store_load(m->config.state_directory, &m->state);
+        if (r == -ENOENT)
+                return;
+        if (r < 0) {
+                log_warning_errno(r, "Failed to read the saved state in %s, starting afresh: %m",
+                                  m->config.state_directory);
+                state_store_done(&m->state);
+                state_store_init(&m->state);
+                return;
+        }
+        for (size_t i = 0; i < m->n_wearers; i++) {
+                Wearer *w = m->wearers[i];
+                WearerState *ws = state_store_wearer(&m->state, w->config->name, false);
+
+                if (!ws)
+                        continue;
+                w->steps_total = ws->steps_total;
+                if (ws->coach_json) {
+                        JsonParseError error = {};
+                        r = coach_restore(w->coach, &now, ws->coach_json, strlen(ws->coach_json), &error);
+                        if (r < 0)
+                                log_ctx(LOG_WARNING, &w->log, "Ignoring the saved day counters: %s", error.message);
+                }
+                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
+                        m->last_battery[i][d] = ws->battery_percent[d];
+                        if (ws->has_device_steps[d] && m->bluez) {
+                                BluezStepState st = {
+                                        .valid = true,
+                                        .boot_id = (uint32_t) ws->device_boot_id[d],
+                                        .steps = (uint32_t) ws->device_steps[d],
+                                };
+                                (void) bluez_client_set_step_state(m->bluez, i, d, &st);
+                        }
+                }
+        }
+        log_info("Restored the saved state of %zu wearer(s).", m->state.n_wearers);
+}
+
+/* ---- publishing --------------------------------------------------------------------------- */
+
+typedef int (*WearerPublisher)(MqttClient *c, const char *wearer, const char *json, uint64_t now_usec);
+
+static void publish_wearer_json(Manager *m, Wearer *w, WearerPublisher publish, int (*build)(void *, JsonWriter *),
+                                void *ctx, uint64_t wall_usec) {
+        JsonWriter json;
+        const char *s;
+        int r;
+
+        json_writer_init(&json, m->json_buffer, sizeof(m->json_buffer));
+        r = build(ctx, &json);
+        if (r < 0)
+                return;
+        if (json_writer_finish(&json, &s, NULL) < 0)
+                return;
+        r = publish(m->mqtt, w->config->name, s, wall_usec);
+        if (r < 0 && r != -ENOBUFS)
+                log_ctx_errno(LOG_DEBUG, &w->log, r, "Failed to queue a message: %m");
+}
+
+typedef struct EventCtx {
+        const ReminderEvent *event;
+} EventCtx;
+static int build_event(void *userdata, JsonWriter *json) {
+        return reminder_event_to_json(((EventCtx *) userdata)->event, json);
+}
+
+typedef struct CoachCtx {
+        Coach *coach;
+        const CoachClock *now;
+} CoachCtx;
+static int build_coach_state(void *userdata, JsonWriter *json) {
+        CoachCtx *c = userdata;
+        return coach_state_to_json(c->coach, c->now, json);
+}
+static int build_coach_today(void *userdata, JsonWriter *json) {
+        CoachCtx *c = userdata;
+        return coach_activity_to_json(c->coach, c->now, json);
+}
+
+typedef struct SummaryCtx {
+        const DaySummary *summary;
+} SummaryCtx;
+static int build_summary(void *userdata, JsonWriter *json) {
+        return day_summary_event_to_json(((SummaryCtx *) userdata)->summary, json);
+}
+
+typedef struct GaitCtx {
+        Wearer *wearer;
+        const CoachClock *now;
+} GaitCtx;
+static int build_gait(void *userdata, JsonWriter *json) {
+        GaitCtx *g = userdata;
+        return wearer_gait_json(g->wearer, g->now, json);
+}
+
+static void publish_steps(Manager *m, size_t i, const CoachClock *now) {
+        Wearer *w = m->wearers[i];
+        const DayCounters *today = coach_today(w->coach);
+        MqttSteps s = { .steps_today = today->steps, .steps_total = w->steps_total };
+
+        if (m->steps_published[i] && m->published_steps[i] == w->steps_total)
+                return;
+        if (today->date == 0)
+                (void) snprintf(s.day, sizeof(s.day), "unknown");
+        else
+                (void) local_date_to_string(today->date, s.day, sizeof(s.day));
+        if (mqtt_publish_steps(m->mqtt, w->config->name, &s, now->wall_usec) >= 0) {
+                m->published_steps[i] = w->steps_total;
+                m->steps_published[i] = true;
+        }
+}
+
+static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
+        Wearer *w = m->wearers[i];
+        ActivityChange change;
+        ReminderEvent event;
+        DaySummary summary;
+        bool state_changed = false;
+
+        while (wearer_take_activity_change(w, &change)) {
+                log_ctx(LOG_DEBUG, &w->log, "Activity: %s -> %s", activity_state_to_string(change.previous),
+                        activity_state_to_string(change.state));
+                (void) mqtt_publish_activity(m->mqtt, w->config->name, change.state, change.previous,
+                                             change.previous_duration_usec, now->wall_usec);
+        }
+        while (coach_take_event(w->coach, &event)) {
+                EventCtx ctx = { .event = &event };
+
+                switch (event.type) {
+                case REMINDER_EVENT_STATE:
+                        state_changed = true;
+                        break;
+                case REMINDER_EVENT_EXERCISE:
+                        publish_wearer_json(m, w, mqtt_publish_exercise, build_event, &ctx,
+                                            now->wall_usec);
+                        break;
+                case REMINDER_EVENT_REMINDER:
+                        log_ctx(LOG_INFO, &w->log, "Move reminder (%s for %" PRIu64 " min).",
+                                reminder_reason_to_string(event.reason), (uint64_t) (event.still_usec / USEC_PER_MINUTE));
+                        publish_wearer_json(m, w, mqtt_publish_reminder, build_event, &ctx,
+                                            now->wall_usec);
+                        state_changed = true;
+                        break;
+                default:
+                        publish_wearer_json(m, w, mqtt_publish_reminder, build_event, &ctx,
+                                            now->wall_usec);
+                        state_changed = true;
+                }
+        }
+        if (state_changed) {
+                CoachCtx ctx = { .coach = w->coach, .now = now };
+                publish_wearer_json(m, w, mqtt_publish_reminder_state, build_coach_state, &ctx,
+                                    now->wall_usec);
+        }
+        while (wearer_take_summary(w, now, &summary)) {
+                SummaryCtx ctx = { .summary = &summary };
+                publish_wearer_json(m, w, mqtt_publish_daily, build_summary, &ctx, now->wall_usec);
+        }
+        publish_steps(m, i, now);
+}
+
+static void publish_availability(Manager *m, size_t i, DeviceRole role, bool online) {
+        Wearer *w = m->wearers[i];
+
+        (void) mqtt_publish_availability(m->mqtt, w->config->name, role, online);
+        (void) mqtt_publish_availability(m->mqtt, w->config->name, _DEVICE_ROLE_INVALID, wearer_any_streaming(w));
+}
+
+/* ---- status -------------------------------------------------------------------------------- */
+
 static void manager_update_status(Manager *m) {
+        unsigned configured = 0, streaming = 0;
         char status[256];
 
-        (void) snprintf(status, sizeof(status), "%zu wearer(s) configured, waiting for insoles", m->config.n_wearers);
+        for (size_t i = 0; i < m->n_wearers; i++)
+                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
+                        if (m->wearers[i]->config->has_device[d]) {
+                                configured++;
+                                if (m->wearers[i]->streaming[d])
+                                        streaming++;
+                        }
+
+        (void) snprintf(status, sizeof(status), "%u/%u insoles streaming, %s%s", streaming, configured,
+                        m->mqtt && mqtt_client_is_connected(m->mqtt) ? "MQTT connected" : "MQTT connecting",
+                        m->bluez && !bluez_client_service_available(m->bluez) ? ", waiting for bluetoothd" : "");
         if (streq(status, m->last_status))
                 return;
         (void) snprintf(m->last_status, sizeof(m->last_status), "%s", status);
         (void) sd_notifyf(false, "STATUS=%s", status);
+        log_debug("Status: %s", status);
 }
 
-static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+/* ---- BlueZ callbacks ----------------------------------------------------------------------- */
+
+static void on_bluez_record(void *userdata, size_t wearer, DeviceRole role, const DecodedRecord *rec, uint64_t rx_usec) {
+        Manager *m = userdata;
+        Wearer *w;
+        CoachClock now;
+
+        if (wearer >= m->n_wearers)
+                return;
+        w = m->wearers[wearer];
+        now = coach_clock(m);
+        now.mono_usec = rx_usec;
+
+        switch (rec->kind) {
+        case RECORD_BATTERY_LEVEL:
+                if (m->last_battery[wearer][role] != rec->battery.percent) {
+                        m->last_battery[wearer][role] = rec->battery.percent;
+                        (void) mqtt_publish_battery(m->mqtt, w->config->name, role, rec->battery.percent, now.wall_usec);
+                }
+                return;
+        case RECORD_DEVICE_INFO_STRING:
+                /* Device-provided text: escaped by the decoder's bounds, logged at debug only. */
+                if (log_get_max_level() >= LOG_DEBUG) {
+                        char esc[DEVICE_INFO_STRING_MAX * 4 + 1];
+                        log_ctx(LOG_DEBUG, &w->log, "%s: %s = \"%s\"", w->device_names[role],
+                                device_info_field_to_string(rec->device_info.field),
+                                log_escape(rec->device_info.value, rec->device_info.len, esc, sizeof(esc)));
+                }
+                return;
+        case RECORD_OIP_PRESSURE_FRAME:
+        case RECORD_ORPHE_FRAME:
+        case RECORD_RSC_MEASUREMENT:
+                m->notifications++;
+                break;
+        default:
+                break;
+        }
+
+        wearer_on_record(w, role, rec, &now);
+
+        if (m->config.raw_stream && m->config.raw_rate_hz > 0 && role != DEVICE_ROLE_FOOTPOD) {
+                FootSide side = role == DEVICE_ROLE_LEFT ? FOOT_LEFT : FOOT_RIGHT;
+                if (w->have_latest[side] && rx_usec >= m->raw_next_usec[wearer][side]) {
+                        m->raw_next_usec[wearer][side] = rx_usec + USEC_PER_SEC / m->config.raw_rate_hz;
+                        (void) mqtt_publish_pressure(m->mqtt, w->config->name, role, &w->latest[side],
+                                                     w->layout[side].unit, now.wall_usec);
+                }
+        }
+}
+
+static void on_bluez_link_state(void *userdata, size_t wearer, DeviceRole role, BluezLinkState state) {
+        Manager *m = userdata;
+        Wearer *w;
+        CoachClock now;
+        bool streaming = state == BLUEZ_LINK_STREAMING;
+
+        if (wearer >= m->n_wearers)
+                return;
+        w = m->wearers[wearer];
+        if (w->streaming[role] == streaming)
+                return;
+        now = coach_clock(m);
+        wearer_on_streaming(w, role, streaming, &now);
+        log_ctx(LOG_INFO, &w->log, "%s: %s", w->device_names[role], streaming ? "streaming" : bluez_link_state_to_string(state));
+        publish_availability(m, wearer, role, streaming);
+        manager_update_status(m);
+}
+
+static void on_bluez_steps(void *userdata, size_t wearer, DeviceRole role, uint32_t delta, const BluezStepState *state) {
+        Manager *m = userdata;
+        CoachClock now;
+
+        if (wearer >= m->n_wearers)
+                return;
+        now = coach_clock(m);
+        wearer_on_device_steps(m->wearers[wearer], role, delta, &now);
+}
+
+static void on_bluez_discovered(void *userdata, const BluezDiscovery *d) {
+        log_info("Found an unconfigured %s device named \"%s\" (add its address to a [wearer] section to use it).",
+                 d->oip ? "Open Insole Profile" : d->rsc ? "footpod (RSC)" : "insole", d->name_escaped);
+        log_debug("Its address is %s.", d->address);
+}
+
+static void on_bluez_service(void *userdata, bool available) {
         Manager *m = userdata;
 
+        log_info("bluetoothd %s.", available ? "is available" : "went away; waiting for it to return");
         manager_update_status(m);
-        return sd_event_source_set_time(s, usec + STATUS_INTERVAL_USEC);
 }
+
+static void on_bluez_fatal(void *userdata, int error) {
+        Manager *m = userdata;
+
+        log_error_errno(error, "Bluetooth does not recover (%m); exiting so that systemd restarts the service.");
+        manager_quit(m, error);
+}
+
+static const BluezClientCallbacks bluez_callbacks = {
+        .on_record = on_bluez_record,
+        .on_link_state = on_bluez_link_state,
+        .on_step_counter_delta = on_bluez_steps,
+        .on_discovered = on_bluez_discovered,
+        .on_service = on_bluez_service,
+        .on_fatal = on_bluez_fatal,
+};
+
+/* ---- MQTT callbacks ----------------------------------------------------------------------- */
+
+static void on_mqtt_connection(MqttClient *c, bool connected, int error, void *userdata) {
+        Manager *m = userdata;
+
+        if (error < 0) {
+                log_error_errno(error, "The MQTT broker refused us for good (%m); exiting.");
+                manager_quit(m, error);
+                return;
+        }
+        log_info("MQTT broker %s.", connected ? "connected" : "disconnected, reconnecting");
+        manager_update_status(m);
+}
+
+static void on_reminder_command(MqttClient *c, const char *topic, const void *payload, size_t len, bool retained,
+                                void *userdata) {
+        struct CommandCtx *ctx = userdata;
+        Manager *m = ctx->manager;
+        CoachClock now;
+
+        /* A retained command would replay an old snooze at every start. */
+        if (retained || ctx->wearer >= m->n_wearers)
+                return;
+        now = coach_clock(m);
+        /* A bad command becomes an error event; it never changes the state. */
+        (void) coach_command(m->wearers[ctx->wearer]->coach, &now, payload, len);
+        drain_wearer(m, ctx->wearer, &now);
+}
+
+typedef struct RestoreCtx {
+        Manager *manager;
+        size_t wearer;
+} RestoreCtx;
+
+static void on_retained_steps(MqttClient *c, const char *topic, const void *payload, size_t len, int error,
+                              void *userdata) {
+        RestoreCtx *ctx = userdata;
+        Manager *m = ctx->manager;
+        Wearer *w;
+        uint64_t today, total;
+        char day[11], our_day[11];
+        CoachClock now;
+
+        if (error < 0 || ctx->wearer >= m->n_wearers) {
+                free(ctx);
+                return;
+        }
+        w = m->wearers[ctx->wearer];
+        if (state_store_parse_steps_payload(payload, len, &today, &total, day) < 0) {
+                log_ctx(LOG_WARNING, &w->log, "Ignoring a malformed retained step count on the broker.");
+                free(ctx);
+                return;
+        }
+        now = coach_clock(m);
+        (void) local_date_to_string(coach_today(w->coach)->date, our_day, sizeof(our_day));
+        /* Another gateway counted this wearer today: continue from its count. */
+        if (total > w->steps_total)
+                w->steps_total = total;
+        if (streq(day, our_day) && today > coach_today(w->coach)->steps) {
+                /* Counted by the other gateway: today's total, not movement that answers a reminder. */
+                coach_add_day_steps(w->coach, &now, today - coach_today(w->coach)->steps);
+                log_ctx(LOG_INFO, &w->log, "Continuing today's count from the broker (%" PRIu64 " steps).", today);
+        }
+        free(ctx);
+}
+
+/* ---- timers ------------------------------------------------------------------------------- */
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        CoachClock now = coach_clock(m);
+
+        for (size_t i = 0; i < m->n_wearers; i++) {
+                wearer_tick(m->wearers[i], &now);
+                drain_wearer(m, i, &now);
+        }
+        manager_update_status(m);
+        return timer_rearm(s, usec + TICK_USEC);
+}
+
+static int on_publish(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        CoachClock now = coach_clock(m);
+
+        for (size_t i = 0; i < m->n_wearers; i++) {
+                Wearer *w = m->wearers[i];
+                GaitCtx g = { .wearer = w, .now = &now };
+                CoachCtx c = { .coach = w->coach, .now = &now };
+
+                if (wearer_any_streaming(w))
+                        publish_wearer_json(m, w, mqtt_publish_gait, build_gait, &g, now.wall_usec);
+                publish_wearer_json(m, w, mqtt_publish_today, build_coach_today, &c, now.wall_usec);
+        }
+        return timer_rearm(s, usec + m->config.publish_interval_usec);
+}
+
+static int on_health(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        uint64_t now = now_monotonic(m), wall = now_realtime();
+        MqttHealth h = {};
+        double elapsed = (double) (now - m->health_usec) / 1e6;
+
+        h.uptime_usec = now - m->start_usec;
+        (void) mqtt_read_rss_bytes(&h.memory_rss_bytes);
+        h.notifications_per_s = elapsed > 0 ? (double) (m->notifications - m->notifications_at_health) / elapsed : 0;
+        mqtt_health_fill_transport(&h, m->mqtt);
+
+        for (size_t i = 0; i < m->n_wearers; i++) {
+                Wearer *w = m->wearers[i];
+                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
+                        BluezLinkStats ls;
+                        MqttLinkStats l;
+
+                        if (!w->config->has_device[d])
+                                continue;
+                        h.devices_configured++;
+                        if (bluez_client_get_link_stats(m->bluez, i, d, &ls) < 0)
+                                continue;
+                        if (ls.state == BLUEZ_LINK_STREAMING)
+                                h.devices_connected++;
+                        h.decode_errors += ls.frames_rejected;
+                        h.lost_frames += ls.frames_lost;
+                        l = (MqttLinkStats) {
+                                .connected = ls.connected,
+                                .has_rssi = ls.has_rssi,
+                                .rssi_dbm = ls.rssi,
+                                .lost_frames = ls.frames_lost,
+                                .decode_errors = ls.frames_rejected,
+                                .reconnects = ls.reconnects,
+                                .connected_usec = ls.link_uptime_usec,
+                                .notifications_per_s = elapsed > 0 && ls.link_uptime_usec > 0
+                                                               ? (double) ls.frames_received / ((double) ls.link_uptime_usec / 1e6)
+                                                               : 0,
+                        };
+                        (void) mqtt_publish_link(m->mqtt, w->config->name, d, &l, wall);
+                }
+        }
+        (void) mqtt_publish_bridge_health(m->mqtt, &h, wall);
+        m->notifications_at_health = m->notifications;
+        m->health_usec = now;
+        return timer_rearm(s, usec + HEALTH_INTERVAL_USEC);
+}
+
+static int on_save(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        manager_save_state(m);
+        return timer_rearm(s, usec + SAVE_INTERVAL_USEC);
+}
+
+/* ---- signals ------------------------------------------------------------------------------ */
 
 static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
         log_info("Received %s, shutting down.", strsignal((int) si->ssi_signo));
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down");
-        return sd_event_exit(m->event, 0);
+        manager_quit(m, 0);
+        return 0;
 }
 
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
         char error[CONFIG_ERROR_MAX];
+        ReminderSettings settings;
         Config next;
         int r;
 
@@ -84,12 +647,45 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         else
                 log_info("Configuration reloaded.");
         config_done(&next);
+
+        reminder_settings_from_config(&m->config, &settings);
+        for (size_t i = 0; i < m->n_wearers; i++)
+                coach_set_settings(m->wearers[i]->coach, &settings);
+        (void) sd_event_source_set_time_relative(m->publish_timer, m->config.publish_interval_usec);
+        (void) sd_event_source_set_enabled(m->publish_timer, SD_EVENT_ONESHOT);
         (void) sd_notify(false, "READY=1");
         return 0;
 }
 
+/* ---- life cycle ---------------------------------------------------------------------------- */
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+
+        sd_event_source_disable_unref(m->save_timer);
+        sd_event_source_disable_unref(m->health_timer);
+        sd_event_source_disable_unref(m->publish_timer);
+        sd_event_source_disable_unref(m->tick_timer);
+        sd_event_source_disable_unref(m->sighup_source);
+        sd_event_source_disable_unref(m->sigint_source);
+        sd_event_source_disable_unref(m->sigterm_source);
+        bluez_client_free(m->bluez);
+        mqtt_client_free(m->mqtt);
+        for (size_t i = 0; i < m->n_wearers; i++)
+                wearer_free(m->wearers[i]);
+        state_store_done(&m->state);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        config_done(&m->config);
+        free(m->config_path);
+        free(m);
+        return NULL;
+}
+
 int manager_new(Config *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
+        ReminderSettings settings;
         int r;
 
         m = calloc(1, sizeof(*m));
@@ -103,6 +699,10 @@ int manager_new(Config *config, Manager **ret) {
                 if (!m->config_path)
                         return -ENOMEM;
         }
+        state_store_init(&m->state);
+        for (size_t i = 0; i < CONFIG_MAX_WEARERS; i++)
+                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
+                        m->last_battery[i][d] = -1;
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -121,12 +721,30 @@ int manager_new(Config *config, Manager **ret) {
         if (r < 0)
                 return r;
 
+        reminder_settings_from_config(&m->config, &settings);
+        for (size_t i = 0; i < m->config.n_wearers; i++) {
+                r = wearer_new(i, &m->config.wearers[i], &settings, &m->wearers[i]);
+                if (r < 0)
+                        return r;
+                m->n_wearers++;
+        }
+
+        r = mqtt_client_new(m->event, &m->config, &m->mqtt);
+        if (r < 0)
+                return r;
+        mqtt_client_set_connection_handler(m->mqtt, on_mqtt_connection, m);
+
         *ret = TAKE_PTR(m);
         return 0;
 }
 
 int manager_start(Manager *m) {
+        MqttAdapterInfo adapter = { .name = "hci", .powered = true };
+        MqttBridgeInfo info = { .version = INSOLE2MQTT_VERSION, .config = &m->config, .adapters = &adapter, .n_adapters = 0 };
+        CoachClock now;
         int r;
+
+        m->start_usec = m->health_usec = now_monotonic(m);
 
         /* sd_bus_open_system() honours DBUS_SYSTEM_BUS_ADDRESS, which the tests and the demo use
          * to point us at a private bus with the simulator. */
@@ -136,23 +754,89 @@ int manager_start(Manager *m) {
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
-
-        r = sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC, 0, USEC_PER_SEC,
-                                       on_status_timer, m);
+        r = bluez_client_new(m->event, m->bus, &m->config, &bluez_callbacks, m, &m->bluez);
         if (r < 0)
-                return log_error_errno(r, "Failed to arm the status timer: %m");
+                return log_error_errno(r, "Failed to set up the Bluetooth client: %m");
 
+        manager_restore_state(m);
+        (void) mqtt_client_load_seqs(m->mqtt, &m->state);
+
+        for (size_t i = 0; i < m->n_wearers; i++) {
+                Wearer *w = m->wearers[i];
+                RestoreCtx *ctx;
+
+                m->command_ctx[i] = (struct CommandCtx) { .manager = m, .wearer = i };
+                r = mqtt_subscribe_reminder_set(m->mqtt, w->config->name, on_reminder_command, &m->command_ctx[i]);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to subscribe to %s's reminder commands: %m", w->config->name);
+                /* Several gateways, one broker: pick up where another gateway left this wearer. */
+                ctx = malloc(sizeof(*ctx));
+                if (!ctx)
+                        return log_oom();
+                *ctx = (RestoreCtx) { .manager = m, .wearer = i };
+                r = mqtt_fetch_steps(m->mqtt, w->config->name, RESTORE_FROM_BROKER_USEC, on_retained_steps, ctx);
+                if (r < 0) {
+                        free(ctx);
+                        log_warning_errno(r, "Failed to ask the broker for %s's step count, ignoring: %m", w->config->name);
+                }
+                (void) mqtt_publish_availability(m->mqtt, w->config->name, _DEVICE_ROLE_INVALID, false);
+                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
+                        if (w->config->has_device[d])
+                                (void) mqtt_publish_availability(m->mqtt, w->config->name, d, false);
+        }
+        now = coach_clock(m);
+        (void) mqtt_publish_bridge_info(m->mqtt, &info, now.wall_usec);
+        (void) mqtt_publish_discovery(m->mqtt, INSOLE2MQTT_VERSION);
+
+        r = mqtt_client_start(m->mqtt);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the MQTT client: %m");
+        r = bluez_client_start(m->bluez);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the Bluetooth client: %m");
+
+        r = sd_event_add_time_relative(m->event, &m->tick_timer, CLOCK_MONOTONIC, TICK_USEC, 100 * USEC_PER_MSEC,
+                                       on_tick, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm a timer: %m");
+        r = sd_event_add_time_relative(m->event, &m->publish_timer, CLOCK_MONOTONIC, m->config.publish_interval_usec,
+                                       100 * USEC_PER_MSEC, on_publish, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm a timer: %m");
+        r = sd_event_add_time_relative(m->event, &m->health_timer, CLOCK_MONOTONIC, HEALTH_INTERVAL_USEC,
+                                       USEC_PER_SEC, on_health, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm a timer: %m");
+        r = sd_event_add_time_relative(m->event, &m->save_timer, CLOCK_MONOTONIC, SAVE_INTERVAL_USEC, USEC_PER_SEC,
+                                       on_save, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm a timer: %m");
+
+        manager_update_status(m);
         (void) sd_notify(false, "READY=1");
-        log_info("insole2mqtt %s started: %zu wearer(s), broker %s:%u.", INSOLE2MQTT_VERSION,
-                 m->config.n_wearers, m->config.host ? m->config.host : "(none)", m->config.port);
+        log_info("insole2mqtt %s started: %zu wearer(s).", INSOLE2MQTT_VERSION, m->n_wearers);
         return 0;
 }
 
 int manager_run(Manager *m) {
-        int r;
+        int r = 0, q;
 
-        r = sd_event_loop(m->event);
-        if (r < 0)
-                return log_error_errno(r, "Event loop failed: %m");
-        return r;
+        /* Our own loop instead of sd_event_loop(): after a stop request the loop must still run
+         * so that MQTT can flush, which sd-event refuses once sd_event_loop() has finished. */
+        while (!m->quit) {
+                r = sd_event_run(m->event, UINT64_MAX);
+                if (r < 0) {
+                        log_error_errno(r, "Event loop failed: %m");
+                        manager_quit(m, r);
+                }
+        }
+
+        /* Orderly shutdown: keep today's counters, then let the broker have what is queued. */
+        manager_save_state(m);
+        for (size_t i = 0; i < m->n_wearers; i++)
+                (void) mqtt_publish_availability(m->mqtt, m->wearers[i]->config->name, _DEVICE_ROLE_INVALID, false);
+        q = mqtt_client_stop(m->mqtt, SHUTDOWN_FLUSH_USEC);
+        if (q < 0)
+                log_warning_errno(q, "Not every MQTT message reached the broker before shutdown: %m");
+        return m->exit_error;
 }

@@ -144,6 +144,10 @@ int mqtt_publish_exercise(MqttClient *c, const char *wearer, const char *exercis
         return publish_wrapped(c, wearer, MQTT_WEARER_EXERCISE, exercise_json, now_usec);
 }
 
+int mqtt_publish_today(MqttClient *c, const char *wearer, const char *today_json, uint64_t now_usec) {
+        return publish_wrapped_kind(c, wearer, MQTT_WEARER_TODAY, MQTT_PUBLISH_STATE, today_json, now_usec);
+}
+
 int mqtt_publish_gait(MqttClient *c, const char *wearer, const char *gait_json, uint64_t now_usec) {
         return publish_wrapped(c, wearer, MQTT_WEARER_GAIT, gait_json, now_usec);
 }

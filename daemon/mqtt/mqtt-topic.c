@@ -134,6 +134,8 @@ int mqtt_topic_wearer(char *buf, size_t size, const char *base, const char *wear
                 return mqtt_topic_join(buf, size, base, wearer, "daily", NULL);
         case MQTT_WEARER_EXERCISE:
                 return mqtt_topic_join(buf, size, base, wearer, "exercise", NULL);
+        case MQTT_WEARER_TODAY:
+                return mqtt_topic_join(buf, size, base, wearer, "today", NULL);
         default:
                 return -EINVAL;
         }

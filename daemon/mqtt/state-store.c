@@ -28,6 +28,8 @@ void state_store_done(StateStore *s) {
         for (size_t i = 0; i < s->n_seqs; i++)
                 free(s->seqs[i].topic);
         free(s->seqs);
+        for (size_t i = 0; i < s->n_wearers; i++)
+                free(s->wearers[i].coach_json);
         *s = (StateStore) {};
 }
 
@@ -128,7 +130,13 @@ int state_store_format(const StateStore *s, char **ret, size_t *ret_len) {
                         if (w->has_device_steps[r])
                                 fprintf(f, "wearer.%s.%s.device_steps=%" PRIu64 "\n", w->name,
                                         mqtt_role_to_string(r), w->device_steps[r]);
+                        if (w->has_device_boot_id[r])
+                                fprintf(f, "wearer.%s.%s.boot_id=%" PRIu32 "\n", w->name, mqtt_role_to_string(r),
+                                        w->device_boot_id[r]);
                 }
+                /* Written by our own JSON writer: one line, no newline inside. */
+                if (w->coach_json && !strchr(w->coach_json, '\n'))
+                        fprintf(f, "wearer.%s.coach=%s\n", w->name, w->coach_json);
         }
         for (size_t i = 0; i < s->n_seqs; i++)
                 if (topic_is_plain(s->seqs[i].topic))
@@ -203,6 +211,12 @@ static int parse_wearer_key(StateStore *s, char *key, const char *value) {
                         if (r < 0)
                                 return r;
                         w->has_device_steps[role] = true;
+                } else if (streq(sub, "boot_id")) {
+                        r = parse_u64(value, &u);
+                        if (r < 0 || u > UINT32_MAX)
+                                return -EBADMSG;
+                        w->device_boot_id[role] = (uint32_t) u;
+                        w->has_device_boot_id[role] = true;
                 }
                 return 0;
         }
@@ -219,6 +233,14 @@ static int parse_wearer_key(StateStore *s, char *key, const char *value) {
                 w->activity = activity_from_string(value);
         else if (streq(field, "activity_since_usec"))
                 return parse_u64(value, &w->activity_since_usec);
+        else if (streq(field, "coach")) {
+                /* Opaque here; the reminders module validates it when restoring. */
+                char *j = strdup(value);
+                if (!j)
+                        return -ENOMEM;
+                free(w->coach_json);
+                w->coach_json = j;
+        }
         return 0;
 }
 

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wearer.h"
+
+static FootSide side_of_role(DeviceRole role) {
+        switch (role) {
+        case DEVICE_ROLE_LEFT:
+                return FOOT_LEFT;
+        case DEVICE_ROLE_RIGHT:
+                return FOOT_RIGHT;
+        default:
+                return _FOOT_SIDE_INVALID;
+        }
+}
+
+Wearer *wearer_free(Wearer *w) {
+        if (!w)
+                return NULL;
+        gait_engine_free(w->gait);
+        coach_free(w->coach);
+        zone_free(w->zone);
+        free(w);
+        return NULL;
+}
+
+int wearer_new(size_t index, const WearerConfig *config, const ReminderSettings *settings, Wearer **ret) {
+        _cleanup_(wearer_freep) Wearer *w = NULL;
+        int r;
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->index = index;
+        w->config = config;
+        w->log = (LogContext) { .wearer = config->name };
+        for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
+                (void) snprintf(w->device_names[d], sizeof(w->device_names[d]), "%s %s of %s",
+                                device_role_to_string(d), d == DEVICE_ROLE_FOOTPOD ? "" : "insole", config->name);
+        w->gait_params = GAIT_PARAMS_DEFAULT;
+        w->gait_params.body_weight_kg = (float) config->body_weight_kg;
+        foot_pairer_init(&w->pairer);
+        rsc_accumulator_init(&w->rsc);
+        w->activity = ACTIVITY_UNKNOWN;
+
+        /* An unknown zone name was rejected by the configuration; a missing database falls back
+         * to UTC rather than losing the wearer. */
+        r = zone_load(config->timezone, &w->zone);
+        if (r < 0) {
+                r = zone_load("UTC", &w->zone);
+                if (r < 0)
+                        return r;
+        }
+        r = coach_new(settings, w->zone, &w->coach);
+        if (r < 0)
+                return r;
+        /* With a known body weight, each foot carries half of it when standing still; without one
+         * (or with uncalibrated insoles) the exercise detector learns the level while standing. */
+        w->weight_reference_n = config->body_weight_kg > 0 ? (float) (config->body_weight_kg * 9.81 / 2) : 0;
+
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
+bool wearer_any_streaming(const Wearer *w) {
+        for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
+                if (w->config->has_device[d] && w->streaming[d])
+                        return true;
+        return false;
+}
+
+/* A single-cell stand-in for feet we have no pressure map of (footpods), so that the engine can
+ * still run on cadence. */
+static void placeholder_layout(FootSide side, InsoleLayout *ret) {
+        *ret = (InsoleLayout) {
+                .side = side,
+                .n_cells = 1,
+                .unit = PRESSURE_UNIT_RAW,
+                .scale = 1,
+                .cells[0] = { .x = 0.5f, .y = 0.5f },
+        };
+}
+
+static int ensure_engine(Wearer *w) {
+        InsoleLayout layouts[_FOOT_SIDE_MAX];
+        bool has_left = w->config->has_device[DEVICE_ROLE_LEFT], has_right = w->config->has_device[DEVICE_ROLE_RIGHT];
+
+        if (w->gait)
+                return 0;
+
+        if (has_left && !w->has_layout[FOOT_LEFT])
+                return -EAGAIN;
+        if (has_right && !w->has_layout[FOOT_RIGHT])
+                return -EAGAIN;
+
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
+                FootSide other = s == FOOT_LEFT ? FOOT_RIGHT : FOOT_LEFT;
+                if (w->has_layout[s])
+                        layouts[s] = w->layout[s];
+                else if (w->has_layout[other]) {
+                        /* A wearer with one insole: the other foot mirrors it and stays silent. */
+                        layouts[s] = w->layout[other];
+                        layouts[s].side = s;
+                } else
+                        placeholder_layout(s, &layouts[s]);
+        }
+        return gait_engine_new(&layouts[FOOT_LEFT], &layouts[FOOT_RIGHT], &w->gait_params, &w->gait);
+}
+
+static void set_layout(Wearer *w, FootSide side, const InsoleLayout *layout) {
+        InsoleLayout l = *layout;
+
+        /* The configuration says which foot a device is on; a layout claiming the other side is
+         * a device set up for the wrong shoe, and the configuration wins. */
+        if (l.side != side) {
+                log_ctx(LOG_WARNING, &w->log, "The %s insole reports itself as %s; using it as %s.",
+                        foot_side_to_string(side), strna(foot_side_to_string(l.side)), foot_side_to_string(side));
+                l.side = side;
+        }
+        if (w->has_layout[side] && memcmp(&w->layout[side], &l, sizeof(l)) == 0)
+                return;
+        if (w->gait) {
+                /* A different sensor map (another insole model): the engine's per-cell state no
+                 * longer applies. */
+                log_ctx(LOG_INFO, &w->log, "Sensor layout of the %s insole changed, restarting gait analysis.",
+                        foot_side_to_string(side));
+                w->gait = gait_engine_free(w->gait);
+        }
+        w->layout[side] = l;
+        w->has_layout[side] = true;
+        if (w->weight_reference_n > 0 && l.unit != PRESSURE_UNIT_RAW)
+                coach_set_reference_load(w->coach, w->weight_reference_n, w->weight_reference_n);
+        (void) ensure_engine(w);
+}
+
+static void feed_samples(Wearer *w, DeviceRole role, FootSide side, PressureSample *samples, int n,
+                         const CoachClock *now) {
+        FootLoad left, right;
+
+        for (int i = 0; i < n; i++) {
+                PressureSample *s = &samples[i];
+                FootLoad load;
+
+                s->t_us = device_clock_map(&w->clock[role], s->t_us);
+                (void) gait_engine_feed(w->gait, side, s);
+                if (foot_load_compute(&w->layout[side], s, &load) >= 0)
+                        (void) foot_pairer_push(&w->pairer, side, &load);
+        }
+        if (n > 0) {
+                w->latest[side] = samples[n - 1];
+                w->have_latest[side] = true;
+        }
+
+        while (foot_pairer_take(&w->pairer, &left, &right))
+                (void) coach_feed_foot_loads(w->coach, now, &left, &right, w->activity == ACTIVITY_STANDING);
+}
+
+static void on_oip_frame(Wearer *w, DeviceRole role, const OipPressureFrame *f, const CoachClock *now) {
+        FootSide side = side_of_role(role);
+        int n;
+
+        if (side < 0)
+                return;
+        if (f->clock_restarted)
+                device_clock_reset(&w->clock[role]);
+        device_clock_observe(&w->clock[role], f->t0_us + (uint64_t) (f->n_samples - 1) * f->sample_period_us,
+                             now->mono_usec);
+
+        if (!w->has_layout[side] || ensure_engine(w) < 0) {
+                w->samples_without_layout += f->n_samples;
+                return;
+        }
+        n = oip_frame_to_samples(f, &w->layout[side], w->scratch, ELEMENTSOF(w->scratch));
+        if (n < 0) {
+                /* The frame has a different number of cells than the layout we read. */
+                w->samples_without_layout += f->n_samples;
+                return;
+        }
+        feed_samples(w, role, side, w->scratch, n, now);
+}
+
+static void on_orphe_frame(Wearer *w, DeviceRole role, const OrpheFrame *f, const CoachClock *now) {
+        FootSide side = side_of_role(role);
+        int n;
+
+        if (side < 0 || !f->has_pressure)
+                return;
+        if (!w->has_layout[side])
+                set_layout(w, side, orphe_default_layout(side));
+        if (ensure_engine(w) < 0)
+                return;
+        n = orphe_frame_to_samples(f, &w->layout[side], 0, 0, w->scratch, ELEMENTSOF(w->scratch));
+        if (n <= 0)
+                return;
+        device_clock_observe(&w->clock[role], w->scratch[n - 1].t_us, now->mono_usec);
+        feed_samples(w, role, side, w->scratch, n, now);
+}
+
+static void on_rsc(Wearer *w, const RscMeasurement *m, const CoachClock *now) {
+        rsc_accumulator_feed(&w->rsc, m, now->mono_usec);
+        if (ensure_engine(w) >= 0)
+                (void) gait_engine_feed_cadence(w->gait, now->mono_usec, m->cadence_per_min, m->running);
+}
+
+void wearer_on_record(Wearer *w, DeviceRole role, const DecodedRecord *rec, const CoachClock *now) {
+        switch (rec->kind) {
+        case RECORD_OIP_SENSOR_LAYOUT:
+                if (side_of_role(role) >= 0)
+                        set_layout(w, side_of_role(role), &rec->oip_layout.layout);
+                break;
+        case RECORD_OIP_PRESSURE_FRAME:
+                on_oip_frame(w, role, &rec->oip_frame, now);
+                break;
+        case RECORD_ORPHE_FRAME:
+                on_orphe_frame(w, role, &rec->orphe, now);
+                break;
+        case RECORD_OIP_STEP_COUNTER:
+        case RECORD_UKATON_STEPS:
+                /* The BlueZ client reconciles the counter and reports deltas. */
+                w->has_step_counter = true;
+                break;
+        case RECORD_RSC_MEASUREMENT:
+                on_rsc(w, &rec->rsc_measurement, now);
+                break;
+        default:
+                break;
+        }
+}
+
+void wearer_add_steps(Wearer *w, uint64_t steps, const CoachClock *now) {
+        if (steps == 0)
+                return;
+        w->steps_total += steps;
+        coach_feed_steps(w->coach, now, (uint32_t) MIN(steps, (uint64_t) UINT32_MAX));
+}
+
+void wearer_on_device_steps(Wearer *w, DeviceRole role, uint32_t delta, const CoachClock *now) {
+        w->has_step_counter = true;
+        wearer_add_steps(w, delta, now);
+}
+
+void wearer_on_streaming(Wearer *w, DeviceRole role, bool streaming, const CoachClock *now) {
+        bool any;
+
+        if (role < 0 || role >= _DEVICE_ROLE_MAX || w->streaming[role] == streaming)
+                return;
+        w->streaming[role] = streaming;
+        if (!streaming) {
+                /* The device's next frames start a new link: don't pair across the gap. */
+                foot_pairer_reset(&w->pairer);
+                if (role == DEVICE_ROLE_FOOTPOD)
+                        rsc_accumulator_link_lost(&w->rsc);
+        }
+        any = wearer_any_streaming(w);
+        if (any != w->coach_connected) {
+                w->coach_connected = any;
+                coach_set_connected(w->coach, now, any);
+        }
+}
+
+static void queue_activity_change(Wearer *w, ActivityState state, uint64_t now_usec) {
+        ActivityChange c = {
+                .state = state,
+                .previous = w->activity,
+                .previous_duration_usec = w->activity_since_usec > 0 ? now_usec - w->activity_since_usec : 0,
+                .mono_usec = now_usec,
+        };
+
+        if (w->n_changes == WEARER_ACTIVITY_QUEUE) {
+                memmove(w->changes, w->changes + 1, sizeof(w->changes[0]) * (WEARER_ACTIVITY_QUEUE - 1));
+                w->n_changes--;
+        }
+        w->changes[w->n_changes++] = c;
+        w->activity = state;
+        w->activity_since_usec = now_usec;
+}
+
+void wearer_tick(Wearer *w, const CoachClock *now) {
+        ActivityState state = ACTIVITY_UNKNOWN;
+
+        if (w->gait) {
+                /* The cheap accessors: a full snapshot sorts every window. */
+                uint64_t steps = gait_engine_steps_total(w->gait);
+
+                state = gait_engine_activity(w->gait, NULL);
+                if (!w->has_step_counter && steps > w->engine_steps_seen) {
+                        wearer_add_steps(w, steps - w->engine_steps_seen, now);
+                        w->engine_steps_seen = steps;
+                }
+        }
+        if (!w->has_step_counter && w->config->has_device[DEVICE_ROLE_FOOTPOD]) {
+                uint64_t s = rsc_accumulator_steps(&w->rsc);
+                if (s > w->rsc_steps_seen) {
+                        wearer_add_steps(w, s - w->rsc_steps_seen, now);
+                        w->rsc_steps_seen = s;
+                }
+        }
+        if (!wearer_any_streaming(w))
+                state = ACTIVITY_UNKNOWN;
+
+        if (state != w->activity) {
+                queue_activity_change(w, state, now->mono_usec);
+                coach_feed_activity(w->coach, now, state);
+        }
+        coach_tick(w->coach, now);
+}
+
+bool wearer_take_summary(Wearer *w, const CoachClock *now, DaySummary *ret) {
+        if (!coach_take_summary(w->coach, ret))
+                return false;
+        /* The Coach knows the calendar: its day ended, so the engine's daily window restarts. */
+        if (w->gait)
+                gait_engine_start_day(w->gait, now->mono_usec);
+        return true;
+}
+
+int wearer_gait_json(Wearer *w, const CoachClock *now, JsonWriter *json) {
+        GaitSnapshot snap;
+        const GaitWindowSummary *minute;
+        int r;
+
+        if (!w->gait)
+                return -ENODATA;
+        r = gait_engine_snapshot(w->gait, &snap);
+        if (r < 0)
+                return r;
+        minute = &snap.window[GAIT_WINDOW_60S];
+        if (snap.activity == ACTIVITY_WALKING || snap.activity == ACTIVITY_RUNNING)
+                coach_feed_gait(w->coach, now, minute->cadence_spm, minute->symmetry.step_time_pct);
+        return gait_snapshot_to_json(&snap, json);
+}
+
+bool wearer_take_activity_change(Wearer *w, ActivityChange *ret) {
+        if (w->n_changes == 0)
+                return false;
+        *ret = w->changes[0];
+        memmove(w->changes, w->changes + 1, sizeof(w->changes[0]) * (w->n_changes - 1));
+        w->n_changes--;
+        return true;
+}
