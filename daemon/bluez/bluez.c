@@ -965,8 +965,12 @@ static int adapter_power_reply(sd_bus_message *m, void *userdata, sd_bus_error *
         int r;
 
         c->power_slot = sd_bus_slot_unref(c->power_slot);
+        /* Busy/InProgress: bluetoothd is powering the adapter itself (it does so at start-up);
+         * the Powered property will tell us how that ends. */
         if (e)
-                log_warning("Failed to change the Bluetooth adapter's power: %s", e->name);
+                log_full(bluez_error_is(e, BLUEZ_ERROR_PREFIX "Busy") || bluez_error_is(e, BLUEZ_ERROR_PREFIX "InProgress")
+                                 ? LOG_DEBUG : LOG_WARNING,
+                         "Failed to change the Bluetooth adapter's power: %s", e->name);
 
         if (c->power_cycling && c->power_cycle_off_sent && c->adapter) {
                 /* Second half of the cycle, whether or not Powered=false was signalled yet. */
