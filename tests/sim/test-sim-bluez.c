@@ -931,6 +931,34 @@ static void test_load_mode(void **state) {
         harness_stop(&h);
 }
 
+static void test_frames_carry_gait(void **state) {
+        /* the frames' cells are the gait model's newtons at 0.1 N per count: a walking foot goes
+         * from ~0 in swing to over one body weight in stance */
+        Harness h;
+        const char *args[] = { "-w", "anna:AA:BB:CC:DD:EE:01,AA:BB:CC:DD:EE:02:walking", NULL };
+        harness_start(&h, args);
+        connect_l1(&h);
+        int fd = acquire(&h, FRAME_PATH, NULL);
+        static Frame f[100];
+        size_t n = read_frames(fd, f, ELEMENTSOF(f), 6000);
+        assert_int_equal(n, ELEMENTSOF(f));
+        double lo = 1e9, hi = 0;
+        for (size_t i = 0; i < n; i++)
+                for (unsigned s = 0; s < f[i].n_samples; s++) {
+                        double total = 0;
+                        for (unsigned c = 0; c < f[i].n_cells; c++) {
+                                const uint8_t *p = f[i].raw + OIP_FRAME_HEADER_SIZE + (s * f[i].n_cells + c) * 2;
+                                total += (p[0] | p[1] << 8) * 0.1;
+                        }
+                        lo = MIN(lo, total);
+                        hi = MAX(hi, total);
+                }
+        assert_true(lo < 5);
+        assert_true(hi > 70 * 9.81 && hi < 1.4 * 70 * 9.81);
+        close(fd);
+        harness_stop(&h);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_discovery),
@@ -947,6 +975,7 @@ int main(void) {
                 cmocka_unit_test(test_deterministic),
                 cmocka_unit_test(test_replay_and_other_devices),
                 cmocka_unit_test(test_load_mode),
+                cmocka_unit_test(test_frames_carry_gait),
         };
         signal(SIGPIPE, SIG_IGN);
         if (getenv("SIM_TEST_FILTER"))
