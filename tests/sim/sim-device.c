@@ -598,10 +598,16 @@ int sim_device_write(SimDevice *d, SimChar *c, const uint8_t *data, size_t len) 
         }
 }
 
+static uint64_t device_frame_us(SimDevice *d) {
+        unsigned spf = d->kind == DEVICE_ORPHE ? 2 : d->kind == DEVICE_OIP ? oip_samples_per_frame(d) : 1;
+        return device_period_us(d) * spf;
+}
+
 void sim_device_start_session(SimDevice *d) {
-        /* samples on a fixed grid of simulation time, so that a seed gives the same values */
-        uint64_t period = device_period_us(d);
-        d->next_sample_us = (sim_now(d->sim) / period + 1) * period;
+        /* samples and frames on a fixed grid of simulation time, so that a seed gives the same
+         * frames whenever the client subscribes */
+        uint64_t frame = device_frame_us(d);
+        d->next_sample_us = (sim_now(d->sim) / frame + 1) * frame;
         d->n_pending = 0;
         d->next_rsc_us = d->next_sample_us;
 }
@@ -652,7 +658,7 @@ void sim_device_tick(SimDevice *d, uint64_t now) {
                 d->burst_hold_until_us = 0;
         } else if (d->next_sample_us + 2 * USEC_PER_SEC < now) {
                 /* Never build a backlog otherwise: a device that could not send does not queue. */
-                d->next_sample_us = (now / period) * period;
+                d->next_sample_us = now / (spf * period) * (spf * period);
                 d->n_pending = 0;
         }
         while (d->next_sample_us <= now) {

@@ -816,7 +816,7 @@ static void collect(const char *seed, Frame *f, size_t n) {
 
 static void test_deterministic(void **state) {
         /* frames on the same device clock carry the same samples for the same seed */
-        static Frame a[40], b[40], c[40];
+        static Frame a[60], b[60], c[60];
         collect("7", a, ELEMENTSOF(a));
         collect("7", b, ELEMENTSOF(b));
         collect("8", c, ELEMENTSOF(c));
