@@ -21,6 +21,7 @@
 #define CALL_TIMEOUT_USEC (10 * USEC_PER_SEC)
 #define REPORTED_MAX 64
 #define TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
+#define DISCOVERY_RETRY_USEC (5 * USEC_PER_SEC)
 
 typedef struct BluezDevice BluezDevice;
 
@@ -124,6 +125,8 @@ struct BluezClient {
         sd_bus_slot *discovery_slot;
         DiscoveryStep discovery_step;
         bool discovery_active;
+        uint64_t discovery_retry_usec;  /* after a failed start, not before this */
+        uint64_t power_retry_usec;      /* after a failed power-on, not before this */
 
         char *reported[REPORTED_MAX];
         size_t reported_next;
@@ -968,6 +971,8 @@ static int adapter_power_reply(sd_bus_message *m, void *userdata, sd_bus_error *
         /* Busy/InProgress: bluetoothd is powering the adapter itself (it does so at start-up);
          * the Powered property will tell us how that ends. */
         if (e)
+                c->power_retry_usec = now_usec(c) + DISCOVERY_RETRY_USEC;
+        if (e)
                 log_full(bluez_error_is(e, BLUEZ_ERROR_PREFIX "Busy") || bluez_error_is(e, BLUEZ_ERROR_PREFIX "InProgress")
                                  ? LOG_DEBUG : LOG_WARNING,
                          "Failed to change the Bluetooth adapter's power: %s", e->name);
@@ -1004,8 +1009,10 @@ static void adapter_power_cycle(BluezClient *c) {
 static void client_ensure_powered(BluezClient *c) {
         int r;
 
-        if (!c->adapter || c->adapter->powered || c->power_slot)
+        if (!c->adapter || c->adapter->powered || c->power_slot || c->power_cycling)
                 return;
+        if (now_usec(c) < c->power_retry_usec)
+                return; /* the tick calls again */
         if (!c->config->power_on_adapter) {
                 if (!c->warned_unpowered)
                         log_warning("The Bluetooth adapter is powered off and power-on-adapter is disabled; waiting.");
@@ -1464,8 +1471,11 @@ static int discovery_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_
                 if (!e || bluez_error_is(e, BLUEZ_ERROR_PREFIX "InProgress")) {
                         c->discovery_active = true;
                         log_debug("Discovery started.");
-                } else
+                } else {
+                        /* NotReady, Busy, ...: the watchdog tick tries again a little later. */
                         log_debug("StartDiscovery failed: %s", e->name);
+                        c->discovery_retry_usec = now_usec(c) + DISCOVERY_RETRY_USEC;
+                }
                 break;
         case DISCOVERY_STOPPING:
                 c->discovery_active = false;
@@ -1487,8 +1497,8 @@ static void client_update_discovery(BluezClient *c) {
         want = client_wants_discovery(c);
         if (want == c->discovery_active)
                 return;
-        /* A failed StartDiscovery would otherwise be retried in a tight loop: only retry on a
-         * state change, which calls us again. */
+        if (want && now_usec(c) < c->discovery_retry_usec)
+                return;
         r = discovery_send(c, want ? DISCOVERY_SETTING_FILTER : DISCOVERY_STOPPING);
         if (r < 0)
                 log_warning_errno(r, "Failed to %s discovery: %m", want ? "start" : "stop");
@@ -1811,6 +1821,10 @@ static int client_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 }
         }
 
+        /* Retries of a power-on or a discovery that failed to start. */
+        if (c->snapshot_applied)
+                client_ensure_powered(c);
+        client_update_discovery(c);
         (void) sd_event_source_set_time(s, now + tick_interval(c->config));
         return 0;
 }
