@@ -959,6 +959,43 @@ static void test_escalation_to_exit(void **state) {
         harness_free(h);
 }
 
+/* Any process on the system bus can emit signals that look like BlueZ's: only bluetoothd's unique
+ * name is believed. */
+static void test_spoofed_signals_ignored(void **state) {
+        Harness *h = harness_with_sim(FAST_RADIO "wearer anna left=" ANNA_L "\n");
+        const char *dev = "/org/bluez/hci0/dev_AA_00_00_00_01_01";
+        uint64_t frames, samples;
+
+        config_wearer(&h->config, "anna", ANNA_L, NULL);
+        harness_start_client(h);
+        assert_true(run_until(h, all_streaming, NULL, 10 * USEC_PER_SEC));
+
+        assert_true(sd_bus_emit_signal(h->ctl, dev, "org.freedesktop.DBus.Properties", "PropertiesChanged", "sa{sv}as",
+                                       "org.bluez.Device1", 1, "Connected", "b", 0, 0) >= 0);
+        assert_true(sd_bus_emit_signal(h->ctl, "/", "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", "oas",
+                                       dev, 1, "org.bluez.Device1") >= 0);
+        assert_true(sd_bus_emit_signal(h->ctl, "/", "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", "oas",
+                                       "/org/bluez/hci0", 1, "org.bluez.Adapter1") >= 0);
+        /* A forged frame on the pressure characteristic (it streams through AcquireNotify, but
+         * the Value path must not be open to strangers either). */
+        assert_true(sd_bus_emit_signal(h->ctl, "/org/bluez/hci0/dev_AA_00_00_00_01_01/service000a/char000b",
+                                       "org.freedesktop.DBus.Properties", "PropertiesChanged", "sa{sv}as",
+                                       "org.bluez.GattCharacteristic1", 1, "Value", "ay", 3, 1, 2, 3, 0) >= 0);
+        assert_true(sd_bus_flush(h->ctl) >= 0);
+        frames = link_stats(h, 0, DEVICE_ROLE_LEFT).frames_received;
+        samples = h->obs[0][0].samples;
+        run_for(h, USEC_PER_SEC);
+
+        BluezLinkStats st = link_stats(h, 0, DEVICE_ROLE_LEFT);
+        assert_int_equal(st.state, BLUEZ_LINK_STREAMING);
+        assert_int_equal(h->obs[0][0].streaming_count, 1);
+        assert_int_equal(st.frames_rejected, 0);
+        assert_true(h->obs[0][0].samples > samples + 80);
+        assert_true(st.frames_received > frames);
+        assert_int_equal(h->service_down, 0);
+        harness_free(h);
+}
+
 static int teardown(void **state) {
         harness_free(current);
         return 0;
@@ -977,6 +1014,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_routine_errors, teardown),
                 cmocka_unit_test_teardown(test_adapter_power_and_removal, teardown),
                 cmocka_unit_test_teardown(test_escalation_to_exit, teardown),
+                cmocka_unit_test_teardown(test_spoofed_signals_ignored, teardown),
         };
 
         /* Make stdout line-buffered so TAP comments interleave with results. */
