@@ -94,6 +94,8 @@ typedef struct BluezDiscovery {
         bool rsc;                                 /* advertises Running Speed and Cadence */
 } BluezDiscovery;
 
+/* Callbacks run inside the client's event handlers: they may query the client (stats, step state)
+ * but must not free it; to stop, exit the event loop and free it afterwards. */
 typedef struct BluezClientCallbacks {
         /* A decoded notification or read of a configured device. rx_usec is CLOCK_MONOTONIC. */
         void (*on_record)(void *userdata, size_t wearer, DeviceRole role, const DecodedRecord *record,
@@ -101,7 +103,8 @@ typedef struct BluezClientCallbacks {
         /* The link state changed. */
         void (*on_link_state)(void *userdata, size_t wearer, DeviceRole role, BluezLinkState state);
         /* New steps from the device's cumulative counter, each counted once; *state is the updated
-         * reconciliation state to persist. */
+         * reconciliation state to persist. Also called with delta 0 when only the baseline moved
+         * (first reading, device reboot), so that the state can be saved. */
         void (*on_step_counter_delta)(void *userdata, size_t wearer, DeviceRole role, uint32_t delta,
                                       const BluezStepState *state);
         /* Auto-discovery report (only with Config.auto_discovery). At most once per device object. */
