@@ -107,6 +107,132 @@ static void print_object(const JsonValue *obj, int depth) {
         }
 }
 
+
+/* ---- curated lines for the topics a person watches ---- */
+
+static const JsonValue *path(const JsonValue *v, const char *a, const char *b, const char *c) {
+        v = json_value_member(v, a);
+        if (b)
+                v = json_value_member(v, b);
+        if (c)
+                v = json_value_member(v, c);
+        return v;
+}
+
+static bool num(const JsonValue *v, double *ret) {
+        return json_value_get_double(v, ret) >= 0;
+}
+
+static const char *str(const JsonValue *v) {
+        const char *s;
+        return json_value_get_string(v, &s, NULL) >= 0 ? s : NULL;
+}
+
+/* Latest step count per wearer, shown on the gait line instead of a line per step. */
+#define MAX_WEARERS 16
+static struct {
+        char name[33];
+        double today;
+        bool known;
+} steps_seen[MAX_WEARERS];
+
+static double *steps_slot(const char *wearer) {
+        for (size_t i = 0; i < MAX_WEARERS; i++) {
+                if (steps_seen[i].known && streq(steps_seen[i].name, wearer))
+                        return &steps_seen[i].today;
+                if (!steps_seen[i].known) {
+                        (void) snprintf(steps_seen[i].name, sizeof(steps_seen[i].name), "%s", wearer);
+                        steps_seen[i].known = true;
+                        steps_seen[i].today = -1;
+                        return &steps_seen[i].today;
+                }
+        }
+        return NULL;
+}
+
+static void print_gait(const char *wearer, const JsonValue *g) {
+        const JsonValue *win = path(g, "last_60s", NULL, NULL);
+        const char *state = str(path(g, "activity", "state", NULL));
+        double v, l, r, *steps = steps_slot(wearer);
+
+        printf("%-8s %-9s", wearer, state ? state : "?");
+        if (num(path(g, "activity", "for_s", NULL), &v))
+                printf(" %4.0f s", v);
+        if (steps && *steps >= 0)
+                printf(" · %.0f steps today", *steps);
+        if (state && streq(state, "standing")) {
+                const JsonValue *b = path(g, "balance", NULL, NULL);
+                if (num(path(b, "left_share_pct", NULL, NULL), &v))
+                        printf(" · weight on left %.0f%%", v);
+                if (num(path(b, "sway_path_pct_per_s", NULL, NULL), &v))
+                        printf(" · sway %.1f%% of foot length/s", v);
+                if (num(path(b, "toe_grips_per_min", NULL, NULL), &v))
+                        printf(" · toe grips %.1f/min", v);
+        }
+        /* Gait figures only while moving: the windows still hold the last walk otherwise. */
+        if (!state || (!streq(state, "walking") && !streq(state, "running"))) {
+                putchar('\n');
+                return;
+        }
+        if (num(path(win, "cadence_spm", NULL, NULL), &v))
+                printf(" · %.0f steps/min", v);
+        if (num(path(win, "stride_time_ms", NULL, NULL), &v))
+                printf(" · stride %.2f s", v / 1000);
+        if (num(path(win, "left", "stance_pct", NULL), &l) && num(path(win, "right", "stance_pct", NULL), &r))
+                printf(" · stance L %.0f%% R %.0f%%", l, r);
+        if (num(path(win, "double_support_pct", NULL, NULL), &v))
+                printf(" · double support %.0f%%", v);
+        if (num(path(win, "symmetry", "step_time_si_pct", NULL), &v))
+                printf(" · step asymmetry %.1f%%", v);
+        {
+                const char *sl = str(path(win, "left", "strike", NULL)), *sr = str(path(win, "right", "strike", NULL));
+                if (sl || sr)
+                        printf(" · landing %s/%s", sl ? sl : "?", sr ? sr : "?");
+        }
+        if (num(path(win, "left", "cop_start_x_pct", NULL), &l) && num(path(win, "left", "cop_end_x_pct", NULL), &r))
+                printf(" · roll %.0f→%.0f%%", l, r);
+        if (num(path(win, "left", "ml_index", NULL), &l) && num(path(win, "right", "ml_index", NULL), &r))
+                printf(" · medial-lateral L %+.2f R %+.2f", l, r);
+        putchar('\n');
+}
+
+static void print_event(const char *wearer, const char *kind, const JsonValue *e) {
+        const char *event = str(path(e, "event", NULL, NULL));
+        double v;
+
+        printf("%-8s ", wearer);
+        if (streq(kind, "activity")) {
+                const char *state = str(path(e, "activity", NULL, NULL)), *prev = str(path(e, "previous", NULL, NULL));
+                printf("now %s", state ? state : "?");
+                if (prev && num(path(e, "previous_duration_ms", NULL, NULL), &v))
+                        printf(" (was %s for %.0f s)", prev, v / 1000);
+        } else if (streq(kind, "exercise")) {
+                const char *ex = str(path(e, "exercise", NULL, NULL));
+                printf("exercise: %s", ex ? ex : "?");
+                if (num(path(e, "repetitions", NULL, NULL), &v))
+                        printf(" × %.0f", v);
+                if (num(path(e, "duration_s", NULL, NULL), &v))
+                        printf(" (%.0f s)", v);
+        } else if (event && streq(event, "reminder")) {
+                const char *why = str(path(e, "reason", NULL, NULL));
+                printf(">>> time to move: %s", why ? why : "still");
+                if (num(path(e, "still_s", NULL, NULL), &v))
+                        printf(" for %.0f min", v / 60);
+                if (num(path(e, "repeat", NULL, NULL), &v) && v > 1)
+                        printf(" (reminder %.0f)", v);
+        } else if (event && streq(event, "cleared")) {
+                const char *by = str(path(e, "cleared_by", NULL, NULL));
+                printf("reminder cleared by %s", by ? by : "moving");
+                if (num(path(e, "response_s", NULL, NULL), &v))
+                        printf(" after %.0f s", v);
+        } else if (event) {
+                printf("reminder %s", event);
+        } else {
+                print_object(e, 0);
+        }
+        putchar('\n');
+}
+
 static void on_message(struct mosquitto *mosq, void *userdata, const struct mosquitto_message *msg) {
         _cleanup_(json_document_freep) JsonDocument *doc = NULL;
         size_t blen = strlen(arg_base);
@@ -120,18 +246,52 @@ static void on_message(struct mosquitto *mosq, void *userdata, const struct mosq
         rest = msg->topic + blen + 1;
 
         if (!arg_all && !strstr(rest, "/gait") && !strstr(rest, "/activity") && !strstr(rest, "/steps") &&
-            !strstr(rest, "/reminder") && !strstr(rest, "/daily") && !strstr(rest, "/exercise") &&
-            !strstr(rest, "/state"))
+            !streq(rest + strlen(rest) - MIN(strlen(rest), strlen("/reminder")), "/reminder") &&
+            !strstr(rest, "/daily") && !strstr(rest, "/exercise"))
                 return;
 
+        if (json_parse(msg->payload, (size_t) msg->payloadlen, NULL, &doc, NULL) < 0 ||
+            json_value_type(json_document_root(doc)) != JSON_TYPE_OBJECT) {
+                if (arg_all)
+                        printf("%-28s %.*s\n", rest, MIN(msg->payloadlen, 120), (const char *) msg->payload);
+                return;
+        }
         (void) localtime_r(&now, &tm);
         (void) strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
+
+        if (!arg_all) {
+                char wearer[33];
+                const char *slash = strchr(rest, '/');
+                size_t wl = slash ? (size_t) (slash - rest) : 0;
+                const JsonValue *root = json_document_root(doc);
+
+                if (!slash || wl == 0 || wl >= sizeof(wearer) || strncmp(rest, "bridge/", 7) == 0)
+                        return;
+                memcpy(wearer, rest, wl);
+                wearer[wl] = 0;
+                slash++;
+                if (streq(slash, "steps")) {
+                        double *slot = steps_slot(wearer), v;
+                        if (slot && num(path(root, "steps_today", NULL, NULL), &v))
+                                *slot = v;
+                        return;
+                }
+                printf("%s ", clock);
+                if (streq(slash, "gait"))
+                        print_gait(wearer, root);
+                else if (streq(slash, "activity") || streq(slash, "reminder") || streq(slash, "exercise"))
+                        print_event(wearer, slash, root);
+                else {
+                        printf("%-8s %s: ", wearer, slash);
+                        print_object(root, 0);
+                        putchar('\n');
+                }
+                fflush(stdout);
+                return;
+        }
+
         printf("%s %-28s ", clock, rest);
-        if (json_parse(msg->payload, (size_t) msg->payloadlen, NULL, &doc, NULL) >= 0 &&
-            json_value_type(json_document_root(doc)) == JSON_TYPE_OBJECT)
-                print_object(json_document_root(doc), 0);
-        else
-                printf("%.*s", MIN(msg->payloadlen, 120), (const char *) msg->payload);
+        print_object(json_document_root(doc), 0);
         putchar('\n');
         fflush(stdout);
 }
