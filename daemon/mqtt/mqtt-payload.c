@@ -137,7 +137,7 @@ static const char *pressure_unit_to_string(PressureUnit u) {
 void mqtt_payload_pressure(JsonWriter *w, const MqttStamp *stamp, const PressureSample *s, PressureUnit unit) {
         json_object_begin(w);
         stamp_fields(w, stamp);
-        json_kv_uint(w, "device_time_us", s->t_us);
+        json_kv_uint(w, "monotonic_us", s->t_us);
         json_kv_string(w, "unit", pressure_unit_to_string(unit));
         json_key(w, "cells");
         json_array_begin(w);
