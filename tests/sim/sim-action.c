@@ -533,8 +533,8 @@ int sim_config_line(Sim *sim, const char *line, char *err, size_t errsize) {
                 /* load N_INSOLES RATE_HZ: N/2 walking wearers, addresses 02:00:00:00:WW:0S */
                 unsigned long long count, rate;
                 if (tk.n < 3 || parse_unsigned(tk.t[1].s, SIM_MAX_DEVICES, &count) < 0 ||
-                    parse_unsigned(tk.t[2].s, 400, &rate) < 0 || count == 0 || rate < 10)
-                        return fail(err, errsize, "load N_INSOLES RATE_HZ (N <= %d, 10..400 Hz)", SIM_MAX_DEVICES);
+                    parse_unsigned(tk.t[2].s, 400, &rate) < 0 || count == 0 || rate < SIM_MIN_RATE_HZ)
+                        return fail(err, errsize, "load N_INSOLES RATE_HZ (N <= %d, %u..400 Hz)", SIM_MAX_DEVICES, SIM_MIN_RATE_HZ);
                 sim->opt.load_mode = true;
                 sim->opt.rate_hz = (unsigned) rate;
                 for (unsigned long long i = 0; i < (count + 1) / 2; i++) {
@@ -569,8 +569,8 @@ int sim_config_line(Sim *sim, const char *line, char *err, size_t errsize) {
                 return 0;
         }
         if (streq(verb, "rate")) {
-                if (parse_unsigned(tk.t[1].s, 400, &n) < 0 || n < 10)
-                        return fail(err, errsize, "rate must be 10..400 Hz");
+                if (parse_unsigned(tk.t[1].s, 400, &n) < 0 || n < SIM_MIN_RATE_HZ)
+                        return fail(err, errsize, "rate must be %u..400 Hz", SIM_MIN_RATE_HZ);
                 sim->opt.rate_hz = (unsigned) n;
                 for (size_t i = 0; i < sim->n_devices; i++)
                         sim->devices[i]->rate_hz = (unsigned) n;

@@ -580,7 +580,9 @@ int sim_device_write(SimDevice *d, SimChar *c, const uint8_t *data, size_t len) 
                         unsigned rate = data[1] | (data[2] << 8);
                         if (rate < 10 || rate > 400)
                                 return -EBADMSG;
-                        d->rate_hz = rate;
+                        /* below 16 Hz the period does not fit the frame's u16 field: the device
+                         * streams at the slowest rate it can describe */
+                        d->rate_hz = MAX(rate, SIM_MIN_RATE_HZ);
                         d->streaming = true;
                         sim_device_start_session(d);
                         return 0;

@@ -15,6 +15,8 @@
 #include "open-insole-profile.h"
 
 #define SIM_ADAPTER_PATH "/org/bluez/hci0"
+/* the slowest rate whose period fits OIP's u16 sample_period_us */
+#define SIM_MIN_RATE_HZ 16u
 #define SIM_CONTROL_NAME "net.insole2mqtt.Sim"
 #define SIM_CONTROL_PATH "/net/insole2mqtt/Sim"
 #define SIM_CONTROL_IFACE "net.insole2mqtt.Sim1"
