@@ -85,6 +85,20 @@ static void test_discovery_session_ends_with_client(void **state) {
         harness_stop(&h);
 }
 
+static void test_temporary_devices_expire(void **state) {
+        Harness h;
+        const char *args[] = { "-c", "temporary-timeout 300ms", NULL };
+        harness_start(&h, args);
+        discover(&h);
+        ok(&h, "/org/bluez/hci0/dev_AA_BB_CC_DD_EE_02", DEV, "Connect");
+        ok(&h, "/org/bluez/hci0", ADAPTER, "StopDiscovery");
+        /* after discovery, devices that are neither connected nor known go away */
+        assert_true(wait_exists(&h, L1_PATH, DEV, false, 2000));
+        pump(&h, 300);
+        assert_true(exists(&h, "/org/bluez/hci0/dev_AA_BB_CC_DD_EE_02", DEV));
+        harness_stop(&h);
+}
+
 static void test_acquire_notify(void **state) {
         Harness h;
         harness_start(&h, NULL);
@@ -626,6 +640,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_discovery),
                 cmocka_unit_test(test_discovery_session_ends_with_client),
+                cmocka_unit_test(test_temporary_devices_expire),
                 cmocka_unit_test(test_acquire_notify),
                 cmocka_unit_test(test_start_notify),
                 cmocka_unit_test(test_socket_full_drops),
