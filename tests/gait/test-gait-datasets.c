@@ -102,7 +102,7 @@ static void check_activity(const char *name, const GaitSnapshot *s, double lengt
 
         for (ActivityState a = 0; a < _ACTIVITY_MAX; a++)
                 sum += s->activity_day_us[a];
-        print_message("%s: walking %.1f s of %.1f s (unknown %.1f, standing %.1f, sitting %.1f, running %.1f), steps %" PRIu64 "\n",
+        print_message("# %s: walking %.1f s of %.1f s (unknown %.1f, standing %.1f, sitting %.1f, running %.1f), steps %" PRIu64 "\n",
                       name, s->activity_day_us[ACTIVITY_WALKING] / 1e6, sum / 1e6,
                       s->activity_day_us[ACTIVITY_UNKNOWN] / 1e6, s->activity_day_us[ACTIVITY_STANDING] / 1e6,
                       s->activity_day_us[ACTIVITY_SITTING] / 1e6, s->activity_day_us[ACTIVITY_RUNNING] / 1e6,
@@ -158,7 +158,7 @@ static void check_gaitndd(const char *record) {
                         ref[m] = gait_median(v, nrows);
                 }
                 double count_err = pct_err((double) count, (double) nrows);
-                print_message("| %s | %s | %zu | %zu | %+.2f | %.1f | %.1f | %+.2f | %.1f | %.1f | %+.2f | %.1f | %.1f | %+.2f |\n",
+                print_message("# | %s | %s | %zu | %zu | %+.2f | %.1f | %.1f | %+.2f | %.1f | %.1f | %+.2f | %.1f | %.1f | %+.2f |\n",
                               record, foot_side_to_string(side), nrows, count, count_err,
                               ref[0], ours[0], pct_err(ours[0], ref[0]),
                               ref[1], ours[1], pct_err(ours[1], ref[1]),
@@ -190,7 +190,7 @@ static void check_gaitndd(const char *record) {
                 for (size_t i = 0; i < nrows; i++)
                         v[i] = (float) (rows[i].v[11] * 1000.0);
                 ref = gait_median(v, nrows);
-                print_message("%s double support: reference %.1f ms, ours %.1f ms (%+.2f %%)\n", record, ref, ours, pct_err(ours, ref));
+                print_message("# %s double support: reference %.1f ms, ours %.1f ms (%+.2f %%)\n", record, ref, ours, pct_err(ours, ref));
                 if (!(fabs(pct_err(ours, ref)) <= 10.0)) {
                         print_error("%s: median double support %.1f ms vs %.1f ms\n", record, ours, ref);
                         ok = false;
@@ -238,7 +238,7 @@ static void check_gaitpdb(const char *name, bool control) {
         assert_non_null(scratch);
         gait_summarize_strides(strides, n, scratch, &s);
 
-        print_message("| %s | %s | %.1f | %u/%u | %u/%u | %.0f/%.0f | %.0f/%.0f | %.0f/%.0f | %.3f/%.3f |\n", name,
+        print_message("# | %s | %s | %.1f | %u/%u | %u/%u | %.0f/%.0f | %.0f/%.0f | %.0f/%.0f | %.3f/%.3f |\n", name,
                       control ? "control" : "Parkinson's", s.cadence_spm,
                       s.foot[0].strikes[STRIKE_HEEL], s.foot[0].stance_strides,
                       s.foot[1].strikes[STRIKE_HEEL], s.foot[1].stance_strides,
@@ -269,7 +269,7 @@ static void check_gaitpdb(const char *name, bool control) {
 }
 
 static void test_gaitpdb(void **state) {
-        print_message("| file | group | cadence spm | heel strikes L | R | COP start x %% L/R | COP end x %% L/R | COP forward %% L/R | ML index L/R |\n");
+        print_message("# | file | group | cadence spm | heel strikes L | R | COP start x %% L/R | COP end x %% L/R | COP forward %% L/R | ML index L/R |\n");
         check_gaitpdb("GaCo01_01", true);
         check_gaitpdb("JuCo01_01", true);
         check_gaitpdb("GaPt03_01", false);
@@ -361,6 +361,6 @@ int main(void) {
                 cmocka_unit_test(test_gaitpdb),
                 cmocka_unit_test(test_analyze_cli),
         };
-        print_message("| record | foot | ref strides | ours | count err %% | ref stride ms | ours | err %% | ref stance ms | ours | err %% | ref swing ms | ours | err %% |\n");
+        print_message("# | record | foot | ref strides | ours | count err %% | ref stride ms | ours | err %% | ref stance ms | ours | err %% | ref swing ms | ours | err %% |\n");
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

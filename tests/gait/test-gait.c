@@ -215,18 +215,18 @@ static void test_walk_cadence(void **state) {
                 assert_int_equal(allocations, 0);
 
                 const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_60S];
-                print_message("cadence %.0f: engine %.1f spm, steps %" PRIu64 " vs model %" PRIu64 "\n",
+                print_message("# cadence %.0f: engine %.1f spm, steps %" PRIu64 " vs model %" PRIu64 "\n",
                               cadences[i], w->cadence_spm, r->snapshot.steps_total, r->model_steps);
                 assert_float_equal(w->cadence_spm, cadences[i], cadences[i] * 0.02);
                 assert_true(llabs((long long) r->snapshot.steps_total - (long long) r->model_steps) <= 2);
                 assert_int_equal(r->snapshot.activity, ACTIVITY_WALKING);
 
                 err = event_error_ms(r, GAIT_EVENT_INITIAL_CONTACT, &matched, &truth, &bias);
-                print_message("  contact error %.1f ms, bias %+.1f ms (%u/%u matched)\n", err, bias, matched, truth);
+                print_message("#   contact error %.1f ms, bias %+.1f ms (%u/%u matched)\n", err, bias, matched, truth);
                 assert_true(err < 40);
                 assert_true(matched + 2 >= truth);
                 err = event_error_ms(r, GAIT_EVENT_TOE_OFF, &matched, &truth, &bias);
-                print_message("  toe-off error %.1f ms, bias %+.1f ms (%u/%u matched)\n", err, bias, matched, truth);
+                print_message("#   toe-off error %.1f ms, bias %+.1f ms (%u/%u matched)\n", err, bias, matched, truth);
                 assert_true(err < 40);
                 assert_true(matched + 2 >= truth);
 
@@ -256,7 +256,7 @@ static void test_asymmetry(void **state) {
                 const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_60S];
                 double expect = 200.0 * asym[i] / (2.0 + asym[i]);
 
-                print_message("asymmetry %.2f: step SI %.2f %% (expected %.2f), strides %u/%u\n", asym[i],
+                print_message("# asymmetry %.2f: step SI %.2f %% (expected %.2f), strides %u/%u\n", asym[i],
                               w->symmetry.step_time_pct, expect, w->symmetry.strides_left, w->symmetry.strides_right);
                 assert_float_equal(w->symmetry.step_time_pct, expect, 2.0);
                 assert_true(w->foot[FOOT_RIGHT].step_time_ms > w->foot[FOOT_LEFT].step_time_ms || asym[i] == 0);
@@ -276,7 +276,7 @@ static void test_pronation(void **state) {
                 SimRun *r = simulate(p, 40, 70);
                 for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++)
                         ml[i][s] = r->snapshot.window[GAIT_WINDOW_60S].foot[s].ml_index;
-                print_message("pronation %+.1f: ml_index left %.3f right %.3f\n", pron[i], ml[i][0], ml[i][1]);
+                print_message("# pronation %+.1f: ml_index left %.3f right %.3f\n", pron[i], ml[i][0], ml[i][1]);
                 free(r);
         }
         for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
@@ -301,7 +301,7 @@ static void test_strike_pattern(void **state) {
                 const GaitFootSummary *f = &flat->snapshot.window[GAIT_WINDOW_60S].foot[s];
                 const GaitFootSummary *h = &hard->snapshot.window[GAIT_WINDOW_60S].foot[s];
 
-                print_message("%s: normal heel %u flat %u of %u; flat-foot heel %u flat %u of %u; loading rate %.2f vs hard %.2f BW/s\n",
+                print_message("# %s: normal heel %u flat %u of %u; flat-foot heel %u flat %u of %u; loading rate %.2f vs hard %.2f BW/s\n",
                               foot_side_to_string(s), n->strikes[STRIKE_HEEL], n->strikes[STRIKE_FLAT], n->stance_strides,
                               f->strikes[STRIKE_HEEL], f->strikes[STRIKE_FLAT], f->stance_strides,
                               n->heel_loading_rate, h->heel_loading_rate);
@@ -322,7 +322,7 @@ static void test_running(void **state) {
         SimRun *r = simulate(p, 30, 70);
         const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_10S];
 
-        print_message("running: %s, cadence %.1f, flight %.0f %%\n", activity_state_to_string(r->snapshot.activity),
+        print_message("# running: %s, cadence %.1f, flight %.0f %%\n", activity_state_to_string(r->snapshot.activity),
                       w->cadence_spm, w->flight_share_pct);
         assert_int_equal(r->snapshot.activity, ACTIVITY_RUNNING);
         assert_true(w->flight_share_pct > 50);
@@ -348,7 +348,7 @@ static void test_activity_and_balance(void **state) {
         gait_model_set_params(m, &p);
         sim_feed(e, m, t, 20, RATE_HZ, NULL, NULL, r);
         t += 20 * USEC_PER_SEC;
-        print_message("standing: %s, sway %.2f %%/s range %.2f x %.2f %%, left share %.1f %%, grips %u\n",
+        print_message("# standing: %s, sway %.2f %%/s range %.2f x %.2f %%, left share %.1f %%, grips %u\n",
                       activity_state_to_string(r->snapshot.activity), r->snapshot.balance.sway_path_pct_per_s,
                       r->snapshot.balance.sway_range_x_pct, r->snapshot.balance.sway_range_y_pct,
                       r->snapshot.balance.left_share_pct, r->snapshot.balance.toe_grips);
@@ -372,7 +372,7 @@ static void test_activity_and_balance(void **state) {
 
         uint64_t sum = 0;
         for (ActivityState a = 0; a < _ACTIVITY_MAX; a++) {
-                print_message("  %s %.1f s\n", activity_state_to_string(a), r->snapshot.activity_day_us[a] / 1e6);
+                print_message("#   %s %.1f s\n", activity_state_to_string(a), r->snapshot.activity_day_us[a] / 1e6);
                 sum += r->snapshot.activity_day_us[a];
         }
         assert_true(sum + 100 * USEC_PER_MSEC >= t - 100 * USEC_PER_MSEC && sum <= t);
@@ -434,7 +434,7 @@ static void test_raw_drift_dead_noisy(void **state) {
         assert_true(r->snapshot.activity_day_us[ACTIVITY_WALKING] > 50 * USEC_PER_SEC);
 
         const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_60S];
-        print_message("raw: cadence %.1f, steps %" PRIu64 " vs %" PRIu64 ", heel strikes %u/%u\n", w->cadence_spm,
+        print_message("# raw: cadence %.1f, steps %" PRIu64 " vs %" PRIu64 ", heel strikes %u/%u\n", w->cadence_spm,
                       r->snapshot.steps_total, r->model_steps, w->foot[0].strikes[STRIKE_HEEL], w->foot[0].stance_strides);
         assert_float_equal(w->cadence_spm, 110, 110 * 0.02);
         assert_true(llabs((long long) r->snapshot.steps_total - (long long) r->model_steps) <= 2);
@@ -460,14 +460,14 @@ static void test_windows_and_variability(void **state) {
         SimRun *r = run_new();
 
         sim_feed(e, m, 0, 30, RATE_HZ, NULL, NULL, r);
-        print_message("steady: CV %.2f %%\n", r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct);
+        print_message("# steady: CV %.2f %%\n", r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct);
         assert_true(r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct < 2.0f);
         p.cadence_spm = 125;
         gait_model_set_params(m, &p);
         sim_feed(e, m, 30 * USEC_PER_SEC, 15, RATE_HZ, NULL, NULL, r);
 
         const GaitSnapshot *s = &r->snapshot;
-        print_message("windows: 10 s %.1f spm (%u steps), 60 s %.1f spm, day %.1f spm (%u steps)\n",
+        print_message("# windows: 10 s %.1f spm (%u steps), 60 s %.1f spm, day %.1f spm (%u steps)\n",
                       s->window[GAIT_WINDOW_10S].cadence_spm, s->window[GAIT_WINDOW_10S].steps,
                       s->window[GAIT_WINDOW_60S].cadence_spm, s->window[GAIT_WINDOW_DAY].cadence_spm,
                       s->window[GAIT_WINDOW_DAY].steps);
@@ -482,7 +482,7 @@ static void test_windows_and_variability(void **state) {
 
         p = (GaitModelParams) { .mode = GAIT_MODE_WALKING, .seed = 37, .noise = 0.2 };
         r = simulate(p, 60, 70);
-        print_message("noise 0.2: CV %.2f %% over %u strides\n", r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct,
+        print_message("# noise 0.2: CV %.2f %% over %u strides\n", r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct,
                       r->snapshot.window[GAIT_WINDOW_60S].steps);
         assert_true(r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct > 5.0f);
         assert_true(r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct < 15.0f);
@@ -504,7 +504,7 @@ static void test_toe_gripping(void **state) {
                 SimRun *r = run_new();
 
                 sim_feed(e, m, 0, 30, RATE_HZ, with ? toe_grips : NULL, NULL, r);
-                print_message("toe grips %s: %u in %.1f s standing (%.1f/min)\n", with ? "injected" : "none",
+                print_message("# toe grips %s: %u in %.1f s standing (%.1f/min)\n", with ? "injected" : "none",
                               r->snapshot.balance.toe_grips, r->snapshot.balance.standing_us / 1e6,
                               r->snapshot.balance.toe_grips_per_min);
                 assert_int_equal(r->snapshot.activity, ACTIVITY_STANDING);
@@ -535,7 +535,7 @@ static void test_calibrated_dead_noisy(void **state) {
 
         sim_feed(e, m, 0, 60, RATE_HZ, stuck_and_noisy, &rng, r);
         const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_60S];
-        print_message("stuck+noisy: cadence %.1f, steps %" PRIu64 " vs %" PRIu64 ", heel strikes %u/%u\n", w->cadence_spm,
+        print_message("# stuck+noisy: cadence %.1f, steps %" PRIu64 " vs %" PRIu64 ", heel strikes %u/%u\n", w->cadence_spm,
                       r->snapshot.steps_total, r->model_steps, w->foot[0].strikes[STRIKE_HEEL], w->foot[0].stance_strides);
         assert_float_equal(w->cadence_spm, 100, 100 * 0.02);
         assert_true(llabs((long long) r->snapshot.steps_total - (long long) r->model_steps) <= 2);
@@ -601,7 +601,7 @@ static void test_snapshot_json(void **state) {
         assert_non_null(json_value_member(root, "day"));
         assert_non_null(json_value_member(root, "balance"));
         /* the daemon serialises into a fixed 8 KiB buffer: stay well inside it */
-        print_message("snapshot JSON: %zu bytes\n", len);
+        print_message("# snapshot JSON: %zu bytes\n", len);
         assert_true(len < 6144);
         json_writer_done(&jw);
         free(r);

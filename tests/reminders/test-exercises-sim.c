@@ -75,7 +75,7 @@ static void check_session(double noise, uint64_t seed) {
         /* 30 s of calf raises at the model's 40 per minute: 20 repetitions. */
         sample_for(&r, GAIT_MODE_CALF_RAISES, 30, false);
         sample_for(&r, GAIT_MODE_STANDING, 3, false);
-        print_message("noise %.2f: %u calf raises (expected about 20)\n", noise, r.reps);
+        print_message("# noise %.2f: %u calf raises (expected about 20)\n", noise, r.reps);
         assert_in_range(r.reps, 19, 21);
 
         /* Walking: no repetitions, no toe walking. */
@@ -91,7 +91,7 @@ static void check_session(double noise, uint64_t seed) {
         sample_for(&r, GAIT_MODE_TOE_WALKING, 20, false);
         sample_for(&r, GAIT_MODE_STANDING, 4, false);
         double toe_s = (double) r.duration[EXERCISE_TOE_WALKING] / 1e6;
-        print_message("noise %.2f: toe walking %.1f s (expected about 20)\n", noise, toe_s);
+        print_message("# noise %.2f: toe walking %.1f s (expected about 20)\n", noise, toe_s);
         assert_int_equal(r.ended[EXERCISE_TOE_WALKING], 1);
         assert_true(toe_s > 17.5 && toe_s < 21.5);
         assert_int_equal(r.reps, reps);
@@ -103,7 +103,7 @@ static void check_session(double noise, uint64_t seed) {
         sample_for(&r, GAIT_MODE_STANDING, 3, false);
         double left_s = (double) r.duration[EXERCISE_SINGLE_LEG_LEFT] / 1e6;
         double right_s = (double) r.duration[EXERCISE_SINGLE_LEG_RIGHT] / 1e6;
-        print_message("noise %.2f: single leg %.1f s left, %.1f s right (expected about 10 each)\n", noise, left_s, right_s);
+        print_message("# noise %.2f: single leg %.1f s left, %.1f s right (expected about 10 each)\n", noise, left_s, right_s);
         assert_int_equal(r.ended[EXERCISE_SINGLE_LEG_LEFT], 1);
         assert_int_equal(r.ended[EXERCISE_SINGLE_LEG_RIGHT], 1);
         assert_true(left_s > 8.5 && left_s < 11.5);
