@@ -65,6 +65,15 @@ def main():
         broker = subprocess.Popen(["mosquitto", "-c", os.path.join(tmp, "mq.conf")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(broker)
+        end = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > end:
+                    sys.exit("bench-load: mosquitto did not start")
+                time.sleep(0.05)
 
         r, w = os.pipe()
         bus = subprocess.Popen(["dbus-daemon", "--config-file=" + os.path.join(top, "tests/sim/dbus-system.conf"),

@@ -104,6 +104,10 @@ typedef struct MqttStamp {
  * Deliberately nothing else, so that the last will (fixed bytes set at connect) and the birth
  * look alike, as zigbee2mqtt users expect. */
 void mqtt_payload_state(JsonWriter *w, bool online);
+/* {"state":"online","gateway":"room-a"}: a wearer's or an insole's availability. Several gateways
+ * may serve one wearer; the gateway field tells whose claim it is (Home Assistant reads only
+ * `state`). */
+void mqtt_payload_availability(JsonWriter *w, bool online, const char *gateway);
 
 typedef struct MqttAdapterInfo {
         const char *name;  /* "hci0": from BlueZ's object path, never from a remote device */
@@ -137,10 +141,20 @@ typedef struct MqttHealth {
 
 void mqtt_payload_bridge_health(JsonWriter *w, const MqttStamp *stamp, const MqttHealth *h);
 
+/* The insole's own cumulative counter as last accounted for, so that another gateway picking the
+ * wearer up can count the steps taken in between exactly once. */
+typedef struct MqttDeviceSteps {
+        bool valid;
+        uint32_t boot_id;
+        uint32_t steps;
+} MqttDeviceSteps;
+
 typedef struct MqttSteps {
         uint64_t steps_today;
         uint64_t steps_total;
         char day[11];                  /* local date of steps_today, "2026-11-22" */
+        const char *gateway;           /* the gateway that counted them; NULL = not written */
+        MqttDeviceSteps device[_DEVICE_ROLE_MAX];
 } MqttSteps;
 
 void mqtt_payload_steps(JsonWriter *w, const MqttStamp *stamp, const MqttSteps *s);

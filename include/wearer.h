@@ -53,6 +53,7 @@ typedef struct Wearer {
         uint64_t engine_steps_seen;  /* otherwise from the gait engine (or the footpod's cadence) */
         uint64_t rsc_steps_seen;
         uint64_t steps_total;
+        bool steps_counted_here;     /* this gateway counted steps since they were last published */
 
         ActivityState activity;
         uint64_t activity_since_usec;

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "manager.h"
 #include "mqtt.h"
+#include "remote-steps.h"
 #include "state-store.h"
 #include "wearer.h"
 
@@ -19,7 +20,6 @@
 #define HEALTH_INTERVAL_USEC (60 * USEC_PER_SEC)
 #define SAVE_INTERVAL_USEC (60 * USEC_PER_SEC)
 #define SHUTDOWN_FLUSH_USEC (3 * USEC_PER_SEC)
-#define RESTORE_FROM_BROKER_USEC (5 * USEC_PER_SEC)
 #define JSON_BUFFER_SIZE 8192
 
 struct Manager {
@@ -57,6 +57,7 @@ struct Manager {
                 Manager *manager;
                 size_t wearer;
         } command_ctx[CONFIG_MAX_WEARERS];
+        struct AvailabilityCtx *availability_ctx;
 
         /* The loop runs until quit is set; MQTT still needs the loop to flush after that. */
         bool quit;
@@ -262,20 +263,28 @@ static int build_gait(void *userdata, JsonWriter *json) {
         return wearer_gait_json(g->wearer, g->now, json);
 }
 
+/* Steps are published only by the gateway that counted them: a gateway that merely took over
+ * another gateway's count (the wearer is in another room) must not echo it back. */
 static void publish_steps(Manager *m, size_t i, const CoachClock *now) {
         Wearer *w = m->wearers[i];
         const DayCounters *today = coach_today(w->coach);
-        MqttSteps s = { .steps_today = today->steps, .steps_total = w->steps_total };
+        MqttSteps s = { .steps_today = today->steps, .steps_total = w->steps_total, .gateway = m->config.gateway_id };
 
-        if (m->steps_published[i] && m->published_steps[i] == w->steps_total)
+        if (!w->steps_counted_here || (m->steps_published[i] && m->published_steps[i] == w->steps_total))
                 return;
         if (today->date == 0)
                 (void) snprintf(s.day, sizeof(s.day), "unknown");
         else
                 (void) local_date_to_string(today->date, s.day, sizeof(s.day));
+        for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
+                BluezStepState st;
+                if (w->config->has_device[d] && bluez_client_get_step_state(m->bluez, i, d, &st) >= 0 && st.valid)
+                        s.device[d] = (MqttDeviceSteps) { .valid = true, .boot_id = st.boot_id, .steps = st.steps };
+        }
         if (mqtt_publish_steps(m->mqtt, w->config->name, &s, now->wall_usec) >= 0) {
                 m->published_steps[i] = w->steps_total;
                 m->steps_published[i] = true;
+                w->steps_counted_here = false;
         }
 }
 
@@ -495,41 +504,80 @@ static void on_reminder_command(MqttClient *c, const char *topic, const void *pa
         drain_wearer(m, ctx->wearer, &now);
 }
 
-typedef struct RestoreCtx {
-        Manager *manager;
-        size_t wearer;
-} RestoreCtx;
-
-static void on_retained_steps(MqttClient *c, const char *topic, const void *payload, size_t len, int error,
-                              void *userdata) {
-        RestoreCtx *ctx = userdata;
+/* Another gateway's count for a wearer we do not hold right now (or our own retained message
+ * after a restart): take over the larger counts and the newer insole counter states. */
+static void on_steps_message(MqttClient *c, const char *topic, const void *payload, size_t len, bool retained,
+                             void *userdata) {
+        struct CommandCtx *ctx = userdata;
         Manager *m = ctx->manager;
         Wearer *w;
-        uint64_t today, total;
-        char day[11], our_day[11];
+        RemoteSteps rs;
+        char our_day[11];
         CoachClock now;
 
-        if (error < 0 || ctx->wearer >= m->n_wearers) {
-                free(ctx);
+        if (ctx->wearer >= m->n_wearers)
                 return;
-        }
         w = m->wearers[ctx->wearer];
-        if (state_store_parse_steps_payload(payload, len, &today, &total, day) < 0) {
-                log_ctx(LOG_WARNING, &w->log, "Ignoring a malformed retained step count on the broker.");
-                free(ctx);
+        if (wearer_any_streaming(w))
+                return; /* we are the source of this wearer's counts */
+        if (remote_steps_parse(payload, len, &rs) < 0) {
+                log_ctx(LOG_DEBUG, &w->log, "Ignoring a malformed step count on the broker.");
                 return;
         }
         now = coach_clock(m);
         (void) local_date_to_string(coach_today(w->coach)->date, our_day, sizeof(our_day));
-        /* Another gateway counted this wearer today: continue from its count. */
-        if (total > w->steps_total)
-                w->steps_total = total;
-        if (streq(day, our_day) && today > coach_today(w->coach)->steps) {
-                /* Counted by the other gateway: today's total, not movement that answers a reminder. */
-                coach_add_day_steps(w->coach, &now, today - coach_today(w->coach)->steps);
-                log_ctx(LOG_INFO, &w->log, "Continuing today's count from the broker (%" PRIu64 " steps).", today);
+        if (streq(rs.day, our_day) && rs.steps_today > coach_today(w->coach)->steps) {
+                log_ctx(LOG_DEBUG, &w->log, "Taking over today's count from %s: %" PRIu64 " steps.",
+                        rs.gateway[0] ? rs.gateway : "the broker", rs.steps_today);
+                /* Counted elsewhere: today's total, not movement that answers a reminder here. */
+                coach_add_day_steps(w->coach, &now, rs.steps_today - coach_today(w->coach)->steps);
         }
-        free(ctx);
+        if (rs.steps_total > w->steps_total)
+                w->steps_total = rs.steps_total;
+        /* Our own insole counter states are in our state file; another gateway's are newer when it
+         * held the insoles after us. */
+        if (streq(rs.gateway, m->config.gateway_id))
+                return;
+        for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
+                BluezStepState ours;
+                if (!w->config->has_device[d] || bluez_client_get_step_state(m->bluez, ctx->wearer, d, &ours) < 0)
+                        continue;
+                if (remote_device_state_is_newer(&ours, &rs.device[d])) {
+                        BluezStepState st = { .valid = true, .boot_id = rs.device[d].boot_id, .steps = rs.device[d].steps };
+                        (void) bluez_client_set_step_state(m->bluez, ctx->wearer, d, &st);
+                }
+        }
+}
+
+/* A retained "online" that this gateway published in an earlier life (it crashed or lost power)
+ * is withdrawn; another gateway's claim is left alone. */
+typedef struct AvailabilityCtx {
+        Manager *manager;
+        size_t wearer;
+        DeviceRole role; /* _DEVICE_ROLE_INVALID: the wearer's */
+} AvailabilityCtx;
+
+static void on_availability_message(MqttClient *c, const char *topic, const void *payload, size_t len, bool retained,
+                                    void *userdata) {
+        static const JsonParseLimits limits = { .max_size = 512, .max_depth = 2, .max_values = 8 };
+        _cleanup_(json_document_freep) JsonDocument *doc = NULL;
+        AvailabilityCtx *ctx = userdata;
+        Manager *m = ctx->manager;
+        const char *state, *gateway;
+        Wearer *w;
+        bool ours_online;
+
+        if (ctx->wearer >= m->n_wearers || json_parse(payload, len, &limits, &doc, NULL) < 0)
+                return;
+        w = m->wearers[ctx->wearer];
+        if (json_value_get_string(json_value_member(json_document_root(doc), "state"), &state, NULL) < 0 ||
+            json_value_get_string(json_value_member(json_document_root(doc), "gateway"), &gateway, NULL) < 0)
+                return;
+        if (!streq(state, "online") || !streq(gateway, m->config.gateway_id))
+                return;
+        ours_online = ctx->role == _DEVICE_ROLE_INVALID ? wearer_any_streaming(w) : w->streaming[ctx->role];
+        if (!ours_online)
+                (void) mqtt_publish_availability(m->mqtt, w->config->name, ctx->role, false);
 }
 
 /* ---- timers ------------------------------------------------------------------------------- */
@@ -675,6 +723,7 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_wearers; i++)
                 wearer_free(m->wearers[i]);
         state_store_done(&m->state);
+        free(m->availability_ctx);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_done(&m->config);
@@ -761,28 +810,41 @@ int manager_start(Manager *m) {
         manager_restore_state(m);
         (void) mqtt_client_load_seqs(m->mqtt, &m->state);
 
+        m->availability_ctx = calloc(m->n_wearers * (_DEVICE_ROLE_MAX + 1), sizeof(*m->availability_ctx));
+        if (!m->availability_ctx && m->n_wearers > 0)
+                return log_oom();
         for (size_t i = 0; i < m->n_wearers; i++) {
                 Wearer *w = m->wearers[i];
-                RestoreCtx *ctx;
+                char topic[MQTT_TOPIC_MAX];
 
                 m->command_ctx[i] = (struct CommandCtx) { .manager = m, .wearer = i };
                 r = mqtt_subscribe_reminder_set(m->mqtt, w->config->name, on_reminder_command, &m->command_ctx[i]);
                 if (r < 0)
                         return log_error_errno(r, "Failed to subscribe to %s's reminder commands: %m", w->config->name);
-                /* Several gateways, one broker: pick up where another gateway left this wearer. */
-                ctx = malloc(sizeof(*ctx));
-                if (!ctx)
-                        return log_oom();
-                *ctx = (RestoreCtx) { .manager = m, .wearer = i };
-                r = mqtt_fetch_steps(m->mqtt, w->config->name, RESTORE_FROM_BROKER_USEC, on_retained_steps, ctx);
-                if (r < 0) {
-                        free(ctx);
-                        log_warning_errno(r, "Failed to ask the broker for %s's step count, ignoring: %m", w->config->name);
+
+                /* Several gateways, one broker: follow the counts of the gateway that holds the
+                 * wearer, so that we continue from them when the wearer comes to us. */
+                r = mqtt_topic_wearer(topic, sizeof(topic), m->config.base_topic, w->config->name, MQTT_WEARER_STEPS);
+                if (r >= 0)
+                        r = mqtt_client_subscribe(m->mqtt, topic, on_steps_message, &m->command_ctx[i]);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to subscribe to %s's step counts: %m", w->config->name);
+
+                for (int d = -1; d < _DEVICE_ROLE_MAX; d++) {
+                        AvailabilityCtx *ctx = &m->availability_ctx[i * (_DEVICE_ROLE_MAX + 1) + (size_t) (d + 1)];
+                        if (d >= 0 && !w->config->has_device[d])
+                                continue;
+                        *ctx = (AvailabilityCtx) { .manager = m, .wearer = i, .role = (DeviceRole) d };
+                        r = d < 0 ? mqtt_topic_wearer(topic, sizeof(topic), m->config.base_topic, w->config->name,
+                                                      MQTT_WEARER_AVAILABILITY)
+                                  : mqtt_topic_device(topic, sizeof(topic), m->config.base_topic, w->config->name,
+                                                      (DeviceRole) d, MQTT_DEVICE_AVAILABILITY);
+                        if (r >= 0)
+                                r = mqtt_client_subscribe(m->mqtt, topic, on_availability_message, ctx);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to subscribe to %s's availability: %m",
+                                                       w->config->name);
                 }
-                (void) mqtt_publish_availability(m->mqtt, w->config->name, _DEVICE_ROLE_INVALID, false);
-                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
-                        if (w->config->has_device[d])
-                                (void) mqtt_publish_availability(m->mqtt, w->config->name, d, false);
         }
         now = coach_clock(m);
         (void) mqtt_publish_bridge_info(m->mqtt, &info, now.wall_usec);
@@ -833,8 +895,17 @@ int manager_run(Manager *m) {
 
         /* Orderly shutdown: keep today's counters, then let the broker have what is queued. */
         manager_save_state(m);
-        for (size_t i = 0; i < m->n_wearers; i++)
-                (void) mqtt_publish_availability(m->mqtt, m->wearers[i]->config->name, _DEVICE_ROLE_INVALID, false);
+        for (size_t i = 0; i < m->n_wearers; i++) {
+                Wearer *w = m->wearers[i];
+
+                /* Only our own claims: another gateway may hold this wearer right now. */
+                if (!wearer_any_streaming(w))
+                        continue;
+                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
+                        if (w->streaming[d])
+                                (void) mqtt_publish_availability(m->mqtt, w->config->name, d, false);
+                (void) mqtt_publish_availability(m->mqtt, w->config->name, _DEVICE_ROLE_INVALID, false);
+        }
         q = mqtt_client_stop(m->mqtt, SHUTDOWN_FLUSH_USEC);
         if (q < 0)
                 log_warning_errno(q, "Not every MQTT message reached the broker before shutdown: %m");

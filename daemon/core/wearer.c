@@ -233,6 +233,7 @@ void wearer_add_steps(Wearer *w, uint64_t steps, const CoachClock *now) {
         if (steps == 0)
                 return;
         w->steps_total += steps;
+        w->steps_counted_here = true;
         coach_feed_steps(w->coach, now, (uint32_t) MIN(steps, (uint64_t) UINT32_MAX));
 }
 

@@ -17,6 +17,14 @@ void mqtt_payload_state(JsonWriter *w, bool online) {
         json_object_end(w);
 }
 
+void mqtt_payload_availability(JsonWriter *w, bool online, const char *gateway) {
+        json_object_begin(w);
+        json_kv_string(w, "state", online ? "online" : "offline");
+        if (gateway && mqtt_name_is_valid(gateway))
+                json_kv_string(w, "gateway", gateway);
+        json_object_end(w);
+}
+
 void mqtt_payload_bridge_info(JsonWriter *w, const MqttStamp *stamp, const MqttBridgeInfo *info) {
         const Config *c = info->config;
 
@@ -85,6 +93,25 @@ void mqtt_payload_steps(JsonWriter *w, const MqttStamp *stamp, const MqttSteps *
         json_kv_uint(w, "steps_today", s->steps_today);
         json_kv_uint(w, "steps_total", s->steps_total);
         json_kv_string(w, "day", s->day);
+        if (s->gateway && mqtt_name_is_valid(s->gateway))
+                json_kv_string(w, "gateway", s->gateway);
+        bool any = false;
+        for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++)
+                any = any || s->device[r].valid;
+        if (any) {
+                json_key(w, "devices");
+                json_object_begin(w);
+                for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++) {
+                        if (!s->device[r].valid)
+                                continue;
+                        json_key(w, mqtt_role_to_string(r));
+                        json_object_begin(w);
+                        json_kv_uint(w, "boot_id", s->device[r].boot_id);
+                        json_kv_uint(w, "steps", s->device[r].steps);
+                        json_object_end(w);
+                }
+                json_object_end(w);
+        }
         json_object_end(w);
 }
 

@@ -73,7 +73,7 @@ int mqtt_publish_availability(MqttClient *c, const char *wearer, DeviceRole role
         if (r < 0)
                 return r;
         json_writer_init_dynamic(&w);
-        mqtt_payload_state(&w, online);
+        mqtt_payload_availability(&w, online, cfg->gateway_id);
         return publish_built(c, MQTT_PUBLISH_STATE, topic, &w);
 }
 

@@ -40,6 +40,17 @@ def tap(ok, name, detail=""):
     sys.stdout.flush()
 
 
+def wait_port(port, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -118,6 +129,9 @@ def main():
         with open(os.path.join(tmp, "mosquitto.conf"), "w") as f:
             f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % port)
         spawn(["mosquitto", "-c", os.path.join(tmp, "mosquitto.conf")], "mosquitto.log")
+        if not wait_port(port):
+            tap(False, "mosquitto listens", log_tail("mosquitto.log"))
+            return 1
 
         bus_dir = os.path.join(tmp, "bus")
         os.mkdir(bus_dir, 0o700)

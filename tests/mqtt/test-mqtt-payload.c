@@ -161,6 +161,12 @@ static void test_state_and_steps(void **state) {
         assert_schema("state", buf);
 
         json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_availability(&w, true, "room-a");
+        assert_string_equal(finish(&w), "{\"state\":\"online\",\"gateway\":\"room-a\"}");
+        assert_schema("availability", buf);
+        assert_schema_rejects("availability", "{\"state\":\"maybe\"}");
+
+        json_writer_init(&w, buf, sizeof buf);
         mqtt_payload_steps(&w, &st, &steps);
         assert_string_equal(finish(&w), "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":1234,"
                                         "\"steps_total\":98765,\"day\":\"2026-11-22\"}");
@@ -171,6 +177,23 @@ static void test_state_and_steps(void **state) {
                                        "\"steps_total\":2,\"day\":\"2026-11-22\"}");
         assert_schema_rejects("steps", "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":1.5,"
                                        "\"steps_total\":2,\"day\":\"2026-11-22\"}");
+
+        /* With the gateway and the insoles' own counters, for several gateways sharing a wearer. */
+        steps.gateway = "room-a";
+        steps.device[DEVICE_ROLE_LEFT] = (MqttDeviceSteps) { .valid = true, .boot_id = 4000000000u, .steps = 617 };
+        steps.device[DEVICE_ROLE_RIGHT] = (MqttDeviceSteps) { .valid = true, .boot_id = 7, .steps = 617 };
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_steps(&w, &st, &steps);
+        assert_string_equal(finish(&w), "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":1234,"
+                                        "\"steps_total\":98765,\"day\":\"2026-11-22\",\"gateway\":\"room-a\","
+                                        "\"devices\":{\"left\":{\"boot_id\":4000000000,\"steps\":617},"
+                                        "\"right\":{\"boot_id\":7,\"steps\":617}}}");
+        assert_schema("steps", buf);
+        /* A gateway id that is not a topic-safe name is left out rather than published. */
+        steps.gateway = "Room/A";
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_steps(&w, &st, &steps);
+        assert_null(strstr(finish(&w), "gateway"));
 }
 
 static void test_other_payloads(void **state) {

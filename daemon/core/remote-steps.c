@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+#include <string.h>
+
+#include "json-parse.h"
+#include "remote-steps.h"
+
+static int get_u32(const JsonValue *obj, const char *key, uint32_t *ret) {
+        uint64_t v;
+        int r = json_value_get_uint64(json_value_member(obj, key), UINT32_MAX, &v);
+        if (r < 0)
+                return r;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+int remote_steps_parse(const void *payload, size_t len, RemoteSteps *ret) {
+        static const JsonParseLimits limits = { .max_size = 4096, .max_depth = 4, .max_values = 64 };
+        _cleanup_(json_document_freep) JsonDocument *doc = NULL;
+        const JsonValue *root, *devices;
+        RemoteSteps rs = {};
+        const char *s;
+        size_t slen;
+
+        if (json_parse(payload, len, &limits, &doc, NULL) < 0)
+                return -EBADMSG;
+        root = json_document_root(doc);
+        if (json_value_type(root) != JSON_TYPE_OBJECT)
+                return -EBADMSG;
+        if (json_value_get_uint64(json_value_member(root, "steps_today"), UINT64_MAX / 2, &rs.steps_today) < 0 ||
+            json_value_get_uint64(json_value_member(root, "steps_total"), UINT64_MAX / 2, &rs.steps_total) < 0)
+                return -EBADMSG;
+        if (json_value_get_string(json_value_member(root, "day"), &s, &slen) < 0 || slen >= sizeof(rs.day))
+                return -EBADMSG;
+        memcpy(rs.day, s, slen + 1);
+
+        if (json_value_member(root, "gateway")) {
+                if (json_value_get_string(json_value_member(root, "gateway"), &s, &slen) < 0 ||
+                    slen == 0 || slen > CONFIG_NAME_MAX)
+                        return -EBADMSG;
+                memcpy(rs.gateway, s, slen + 1);
+        }
+
+        devices = json_value_member(root, "devices");
+        if (devices) {
+                if (json_value_type(devices) != JSON_TYPE_OBJECT)
+                        return -EBADMSG;
+                for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++) {
+                        const JsonValue *d = json_value_member(devices, device_role_to_string(r));
+                        if (!d)
+                                continue;
+                        if (get_u32(d, "boot_id", &rs.device[r].boot_id) < 0 ||
+                            get_u32(d, "steps", &rs.device[r].steps) < 0)
+                                return -EBADMSG;
+                        rs.device[r].valid = true;
+                }
+        }
+        *ret = rs;
+        return 0;
+}
+
+bool remote_device_state_is_newer(const BluezStepState *ours, const MqttDeviceSteps *remote) {
+        if (!remote->valid)
+                return false;
+        if (!ours->valid || ours->boot_id != remote->boot_id)
+                return true;
+        return remote->steps > ours->steps;
+}
