@@ -1,0 +1,175 @@
+# SPDX-License-Identifier: MIT
+"""Shared pieces of the whole-system tests: TAP output, a mosquitto broker on a free loopback port,
+private dbus-daemons with the BlueZ simulator, gateways and a recording subscriber."""
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+SOURCE = os.environ["INSOLE2MQTT_SOURCE_ROOT"]
+BUILD = os.environ["INSOLE2MQTT_BUILD_ROOT"]
+SHARED = os.environ.get("INSOLE2MQTT_SHARED", os.path.join(SOURCE, "..", "shared"))
+GATEWAY = os.path.join(BUILD, "daemon", "insole2mqtt")
+SIM = os.path.join(BUILD, "tests", "sim", "insole-sim")
+BASE = "insole2mqtt"
+
+
+class Tap:
+    def __init__(self):
+        self.results = []
+
+    def __call__(self, ok, name, detail=""):
+        self.results.append(bool(ok))
+        print(("ok" if ok else "not ok") + " %d - %s" % (len(self.results), name))
+        if detail and not ok:
+            for line in str(detail).splitlines()[:20]:
+                print("# " + line)
+        return ok
+
+    def finish(self):
+        print("1..%d" % len(self.results))
+        return 0 if self.results and all(self.results) else 1
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def wait_for(pred, timeout, step=0.2):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+class World:
+    """Owns the temporary folder and every process of one test; stops them newest first."""
+
+    def __init__(self, prefix):
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.procs = []
+        self.keep = False
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def spawn(self, args, log, env=None):
+        f = open(self.path(log), "ab")
+        p = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT, env=env)
+        self.procs.append(p)
+        return p
+
+    def log_tail(self, name, n=15):
+        try:
+            with open(self.path(name), errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def broker(self):
+        port = free_port()
+        with open(self.path("mosquitto.conf"), "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % port)
+        self.spawn(["mosquitto", "-c", self.path("mosquitto.conf")], "mosquitto.log")
+        if not wait_port(port):
+            raise RuntimeError("mosquitto did not start:\n" + self.log_tail("mosquitto.log"))
+        return port
+
+    def bus(self, name):
+        """A private dbus-daemon; returns the environment for its clients."""
+        d = self.path(name)
+        os.mkdir(d, 0o700)
+        r, w = os.pipe()
+        bus = subprocess.Popen(["dbus-daemon", "--config-file=" + os.path.join(SOURCE, "tests/sim/dbus-system.conf"),
+                                "--address=unix:path=" + os.path.join(d, "system_bus_socket"),
+                                "--nofork", "--print-address=%d" % w], pass_fds=(w,), stderr=subprocess.DEVNULL)
+        self.procs.append(bus)
+        os.close(w)
+        address = os.read(r, 4096).decode().strip().splitlines()[0]
+        os.close(r)
+        return dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address)
+
+    def sim(self, env, scenario_text, log, seed=7):
+        scenario = self.path(log + ".scenario")
+        with open(scenario, "w") as f:
+            f.write(scenario_text)
+        return self.spawn([SIM, "--datasets", os.path.join(SHARED, "datasets"), "--scenario", scenario,
+                           "--seed", str(seed)], log, env)
+
+    def gateway_config(self, name, text):
+        conf = self.path(name + ".conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        os.makedirs(self.path(name + "-state"), exist_ok=True)
+        return conf
+
+    def gateway(self, env, conf, log, level="debug"):
+        return self.spawn([GATEWAY, "--config", conf, "--log-level", level], log, env)
+
+    def close(self, ok):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if ok and not self.keep:
+            subprocess.call(["rm", "-rf", self.tmp])
+        else:
+            print("# logs kept in " + self.tmp)
+
+
+class Subscriber:
+    """mosquitto_sub writing topic, retained flag and payload, one message per line."""
+
+    def __init__(self, world, port, log="messages.txt", topics=(BASE + "/#", "homeassistant/#")):
+        self.path = world.path(log)
+        self.out = open(self.path, "w")
+        args = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-v", "-F", "%t\t%r\t%p"]
+        for t in topics:
+            args += ["-t", t]
+        self.proc = subprocess.Popen(args, stdout=self.out, stderr=subprocess.STDOUT)
+        world.procs.append(self.proc)
+
+    def messages(self):
+        self.out.flush()
+        msgs = []
+        with open(self.path, errors="replace") as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t", 2)
+                if len(parts) == 3:
+                    msgs.append((parts[0], parts[1] == "1", parts[2]))
+        return msgs
+
+
+def payloads(msgs, topic):
+    out = []
+    for t, _, p in msgs:
+        if t == topic:
+            try:
+                out.append(json.loads(p))
+            except ValueError:
+                out.append(None)
+    return out
