@@ -201,6 +201,11 @@ uint64_t gait_engine_steps_total(const GaitEngine *e);
 /* Summarises everything up to the last fed sample. Allocation free. */
 int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret);
 
+/* "n", "bw" or "raw": the suffix of load fields (newtons, body weights, uncalibrated counts). */
+const char *gait_load_unit_suffix(PressureUnit unit, bool per_body_weight);
+/* One foot's summary as a JSON object; the gait payload and `analyze` share it. */
+void gait_foot_summary_to_json(const GaitFootSummary *f, const char *load_unit, JsonWriter *w);
+
 /* Writes the snapshot as one JSON object (the payload of <base>/<wearer>/gait). */
 int gait_snapshot_to_json(const GaitSnapshot *s, JsonWriter *w);
 

@@ -18,22 +18,27 @@ static void kv(JsonWriter *w, const char *key, double v, int decimals) {
 }
 
 /* Load keys carry their unit: _n (newtons), _bw (body weights) or _raw (uncalibrated counts). */
-static void kv_load(JsonWriter *w, const GaitSnapshot *s, const char *name, const char *per, double v, int decimals) {
+static void kv_load(JsonWriter *w, const char *unit, const char *name, const char *per, double v) {
+        bool bw = streq(unit, "bw");
         char key[96];
-        const char *u = s->load_unit == PRESSURE_UNIT_RAW ? "raw" : s->body_weight_kg > 0 ? "bw" : "n";
 
-        snprintf(key, sizeof(key), "%s_%s%s", name, u, strempty(per));
-        kv(w, key, v, s->load_unit != PRESSURE_UNIT_RAW && s->body_weight_kg > 0 ? 3 : 1);
+        snprintf(key, sizeof(key), "%s_%s%s", name, unit, strempty(per));
+        /* Body weights need three decimals, newtons and counts none; rates per second one less. */
+        kv(w, key, v, per ? (bw ? 2 : 0) : (bw ? 3 : 1));
 }
 
-static void foot_to_json(const GaitSnapshot *s, const GaitFootSummary *f, JsonWriter *w) {
+const char *gait_load_unit_suffix(PressureUnit unit, bool per_body_weight) {
+        return unit == PRESSURE_UNIT_RAW ? "raw" : per_body_weight ? "bw" : "n";
+}
+
+void gait_foot_summary_to_json(const GaitFootSummary *f, const char *load_unit, JsonWriter *w) {
         json_object_begin(w);
         json_kv_uint(w, "strides", f->strides);
         kv(w, "stride_time_ms", f->stride_time_ms, 1);
         kv(w, "stance_time_ms", f->stance_time_ms, 1);
         kv(w, "swing_time_ms", f->swing_time_ms, 1);
-        kv(w, "stance_pct", f->stance_pct, 1);
-        kv(w, "swing_pct", f->swing_pct, 1);
+        kv(w, "stance_pct", f->stance_pct, 2);
+        kv(w, "swing_pct", f->swing_pct, 2);
         kv(w, "step_time_ms", f->step_time_ms, 1);
         kv(w, "stride_time_cv_pct", f->stride_time_cv_pct, 2);
         if (f->stance_strides > 0) {
@@ -49,10 +54,10 @@ static void foot_to_json(const GaitSnapshot *s, const GaitFootSummary *f, JsonWr
                 }
                 json_object_end(w);
                 json_kv_string(w, "strike", strike_pattern_to_string(most));
-                kv_load(w, s, "peak_load", NULL, f->peak_total, 1);
-                kv_load(w, s, "peak_heel", NULL, f->peak_heel, 1);
-                kv_load(w, s, "heel_loading_rate", "_per_s", f->heel_loading_rate, 0);
-                kv_load(w, s, "push_peak", NULL, f->push_peak, 1);
+                kv_load(w, load_unit, "peak_load", NULL, f->peak_total);
+                kv_load(w, load_unit, "peak_heel", NULL, f->peak_heel);
+                kv_load(w, load_unit, "heel_loading_rate", "_per_s", f->heel_loading_rate);
+                kv_load(w, load_unit, "push_peak", NULL, f->push_peak);
                 json_key(w, "load_share_pct");
                 json_object_begin(w);
                 for (FootRegion r = 0; r < _REGION_MAX; r++)
@@ -64,6 +69,10 @@ static void foot_to_json(const GaitSnapshot *s, const GaitFootSummary *f, JsonWr
                 kv(w, "ml_index", f->ml_index, 3);
         }
         json_object_end(w);
+}
+
+static void foot_to_json(const GaitSnapshot *s, const GaitFootSummary *f, JsonWriter *w) {
+        gait_foot_summary_to_json(f, gait_load_unit_suffix(s->load_unit, s->body_weight_kg > 0), w);
 }
 
 static void window_to_json(const GaitSnapshot *s, const GaitWindowSummary *x, JsonWriter *w) {

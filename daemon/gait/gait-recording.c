@@ -353,61 +353,17 @@ int gait_summary_to_json(const GaitStride *strides, size_t n, PressureUnit unit,
         if (!scratch)
                 return -ENOMEM;
         gait_summarize_strides(strides, n, scratch, &s);
-        const char *u = unit == PRESSURE_UNIT_RAW ? "raw" : "n";
-        for (size_t i = 0; i < n; i++)
-                if (strides[i].stance.valid && strides[i].stance.per_body_weight) {
-                        u = "bw";
-                        break;
-                }
+        bool per_body_weight = false;
+        for (size_t i = 0; i < n && !per_body_weight; i++)
+                per_body_weight = strides[i].stance.valid && strides[i].stance.per_body_weight;
+        const char *u = gait_load_unit_suffix(unit, per_body_weight);
 
         json_object_begin(w);
         json_key(w, "summary");
         json_object_begin(w);
         for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
-                const GaitFootSummary *f = &s.foot[side];
                 json_key(w, foot_side_to_string(side));
-                json_object_begin(w);
-                json_kv_uint(w, "strides", f->strides);
-                kv_finite(w, "stride_time_ms", f->stride_time_ms, 1);
-                kv_finite(w, "stance_time_ms", f->stance_time_ms, 1);
-                kv_finite(w, "swing_time_ms", f->swing_time_ms, 1);
-                kv_finite(w, "stance_pct", f->stance_pct, 2);
-                kv_finite(w, "swing_pct", f->swing_pct, 2);
-                kv_finite(w, "step_time_ms", f->step_time_ms, 1);
-                kv_finite(w, "stride_time_cv_pct", f->stride_time_cv_pct, 2);
-                if (f->stance_strides > 0) {
-                        StrikePattern most = STRIKE_HEEL;
-                        json_kv_uint(w, "stance_strides", f->stance_strides);
-                        json_key(w, "strikes");
-                        json_object_begin(w);
-                        for (StrikePattern p = 0; p < _STRIKE_PATTERN_MAX; p++) {
-                                json_kv_uint(w, strike_pattern_to_string(p), f->strikes[p]);
-                                if (f->strikes[p] > f->strikes[most])
-                                        most = p;
-                        }
-                        json_object_end(w);
-                        json_kv_string(w, "strike", strike_pattern_to_string(most));
-                        char key[64];
-                        int dec = streq(u, "bw") ? 3 : 1;
-                        snprintf(key, sizeof(key), "peak_load_%s", u);
-                        kv_finite(w, key, f->peak_total, dec);
-                        snprintf(key, sizeof(key), "peak_heel_%s", u);
-                        kv_finite(w, key, f->peak_heel, dec);
-                        snprintf(key, sizeof(key), "heel_loading_rate_%s_per_s", u);
-                        kv_finite(w, key, f->heel_loading_rate, streq(u, "bw") ? 2 : 0);
-                        snprintf(key, sizeof(key), "push_peak_%s", u);
-                        kv_finite(w, key, f->push_peak, dec);
-                        json_key(w, "load_share_pct");
-                        json_object_begin(w);
-                        for (FootRegion r = 0; r < _REGION_MAX; r++)
-                                kv_finite(w, foot_region_to_string(r), f->load_share_pct[r], 1);
-                        json_object_end(w);
-                        kv_finite(w, "cop_start_x_pct", 100.0 * f->cop_start_x, 1);
-                        kv_finite(w, "cop_end_x_pct", 100.0 * f->cop_end_x, 1);
-                        kv_finite(w, "cop_forward_pct", 100.0 * f->cop_forward_fraction, 1);
-                        kv_finite(w, "ml_index", f->ml_index, 3);
-                }
-                json_object_end(w);
+                gait_foot_summary_to_json(&s.foot[side], u, w);
         }
         json_kv_uint(w, "steps", s.steps);
         kv_finite(w, "cadence_spm", s.cadence_spm, 1);
