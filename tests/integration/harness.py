@@ -173,3 +173,88 @@ def payloads(msgs, topic):
             except ValueError:
                 out.append(None)
     return out
+
+
+# ---- JSON Schema, the subset docs/schema/ uses -------------------------------------------------
+
+import re as _re
+
+_TYPES = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+
+
+def schema_errors(schema, value, where="$"):
+    """Errors of value against schema (type, properties, required, additionalProperties, items,
+    enum, const, pattern, minimum, maximum, minItems, maxItems, maxLength)."""
+    errs = []
+    t = schema.get("type")
+    if t is not None:
+        types = t if isinstance(t, list) else [t]
+        if not any(_TYPES[x](value) for x in types):
+            return ["%s: expected %s, found %r" % (where, t, value)]
+    if "enum" in schema and value not in schema["enum"]:
+        errs.append("%s: %r not in %s" % (where, value, schema["enum"]))
+    if "const" in schema and value != schema["const"]:
+        errs.append("%s: %r is not %r" % (where, value, schema["const"]))
+    if isinstance(value, str):
+        if "pattern" in schema and not _re.search(schema["pattern"], value):
+            errs.append("%s: %r does not match %s" % (where, value, schema["pattern"]))
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            errs.append("%s: longer than %d" % (where, schema["maxLength"]))
+    if _TYPES["number"](value):
+        if "minimum" in schema and value < schema["minimum"]:
+            errs.append("%s: %r < %r" % (where, value, schema["minimum"]))
+        if "maximum" in schema and value > schema["maximum"]:
+            errs.append("%s: %r > %r" % (where, value, schema["maximum"]))
+    if isinstance(value, list):
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            errs.append("%s: fewer than %d items" % (where, schema["minItems"]))
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            errs.append("%s: more than %d items" % (where, schema["maxItems"]))
+        if isinstance(schema.get("items"), dict):
+            for i, v in enumerate(value):
+                errs += schema_errors(schema["items"], v, "%s[%d]" % (where, i))
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        for k in schema.get("required", []):
+            if k not in value:
+                errs.append("%s: missing %s" % (where, k))
+        for k, v in value.items():
+            if k in props:
+                errs += schema_errors(props[k], v, "%s.%s" % (where, k))
+            elif schema.get("additionalProperties") is False:
+                errs.append("%s: unexpected %s" % (where, k))
+            elif isinstance(schema.get("additionalProperties"), dict):
+                errs += schema_errors(schema["additionalProperties"], v, "%s.%s" % (where, k))
+    return errs
+
+
+def schema_for_topic(topic):
+    """The schema in docs/schema/ that documents a topic's payload, or None."""
+    p = topic.split("/")
+    if p[0] == "homeassistant" and p[-1] == "config":
+        return "homeassistant-discovery"
+    if p[0] != BASE:
+        return None
+    if p[1] == "bridge" and len(p) == 4:
+        return {"state": "state", "info": "bridge-info", "health": "bridge-health"}.get(p[3])
+    rest = "/".join(p[2:])
+    if rest in ("availability", "left/availability", "right/availability", "footpod/availability"):
+        return "availability"
+    last = p[-1]
+    if len(p) == 4 and p[2] in ("left", "right", "footpod"):
+        return {"battery": "battery", "link": "link", "pressure": "pressure"}.get(last)
+    return {"gait": "gait", "steps": "steps", "activity": "activity", "reminder": "reminder",
+            "state": "reminder", "daily": "reminder", "exercise": "reminder", "today": "reminder"}.get(rest.replace("reminder/", ""))
+
+
+def load_schema(name):
+    with open(os.path.join(SOURCE, "docs", "schema", name + ".json")) as f:
+        return json.load(f)

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 
-from harness import BASE, Subscriber, Tap, World, payloads, wait_for
+from harness import BASE, Subscriber, Tap, World, load_schema, payloads, schema_errors, schema_for_topic, wait_for
 
 TOPIC_RE = re.compile(r"^(insole2mqtt/(bridge/[a-z0-9_-]{1,32}|[a-z0-9_-]{1,32})(/[a-z0-9_-]{1,32}){0,3}"
                       r"|homeassistant/(sensor|binary_sensor)/[a-z0-9_-]{1,96}/[a-z0-9_-]{1,96}/config"
@@ -71,6 +71,32 @@ def main():
 
         disc = [t for t, r, _ in msgs if t.startswith("homeassistant/") and t.endswith("/config")]
         tap(len(disc) >= 5, "Home Assistant discovery announced", disc[:5])
+
+        # Every payload against the schema docs/mqtt.md documents for its topic.
+        problems, checked, schemas = [], set(), {}
+        for t, _, p in msgs:
+            name = schema_for_topic(t)
+            if name is None:
+                problems.append("%s: no schema documents this topic" % t)
+                continue
+            try:
+                value = json.loads(p)
+            except ValueError:
+                problems.append("%s: not JSON: %.80s" % (t, p))
+                continue
+            schema = schemas.setdefault(name, load_schema(name))
+            problems += ["%s %s" % (t, e) for e in schema_errors(schema, value)]
+            checked.add(name)
+        tap(not problems and {"gait", "steps", "availability", "state", "homeassistant-discovery"} <= checked,
+            "every payload matches its documented schema (%d schemas)" % len(checked),
+            "\n".join(problems[:15]) + "\nchecked: %s" % sorted(checked))
+
+        # Home Assistant restarted: discovery, availability and states are announced again.
+        n_disc = len(disc)
+        subprocess.call(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", "homeassistant/status", "-m", "online"])
+        again = wait_for(lambda: len([t for t, _, _ in sub.messages() if t.startswith("homeassistant/")
+                                      and t.endswith("/config")]) >= 2 * n_disc, 10)
+        tap(again, "Home Assistant's birth message brings discovery again")
 
         # A restart keeps today's count.
         before = steps[-1].get("steps_today", 0) if steps else 0
