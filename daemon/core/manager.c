@@ -64,6 +64,7 @@ struct Manager {
         int exit_error;
 
         char last_status[256];
+        JsonWriter json;
         char json_buffer[JSON_BUFFER_SIZE];
 };
 
@@ -210,57 +211,22 @@ static void manager_restore_state(Manager *m) {
 
 typedef int (*WearerPublisher)(MqttClient *c, const char *wearer, const char *json, uint64_t now_usec);
 
-static void publish_wearer_json(Manager *m, Wearer *w, WearerPublisher publish, int (*build)(void *, JsonWriter *),
-                                void *ctx, uint64_t wall_usec) {
-        JsonWriter json;
+/* Payloads are built in the Manager's buffer: start one with json_begin(), pass the builder's
+ * result to publish_json(). One at a time; nothing here runs concurrently. */
+static JsonWriter *json_begin(Manager *m) {
+        json_writer_init(&m->json, m->json_buffer, sizeof(m->json_buffer));
+        return &m->json;
+}
+
+static void publish_json(Manager *m, Wearer *w, WearerPublisher publish, int build_result, uint64_t wall_usec) {
         const char *s;
         int r;
 
-        json_writer_init(&json, m->json_buffer, sizeof(m->json_buffer));
-        r = build(ctx, &json);
-        if (r < 0)
-                return;
-        if (json_writer_finish(&json, &s, NULL) < 0)
+        if (build_result < 0 || json_writer_finish(&m->json, &s, NULL) < 0)
                 return;
         r = publish(m->mqtt, w->config->name, s, wall_usec);
         if (r < 0 && r != -ENOBUFS)
                 log_ctx_errno(LOG_DEBUG, &w->log, r, "Failed to queue a message: %m");
-}
-
-typedef struct EventCtx {
-        const ReminderEvent *event;
-} EventCtx;
-static int build_event(void *userdata, JsonWriter *json) {
-        return reminder_event_to_json(((EventCtx *) userdata)->event, json);
-}
-
-typedef struct CoachCtx {
-        Coach *coach;
-        const CoachClock *now;
-} CoachCtx;
-static int build_coach_state(void *userdata, JsonWriter *json) {
-        CoachCtx *c = userdata;
-        return coach_state_to_json(c->coach, c->now, json);
-}
-static int build_coach_today(void *userdata, JsonWriter *json) {
-        CoachCtx *c = userdata;
-        return coach_activity_to_json(c->coach, c->now, json);
-}
-
-typedef struct SummaryCtx {
-        const DaySummary *summary;
-} SummaryCtx;
-static int build_summary(void *userdata, JsonWriter *json) {
-        return day_summary_event_to_json(((SummaryCtx *) userdata)->summary, json);
-}
-
-typedef struct GaitCtx {
-        Wearer *wearer;
-        const CoachClock *now;
-} GaitCtx;
-static int build_gait(void *userdata, JsonWriter *json) {
-        GaitCtx *g = userdata;
-        return wearer_gait_json(g->wearer, g->now, json);
 }
 
 /* Steps are published only by the gateway that counted them: a gateway that merely took over
@@ -302,38 +268,33 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
                                              change.previous_duration_usec, now->wall_usec);
         }
         while (coach_take_event(w->coach, &event)) {
-                EventCtx ctx = { .event = &event };
-
                 switch (event.type) {
                 case REMINDER_EVENT_STATE:
                         state_changed = true;
                         break;
                 case REMINDER_EVENT_EXERCISE:
-                        publish_wearer_json(m, w, mqtt_publish_exercise, build_event, &ctx,
-                                            now->wall_usec);
+                        publish_json(m, w, mqtt_publish_exercise, reminder_event_to_json(&event, json_begin(m)),
+                                     now->wall_usec);
                         break;
                 case REMINDER_EVENT_REMINDER:
                         log_ctx(LOG_INFO, &w->log, "Move reminder (%s for %" PRIu64 " min).",
                                 reminder_reason_to_string(event.reason), (uint64_t) (event.still_usec / USEC_PER_MINUTE));
-                        publish_wearer_json(m, w, mqtt_publish_reminder, build_event, &ctx,
-                                            now->wall_usec);
+                        publish_json(m, w, mqtt_publish_reminder, reminder_event_to_json(&event, json_begin(m)),
+                                     now->wall_usec);
                         state_changed = true;
                         break;
                 default:
-                        publish_wearer_json(m, w, mqtt_publish_reminder, build_event, &ctx,
-                                            now->wall_usec);
+                        publish_json(m, w, mqtt_publish_reminder, reminder_event_to_json(&event, json_begin(m)),
+                                     now->wall_usec);
                         state_changed = true;
                 }
         }
-        if (state_changed) {
-                CoachCtx ctx = { .coach = w->coach, .now = now };
-                publish_wearer_json(m, w, mqtt_publish_reminder_state, build_coach_state, &ctx,
-                                    now->wall_usec);
-        }
-        while (wearer_take_summary(w, now, &summary)) {
-                SummaryCtx ctx = { .summary = &summary };
-                publish_wearer_json(m, w, mqtt_publish_daily, build_summary, &ctx, now->wall_usec);
-        }
+        if (state_changed)
+                publish_json(m, w, mqtt_publish_reminder_state, coach_state_to_json(w->coach, now, json_begin(m)),
+                             now->wall_usec);
+        while (wearer_take_summary(w, now, &summary))
+                publish_json(m, w, mqtt_publish_daily, day_summary_event_to_json(&summary, json_begin(m)),
+                             now->wall_usec);
         publish_steps(m, i, now);
 }
 
@@ -600,12 +561,11 @@ static int on_publish(sd_event_source *s, uint64_t usec, void *userdata) {
 
         for (size_t i = 0; i < m->n_wearers; i++) {
                 Wearer *w = m->wearers[i];
-                GaitCtx g = { .wearer = w, .now = &now };
-                CoachCtx c = { .coach = w->coach, .now = &now };
 
                 if (wearer_any_streaming(w))
-                        publish_wearer_json(m, w, mqtt_publish_gait, build_gait, &g, now.wall_usec);
-                publish_wearer_json(m, w, mqtt_publish_today, build_coach_today, &c, now.wall_usec);
+                        publish_json(m, w, mqtt_publish_gait, wearer_gait_json(w, &now, json_begin(m)), now.wall_usec);
+                publish_json(m, w, mqtt_publish_today, coach_activity_to_json(w->coach, &now, json_begin(m)),
+                             now.wall_usec);
         }
         return timer_rearm(s, usec + m->config.publish_interval_usec);
 }
