@@ -11,13 +11,15 @@ Figures, not a test: the machine is shared, so compare the gateway's CPU with th
 the broker's in the same run rather than across runs."""
 
 import argparse
+import json
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "integration"))
+from harness import World  # noqa: E402  (the integration tests' process handling)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -34,14 +36,6 @@ def rss_bytes(pid):
         return int(f.read().split()[1]) * PAGE
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def main():
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser()
@@ -56,39 +50,15 @@ def main():
         if not os.access(b, os.X_OK):
             sys.exit("bench-load: %s missing; build first (meson setup %s && ninja -C %s)" % (b, a.build, a.build))
 
-    tmp = tempfile.mkdtemp(prefix="insole2mqtt-bench.")
-    procs = []
+    world = World("insole2mqtt-bench.")
     try:
-        port = free_port()
-        with open(os.path.join(tmp, "mq.conf"), "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % port)
-        broker = subprocess.Popen(["mosquitto", "-c", os.path.join(tmp, "mq.conf")],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(broker)
-        end = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > end:
-                    sys.exit("bench-load: mosquitto did not start")
-                time.sleep(0.05)
-
-        r, w = os.pipe()
-        bus = subprocess.Popen(["dbus-daemon", "--config-file=" + os.path.join(top, "tests/sim/dbus-system.conf"),
-                                "--address=unix:path=" + os.path.join(tmp, "bus"), "--nofork",
-                                "--print-address=%d" % w], pass_fds=(w,))
-        procs.append(bus)
-        os.close(w)
-        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=os.read(r, 4096).decode().split()[0])
-        os.close(r)
-
-        sim = subprocess.Popen([sim_bin, "--load", "%d:%d" % (a.insoles, a.rate)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(sim)
+        port = world.broker()
+        broker = world.procs[-1]
+        env = world.bus("bus")
+        sim = world.spawn([sim_bin, "--load", "%d:%d" % (a.insoles, a.rate)], "sim.log", env)
 
         wearers = (a.insoles + 1) // 2
+        tmp = world.tmp
         conf = os.path.join(tmp, "gw.conf")
         with open(conf, "w") as f:
             f.write("[gateway]\nid = bench\nstate-directory = %s\ntrust-wall-clock = yes\n"
@@ -98,17 +68,15 @@ def main():
                 f.write("[wearer load%d]\nleft = 02:00:00:00:%02X:01\n" % (i, i))
                 if 2 * i + 1 < a.insoles:
                     f.write("right = 02:00:00:00:%02X:02\n" % i)
-        gateway = subprocess.Popen([gateway_bin, "--config", conf, "--log-level", "warning"], env=env)
-        procs.append(gateway)
+        gateway = world.spawn([gateway_bin, "--config", conf, "--log-level", "warning"], "gateway.log", env)
 
         latencies = []
         sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "insole2mqtt/+/+/pressure",
                                 "-F", "%p"], stdout=subprocess.PIPE, text=True)
-        procs.append(sub)
+        world.procs.append(sub)
         measuring = threading.Event()
 
         def reader():
-            import json
             for line in sub.stdout:
                 now_us = time.monotonic_ns() // 1000
                 if not measuring.is_set():
@@ -150,16 +118,7 @@ def main():
             return 1
         return 0
     finally:
-        # Newest first, one at a time: the gateway flushes to a broker that is still there.
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        subprocess.call(["rm", "-rf", tmp])
-
+        world.close(True)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,8 +9,10 @@ import subprocess
 import tempfile
 import time
 
-SOURCE = os.environ["INSOLE2MQTT_SOURCE_ROOT"]
-BUILD = os.environ["INSOLE2MQTT_BUILD_ROOT"]
+# meson sets these for tests; bench/bench-load.py imports this module with its own --build.
+SOURCE = os.environ.get("INSOLE2MQTT_SOURCE_ROOT",
+                        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BUILD = os.environ.get("INSOLE2MQTT_BUILD_ROOT", os.path.join(SOURCE, "build"))
 SHARED = os.environ.get("INSOLE2MQTT_SHARED", os.path.join(SOURCE, "..", "shared"))
 GATEWAY = os.path.join(BUILD, "daemon", "insole2mqtt")
 SIM = os.path.join(BUILD, "tests", "sim", "insole-sim")
