@@ -391,8 +391,8 @@ static void on_bluez_link_state(void *userdata, size_t wearer, DeviceRole role, 
         if (w->streaming[role] == streaming)
                 return;
         now = coach_clock(m);
+        /* The BlueZ client logged the transition; here it only changes what we publish. */
         wearer_on_streaming(w, role, streaming, &now);
-        log_ctx(LOG_INFO, &w->log, "%s: %s", w->device_names[role], streaming ? "streaming" : bluez_link_state_to_string(state));
         publish_availability(m, wearer, role, streaming);
         manager_update_status(m);
 }
@@ -416,7 +416,7 @@ static void on_bluez_discovered(void *userdata, const BluezDiscovery *d) {
 static void on_bluez_service(void *userdata, bool available) {
         Manager *m = userdata;
 
-        log_info("bluetoothd %s.", available ? "is available" : "went away; waiting for it to return");
+        /* Logged by the BlueZ client; the status line says it too. */
         manager_update_status(m);
 }
 
@@ -436,6 +436,17 @@ static const BluezClientCallbacks bluez_callbacks = {
         .on_fatal = on_bluez_fatal,
 };
 
+/* The system bus itself went away (dbus-daemon restarted or crashed). Every BlueZ object, match
+ * and acquired fd went with it, and a bus restart breaks every client, so we do not limp on
+ * without Bluetooth: exit non-zero and let systemd (Restart=on-failure) start us on the new bus. */
+static int on_bus_disconnected(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        log_error("Lost the connection to the system bus; exiting so that systemd restarts the service.");
+        manager_quit(m, -ECONNRESET);
+        return 0;
+}
+
 /* ---- MQTT callbacks ----------------------------------------------------------------------- */
 
 static void on_mqtt_connection(MqttClient *c, bool connected, int error, void *userdata) {
@@ -446,7 +457,7 @@ static void on_mqtt_connection(MqttClient *c, bool connected, int error, void *u
                 manager_quit(m, error);
                 return;
         }
-        log_info("MQTT broker %s.", connected ? "connected" : "disconnected, reconnecting");
+        /* The MQTT client logged the connection change. */
         manager_update_status(m);
 }
 
@@ -763,6 +774,10 @@ int manager_start(Manager *m) {
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        r = sd_bus_match_signal_async(m->bus, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
+                                      "Disconnected", on_bus_disconnected, NULL, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the bus connection: %m");
         r = bluez_client_new(m->event, m->bus, &m->config, &bluez_callbacks, m, &m->bluez);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the Bluetooth client: %m");

@@ -71,6 +71,7 @@ class World:
     def __init__(self, prefix):
         self.tmp = tempfile.mkdtemp(prefix=prefix)
         self.procs = []
+        self.buses = []
         self.keep = False
 
     def path(self, name):
@@ -107,6 +108,7 @@ class World:
                                 "--address=unix:path=" + os.path.join(d, "system_bus_socket"),
                                 "--nofork", "--print-address=%d" % w], pass_fds=(w,), stderr=subprocess.DEVNULL)
         self.procs.append(bus)
+        self.buses.append(bus)
         os.close(w)
         address = os.read(r, 4096).decode().strip().splitlines()[0]
         os.close(r)

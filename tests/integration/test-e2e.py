@@ -122,6 +122,16 @@ def main():
         tap(bool(later) and min(p.get("steps_today", 0) for p in later) >= before,
             "a restarted gateway continues today's step count",
             "before restart %d, after: %s\n%s" % (before, later, world.log_tail("gateway2.log")))
+
+        # The system bus dies: the gateway must not limp on without Bluetooth, but exit non-zero so
+        # that systemd restarts it on the new bus.
+        world.buses[0].terminate()
+        try:
+            rc = gateway.wait(10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        tap(rc not in (None, 0), "losing the system bus ends the gateway with a failure status (%s)" % rc,
+            world.log_tail("gateway2.log"))
     finally:
         world.close(bool(tap.results) and all(tap.results))
     return tap.finish()
