@@ -56,5 +56,7 @@ void json_kv_string(JsonWriter *w, const char *key, const char *v);
 void json_kv_int(JsonWriter *w, const char *key, int64_t v);
 void json_kv_uint(JsonWriter *w, const char *key, uint64_t v);
 void json_kv_double(JsonWriter *w, const char *key, double v, int decimals);
+/* Leaves the member out when v is NaN or infinite: a figure without enough data behind it. */
+void json_kv_double_finite(JsonWriter *w, const char *key, double v, int decimals);
 void json_kv_bool(JsonWriter *w, const char *key, bool v);
 void json_kv_null(JsonWriter *w, const char *key);

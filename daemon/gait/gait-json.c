@@ -11,11 +11,6 @@ static const char *const source_names[_GAIT_SOURCE_MAX] = {
         [GAIT_SOURCE_STEPS] = "steps", [GAIT_SOURCE_CADENCE] = "cadence",
 };
 
-/* Figures without enough data are left out rather than written as null. */
-static void kv(JsonWriter *w, const char *key, double v, int decimals) {
-        if (isfinite(v))
-                json_kv_double(w, key, v, decimals);
-}
 
 /* Load keys carry their unit: _n (newtons), _bw (body weights) or _raw (uncalibrated counts). */
 static void kv_load(JsonWriter *w, const char *unit, const char *name, const char *per, double v) {
@@ -24,7 +19,7 @@ static void kv_load(JsonWriter *w, const char *unit, const char *name, const cha
 
         snprintf(key, sizeof(key), "%s_%s%s", name, unit, strempty(per));
         /* Body weights need three decimals, newtons and counts none; rates per second one less. */
-        kv(w, key, v, per ? (bw ? 2 : 0) : (bw ? 3 : 1));
+        json_kv_double_finite(w, key, v, per ? (bw ? 2 : 0) : (bw ? 3 : 1));
 }
 
 const char *gait_load_unit_suffix(PressureUnit unit, bool per_body_weight) {
@@ -34,13 +29,13 @@ const char *gait_load_unit_suffix(PressureUnit unit, bool per_body_weight) {
 void gait_foot_summary_to_json(const GaitFootSummary *f, const char *load_unit, JsonWriter *w) {
         json_object_begin(w);
         json_kv_uint(w, "strides", f->strides);
-        kv(w, "stride_time_ms", f->stride_time_ms, 1);
-        kv(w, "stance_time_ms", f->stance_time_ms, 1);
-        kv(w, "swing_time_ms", f->swing_time_ms, 1);
-        kv(w, "stance_pct", f->stance_pct, 2);
-        kv(w, "swing_pct", f->swing_pct, 2);
-        kv(w, "step_time_ms", f->step_time_ms, 1);
-        kv(w, "stride_time_cv_pct", f->stride_time_cv_pct, 2);
+        json_kv_double_finite(w, "stride_time_ms", f->stride_time_ms, 1);
+        json_kv_double_finite(w, "stance_time_ms", f->stance_time_ms, 1);
+        json_kv_double_finite(w, "swing_time_ms", f->swing_time_ms, 1);
+        json_kv_double_finite(w, "stance_pct", f->stance_pct, 2);
+        json_kv_double_finite(w, "swing_pct", f->swing_pct, 2);
+        json_kv_double_finite(w, "step_time_ms", f->step_time_ms, 1);
+        json_kv_double_finite(w, "stride_time_cv_pct", f->stride_time_cv_pct, 2);
         if (f->stance_strides > 0) {
                 StrikePattern most = STRIKE_HEEL;
 
@@ -61,12 +56,12 @@ void gait_foot_summary_to_json(const GaitFootSummary *f, const char *load_unit, 
                 json_key(w, "load_share_pct");
                 json_object_begin(w);
                 for (FootRegion r = 0; r < _REGION_MAX; r++)
-                        kv(w, foot_region_to_string(r), f->load_share_pct[r], 1);
+                        json_kv_double_finite(w, foot_region_to_string(r), f->load_share_pct[r], 1);
                 json_object_end(w);
-                kv(w, "cop_start_x_pct", 100.0 * f->cop_start_x, 1);
-                kv(w, "cop_end_x_pct", 100.0 * f->cop_end_x, 1);
-                kv(w, "cop_forward_pct", 100.0 * f->cop_forward_fraction, 1);
-                kv(w, "ml_index", f->ml_index, 3);
+                json_kv_double_finite(w, "cop_start_x_pct", 100.0 * f->cop_start_x, 1);
+                json_kv_double_finite(w, "cop_end_x_pct", 100.0 * f->cop_end_x, 1);
+                json_kv_double_finite(w, "cop_forward_pct", 100.0 * f->cop_forward_fraction, 1);
+                json_kv_double_finite(w, "ml_index", f->ml_index, 3);
         }
         json_object_end(w);
 }
@@ -80,18 +75,18 @@ static void window_to_json(const GaitSnapshot *s, const GaitWindowSummary *x, Js
         json_kv_double(w, "duration_s", x->duration_us / 1e6, 1);
         json_kv_uint(w, "steps", x->steps);
         json_kv_uint(w, "strides", x->foot[FOOT_LEFT].strides + x->foot[FOOT_RIGHT].strides);
-        kv(w, "cadence_spm", x->cadence_spm, 1);
-        kv(w, "stride_time_ms", x->stride_time_ms, 1);
-        kv(w, "stride_time_cv_pct", x->stride_time_cv_pct, 2);
-        kv(w, "double_support_ms", x->double_support_ms, 1);
-        kv(w, "double_support_pct", x->double_support_pct, 1);
-        kv(w, "flight_pct", x->flight_share_pct, 1);
+        json_kv_double_finite(w, "cadence_spm", x->cadence_spm, 1);
+        json_kv_double_finite(w, "stride_time_ms", x->stride_time_ms, 1);
+        json_kv_double_finite(w, "stride_time_cv_pct", x->stride_time_cv_pct, 2);
+        json_kv_double_finite(w, "double_support_ms", x->double_support_ms, 1);
+        json_kv_double_finite(w, "double_support_pct", x->double_support_pct, 1);
+        json_kv_double_finite(w, "flight_pct", x->flight_share_pct, 1);
         json_key(w, "symmetry");
         json_object_begin(w);
-        kv(w, "step_time_si_pct", x->symmetry.step_time_pct, 2);
-        kv(w, "stance_time_si_pct", x->symmetry.stance_time_pct, 2);
-        kv(w, "swing_time_si_pct", x->symmetry.swing_time_pct, 2);
-        kv(w, "peak_load_si_pct", x->symmetry.peak_load_pct, 2);
+        json_kv_double_finite(w, "step_time_si_pct", x->symmetry.step_time_pct, 2);
+        json_kv_double_finite(w, "stance_time_si_pct", x->symmetry.stance_time_pct, 2);
+        json_kv_double_finite(w, "swing_time_si_pct", x->symmetry.swing_time_pct, 2);
+        json_kv_double_finite(w, "peak_load_si_pct", x->symmetry.peak_load_pct, 2);
         json_kv_uint(w, "strides_left", x->symmetry.strides_left);
         json_kv_uint(w, "strides_right", x->symmetry.strides_right);
         json_object_end(w);
@@ -133,12 +128,12 @@ int gait_snapshot_to_json(const GaitSnapshot *s, JsonWriter *w) {
         json_kv_bool(w, "standing", s->balance.standing);
         json_kv_double(w, "standing_s", s->balance.standing_us / 1e6, 1);
         if (s->balance.standing_us > 0) {
-                kv(w, "sway_path_pct_per_s", s->balance.sway_path_pct_per_s, 2);
-                kv(w, "sway_range_x_pct", s->balance.sway_range_x_pct, 2);
-                kv(w, "sway_range_y_pct", s->balance.sway_range_y_pct, 2);
-                kv(w, "left_share_pct", s->balance.left_share_pct, 1);
+                json_kv_double_finite(w, "sway_path_pct_per_s", s->balance.sway_path_pct_per_s, 2);
+                json_kv_double_finite(w, "sway_range_x_pct", s->balance.sway_range_x_pct, 2);
+                json_kv_double_finite(w, "sway_range_y_pct", s->balance.sway_range_y_pct, 2);
+                json_kv_double_finite(w, "left_share_pct", s->balance.left_share_pct, 1);
                 json_kv_uint(w, "toe_grips", s->balance.toe_grips);
-                kv(w, "toe_grips_per_min", s->balance.toe_grips_per_min, 2);
+                json_kv_double_finite(w, "toe_grips_per_min", s->balance.toe_grips_per_min, 2);
         }
         json_object_end(w);
         json_object_end(w);

@@ -295,10 +295,6 @@ int gait_recording_run(const GaitRecording *rec, const GaitParams *params, GaitS
         return 0;
 }
 
-static void kv_finite(JsonWriter *w, const char *key, double v, int decimals) {
-        if (isfinite(v))
-                json_kv_double(w, key, v, decimals);
-}
 
 void gait_stride_to_json(const GaitStride *s, PressureUnit unit, JsonWriter *w) {
         json_object_begin(w);
@@ -325,22 +321,22 @@ void gait_stride_to_json(const GaitStride *s, PressureUnit unit, JsonWriter *w) 
                 int dec = m->per_body_weight ? 3 : 1;
 
                 snprintf(key, sizeof(key), "peak_load_%s", u);
-                kv_finite(w, key, m->peak_total, dec);
+                json_kv_double_finite(w, key, m->peak_total, dec);
                 snprintf(key, sizeof(key), "peak_heel_%s", u);
-                kv_finite(w, key, m->peak_heel, dec);
+                json_kv_double_finite(w, key, m->peak_heel, dec);
                 snprintf(key, sizeof(key), "heel_loading_rate_%s_per_s", u);
-                kv_finite(w, key, m->heel_loading_rate, m->per_body_weight ? 2 : 0);
+                json_kv_double_finite(w, key, m->heel_loading_rate, m->per_body_weight ? 2 : 0);
                 snprintf(key, sizeof(key), "push_peak_%s", u);
-                kv_finite(w, key, m->push_peak, dec);
+                json_kv_double_finite(w, key, m->push_peak, dec);
                 json_key(w, "load_share_pct");
                 json_object_begin(w);
                 for (FootRegion r = 0; r < _REGION_MAX; r++)
                         json_kv_double(w, foot_region_to_string(r), 100.0 * m->load_share[r], 1);
                 json_object_end(w);
-                kv_finite(w, "cop_start_x_pct", 100.0 * m->cop_start_x, 1);
-                kv_finite(w, "cop_end_x_pct", 100.0 * m->cop_end_x, 1);
-                kv_finite(w, "cop_forward_pct", 100.0 * m->cop_forward_fraction, 1);
-                kv_finite(w, "ml_index", m->ml_index, 3);
+                json_kv_double_finite(w, "cop_start_x_pct", 100.0 * m->cop_start_x, 1);
+                json_kv_double_finite(w, "cop_end_x_pct", 100.0 * m->cop_end_x, 1);
+                json_kv_double_finite(w, "cop_forward_pct", 100.0 * m->cop_forward_fraction, 1);
+                json_kv_double_finite(w, "ml_index", m->ml_index, 3);
         }
         json_object_end(w);
 }
@@ -366,16 +362,16 @@ int gait_summary_to_json(const GaitStride *strides, size_t n, PressureUnit unit,
                 gait_foot_summary_to_json(&s.foot[side], u, w);
         }
         json_kv_uint(w, "steps", s.steps);
-        kv_finite(w, "cadence_spm", s.cadence_spm, 1);
-        kv_finite(w, "stride_time_cv_pct", s.stride_time_cv_pct, 2);
-        kv_finite(w, "double_support_ms", s.double_support_ms, 1);
-        kv_finite(w, "double_support_pct", s.double_support_pct, 2);
+        json_kv_double_finite(w, "cadence_spm", s.cadence_spm, 1);
+        json_kv_double_finite(w, "stride_time_cv_pct", s.stride_time_cv_pct, 2);
+        json_kv_double_finite(w, "double_support_ms", s.double_support_ms, 1);
+        json_kv_double_finite(w, "double_support_pct", s.double_support_pct, 2);
         json_key(w, "symmetry");
         json_object_begin(w);
-        kv_finite(w, "step_time_si_pct", s.symmetry.step_time_pct, 2);
-        kv_finite(w, "stance_time_si_pct", s.symmetry.stance_time_pct, 2);
-        kv_finite(w, "swing_time_si_pct", s.symmetry.swing_time_pct, 2);
-        kv_finite(w, "peak_load_si_pct", s.symmetry.peak_load_pct, 2);
+        json_kv_double_finite(w, "step_time_si_pct", s.symmetry.step_time_pct, 2);
+        json_kv_double_finite(w, "stance_time_si_pct", s.symmetry.stance_time_pct, 2);
+        json_kv_double_finite(w, "swing_time_si_pct", s.symmetry.swing_time_pct, 2);
+        json_kv_double_finite(w, "peak_load_si_pct", s.symmetry.peak_load_pct, 2);
         json_kv_uint(w, "strides_left", s.symmetry.strides_left);
         json_kv_uint(w, "strides_right", s.symmetry.strides_right);
         json_object_end(w);

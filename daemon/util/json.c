@@ -259,6 +259,10 @@ void json_kv_double(JsonWriter *w, const char *key, double v, int decimals) {
         json_key(w, key);
         json_double(w, v, decimals);
 }
+void json_kv_double_finite(JsonWriter *w, const char *key, double v, int decimals) {
+        if (isfinite(v))
+                json_kv_double(w, key, v, decimals);
+}
 void json_kv_bool(JsonWriter *w, const char *key, bool v) {
         json_key(w, key);
         json_bool(w, v);

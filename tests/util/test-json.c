@@ -74,6 +74,22 @@ static void test_doubles(void **state) {
         assert_string_equal(out, "[1,0,null,null,0.125,1e+300]");
 }
 
+static void test_finite_only(void **state) {
+        char buf[128];
+        JsonWriter w;
+        const char *out;
+
+        json_writer_init(&w, buf, sizeof(buf));
+        json_object_begin(&w);
+        json_kv_double_finite(&w, "cadence_spm", 104.25, 1);
+        json_kv_double_finite(&w, "stride_time_ms", NAN, 1);
+        json_kv_double_finite(&w, "swing_pct", -INFINITY, 1);
+        json_kv_uint(&w, "strides", 0);
+        json_object_end(&w);
+        assert_int_equal(json_writer_finish(&w, &out, NULL), 0);
+        assert_string_equal(out, "{\"cadence_spm\":104.2,\"strides\":0}");
+}
+
 static void test_fixed_buffer_overflow(void **state) {
         char buf[8];
         JsonWriter w;
@@ -139,6 +155,7 @@ int main(void) {
                 cmocka_unit_test(test_escaping),
                 cmocka_unit_test(test_embedded_nul),
                 cmocka_unit_test(test_doubles),
+                cmocka_unit_test(test_finite_only),
                 cmocka_unit_test(test_fixed_buffer_overflow),
                 cmocka_unit_test(test_misuse),
                 cmocka_unit_test(test_dynamic),
