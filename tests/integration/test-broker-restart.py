@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """The broker goes away mid-stream and comes back: simulator -> BlueZ client -> gait engine ->
-gateway -> mosquitto (persistence on) -> a persistent QoS 1 subscriber. Every gait message
-published while the broker was down must arrive after it returns, none twice: their per-topic
-sequence numbers must run without a gap or a repeat across the outage. Prints TAP."""
+gateway -> mosquitto (persistence on) -> a persistent QoS 1 subscriber, which comes back only
+several seconds after the broker. Every gait message published while the broker was down (held in
+the gateway's outbox) and while the subscriber was away (held in its session on the broker) must
+arrive, none twice: their per-topic sequence numbers must run without a gap or a repeat. Prints
+TAP."""
 
+import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -25,9 +29,20 @@ def main():
     try:
         from harness import free_port
         port = free_port()
+        # mosquitto started as root drops to its own user: its persistence folder must be that
+        # user's, or sessions do not survive the restart and the test would only measure a race.
+        store = world.path("broker")
+        os.mkdir(store, 0o700)
+        if os.geteuid() == 0:
+            try:
+                pw = pwd.getpwnam("mosquitto")
+                os.chmod(world.tmp, 0o755)
+                os.chown(store, pw.pw_uid, pw.pw_gid)
+            except KeyError:
+                pass
         with open(world.path("mosquitto.conf"), "w") as f:
             f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n"
-                    "autosave_interval 1\n" % (port, world.tmp))
+                    "autosave_interval 1\n" % (port, store))
         broker = start_broker(world, port)
         if not wait_port(port):
             tap(False, "mosquitto listens", world.log_tail("mosquitto.log"))
@@ -42,10 +57,14 @@ def main():
 
         # A persistent session (clean session off, fixed client id), QoS 1.
         out = open(world.path("messages.txt"), "w")
-        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-c", "-i",
-                                "restart-test-subscriber", "-v", "-F", "%t\t%r\t%p", "-t", BASE + "/anna/gait"],
-                               stdout=out, stderr=subprocess.STDOUT)
-        world.procs.append(sub)
+
+        def subscribe():
+            p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-c", "-i",
+                                  "restart-test-subscriber", "-v", "-F", "%t\t%r\t%p", "-t", BASE + "/anna/gait"],
+                                 stdout=out, stderr=subprocess.STDOUT)
+            world.procs.append(p)
+            return p
+        sub = subscribe()
         time.sleep(0.5)
         world.gateway(env, conf, "gateway.log", level="info")
 
@@ -62,11 +81,20 @@ def main():
         tap(wait_for(lambda: len(gait()) >= 5, 30), "gait metrics flow before the outage", world.log_tail("gateway.log"))
         before = len(gait())
 
+        # The subscriber stays away until well after the gateway has handed over what it held:
+        # those messages must wait in the subscriber's session on the broker.
+        sub.terminate()
+        sub.wait(5)
         broker.send_signal(signal.SIGTERM)
         broker.wait(10)
+        saved = os.path.exists(os.path.join(store, "mosquitto.db")) and "Error saving" not in world.log_tail("mosquitto.log", 200)
+        tap(saved, "the broker saved its sessions (persistent subscriber survives the restart)",
+            world.log_tail("mosquitto.log"))
         time.sleep(OUTAGE_S)
         start_broker(world, port)
         tap(wait_port(port), "the broker comes back on its port")
+        time.sleep(6)
+        subscribe()
 
         # The gateway reconnects (backoff 1 s doubling), the subscriber too; what was published during
         # the outage (OUTAGE_S at one message per second) arrives, then the stream goes on.
