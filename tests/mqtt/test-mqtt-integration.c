@@ -467,6 +467,9 @@ static void test_plain_topics_and_reannounce(void **state) {
         assert_true(run_until(e, 5 * USEC_PER_SEC, cond_outbox_empty, c));
         w = (CountWait) { &s, "insole/anna/gait", NULL, 20 };
         assert_true(run_until(e, 5 * USEC_PER_SEC, cond_count, &w));
+        /* published after the gait messages: wait for it too (the subscriber has its own thread) */
+        w = (CountWait) { &s, "insole/anna/left/battery", NULL, 1 };
+        assert_true(run_until(e, 2 * USEC_PER_SEC, cond_count, &w));
 
         assert_int_equal(subscriber_count(&s, "insole/bridge/gw1/state", "{\"state\":\"online\"}"), 1);
         assert_int_equal(subscriber_count(&s, "insole/anna/availability", "online"), 1);
@@ -502,6 +505,11 @@ static void test_plain_topics_and_reannounce(void **state) {
         w = (CountWait) { &s, "homeassistant/sensor/anna/insole2mqtt_cadence/config", NULL, 2 };
         assert_true(run_until(e, 5 * USEC_PER_SEC, cond_count, &w));
         w = (CountWait) { &s, "insole/anna/steps", NULL, 2 };
+        assert_true(run_until(e, 2 * USEC_PER_SEC, cond_count, &w));
+        /* The subscriber reads on its own thread: wait for each re-announced state, not just one. */
+        w = (CountWait) { &s, "insole/anna/availability", "online", 2 };
+        assert_true(run_until(e, 2 * USEC_PER_SEC, cond_count, &w));
+        w = (CountWait) { &s, "insole/bridge/gw1/state", "online", 2 };
         assert_true(run_until(e, 2 * USEC_PER_SEC, cond_count, &w));
         assert_int_equal(subscriber_count(&s, "insole/anna/availability", "online"), 2);
         assert_int_equal(subscriber_count(&s, "insole/bridge/gw1/state", "online"), 2);
