@@ -35,7 +35,7 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" daemon/insole2mqtt daemon/insole2mqtt-view tests/sim/insole-sim >/dev/null
 
-shared=${INSOLE2MQTT_SHARED:-$top/../shared}
+data=${INSOLE2MQTT_DATA:-$top/data/physionet}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/insole2mqtt-demo.XXXXXX")
 pids=()
 cleanup() {
@@ -62,7 +62,7 @@ pids+=($!)
 # The private "system bus" that the simulated bluetoothd owns org.bluez on.
 eval "$(TMPDIR=$tmp tests/sim/run-private-bus.sh start)"
 
-"$build/tests/sim/insole-sim" --datasets "$shared/datasets" --scenario scripts/demo/day.scenario \
+"$build/tests/sim/insole-sim" --datasets "$data" --scenario scripts/demo/day.scenario \
         >"$tmp/insole-sim.log" 2>&1 &
 pids+=($!)
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Validation on real recordings nobody on this project wrote ($INSOLE2MQTT_SHARED/datasets):
+/* Validation on real recordings nobody on this project wrote (data/physionet, $INSOLE2MQTT_DATA):
  *
  * gaitndd (PhysioNet, one force signal per foot, 300 Hz): the engine's strides are compared with
  * the dataset authors' per-stride reference (.ts). Each .ts row is a left stride ending at the time
@@ -40,11 +40,11 @@
 
 static const char *datasets(void) {
         static char path[4096];
-        const char *shared = getenv("INSOLE2MQTT_SHARED");
+        const char *data = getenv("INSOLE2MQTT_DATA");
 
-        if (!shared || !*shared)
-                fail_msg("INSOLE2MQTT_SHARED is not set: the validation datasets are required");
-        snprintf(path, sizeof(path), "%s/datasets", shared);
+        if (!data || !*data)
+                fail_msg("INSOLE2MQTT_DATA is not set: the validation recordings are required");
+        snprintf(path, sizeof(path), "%s", data);
         if (access(path, R_OK) < 0)
                 fail_msg("%s: %s (the validation datasets are required)", path, strerror(errno));
         return path;

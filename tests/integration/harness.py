@@ -13,7 +13,7 @@ import time
 SOURCE = os.environ.get("INSOLE2MQTT_SOURCE_ROOT",
                         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILD = os.environ.get("INSOLE2MQTT_BUILD_ROOT", os.path.join(SOURCE, "build"))
-SHARED = os.environ.get("INSOLE2MQTT_SHARED", os.path.join(SOURCE, "..", "shared"))
+DATA = os.environ.get("INSOLE2MQTT_DATA", os.path.join(SOURCE, "data", "physionet"))
 GATEWAY = os.path.join(BUILD, "daemon", "insole2mqtt")
 SIM = os.path.join(BUILD, "tests", "sim", "insole-sim")
 BASE = "insole2mqtt"
@@ -118,7 +118,7 @@ class World:
         scenario = self.path(log + ".scenario")
         with open(scenario, "w") as f:
             f.write(scenario_text)
-        return self.spawn([SIM, "--datasets", os.path.join(SHARED, "datasets"), "--scenario", scenario,
+        return self.spawn([SIM, "--datasets", DATA, "--scenario", scenario,
                            "--seed", str(seed)], log, env)
 
     def gateway_config(self, name, text):

@@ -79,7 +79,7 @@ static void help(void) {
                "     --resolve-delay DUR     Connected -> ServicesResolved (default 150ms)\n"
                "     --connect-delay DUR     Connect -> Connected (default 100ms)\n"
                "     --load N:HZ             load mode: N insoles at HZ, send time in t0_us\n"
-               "     --datasets DIR          default $INSOLE2MQTT_SHARED/datasets\n"
+               "     --datasets DIR          default $INSOLE2MQTT_DATA or data/physionet\n"
                "     --require-start         stream only after a control-point START\n"
                "     --allow-system-bus      run without DBUS_SYSTEM_BUS_ADDRESS (dangerous)\n"
                "     --log-level LEVEL\n"

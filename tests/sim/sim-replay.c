@@ -190,15 +190,10 @@ static int load_gaitndd(Replay *r, const char *base) {
 }
 
 int replay_open(const char *datasets, const char *spec, Replay **ret) {
-        char base[4096];
-        const char *shared = getenv("INSOLE2MQTT_SHARED");
-        if (!datasets) {
-                if (!shared)
-                        return log_error_errno(ENOENT, "No datasets folder: set INSOLE2MQTT_SHARED or --datasets.");
-                if (snprintf(base, sizeof(base), "%s/datasets", shared) >= (int) sizeof(base))
-                        return -ENAMETOOLONG;
-                datasets = base;
-        }
+        if (!datasets)
+                datasets = getenv("INSOLE2MQTT_DATA");
+        if (!datasets)
+                datasets = INSOLE2MQTT_DATA_DIR; /* the checkout's data/physionet */
         if (strstr(spec, "..") || spec[0] == '/')
                 return log_error_errno(EINVAL, "Bad recording name: %s", spec);
 
