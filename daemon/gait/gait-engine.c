@@ -25,6 +25,8 @@
  * committed in chunks one chunk late (see swing_track()). */
 #define SWING_OFFSET_MIN_US (150 * USEC_PER_MSEC)
 #define SWING_CHUNK_US (50 * USEC_PER_MSEC)
+/* Time constant of the load that tells a worn insole from an empty one. */
+#define PRESENCE_TAU_US (1 * USEC_PER_SEC)
 /* Thresholds as fractions of (loaded - baseline). */
 #define TH_CONTACT 0.30f     /* entering stance */
 #define TH_MID 0.40f         /* last fall through this level starts the toe-off search */
@@ -110,9 +112,20 @@ typedef struct FootState {
         /* swing statistics are committed one chunk late, so that the landing's first samples (seen
          * before the contact is recognised) never count as swing */
         float chunk_min[2][INSOLE_MAX_CELLS], chunk_max[2][INSOLE_MAX_CELLS];
+        double chunk_sum[2][INSOLE_MAX_CELLS];
+        unsigned chunk_n[2];
         uint64_t chunk_start;
         bool chunk_open, chunk_prev;
         bool offsets_from_swing;
+        /* Whether the insole is worn: each cell's mean in the air (from swings; before any, the
+         * offset), and the 1 s mean of the load above it. Unlike `load`, nothing is cut off as
+         * noise, so that the few percent of body weight of a foot resting on the floor while
+         * sitting are not taken for an empty insole by a noisy sensor. */
+        double swing_sum[INSOLE_MAX_CELLS];
+        unsigned swing_n;
+        float cell_air[INSOLE_MAX_CELLS];
+        float presence;
+        bool have_presence;
 
         RingSample ring[RING_SAMPLES];
         uint64_t n_samples; /* absolute index of the next sample */
@@ -252,7 +265,9 @@ static void swing_reset(FootState *f) {
         for (unsigned c = 0; c < INSOLE_MAX_CELLS; c++) {
                 f->swing_min[c] = INFINITY;
                 f->swing_max[c] = -INFINITY;
+                f->swing_sum[c] = 0;
         }
+        f->swing_n = 0;
         f->chunk_open = f->chunk_prev = false;
 }
 
@@ -635,6 +650,9 @@ static void swing_track(FootState *f, const float *force, uint64_t t) {
         if (!f->chunk_open) {
                 memcpy(f->chunk_min[1], force, n * sizeof(float));
                 memcpy(f->chunk_max[1], force, n * sizeof(float));
+                for (unsigned i = 0; i < n; i++)
+                        f->chunk_sum[1][i] = force[i];
+                f->chunk_n[1] = 1;
                 f->chunk_start = t;
                 f->chunk_open = true;
                 return;
@@ -642,18 +660,41 @@ static void swing_track(FootState *f, const float *force, uint64_t t) {
         for (unsigned i = 0; i < n; i++) {
                 f->chunk_min[1][i] = MIN(f->chunk_min[1][i], force[i]);
                 f->chunk_max[1][i] = MAX(f->chunk_max[1][i], force[i]);
+                f->chunk_sum[1][i] += force[i];
         }
+        f->chunk_n[1]++;
         if (t - f->chunk_start < SWING_CHUNK_US)
                 return;
-        if (f->chunk_prev)
+        if (f->chunk_prev) {
                 for (unsigned i = 0; i < n; i++) {
                         f->swing_min[i] = MIN(f->swing_min[i], f->chunk_min[0][i]);
                         f->swing_max[i] = MAX(f->swing_max[i], f->chunk_max[0][i]);
+                        f->swing_sum[i] += f->chunk_sum[0][i];
                 }
+                f->swing_n += f->chunk_n[0];
+        }
         memcpy(f->chunk_min[0], f->chunk_min[1], n * sizeof(float));
         memcpy(f->chunk_max[0], f->chunk_max[1], n * sizeof(float));
+        memcpy(f->chunk_sum[0], f->chunk_sum[1], n * sizeof(double));
+        f->chunk_n[0] = f->chunk_n[1];
         f->chunk_prev = true;
         f->chunk_open = false;
+}
+
+/* The load above the cells' level in the air, averaged: noise around that level cancels out
+ * instead of being cut off, so a low load stays visible. */
+static void update_presence(FootState *f, const float *force, uint64_t t) {
+        float above = 0;
+
+        for (unsigned i = 0; i < f->layout.n_cells; i++)
+                above += force[i] - (f->offsets_from_swing ? f->cell_air[i] : f->cell_offset[i]);
+        if (!f->have_presence || f->n_samples == 0) {
+                f->presence = above;
+                f->have_presence = true;
+                return;
+        }
+        float dt = (float) (t - f->last_t_us);
+        f->presence += (above - f->presence) * dt / (dt + (float) PRESENCE_TAU_US);
 }
 
 static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
@@ -684,6 +725,7 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                         for (unsigned c = 0; c < f->layout.n_cells; c++) {
                                 f->cell_offset[c] = f->swing_min[c];
                                 f->cell_band[c] = f->swing_max[c] - f->swing_min[c];
+                                f->cell_air[c] = f->swing_n > 0 ? (float) (f->swing_sum[c] / f->swing_n) : f->swing_min[c];
                         }
                         f->offsets_from_swing = true;
                 }
@@ -890,10 +932,16 @@ static void wearer_tick(GaitEngine *e, uint64_t now) {
         if (fl->n_samples == 0 || fr->n_samples == 0 ||
             fl->last_t_us + FOOT_STALE_US < now || fr->last_t_us + FOOT_STALE_US < now) {
                 set_activity(e, ACTIVITY_UNKNOWN, now);
+                e->low_load = false;
                 return;
         }
         const RingSample *l = ring_at(fl, fl->n_samples - 1), *r = ring_at(fr, fr->n_samples - 1);
         float load = l->load + r->load;
+        bool empty = isfinite(ref) && ref > 0 && fl->presence + fr->presence < NOT_WORN_SHARE * ref;
+
+        /* Not worn is a continuous run of empty ticks: anything else in between starts it again. */
+        if (!empty)
+                e->low_load = false;
 
         if (e->have_contact && now - e->last_contact_us <= WALKING_HOLD_US && e->st_n > 0) {
                 set_activity(e, recent_running(e, now) ? ACTIVITY_RUNNING : ACTIVITY_WALKING, now);
@@ -903,7 +951,7 @@ static void wearer_tick(GaitEngine *e, uint64_t now) {
         }
         if (!isfinite(ref) || ref <= 0)
                 want = ACTIVITY_UNKNOWN;
-        else if (load < NOT_WORN_SHARE * ref) {
+        else if (empty) {
                 if (!e->low_load) {
                         e->low_load = true;
                         e->low_since_us = now;
@@ -913,8 +961,6 @@ static void wearer_tick(GaitEngine *e, uint64_t now) {
                 want = ACTIVITY_SITTING;
         else
                 want = ACTIVITY_STANDING;
-        if (load >= NOT_WORN_SHARE * ref)
-                e->low_load = false;
 
         if (want != e->candidate) {
                 e->candidate = want;
@@ -967,6 +1013,7 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
                 swing_track(f, force, sample->t_us);
         for (unsigned i = 0; i < f->layout.n_cells; i++)
                 conv.cell[i] = MAX(force[i] - f->cell_offset[i] - f->cell_band[i], 0.0f);
+        update_presence(f, force, sample->t_us);
         r = foot_load_compute(&f->force_layout, &conv, &load);
         if (r < 0)
                 return r;

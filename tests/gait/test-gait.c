@@ -607,6 +607,103 @@ static void test_snapshot_json(void **state) {
         free(r);
 }
 
+/* Sitting is never "not worn": feet resting on the floor carry only 3-5 % of body weight each,
+ * not far above the not-worn threshold, and a real sensor adds its own noise to every cell, loaded
+ * or not. Many wearers (body weights, noise in the load and in the sensor, what they did before
+ * sitting down, the engine told the body weight or not) sit for 90 s (the engine says not_worn
+ * after 30 s of low load); from 5 s after sitting down the engine must say sitting at every tick,
+ * and 45 s after taking the insoles off (once it has seen them in the air) not_worn. */
+typedef struct SensorNoise {
+        uint64_t rng;
+        float newton; /* additive, uniform +-newton per cell and sample, clamped at 0 like a calibrated insole */
+} SensorNoise;
+
+static void add_sensor_noise(FootSide side, PressureSample *s, void *userdata) {
+        SensorNoise *n = userdata;
+
+        for (unsigned i = 0; i < s->n_cells; i++)
+                s->cell[i] = MAX(s->cell[i] + n->newton * rnd(&n->rng), 0.0f);
+}
+
+static void test_sitting_is_worn(void **state) {
+        static const GaitMode before[][2] = {
+                { GAIT_MODE_WALKING, GAIT_MODE_STANDING },
+                { GAIT_MODE_STANDING, GAIT_MODE_STANDING },
+                { GAIT_MODE_WALKING, GAIT_MODE_CALF_RAISES },
+                { GAIT_MODE_RUNNING, GAIT_MODE_WALKING },
+        };
+        static const double weights[] = { 40, 68, 100, 150 };
+        static const double load_noise[] = { 0, 0.05 };
+        static const float sensor_noise[] = { 0, 1.5f, 4.0f };
+        unsigned wearers = 0, failed = 0;
+
+        for (size_t b = 0; b < ELEMENTSOF(before); b++)
+                for (size_t wi = 0; wi < ELEMENTSOF(weights); wi++)
+                        for (size_t ni = 0; ni < ELEMENTSOF(load_noise); ni++)
+                                for (size_t si = 0; si < ELEMENTSOF(sensor_noise); si++)
+                                        for (int told = 0; told < 2; told++) {
+                                                GaitModelParams p = { .mode = before[b][0], .body_weight_kg = weights[wi],
+                                                                      .noise = load_noise[ni], .seed = 1000 + wearers };
+                                                GaitModel *m = model_new(p);
+                                                GaitEngine *e = engine_for(m, told ? (float) weights[wi] : 0);
+                                                SensorNoise sn = { .rng = 77 + wearers, .newton = sensor_noise[si] };
+                                                SimRun *r = run_new();
+                                                uint64_t t = 0, period = (uint64_t) (1e6 / RATE_HZ);
+                                                unsigned ticks = 0, seen[_ACTIVITY_MAX] = {};
+
+                                                sim_feed(e, m, t, 30, RATE_HZ, add_sensor_noise, &sn, r);
+                                                t += 30 * USEC_PER_SEC;
+                                                p.mode = before[b][1];
+                                                gait_model_set_params(m, &p);
+                                                sim_feed(e, m, t, 20, RATE_HZ, add_sensor_noise, &sn, r);
+                                                t += 20 * USEC_PER_SEC;
+                                                p.mode = GAIT_MODE_SITTING;
+                                                gait_model_set_params(m, &p);
+                                                for (uint64_t sit = t, end = t + 90 * USEC_PER_SEC; t < end; t += period) {
+                                                        for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
+                                                                PressureSample s;
+                                                                gait_model_sample(m, side, t, &s);
+                                                                add_sensor_noise(side, &s, &sn);
+                                                                (void) gait_engine_feed(e, side, &s);
+                                                        }
+                                                        if (t < sit + 5 * USEC_PER_SEC || (t - sit) % (100 * USEC_PER_MSEC) != 0)
+                                                                continue;
+                                                        seen[gait_engine_activity(e, NULL)]++;
+                                                        ticks++;
+                                                }
+                                                if (seen[ACTIVITY_SITTING] != ticks) {
+                                                        print_message("# %s, then %s, %.0f kg (%s), load noise %.2f, sensor noise %.1f N: "
+                                                                      "sitting %u, not_worn %u, standing %u, other %u of %u\n",
+                                                                      gait_mode_to_string(before[b][0]), gait_mode_to_string(before[b][1]),
+                                                                      weights[wi], told ? "told" : "learnt", load_noise[ni],
+                                                                      sensor_noise[si], seen[ACTIVITY_SITTING],
+                                                                      seen[ACTIVITY_NOT_WORN], seen[ACTIVITY_STANDING],
+                                                                      ticks - seen[ACTIVITY_SITTING] - seen[ACTIVITY_NOT_WORN] -
+                                                                              seen[ACTIVITY_STANDING],
+                                                                      ticks);
+                                                        failed++;
+                                                }
+                                                /* And taken off, it is not worn (once swings showed the cells' level in the air). */
+                                                p.mode = GAIT_MODE_NOT_WORN;
+                                                gait_model_set_params(m, &p);
+                                                sim_feed(e, m, t, 45, RATE_HZ, add_sensor_noise, &sn, r);
+                                                t += 45 * USEC_PER_SEC;
+                                                if (before[b][0] != GAIT_MODE_STANDING &&
+                                                    gait_engine_activity(e, NULL) != ACTIVITY_NOT_WORN) {
+                                                        print_message("# %.0f kg, sensor noise %.1f N: %s after taking the insoles off\n",
+                                                                      weights[wi], sensor_noise[si],
+                                                                      activity_state_to_string(gait_engine_activity(e, NULL)));
+                                                        failed++;
+                                                }
+                                                wearers++;
+                                                gait_engine_free(e);
+                                                gait_model_free(m);
+                                                free(r);
+                                        }
+        print_message("# %u sitting wearers, %u not sitting throughout\n", wearers, failed);
+        assert_int_equal(failed, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_foot_load),
@@ -624,6 +721,7 @@ int main(void) {
                 cmocka_unit_test(test_calibrated_dead_noisy),
                 cmocka_unit_test(test_fallback),
                 cmocka_unit_test(test_snapshot_json),
+                cmocka_unit_test(test_sitting_is_worn),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
