@@ -283,6 +283,11 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
                                      now->wall_usec);
                         state_changed = true;
                         break;
+                case REMINDER_EVENT_ERROR:
+                        /* A refused command changed nothing: the retained state stays as it is. */
+                        publish_json(m, w, mqtt_publish_reminder, reminder_event_to_json(&event, json_begin(m)),
+                                     now->wall_usec);
+                        break;
                 default:
                         publish_json(m, w, mqtt_publish_reminder, reminder_event_to_json(&event, json_begin(m)),
                                      now->wall_usec);

@@ -64,6 +64,7 @@ struct Coach {
 
         ReminderEvent events[EVENT_QUEUE];
         size_t ev_head, ev_len;
+        size_t ev_unsettled;                     /* events at the tail still waiting for the state after them */
         uint32_t ev_dropped;
         DaySummary summaries[SUMMARY_QUEUE];
         size_t sum_head, sum_len;
@@ -131,6 +132,7 @@ static ReminderEvent *push_event(Coach *c, ReminderEventType type, uint64_t mono
                 c->ev_dropped++;
         }
         e = &c->events[(c->ev_head + c->ev_len++) % EVENT_QUEUE];
+        c->ev_unsettled = MIN(c->ev_unsettled + 1, c->ev_len);
         *e = (ReminderEvent) {
                 .type = type,
                 .mono_usec = mono,
@@ -142,12 +144,24 @@ static ReminderEvent *push_event(Coach *c, ReminderEventType type, uint64_t mono
         return e;
 }
 
+/* Every event carries the state after it: the state that evaluate() settles on once the input
+ * that caused the event has been applied, the same that the retained state then shows. */
+static void settle_events(Coach *c) {
+        for (size_t i = c->ev_len - c->ev_unsettled; i < c->ev_len; i++) {
+                ReminderEvent *e = &c->events[(c->ev_head + i) % EVENT_QUEUE];
+                e->state = c->state;
+                e->due = c->due;
+        }
+        c->ev_unsettled = 0;
+}
+
 bool coach_take_event(Coach *c, ReminderEvent *ret) {
         if (!c || c->ev_len == 0)
                 return false;
         *ret = c->events[c->ev_head];
         c->ev_head = (c->ev_head + 1) % EVENT_QUEUE;
         c->ev_len--;
+        c->ev_unsettled = MIN(c->ev_unsettled, c->ev_len);
         return true;
 }
 
@@ -495,6 +509,7 @@ static void evaluate(Coach *c, const CoachClock *now) {
                 c->state_announced = true;
                 push_event(c, REMINDER_EVENT_STATE, mono);
         }
+        settle_events(c);
 }
 
 /* ---- public inputs ---- */
@@ -637,6 +652,7 @@ static int command_error(Coach *c, uint64_t mono, int r, const JsonParseError *p
                 e->error_offset = (int64_t) pe->offset;
         } else
                 (void) snprintf(e->error, sizeof(e->error), "%s", msg);
+        settle_events(c); /* a bad command changes nothing: the state after it is the state before */
         return r < 0 ? r : -EINVAL;
 }
 
@@ -692,10 +708,10 @@ int coach_command(Coach *c, const CoachClock *now, const void *payload, size_t l
                         return command_error(c, mono, r, &pe, NULL);
                 /* A pending reminder repeats when the snooze ends (the state holds it back until then). */
                 c->snooze_until = mono + (uint64_t) minutes * USEC_PER_MINUTE;
-                evaluate(c, now);
                 ReminderEvent *e = push_event(c, REMINDER_EVENT_SNOOZED, mono);
                 e->minutes = (uint32_t) minutes;
                 e->until_mono_usec = c->snooze_until;
+                evaluate(c, now);
                 return 0;
         }
 
@@ -730,10 +746,10 @@ int coach_command(Coach *c, const CoachClock *now, const void *payload, size_t l
                 }
                 c->paused = true;
                 c->pause_until = until;
-                evaluate(c, now);
                 ReminderEvent *e = push_event(c, REMINDER_EVENT_PAUSED, mono);
                 e->minutes = (uint32_t) minutes;
                 e->until_mono_usec = until;
+                evaluate(c, now);
                 return 0;
         }
 
@@ -743,8 +759,8 @@ int coach_command(Coach *c, const CoachClock *now, const void *payload, size_t l
                 c->paused = false;
                 c->pause_until = 0;
                 c->snooze_until = 0;
-                evaluate(c, now);
                 push_event(c, REMINDER_EVENT_RESUMED, mono);
+                evaluate(c, now);
                 return 0;
         }
 

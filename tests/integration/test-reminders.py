@@ -39,17 +39,25 @@ def main():
             ev = [p for p in payloads(sub.messages(), BASE + "/anna/reminder") if p]
             return [e for e in ev if kind is None or e.get("event") == kind]
 
+        def state_messages():
+            return [p for p in payloads(sub.messages(), BASE + "/anna/reminder/state") if p]
+
         def activity(state):
             return [p for p in payloads(sub.messages(), BASE + "/anna/activity") if p and p.get("activity") == state]
 
         tap(wait_for(lambda: activity("sitting"), SIT_AT_S + 20), "sitting is recognised",
             world.log_tail("gateway.log"))
 
-        # Commands while sitting: a bad one is refused, the state is unchanged.
+        # Commands while sitting: a bad one is refused, the state is unchanged and not published again.
+        states_before = len(state_messages())
         subprocess.call(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1",
                          "-t", BASE + "/anna/reminder/set", "-m", '{"action":"snooze","minutes":"soon"}'])
         err = wait_for(lambda: events("error"), 10)
         tap(bool(err) and "minutes" in err[-1].get("error", ""), "a bad command becomes an error event", err)
+        time.sleep(1.5)  # the gateway would have re-published by now (it answers at once)
+        before, after = state_messages()[:states_before], state_messages()[states_before:]
+        same = [m for m in after if before and (m.get("state"), m.get("due")) == (before[-1].get("state"), before[-1].get("due"))]
+        tap(bool(before) and not same, "reminder/state is not published again after a bad command", after)
 
         reminder = wait_for(lambda: events("reminder"), 120 - (time.monotonic() - start))
         t_rem = time.monotonic() - start
@@ -72,6 +80,34 @@ def main():
                          "-t", BASE + "/anna/reminder/set", "-m", '{"action":"snooze","minutes":15}'])
         sn = wait_for(lambda: events("snoozed"), 10)
         tap(bool(sn) and sn[-1].get("minutes") == 15, "a snooze command is acknowledged", events()[-3:])
+        for cmd, kind in (('{"action":"pause","minutes":5}', "paused"), ('{"action":"resume"}', "resumed")):
+            subprocess.call(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1",
+                             "-t", BASE + "/anna/reminder/set", "-m", cmd])
+            tap(wait_for(lambda: events(kind), 10), "a %s command is acknowledged" % kind.rstrip("d"), events()[-3:])
+        time.sleep(1)
+
+        # Every event carries the state after it: the retained reminder/state that the gateway
+        # publishes with it (the last one before the next event) says the same state and due.
+        current, pending, mismatches, kinds = None, None, [], set()
+        for topic, _, raw in sub.messages():
+            if topic not in (BASE + "/anna/reminder", BASE + "/anna/reminder/state"):
+                continue
+            try:
+                msg = json.loads(raw)
+            except ValueError:
+                continue
+            if topic.endswith("/state"):
+                current = msg
+                continue
+            if pending and current and (pending["state"], pending["due"]) != (current["state"], current["due"]):
+                mismatches.append((pending, current))
+            pending = msg
+            kinds.add(msg.get("event"))
+        if pending and current and (pending["state"], pending["due"]) != (current["state"], current["due"]):
+            mismatches.append((pending, current))
+        tap(not mismatches and {"error", "reminder", "cleared", "snoozed", "paused", "resumed"} <= kinds,
+            "each event's state and due match the retained state published with it (%s)" % ", ".join(sorted(kinds)),
+            mismatches[:3])
     finally:
         world.close(bool(tap.results) and all(tap.results))
     return tap.finish()

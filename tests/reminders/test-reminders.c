@@ -30,11 +30,42 @@ static uint64_t utc(int y, int m, int d, int h, int mi) {
         return ((uint64_t) days_from_civil(y, m, d) * 86400 + (uint64_t) h * 3600 + (uint64_t) mi * 60) * USEC_PER_SEC;
 }
 
+/* The retained state as published (coach_state_to_json()): its "state" and "due". */
+static void retained_state(Fixture *f, char *ret_state, size_t size, bool *ret_due) {
+        _cleanup_(json_document_freep) JsonDocument *doc = NULL;
+        JsonWriter w;
+        const char *out, *st;
+
+        json_writer_init_dynamic(&w);
+        assert_int_equal(coach_state_to_json(f->coach, &f->now, &w), 0);
+        assert_int_equal(json_writer_finish(&w, &out, NULL), 0);
+        assert_int_equal(json_parse(out, strlen(out), NULL, &doc, NULL), 0);
+        json_writer_done(&w);
+        assert_int_equal(json_value_get_string(json_value_member(json_document_root(doc), "state"), &st, NULL), 0);
+        assert_int_equal(json_value_get_bool(json_value_member(json_document_root(doc), "due"), ret_due), 0);
+        (void) snprintf(ret_state, size, "%s", st);
+}
+
+static unsigned kinds_seen[_REMINDER_EVENT_TYPE_MAX];
+
+/* Called after every input: each event it caused carries the state after it, which is the
+ * retained state the gateway publishes with it. */
 static void collect(Fixture *f) {
         ReminderEvent e;
         DaySummary s;
+        char retained[32];
+        bool retained_due;
 
+        retained_state(f, retained, sizeof(retained), &retained_due);
         while (coach_take_event(f->coach, &e)) {
+                if (!streq(reminder_state_to_string(e.state), retained) || e.due != retained_due)
+                        print_error("event %s carries state %s due %s, the retained state says %s due %s\n",
+                                    reminder_event_type_to_string(e.type), reminder_state_to_string(e.state),
+                                    e.due ? "yes" : "no", retained, retained_due ? "yes" : "no");
+                assert_string_equal(reminder_state_to_string(e.state), retained);
+                assert_int_equal(e.due, retained_due);
+                kinds_seen[e.type]++;
+
                 /* Every event must serialise. */
                 JsonWriter w;
                 const char *out;
@@ -97,6 +128,7 @@ static void activity(Fixture *f, ActivityState s) {
 
 static void connect_and(Fixture *f, ActivityState s) {
         coach_set_connected(f->coach, &f->now, true);
+        collect(f);
         activity(f, s);
 }
 
@@ -579,6 +611,7 @@ static void test_restart_mid_day(void **state) {
         f->now.wall_trusted = false;
         JsonParseError e = {};
         assert_int_equal(coach_restore(f->coach, &f->now, saved, saved_len, &e), 0);
+        collect(f);
         connect_and(f, ACTIVITY_WALKING);
         assert_int_equal(coach_state(f->coach), REMINDER_STATE_PAUSED); /* the indefinite pause survived */
         advance_by(f, USEC_PER_MINUTE);
@@ -603,6 +636,7 @@ static void test_restart_mid_day(void **state) {
         assert_int_equal(coach_new(&f->settings, f->zone, &f->coach), 0);
         f->now.wall_usec = utc(2026, 11, 24, 9, 0);
         assert_int_equal(coach_restore(f->coach, &f->now, saved, saved_len, &e), 0);
+        collect(f);
         collect(f);
         assert_int_equal(f->n_sum, 1);
         assert_true(f->sum[0].info.restored);
@@ -751,6 +785,58 @@ static void test_state_and_activity_json(void **state) {
         assert_int_equal(nth(f, REMINDER_EVENT_STATE, 1)->state, REMINDER_STATE_WATCHING);
 }
 
+/* Calf raises through coach_feed_foot_loads(), one input at a time: a reminder, then the set that
+ * answers it (its exercise event and the cleared event, each checked by collect()). */
+static FootLoad heel_load(uint64_t t, float total, float heel_share) {
+        FootLoad l = { .t_us = t, .total = total, .cop_valid = total > 1 };
+        l.region[REGION_HEEL] = total * heel_share;
+        l.region[REGION_MIDFOOT] = total * (1 - heel_share) * 0.1f;
+        l.region[REGION_FOREFOOT] = total * (1 - heel_share) * 0.7f;
+        l.region[REGION_TOES] = total * (1 - heel_share) * 0.2f;
+        return l;
+}
+
+static void test_calf_raise_events(void **state) {
+        Fixture *f = *state;
+        const float ref = 350;
+        uint64_t dev_t = 0;
+
+        f->settings.clear_steps = 0;
+        f->settings.clear_walking_usec = 0;
+        coach_set_settings(f->coach, &f->settings);
+        coach_set_reference_load(f->coach, ref, ref);
+        connect_and(f, ACTIVITY_STANDING);
+        run(f, 31 * USEC_PER_MINUTE, 10 * USEC_PER_SEC);
+        assert_true(coach_due(f->coach));
+
+        for (unsigned k = 0; k < 12; k++)
+                for (double sec = 0; sec < 1.5; sec += 0.01) {
+                        double p = sec / 1.5;
+                        double h = p < 0.3 ? p / 0.3 : p < 0.5 ? 1 : p < 0.8 ? 1 - (p - 0.5) / 0.3 : 0;
+                        FootLoad l = heel_load(dev_t, ref, (float) (0.5 * (1 - h))), r = l;
+                        assert_int_equal(coach_feed_foot_loads(f->coach, &f->now, &l, &r, false), 0);
+                        collect(f);
+                        dev_t += 10 * USEC_PER_MSEC;
+                        advance_by(f, 10 * USEC_PER_MSEC);
+                }
+        run(f, 11 * USEC_PER_SEC, USEC_PER_SEC);
+        assert_false(coach_due(f->coach));
+        assert_int_equal(count(f, REMINDER_EVENT_CLEARED), 1);
+        assert_int_equal(nth(f, REMINDER_EVENT_CLEARED, 0)->state, REMINDER_STATE_WATCHING);
+        assert_false(nth(f, REMINDER_EVENT_CLEARED, 0)->due);
+        assert_int_equal(count(f, REMINDER_EVENT_EXERCISE), 1);
+        assert_int_equal(nth(f, REMINDER_EVENT_EXERCISE, 0)->repetitions, 12);
+}
+
+/* Runs last: the tests above produced every kind of event, and collect() checked each one's state
+ * against the retained state. */
+static void test_every_event_kind_checked(void **state) {
+        for (ReminderEventType t = 0; t < _REMINDER_EVENT_TYPE_MAX; t++) {
+                print_message("# %s events checked: %u\n", reminder_event_type_to_string(t), kinds_seen[t]);
+                assert_true(kinds_seen[t] > 0);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_sitting_60min, setup, teardown),
@@ -768,6 +854,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_restart_mid_day, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_commands, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_state_and_activity_json, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_calf_raise_events, setup, teardown),
+                cmocka_unit_test(test_every_event_kind_checked),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
