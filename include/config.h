@@ -10,11 +10,12 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "topic-name.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/insole2mqtt/insole2mqtt.conf"
-#define CONFIG_NAME_MAX 32          /* wearer names and gateway id: [a-z0-9_-]{1,32} */
+#define CONFIG_NAME_MAX TOPIC_LEVEL_MAX  /* wearer names and gateway id: [a-z0-9_-]{1,32} */
 #define CONFIG_MAX_WEARERS 16
-#define CONFIG_TOPIC_MAX 64
+#define CONFIG_TOPIC_MAX TOPIC_PREFIX_MAX
 #define CONFIG_ERROR_MAX 512
 #define CONFIG_KEYS_MAX 96          /* room for the schema table, see config_schema_key() */
 #define CONFIG_PASSWORD_MAX 1024
@@ -44,7 +45,6 @@ typedef struct WearerConfig {
         bool has_device[_DEVICE_ROLE_MAX];
         BdAddr device[_DEVICE_ROLE_MAX];
         double body_weight_kg; /* 0 = not given */
-        double shoe_size_eu;   /* 0 = not given */
         char timezone[64];     /* IANA zone name, "" = the system's */
         unsigned line;         /* where the section starts, for messages */
 } WearerConfig;

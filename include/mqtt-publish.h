@@ -37,7 +37,7 @@
 #include "json.h"
 
 #define MQTT_TOPIC_MAX 256
-#define MQTT_NAME_MAX 32
+#define MQTT_NAME_MAX TOPIC_LEVEL_MAX
 #define MQTT_TIMESTAMP_MAX 32 /* "left", "right", "footpod"; NULL when out of range. */
 const char *mqtt_role_to_string(DeviceRole role);
 

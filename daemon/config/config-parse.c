@@ -16,10 +16,6 @@ static bool is_digit(char c) {
         return c >= '0' && c <= '9';
 }
 
-static bool is_name_char(char c) {
-        return (c >= 'a' && c <= 'z') || is_digit(c) || c == '_' || c == '-';
-}
-
 int config_parse_bool(const char *s, bool *ret) {
         static const char *const yes[] = { "yes", "true", "on", "1" };
         static const char *const no[] = { "no", "false", "off", "0" };
@@ -266,33 +262,14 @@ int config_parse_weekdays(const char *s, uint8_t *ret_mask) {
         return 0;
 }
 
+/* Names and topics follow topic-name.h, the rule the MQTT module checks as well; `max` only
+ * narrows it for a smaller buffer. */
 bool config_name_is_valid(const char *s, size_t max) {
-        size_t l = strlen(s);
-
-        if (l == 0 || l > max)
-                return false;
-        for (size_t i = 0; i < l; i++)
-                if (!is_name_char(s[i]))
-                        return false;
-        return true;
+        return strlen(s) <= max && topic_name_is_valid(s);
 }
 
 bool config_topic_is_valid(const char *s, size_t max) {
-        size_t l = strlen(s), level = 0;
-
-        if (l == 0 || l > max)
-                return false;
-        for (size_t i = 0; i < l; i++) {
-                if (s[i] == '/') {
-                        if (level == 0)
-                                return false;
-                        level = 0;
-                } else if (is_name_char(s[i]))
-                        level++;
-                else
-                        return false;
-        }
-        return level > 0;
+        return strlen(s) <= max && topic_prefix_is_valid(s);
 }
 
 bool config_timezone_name_is_valid(const char *s) {

@@ -396,6 +396,7 @@ static int parse_device(LoadState *st, const ConfigItem *it, const char *value, 
 #define R CONFIG_KEY_RELOADABLE
 #define W CONFIG_KEY_WEARER
 
+#define TOPIC_EXPECTED "topic levels of 1-32 characters from a-z, 0-9, '_' and '-' separated by '/', at most 64 characters"
 #define DURATION_BETWEEN(a, b) "a duration between " a " and " b " such as 90s, 5min or 1h"
 
 static const ConfigItem schema[] = {
@@ -443,7 +444,7 @@ static const ConfigItem schema[] = {
           parse_credential, STRING(password_credential) },
         { KEY("mqtt", "password", "password-file or password-credential", NULL, CONFIG_KEY_SECRET),
           parse_refused_secret, .size = 0 },
-        { KEY("mqtt", "base-topic", "topic levels of a-z, 0-9, '_' and '-' separated by '/', at most 64 characters",
+        { KEY("mqtt", "base-topic", TOPIC_EXPECTED,
               "insole2mqtt", 0),
           parse_topic, FIELD(base_topic) },
         { KEY("mqtt", "client-id", "at most 23 characters from A-Z, a-z, 0-9, '_' and '-'",
@@ -455,8 +456,7 @@ static const ConfigItem schema[] = {
         { KEY("mqtt", "outbox-max", "a whole number from 0 to 1000000", "10000", 0),
           parse_uint, FIELD(outbox_max), .min = 0, .max = 1000000 },
         { KEY("mqtt", "homeassistant", "yes or no", "yes", 0), parse_bool, FIELD(homeassistant) },
-        { KEY("mqtt", "homeassistant-prefix",
-              "topic levels of a-z, 0-9, '_' and '-' separated by '/', at most 64 characters", "homeassistant", 0),
+        { KEY("mqtt", "homeassistant-prefix", TOPIC_EXPECTED, "homeassistant", 0),
           parse_topic, FIELD(homeassistant_prefix) },
 
         { KEY("wearer", "left", "a MAC address such as C0:FF:EE:00:00:01", NULL, W),
@@ -470,8 +470,6 @@ static const ConfigItem schema[] = {
           .min = DEVICE_ROLE_FOOTPOD },
         { KEY("wearer", "body-weight-kg", "a number of kilograms from 20 to 400", NULL, W | R),
           parse_double, WFIELD(body_weight_kg), .min = 20, .max = 400 },
-        { KEY("wearer", "shoe-size-eu", "an EU shoe size from 15 to 60", NULL, W | R),
-          parse_double, WFIELD(shoe_size_eu), .min = 15, .max = 60 },
         { KEY("wearer", "timezone", "an IANA time zone name such as Europe/Berlin", "the system's", W | R),
           parse_timezone, WFIELD(timezone) },
 

@@ -6,44 +6,15 @@
 #include <time.h>
 
 #include "mqtt-publish.h"
+#include "topic-name.h"
 
+/* The configuration's rule (topic-name.h): what it accepts, we accept. */
 bool mqtt_name_is_valid(const char *s) {
-        size_t n = 0;
-
-        if (!s)
-                return false;
-        for (; s[n]; n++) {
-                char ch = s[n];
-                if (n >= MQTT_NAME_MAX)
-                        return false;
-                if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
-                        return false;
-        }
-        return n > 0;
+        return topic_name_is_valid(s);
 }
 
 bool mqtt_prefix_is_valid(const char *s) {
-        size_t n, seg = 0;
-
-        if (!s)
-                return false;
-        n = strnlen(s, CONFIG_TOPIC_MAX + 1);
-        if (n == 0 || n > CONFIG_TOPIC_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char ch = s[i];
-                if (ch == '/') {
-                        if (seg == 0) /* leading '/' or "//" */
-                                return false;
-                        seg = 0;
-                        continue;
-                }
-                if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
-                        return false;
-                if (++seg > MQTT_NAME_MAX)
-                        return false;
-        }
-        return seg > 0; /* no trailing '/' */
+        return topic_prefix_is_valid(s);
 }
 
 static int append(char *buf, size_t size, size_t *pos, const char *s) {
