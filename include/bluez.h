@@ -136,5 +136,11 @@ bool bluez_client_service_available(BluezClient *c);
 /* 0, or the negative errno passed to on_fatal once the client gave up. */
 int bluez_client_fatal_error(BluezClient *c);
 
+/* The Config it was created with changed (a reload): take the new backoff limits and adapter
+ * health thresholds. A device waiting longer than the new backoff-max for its next attempt is
+ * rescheduled within the new limits; every other timer keeps its time. Timeouts are read from the
+ * Config when they are used, so they need nothing here. */
+void bluez_client_config_changed(BluezClient *c);
+
 /* For tests: replace the jitter source (default: getrandom()). */
 void bluez_client_set_random(BluezClient *c, uint64_t (*rnd)(void *userdata), void *userdata);

@@ -95,6 +95,9 @@ typedef struct GaitEngine GaitEngine;
 /* Both layouts must be given; their cell counts are fixed for the engine's life. */
 int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const GaitParams *params, GaitEngine **ret);
 GaitEngine *gait_engine_free(GaitEngine *e);
+/* A new body weight (kg, 0 = unknown), e.g. from a reload: strides from now on are measured
+ * against it, and it is the reference load for the activity state at once. */
+void gait_engine_set_body_weight(GaitEngine *e, float body_weight_kg);
 static inline void gait_engine_freep(GaitEngine **e) {
         if (*e)
                 gait_engine_free(*e);

@@ -45,6 +45,7 @@ typedef struct Wearer {
         RscAccumulator rsc;
         Coach *coach;
         Zone *zone;
+        char zone_name[64];     /* the configured name it was loaded from, "" = the system's */
         float weight_reference_n;    /* load per foot standing still, from the body weight; 0 = learn */
 
         bool streaming[_DEVICE_ROLE_MAX];
@@ -79,6 +80,8 @@ void wearer_on_device_steps(Wearer *w, DeviceRole role, uint32_t delta, const Co
 void wearer_on_streaming(Wearer *w, DeviceRole role, bool streaming, const CoachClock *now);
 /* Once a second: activity state, steps counted by the engine, reminders' timers. */
 void wearer_tick(Wearer *w, const CoachClock *now);
+/* The WearerConfig it points to was reloaded: take the new body weight and time zone. */
+int wearer_config_changed(Wearer *w);
 /* The gait metrics now, for <base>/<wearer>/gait; also feeds the day's cadence/symmetry. -ENODATA
  * before any data arrived. */
 int wearer_gait_json(Wearer *w, const CoachClock *now, JsonWriter *json);

@@ -31,6 +31,13 @@ void bluez_backoff_reset(BluezBackoff *b) {
         b->attempt = 0;
 }
 
+void bluez_backoff_set_limits(BluezBackoff *b, uint64_t initial_usec, uint64_t max_usec) {
+        uint32_t attempt = b->attempt;
+
+        bluez_backoff_init(b, initial_usec, max_usec);
+        b->attempt = attempt;
+}
+
 bool bluez_link_is_stable(uint64_t link_up_usec, uint64_t link_down_usec, uint64_t stable_usec) {
         if (link_up_usec == 0 || link_down_usec < link_up_usec)
                 return false;
@@ -84,6 +91,11 @@ void bluez_adapter_health_init(BluezAdapterHealth *h, unsigned reset_after, unsi
                 .reset_after = reset_after,
                 .exit_after = exit_after,
         };
+}
+
+void bluez_adapter_health_set_limits(BluezAdapterHealth *h, unsigned reset_after, unsigned exit_after) {
+        h->reset_after = reset_after;
+        h->exit_after = exit_after;
 }
 
 void bluez_adapter_health_success(BluezAdapterHealth *h) {

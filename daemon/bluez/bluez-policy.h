@@ -25,6 +25,8 @@ void bluez_backoff_init(BluezBackoff *b, uint64_t initial_usec, uint64_t max_use
  * jitter", i.e. uniformly in [base/2, base]. Advances the attempt counter. */
 uint64_t bluez_backoff_next(BluezBackoff *b, BluezRandomFunc rnd, void *userdata);
 void bluez_backoff_reset(BluezBackoff *b);
+/* New limits (a reload): the escalation so far is kept, the next delay follows the new limits. */
+void bluez_backoff_set_limits(BluezBackoff *b, uint64_t initial_usec, uint64_t max_usec);
 /* A link that stayed up at least stable_usec resets the backoff; shorter ones keep escalating. */
 bool bluez_link_is_stable(uint64_t link_up_usec, uint64_t link_down_usec, uint64_t stable_usec);
 
@@ -66,6 +68,8 @@ typedef struct BluezAdapterHealth {
 } BluezAdapterHealth;
 
 void bluez_adapter_health_init(BluezAdapterHealth *h, unsigned reset_after, unsigned exit_after);
+/* New thresholds (a reload): failures and power cycles counted so far count against them. */
+void bluez_adapter_health_set_limits(BluezAdapterHealth *h, unsigned reset_after, unsigned exit_after);
 /* A device on the adapter reached streaming: everything is forgiven. */
 void bluez_adapter_health_success(BluezAdapterHealth *h);
 /* A failure that points at the adapter (a connection attempt to a device that was advertising, a

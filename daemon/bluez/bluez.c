@@ -2022,6 +2022,24 @@ int bluez_client_fatal_error(BluezClient *c) {
         return c ? c->fatal_error : 0;
 }
 
+void bluez_client_config_changed(BluezClient *c) {
+        uint64_t now = now_usec(c);
+
+        bluez_adapter_health_set_limits(&c->health, c->config->adapter_reset_after, c->config->exit_after);
+        for (size_t i = 0; i < c->n_devices; i++) {
+                BluezDevice *d = &c->devices[i];
+                uint64_t when = 0;
+                int enabled = SD_EVENT_OFF;
+
+                bluez_backoff_set_limits(&d->backoff, c->config->backoff_initial_usec, c->config->backoff_max_usec);
+                if (d->state != BLUEZ_LINK_WAITING || !d->timer ||
+                    sd_event_source_get_enabled(d->timer, &enabled) < 0 || enabled == SD_EVENT_OFF ||
+                    sd_event_source_get_time(d->timer, &when) < 0 || when <= now + d->backoff.max_usec)
+                        continue;
+                device_schedule(d, bluez_backoff_next(&d->backoff, c->rnd, c->rnd_userdata));
+        }
+}
+
 void bluez_client_set_random(BluezClient *c, uint64_t (*rnd)(void *userdata), void *userdata) {
         c->rnd = rnd ?: default_random;
         c->rnd_userdata = userdata;

@@ -651,14 +651,27 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
         return 0;
 }
 
+/* A new publish interval counts from the last publication, not from the reload: reloads more
+ * often than the interval must not hold the metrics back. */
+static void manager_reschedule_publish(Manager *m, uint64_t old_interval) {
+        uint64_t next = 0, now = now_monotonic(m);
+
+        if (!m->publish_timer || sd_event_source_get_time(m->publish_timer, &next) < 0)
+                return;
+        next = next > old_interval ? next - old_interval + m->config.publish_interval_usec : now;
+        (void) timer_rearm(m->publish_timer, MAX(next, now));
+}
+
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
         char error[CONFIG_ERROR_MAX];
         ReminderSettings settings;
+        uint64_t old_publish_interval;
         Config next;
         int r;
 
         (void) sd_notify(false, "RELOADING=1");
+        old_publish_interval = m->config.publish_interval_usec;
         r = config_load(m->config_path, &next, error, sizeof(error));
         if (r < 0) {
                 log_warning("Reload failed, keeping the running configuration: %s", error);
@@ -673,10 +686,14 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         config_done(&next);
 
         reminder_settings_from_config(&m->config, &settings);
-        for (size_t i = 0; i < m->n_wearers; i++)
+        for (size_t i = 0; i < m->n_wearers; i++) {
                 coach_set_settings(m->wearers[i]->coach, &settings);
-        (void) sd_event_source_set_time_relative(m->publish_timer, m->config.publish_interval_usec);
-        (void) sd_event_source_set_enabled(m->publish_timer, SD_EVENT_ONESHOT);
+                (void) wearer_config_changed(m->wearers[i]);
+        }
+        if (m->bluez)
+                bluez_client_config_changed(m->bluez);
+        if (m->config.publish_interval_usec != old_publish_interval)
+                manager_reschedule_publish(m, old_publish_interval);
         (void) sd_notify(false, "READY=1");
         return 0;
 }

@@ -47,6 +47,7 @@ int wearer_new(size_t index, const WearerConfig *config, const ReminderSettings 
 
         /* An unknown zone name was rejected by the configuration; a missing database falls back
          * to UTC rather than losing the wearer. */
+        (void) snprintf(w->zone_name, sizeof(w->zone_name), "%s", config->timezone);
         r = zone_load(config->timezone, &w->zone);
         if (r < 0) {
                 r = zone_load("UTC", &w->zone);
@@ -61,6 +62,36 @@ int wearer_new(size_t index, const WearerConfig *config, const ReminderSettings 
         w->weight_reference_n = config->body_weight_kg > 0 ? (float) (config->body_weight_kg * 9.81 / 2) : 0;
 
         *ret = TAKE_PTR(w);
+        return 0;
+}
+
+int wearer_config_changed(Wearer *w) {
+        float kg = (float) w->config->body_weight_kg;
+        Zone *zone = NULL;
+        int r;
+
+        if (kg != w->gait_params.body_weight_kg) {
+                w->gait_params.body_weight_kg = kg;
+                if (w->gait)
+                        gait_engine_set_body_weight(w->gait, kg);
+                w->weight_reference_n = kg > 0 ? kg * 9.81f / 2 : 0;
+                /* Without a weight (or with raw insoles) the exercise detector learns the level. */
+                for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++)
+                        if (w->has_layout[s] && w->layout[s].unit == PRESSURE_UNIT_RAW)
+                                kg = 0;
+                coach_set_reference_load(w->coach, kg > 0 ? w->weight_reference_n : 0, kg > 0 ? w->weight_reference_n : 0);
+        }
+
+        if (!streq(w->config->timezone, w->zone_name)) {
+                r = zone_load(w->config->timezone, &zone);
+                if (r < 0)
+                        return log_ctx_errno(LOG_WARNING, &w->log, r, "Failed to load the time zone \"%s\", keeping the previous one: %m",
+                                             w->config->timezone);
+                coach_set_zone(w->coach, zone);
+                zone_free(w->zone);
+                w->zone = zone;
+                (void) snprintf(w->zone_name, sizeof(w->zone_name), "%s", w->config->timezone);
+        }
         return 0;
 }
 

@@ -318,15 +318,24 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                         front |= r == REGION_FOREFOOT || r == REGION_TOES;
                 }
                 f->spatial = heel && front;
-                f->span_floor = f->raw ? SPAN_FLOOR_RAW : SPAN_FLOOR_NEWTON;
-                if (!f->raw && e->params.body_weight_kg > 0)
-                        f->span_floor = MAX(f->span_floor, SPAN_FLOOR_BW * e->params.body_weight_kg * GRAVITY);
                 swing_reset(f);
         }
+        gait_engine_set_body_weight(e, e->params.body_weight_kg);
         e->activity = e->candidate = ACTIVITY_UNKNOWN;
 
         *ret = TAKE_PTR(e);
         return 0;
+}
+
+void gait_engine_set_body_weight(GaitEngine *e, float body_weight_kg) {
+        e->params.body_weight_kg = body_weight_kg > 0 ? body_weight_kg : 0;
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
+                FootState *f = &e->foot[s];
+
+                f->span_floor = f->raw ? SPAN_FLOOR_RAW : SPAN_FLOOR_NEWTON;
+                if (!f->raw && e->params.body_weight_kg > 0)
+                        f->span_floor = MAX(f->span_floor, SPAN_FLOOR_BW * e->params.body_weight_kg * GRAVITY);
+        }
 }
 
 static void queue_event(GaitEngine *e, FootState *f, GaitEventType type, uint64_t t_us) {

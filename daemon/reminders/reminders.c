@@ -537,6 +537,10 @@ Coach *coach_free(Coach *c) {
 }
 
 void coach_set_settings(Coach *c, const ReminderSettings *settings) {
+        /* A pending repeat follows a new interval, counted from the reminder before it. */
+        if (c->reminding && settings->repeat_interval_usec != c->s.repeat_interval_usec &&
+            c->next_due_mono >= c->s.repeat_interval_usec)
+                c->next_due_mono = c->next_due_mono - c->s.repeat_interval_usec + settings->repeat_interval_usec;
         c->s = *settings;
 }
 
