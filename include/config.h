@@ -134,6 +134,8 @@ typedef struct ConfigKeyInfo {
 
 /* The i-th key of the schema, in documentation order; NULL past the end. */
 const ConfigKeyInfo *config_schema_key(size_t i);
+/* The name of the Config (or WearerConfig) member the i-th key sets; NULL for a refused key. */
+const char *config_schema_key_field(size_t i);
 
 /* Fills every default. */
 void config_init(Config *c);

@@ -86,6 +86,7 @@ struct ConfigItem {
         ConfigKeyInfo info;
         ConfigParser parse;
         size_t offset;  /* into Config, or into WearerConfig for CONFIG_KEY_WEARER */
+        const char *field; /* that member's name: the test that every key is consumed looks for it */
         size_t size;    /* bytes compared and copied on reload; 0 with is_string: an owned char* */
         bool is_string;
         uint64_t min, max;
@@ -387,11 +388,11 @@ static int parse_refused_secret(LoadState *st, const ConfigItem *it, const char 
 
 static int parse_device(LoadState *st, const ConfigItem *it, const char *value, void *base);
 
-#define FIELD(f) .offset = offsetof(Config, f), .size = sizeof(((Config *) NULL)->f)
-#define STRING(f) .offset = offsetof(Config, f), .size = 0, .is_string = true
-#define WFIELD(f) .offset = offsetof(WearerConfig, f), .size = sizeof(((WearerConfig *) NULL)->f)
+#define FIELD(f) .offset = offsetof(Config, f), .size = sizeof(((Config *) NULL)->f), .field = #f
+#define STRING(f) .offset = offsetof(Config, f), .size = 0, .is_string = true, .field = #f
+#define WFIELD(f) .offset = offsetof(WearerConfig, f), .size = sizeof(((WearerConfig *) NULL)->f), .field = #f
 #define SPAN(a, b) .offset = offsetof(Config, a), \
-                   .size = offsetof(Config, b) + sizeof(((Config *) NULL)->b) - offsetof(Config, a)
+                   .size = offsetof(Config, b) + sizeof(((Config *) NULL)->b) - offsetof(Config, a), .field = #b
 #define KEY(s, k, e, d, f) .info = { .section = s, .key = k, .expected = e, .default_value = d, .flags = f }
 #define R CONFIG_KEY_RELOADABLE
 #define W CONFIG_KEY_WEARER
@@ -439,9 +440,11 @@ static const ConfigItem schema[] = {
         { KEY("mqtt", "tls-server-name", "a host name", "host", 0), parse_optional_host, STRING(tls_server_name) },
         { KEY("mqtt", "username", "at most 256 printable characters", NULL, 0),
           parse_username, STRING(username), .max = 256 },
-        { KEY("mqtt", "password-file", "an absolute path", NULL, 0), parse_path, STRING(password_file) },
-        { KEY("mqtt", "password-credential", "a credential name such as mqtt-password", NULL, 0),
-          parse_credential, STRING(password_credential) },
+        /* Both are read here (load_password()); what the MQTT client uses is the password. */
+        { KEY("mqtt", "password-file", "an absolute path", NULL, 0), parse_path,
+          .offset = offsetof(Config, password_file), .is_string = true, .field = "password" },
+        { KEY("mqtt", "password-credential", "a credential name such as mqtt-password", NULL, 0), parse_credential,
+          .offset = offsetof(Config, password_credential), .is_string = true, .field = "password" },
         { KEY("mqtt", "password", "password-file or password-credential", NULL, CONFIG_KEY_SECRET),
           parse_refused_secret, .size = 0 },
         { KEY("mqtt", "base-topic", TOPIC_EXPECTED,
@@ -460,13 +463,13 @@ static const ConfigItem schema[] = {
           parse_topic, FIELD(homeassistant_prefix) },
 
         { KEY("wearer", "left", "a MAC address such as C0:FF:EE:00:00:01", NULL, W),
-          parse_device, .offset = offsetof(WearerConfig, device[DEVICE_ROLE_LEFT]), .size = sizeof(BdAddr),
+          parse_device, .offset = offsetof(WearerConfig, device[DEVICE_ROLE_LEFT]), .size = sizeof(BdAddr), .field = "device",
           .min = DEVICE_ROLE_LEFT },
         { KEY("wearer", "right", "a MAC address such as C0:FF:EE:00:00:02", NULL, W),
-          parse_device, .offset = offsetof(WearerConfig, device[DEVICE_ROLE_RIGHT]), .size = sizeof(BdAddr),
+          parse_device, .offset = offsetof(WearerConfig, device[DEVICE_ROLE_RIGHT]), .size = sizeof(BdAddr), .field = "device",
           .min = DEVICE_ROLE_RIGHT },
         { KEY("wearer", "footpod", "a MAC address such as C0:FF:EE:00:00:03", NULL, W),
-          parse_device, .offset = offsetof(WearerConfig, device[DEVICE_ROLE_FOOTPOD]), .size = sizeof(BdAddr),
+          parse_device, .offset = offsetof(WearerConfig, device[DEVICE_ROLE_FOOTPOD]), .size = sizeof(BdAddr), .field = "device",
           .min = DEVICE_ROLE_FOOTPOD },
         { KEY("wearer", "body-weight-kg", "a number of kilograms from 20 to 400", NULL, W | R),
           parse_double, WFIELD(body_weight_kg), .min = 20, .max = 400 },
@@ -505,6 +508,10 @@ _Static_assert(ELEMENTSOF(schema) <= CONFIG_KEYS_MAX, "CONFIG_KEYS_MAX is too sm
 
 const ConfigKeyInfo *config_schema_key(size_t i) {
         return i < ELEMENTSOF(schema) ? &schema[i].info : NULL;
+}
+
+const char *config_schema_key_field(size_t i) {
+        return i < ELEMENTSOF(schema) ? schema[i].field : NULL;
 }
 
 static size_t item_index(const ConfigItem *it) {

@@ -1015,6 +1015,91 @@ static void test_schema_documented(void **state) {
         assert_true(n <= CONFIG_KEYS_MAX);
 }
 
+/* Every key is consumed: the member it sets is read somewhere outside the configuration module
+ * (daemon/ but daemon/config/, and the headers but config.h). A key nobody reads is a promise
+ * the gateway does not keep. */
+static size_t path_basename_offset(const char *path) {
+        const char *slash = strrchr(path, '/');
+        return slash ? (size_t) (slash + 1 - path) : 0;
+}
+
+static char *consumed_text;
+static size_t consumed_len;
+
+static int append_source(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        size_t l = strlen(path);
+        FILE *f;
+
+        if (type == FTW_D && strstr(path, "/daemon/config") && !strstr(path, "/daemon/config/"))
+                return FTW_SKIP_SUBTREE;
+        if (type != FTW_F || l < 3 || (strcmp(path + l - 2, ".c") != 0 && strcmp(path + l - 2, ".h") != 0) ||
+            strcmp(path + path_basename_offset(path), "config.h") == 0)
+                return FTW_CONTINUE;
+        f = fopen(path, "re");
+        assert_non_null(f);
+        consumed_text = realloc(consumed_text, consumed_len + (size_t) st->st_size + 2);
+        assert_non_null(consumed_text);
+        consumed_len += fread(consumed_text + consumed_len, 1, (size_t) st->st_size, f);
+        consumed_text[consumed_len++] = '\n';
+        consumed_text[consumed_len] = '\0';
+        fclose(f);
+        return FTW_CONTINUE;
+}
+
+static char *sources_outside_config(void) {
+        static const char *const dirs[] = { "daemon", "include" };
+        const char *root = getenv("INSOLE2MQTT_SOURCE_ROOT");
+        char path[1024];
+
+        assert_non_null(root);
+        consumed_text = NULL;
+        consumed_len = 0;
+        for (size_t d = 0; d < ELEMENTSOF(dirs); d++) {
+                (void) snprintf(path, sizeof(path), "%s/%s", root, dirs[d]);
+                assert_int_equal(nftw(path, append_source, 16, FTW_PHYS | FTW_ACTIONRETVAL), 0);
+        }
+        assert_non_null(consumed_text);
+        return consumed_text;
+}
+
+static bool is_ident(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* "->name" or ".name", not followed by more of an identifier. */
+static bool member_is_read(const char *text, const char *name) {
+        size_t l = strlen(name);
+
+        for (const char *p = text; (p = strstr(p, name)); p += l)
+                if (p > text && (p[-1] == '.' || (p[-1] == '>' && p - 1 > text && p[-2] == '-')) && !is_ident(p[l]))
+                        return true;
+        return false;
+}
+
+static void test_schema_consumed(void **state) {
+        _cleanup_free_ char *code = sources_outside_config();
+        unsigned missing = 0;
+
+        for (size_t i = 0; config_schema_key(i); i++) {
+                const ConfigKeyInfo *k = config_schema_key(i);
+                const char *field = config_schema_key_field(i);
+
+                if (k->flags & CONFIG_KEY_SECRET) {
+                        assert_null(field); /* refused: nothing to consume */
+                        continue;
+                }
+                assert_non_null(field);
+                if (!member_is_read(code, field)) {
+                        print_error("[%s] %s: its member '%s' is read nowhere outside daemon/config\n", k->section,
+                                    k->key, field);
+                        missing++;
+                }
+        }
+        assert_int_equal(missing, 0);
+        /* and the check can fail: */
+        assert_false(member_is_read(code, "no_such_member_anywhere"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_durations, setup, teardown),
@@ -1032,6 +1117,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_password, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_schema_documented, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_schema_consumed, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
