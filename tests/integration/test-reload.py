@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Every key docs/configuration.md marks "reload" takes effect on SIGHUP, seen in what the gateway
+does, not in what it parsed: anna sits, ben stands, the test rewrites the configuration, sends
+SIGHUP and watches MQTT, the simulator and the gateway's exit. Reloads more often than the publish
+interval do not hold the metrics back. Prints TAP."""
+
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import ctypes
+
+from harness import BASE, Subscriber, Tap, World, payloads, wait_for
+
+ANNA_L, ANNA_R, BEN_L, BEN_R = "AA:00:00:00:01:01", "AA:00:00:00:01:02", "AA:00:00:00:02:01", "AA:00:00:00:02:02"
+
+
+def host_clock_synchronised():
+    """What the gateway asks the kernel (adjtimex: STA_UNSYNC) or systemd-timesyncd."""
+    class Timex(ctypes.Structure):
+        _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
+                    ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
+                    ("rest", ctypes.c_byte * 256)]
+    t = Timex()
+    if ctypes.CDLL(None).adjtimex(ctypes.byref(t)) >= 0 and not t.status & 0x40:
+        return True
+    return os.path.exists("/run/systemd/timesync/synchronized")
+
+
+def main():
+    tap = Tap()
+    world = World("insole2mqtt-reload.")
+    try:
+        port = world.broker()
+        env = world.bus("bus")
+        world.sim(env, "wearer anna left=%s right=%s mode=sitting weight=70\n"
+                       "wearer ben left=%s right=%s mode=standing weight=70\n" % (ANNA_L, ANNA_R, BEN_L, BEN_R),
+                  "sim.log")
+
+        # Active hours around now in UTC; twelve hours ahead (Etc/GMT-12) is outside them.
+        hour = datetime.datetime.now(datetime.timezone.utc).hour
+        start = max(0, hour - 5)
+        settings = {
+            "trust-wall-clock": "yes", "backoff-initial": "100ms", "backoff-max": "1s",
+            "silence-timeout": "1h", "adapter-reset-after": "0", "exit-after": "0",
+            "publish-interval": "2s", "raw-stream": "no", "raw-rate": "10",
+            "enabled": "yes", "sitting-limit": "24h", "standing-limit": "24h", "repeat-interval": "24h",
+            "active-hours": "%02d:00-%02d:00" % (start, min(24, start + 12)), "quiet-days": "none",
+            "clear-steps": "100000", "clear-walking": "0", "clear-calf-raises": "1000", "hourly-step-goal": "250",
+            "anna-weight": "70", "anna-tz": "UTC", "ben-weight": "70",
+        }
+
+        def write_config():
+            s = dict(settings, state=world.path("gw-state"), port=port, anna_l=ANNA_L, anna_r=ANNA_R,
+                     ben_l=BEN_L, ben_r=BEN_R)
+            return world.gateway_config("gw", (
+                "[gateway]\nid = gw\nstate-directory = {state}\ntrust-wall-clock = {trust-wall-clock}\n"
+                "[bluetooth]\nbackoff-initial = {backoff-initial}\nbackoff-max = {backoff-max}\n"
+                "silence-timeout = {silence-timeout}\nadapter-reset-after = {adapter-reset-after}\n"
+                "exit-after = {exit-after}\n"
+                "[mqtt]\nhost = 127.0.0.1\nport = {port}\nhomeassistant = no\n"
+                "[metrics]\npublish-interval = {publish-interval}\nraw-stream = {raw-stream}\nraw-rate = {raw-rate}\n"
+                "[reminders]\nenabled = {enabled}\nsitting-limit = {sitting-limit}\n"
+                "standing-limit = {standing-limit}\nrepeat-interval = {repeat-interval}\n"
+                "active-hours = {active-hours}\nquiet-days = {quiet-days}\nclear-steps = {clear-steps}\n"
+                "clear-walking = {clear-walking}\nclear-calf-raises = {clear-calf-raises}\n"
+                "hourly-step-goal = {hourly-step-goal}\n"
+                "[wearer anna]\nleft = {anna_l}\nright = {anna_r}\nbody-weight-kg = {anna-weight}\n"
+                "timezone = {anna-tz}\n"
+                "[wearer ben]\nleft = {ben_l}\nright = {ben_r}\nbody-weight-kg = {ben-weight}\n").format(**s))
+
+        conf = write_config()
+        sub = Subscriber(world, port)
+        gw = world.gateway(env, conf, "gateway.log", level="info")
+
+        def reload(**changes):
+            for k, v in changes.items():
+                settings[k.replace("_", "-")] = v
+            write_config()
+            gw.send_signal(signal.SIGHUP)
+            return len(sub.messages())
+
+        def sim(action):
+            subprocess.call(["busctl", "--system", "call", "net.insole2mqtt.Sim", "/net/insole2mqtt/Sim",
+                             "net.insole2mqtt.Sim1", "Action", "s", action], env=env, stdout=subprocess.DEVNULL)
+
+        def since(mark, topic):
+            return [p for p in payloads(sub.messages()[mark:], topic) if p is not None]
+
+        def state_after(mark, wearer, want, timeout=10):
+            """The retained reminder state published after `mark` reaches `want`."""
+            got = wait_for(lambda: [s for s in since(mark, "%s/%s/reminder/state" % (BASE, wearer))
+                                    if s.get("state") == want], timeout)
+            return bool(got)
+
+        def latest_state(wearer):
+            st = [p for p in payloads(sub.messages(), "%s/%s/reminder/state" % (BASE, wearer)) if p]
+            return st[-1].get("state") if st else None
+
+        def activity(wearer, state, mark=0):
+            return [p for p in since(mark, "%s/%s/activity" % (BASE, wearer)) if p.get("activity") == state]
+
+        ok = wait_for(lambda: activity("anna", "sitting") and activity("ben", "standing"), 40)
+        sitting_since = time.monotonic()
+        tap(ok, "anna sits, ben stands", world.log_tail("gateway.log"))
+        wait_for(lambda: latest_state("anna") == "watching" and latest_state("ben") == "watching", 10)
+
+        # Reloads more often than publish-interval (2 s) with nothing changed: the metrics go on.
+        mark = len(sub.messages())
+        for _ in range(12):
+            gw.send_signal(signal.SIGHUP)
+            time.sleep(0.5)
+        today = since(mark, BASE + "/anna/today")
+        tap(len(today) >= 2, "SIGHUP every 0.5 s does not stop the 2 s metrics (%d today messages in 6 s)" % len(today))
+
+        # [metrics] publish-interval
+        mark = reload(publish_interval="1s")
+        time.sleep(6)
+        n = len(since(mark, BASE + "/anna/today"))
+        tap(n >= 5, "publish-interval 2s -> 1s: %d today messages in 6 s" % n)
+
+        # [metrics] raw-stream, raw-rate
+        mark = reload(raw_stream="yes")
+        time.sleep(3)
+        n10 = len(since(mark, BASE + "/anna/left/pressure"))
+        mark = reload(raw_rate="1")
+        time.sleep(1)
+        mark = len(sub.messages())
+        time.sleep(4)
+        n1 = len(since(mark, BASE + "/anna/left/pressure"))
+        tap(n10 >= 12 and n1 <= 8, "raw-stream on at raw-rate 10, then raw-rate 1: %d frames in 3 s, then %d in 4 s"
+            % (n10, n1))
+        reload(raw_stream="no")
+        time.sleep(1)
+        mark = len(sub.messages())
+        time.sleep(3)
+        n = len(since(mark, BASE + "/anna/left/pressure"))
+        tap(n == 0, "raw-stream off: %d frames in 3 s" % n)
+
+        # [reminders] hourly-step-goal
+        mark = reload(hourly_step_goal="77")
+        got = wait_for(lambda: [t for t in since(mark, BASE + "/anna/today")
+                                if (t.get("hour") or {}).get("goal_steps") == 77], 6)
+        tap(got, "hourly-step-goal: the hour is measured against 77 steps", since(mark, BASE + "/anna/today")[-1:])
+
+        # [gateway] trust-wall-clock: without it, days follow the clock only once it is synchronised.
+        want = "watching" if host_clock_synchronised() else "clock_unsynchronised"
+        mark = reload(trust_wall_clock="no")
+        ok = state_after(mark, "anna", want) if want != "watching" else (time.sleep(3) or latest_state("anna") == want)
+        tap(ok, "trust-wall-clock = no: the reminders say %s (host clock %s)"
+            % (want, "synchronised" if want == "watching" else "not synchronised"), latest_state("anna"))
+        mark = reload(trust_wall_clock="yes")
+        tap(state_after(mark, "anna", "watching") or latest_state("anna") == "watching",
+            "trust-wall-clock = yes: watching again", latest_state("anna"))
+
+        # [wearer] timezone: twelve hours ahead, anna is outside her active hours; ben is not.
+        mark = reload(anna_tz="Etc/GMT-12")
+        tap(state_after(mark, "anna", "outside_active_hours") and latest_state("ben") == "watching",
+            "timezone Etc/GMT-12: anna is outside the active hours %s, ben is not" % settings["active-hours"],
+            (latest_state("anna"), latest_state("ben")))
+        mark = reload(anna_tz="UTC")
+        tap(state_after(mark, "anna", "watching"), "timezone UTC: anna is watched again", latest_state("anna"))
+
+        # [reminders] active-hours, quiet-days
+        other = "00:00-%02d:00" % start if start > 0 else "%02d:00-24:00" % min(24, start + 12)
+        mark = reload(active_hours=other)
+        tap(state_after(mark, "ben", "outside_active_hours"), "active-hours %s: outside them" % other,
+            latest_state("ben"))
+        mark = reload(active_hours="%02d:00-%02d:00" % (start, min(24, start + 12)), quiet_days="mon,tue,wed,thu,fri,sat,sun")
+        tap(state_after(mark, "ben", "quiet_day"), "quiet-days every day: a quiet day", latest_state("ben"))
+        mark = reload(quiet_days="none")
+        tap(state_after(mark, "ben", "watching"), "quiet-days none: watching again", latest_state("ben"))
+
+        # [reminders] sitting-limit, standing-limit: both have been still for over a minute.
+        time.sleep(max(0, 70 - (time.monotonic() - sitting_since)))
+        mark = reload(sitting_limit="1min", standing_limit="1min")
+        rem = wait_for(lambda: since(mark, BASE + "/anna/reminder") and since(mark, BASE + "/ben/reminder"), 10)
+        a = [e for e in since(mark, BASE + "/anna/reminder") if e.get("event") == "reminder"]
+        b = [e for e in since(mark, BASE + "/ben/reminder") if e.get("event") == "reminder"]
+        tap(rem and a and a[0].get("reason") == "sitting" and b and b[0].get("reason") == "standing",
+            "sitting-limit and standing-limit 1min: anna is reminded to stop sitting, ben to stop standing", (a, b))
+        first = time.monotonic()
+
+        # [reminders] repeat-interval: the pending repeat moves from 24 h to a minute after the first.
+        mark = reload(repeat_interval="1min")
+        # [wearer] body-weight-kg meanwhile: at 400 kg, ben's load is that of someone sitting.
+        mark_w = reload(ben_weight="400")
+        tap(wait_for(lambda: activity("ben", "sitting", mark_w), 10), "body-weight-kg 400: ben's load reads as sitting",
+            since(mark_w, BASE + "/ben/activity"))
+        mark_w = reload(ben_weight="70")
+        tap(wait_for(lambda: activity("ben", "standing", mark_w), 10), "body-weight-kg 70: ben stands again",
+            since(mark_w, BASE + "/ben/activity"))
+        rep = wait_for(lambda: [e for e in since(mark, BASE + "/anna/reminder") if e.get("repeat") == 2],
+                       75 - (time.monotonic() - first))
+        tap(rep, "repeat-interval 1min: the reminder repeats a minute after the first (%.0f s)"
+            % (time.monotonic() - first), since(mark, BASE + "/anna/reminder")[-2:])
+
+        # [reminders] clear-steps, clear-calf-raises: they move, but not enough for 100000 steps or
+        # 1000 calf raises; lowered, what they did already answers the reminder.
+        sim("mode anna mode=walking cadence=110")
+        sim("mode ben mode=calf_raises")
+        mark = len(sub.messages())
+        time.sleep(15)
+        early = [e for w in ("anna", "ben") for e in since(mark, "%s/%s/reminder" % (BASE, w)) if e.get("event") == "cleared"]
+        mark = reload(clear_steps="10", clear_calf_raises="3")
+        got = wait_for(lambda: [e for e in since(mark, BASE + "/anna/reminder") if e.get("event") == "cleared"] and
+                       [e for e in since(mark, BASE + "/ben/reminder") if e.get("event") == "cleared"], 10)
+        ca = [e.get("cleared_by") for e in since(mark, BASE + "/anna/reminder") if e.get("event") == "cleared"]
+        cb = [e.get("cleared_by") for e in since(mark, BASE + "/ben/reminder") if e.get("event") == "cleared"]
+        tap(not early and got and ca[:1] == ["steps"] and cb[:1] == ["calf_raises"],
+            "clear-steps 10 and clear-calf-raises 3: anna's steps and ben's calf raises clear the reminders",
+            (early, ca, cb))
+
+        # [reminders] enabled
+        mark = reload(enabled="no")
+        tap(state_after(mark, "anna", "disabled") and state_after(mark, "ben", "disabled"), "enabled = no: disabled",
+            (latest_state("anna"), latest_state("ben")))
+
+        # [bluetooth] backoff-initial, backoff-max: a dropped link waits out the long delay, and
+        # comes back once the delay is short again.
+        def online(wearer, role, mark):
+            return [p for p in since(mark, "%s/%s/%s/availability" % (BASE, wearer, role))]
+
+        reload(backoff_initial="10min", backoff_max="1h")
+        time.sleep(1)
+        mark = len(sub.messages())
+        sim("drop-link " + ANNA_L)
+        wait_for(lambda: [p for p in online("anna", "left", mark) if p.get("state") == "offline"], 10)
+        time.sleep(6)
+        av = online("anna", "left", mark)
+        tap(av and av[-1].get("state") == "offline", "backoff-initial 10min: the dropped insole is not reconnected yet",
+            av)
+        mark = reload(backoff_initial="100ms", backoff_max="1s")
+        tap(wait_for(lambda: [p for p in online("anna", "left", mark) if p.get("state") == "online"], 15),
+            "backoff-initial 100ms, backoff-max 1s: reconnected", online("anna", "left", mark))
+
+        # [bluetooth] silence-timeout: a link that goes quiet for 10 s is dropped and made again.
+        mark = reload(silence_timeout="2s")
+        time.sleep(1)
+        sim("lose %s count=400" % ANNA_R)
+        tap(wait_for(lambda: [p for p in online("anna", "right", mark) if p.get("state") == "offline"], 15),
+            "silence-timeout 2s: a silent insole is disconnected", online("anna", "right", mark))
+
+        # [bluetooth] adapter-reset-after, exit-after: insoles that advertise but never accept a
+        # connection get the adapter power-cycled, then the gateway exits for systemd to restart it
+        # (one insole that still streams would show that the adapter works).
+        reload(adapter_reset_after="2", exit_after="1")
+        time.sleep(1)
+        for address in (ANNA_L, ANNA_R, BEN_L, BEN_R):
+            sim("fail-connect %s count=1000" % address)
+        sim("drop-link " + BEN_L)
+        code = wait_for(lambda: gw.poll() is not None and [gw.returncode], 40)
+        log = world.log_tail("gateway.log", 40)
+        tap("power-cycling" in log and code and code[0] != 0,
+            "adapter-reset-after 2, exit-after 1: the adapter is power-cycled, then the gateway exits (status %s)"
+            % (code[0] if code else "still running"), log)
+    finally:
+        world.close(bool(tap.results) and all(tap.results))
+    return tap.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
