@@ -55,8 +55,6 @@ static inline void reminder_settings_from_config(const Config *c, ReminderSettin
         };
 }
 
-/* The defaults of config.h's [reminders] section. */
-void reminder_settings_default(ReminderSettings *ret);
 
 typedef struct CoachClock {
         uint64_t mono_usec;  /* CLOCK_MONOTONIC (or BOOTTIME) of the gateway, never device time */

@@ -89,6 +89,8 @@ struct ConfigItem {
         const char *field; /* that member's name: the test that every key is consumed looks for it */
         size_t size;    /* bytes compared and copied on reload; 0 with is_string: an owned char* */
         bool is_string;
+        bool computed_default; /* info.default_value describes a default that config_init() or a
+                                * check across keys computes; otherwise it is the value itself */
         uint64_t min, max;
 };
 
@@ -402,14 +404,14 @@ static int parse_device(LoadState *st, const ConfigItem *it, const char *value, 
 
 static const ConfigItem schema[] = {
         { KEY("gateway", "id", "a name of 1-32 characters from a-z, 0-9, '_' and '-'", "the host name", 0),
-          parse_name, FIELD(gateway_id) },
+          parse_name, FIELD(gateway_id), .computed_default = true },
         { KEY("gateway", "state-directory", "an absolute path", "$STATE_DIRECTORY, else " DEFAULT_STATE_DIRECTORY, 0),
-          parse_required_path, STRING(state_directory) },
+          parse_required_path, STRING(state_directory), .computed_default = true },
         { KEY("gateway", "trust-wall-clock", "yes or no", "no", R), parse_bool, FIELD(trust_wall_clock) },
 
         { KEY("bluetooth", "adapter", "a MAC address such as 00:1A:7D:DA:71:13, or nothing for the first adapter",
               "the first adapter", 0),
-          parse_adapter, SPAN(has_adapter, adapter) },
+          parse_adapter, SPAN(has_adapter, adapter), .computed_default = true },
         { KEY("bluetooth", "power-on-adapter", "yes or no", "yes", 0), parse_bool, FIELD(power_on_adapter) },
         { KEY("bluetooth", "auto-discovery", "yes or no", "no", 0), parse_bool, FIELD(auto_discovery) },
         { KEY("bluetooth", "connect-timeout", DURATION_BETWEEN("1s", "10min"), "30s", R),
@@ -428,16 +430,18 @@ static const ConfigItem schema[] = {
           parse_uint, FIELD(exit_after), .min = 0, .max = 1000 },
 
         { KEY("mqtt", "host", "a host name or an IP address", "localhost", 0), parse_host, STRING(host) },
-        { KEY("mqtt", "port", "a port number from 1 to 65535", "1883, or 8883 with tls = yes", 0),
+        /* 8883 with tls = yes and no port: check_tls() */
+        { KEY("mqtt", "port", "a port number from 1 to 65535", "1883", 0),
           parse_uint, FIELD(port), .min = 1, .max = 65535 },
         { KEY("mqtt", "protocol", "3.1.1 or 5", "3.1.1", 0), parse_protocol, FIELD(protocol_version) },
         { KEY("mqtt", "tls", "yes or no", "no", 0), parse_bool, FIELD(tls) },
         { KEY("mqtt", "ca-file", "an absolute path", NULL, 0), parse_path, STRING(tls_ca_file) },
         { KEY("mqtt", "ca-path", "an absolute path", DEFAULT_CA_PATH " with tls = yes and no ca-file", 0),
-          parse_path, STRING(tls_ca_path) },
+          parse_path, STRING(tls_ca_path), .computed_default = true },
         { KEY("mqtt", "cert-file", "an absolute path", NULL, 0), parse_path, STRING(tls_cert_file) },
         { KEY("mqtt", "key-file", "an absolute path", NULL, 0), parse_path, STRING(tls_key_file) },
-        { KEY("mqtt", "tls-server-name", "a host name", "host", 0), parse_optional_host, STRING(tls_server_name) },
+        { KEY("mqtt", "tls-server-name", "a host name", "host", 0), parse_optional_host, STRING(tls_server_name),
+          .computed_default = true },
         { KEY("mqtt", "username", "at most 256 printable characters", NULL, 0),
           parse_username, STRING(username), .max = 256 },
         /* Both are read here (load_password()); what the MQTT client uses is the password. */
@@ -452,7 +456,7 @@ static const ConfigItem schema[] = {
           parse_topic, FIELD(base_topic) },
         { KEY("mqtt", "client-id", "at most 23 characters from A-Z, a-z, 0-9, '_' and '-'",
               "insole2mqtt-<gateway id>", 0),
-          parse_client_id, FIELD(client_id) },
+          parse_client_id, FIELD(client_id), .computed_default = true },
         { KEY("mqtt", "keepalive", "whole seconds between 5s and 65535s such as 60s or 5min", "60s", 0),
           parse_duration_sec, FIELD(keepalive_sec), .min = 5 * USEC_PER_SEC, .max = 65535 * USEC_PER_SEC },
         { KEY("mqtt", "qos", "0, 1 or 2", "1", 0), parse_uint, FIELD(qos), .min = 0, .max = 2 },
@@ -474,7 +478,7 @@ static const ConfigItem schema[] = {
         { KEY("wearer", "body-weight-kg", "a number of kilograms from 20 to 400", NULL, W | R),
           parse_double, WFIELD(body_weight_kg), .min = 20, .max = 400 },
         { KEY("wearer", "timezone", "an IANA time zone name such as Europe/Berlin", "the system's", W | R),
-          parse_timezone, WFIELD(timezone) },
+          parse_timezone, WFIELD(timezone), .computed_default = true },
 
         { KEY("reminders", "enabled", "yes or no", "yes", R), parse_bool, FIELD(reminders) },
         { KEY("reminders", "sitting-limit", DURATION_BETWEEN("1min", "24h"), "50min", R),
@@ -788,45 +792,26 @@ static int handle_key(void *userdata, const char *section, const char *key, cons
 
 /* ---- defaults and checks across keys ---- */
 
+/* The defaults are the schema's: each documented default value is parsed as if the file said
+ * it; the few that depend on the machine are computed here. */
 void config_init(Config *c) {
+        LoadState st = { .config = c, .path = "(defaults)" };
         const char *state;
         char host[256] = "";
+        int r;
 
-        *c = (Config) {
-                .power_on_adapter = true,
-                .connect_timeout_usec = 30 * USEC_PER_SEC,
-                .backoff_initial_usec = 1 * USEC_PER_SEC,
-                .backoff_max_usec = 60 * USEC_PER_SEC,
-                .stable_link_usec = 60 * USEC_PER_SEC,
-                .silence_timeout_usec = 60 * USEC_PER_SEC,
-                .adapter_reset_after = 10,
-                .exit_after = 3,
+        *c = (Config) {};
+        for (size_t i = 0; i < ELEMENTSOF(schema); i++) {
+                const ConfigItem *it = &schema[i];
 
-                .port = 1883,
-                .protocol_version = 311,
-                .keepalive_sec = 60,
-                .qos = 1,
-                .outbox_max = 10000,
-                .homeassistant = true,
-
-                .reminders = true,
-                .sitting_limit_usec = 50 * USEC_PER_MINUTE,
-                .standing_limit_usec = 30 * USEC_PER_MINUTE,
-                .repeat_interval_usec = 10 * USEC_PER_MINUTE,
-                .active_start_min = 8 * 60,
-                .active_end_min = 20 * 60,
-                .quiet_days = (1u << 0) | (1u << 6),
-                .clear_steps = 200,
-                .clear_walking_usec = 2 * USEC_PER_MINUTE,
-                .clear_calf_raises = 10,
-                .hourly_step_goal = 250,
-
-                .publish_interval_usec = 10 * USEC_PER_SEC,
-                .raw_stream = false,
-                .raw_rate_hz = 10,
-        };
-        strcpy(c->base_topic, "insole2mqtt");
-        strcpy(c->homeassistant_prefix, "homeassistant");
+                if (!it->info.default_value || it->computed_default || (it->info.flags & CONFIG_KEY_WEARER))
+                        continue;
+                r = it->parse(&st, it, it->info.default_value, c);
+                /* -ENOMEM leaves a string NULL, which finish() reports; a default that its own
+                 * parser refuses is a programming error (the config tests catch it first). */
+                if (r < 0 && r != -ENOMEM)
+                        abort();
+        }
 
         /* The gateway id defaults to the short host name, made topic-safe. */
         if (gethostname(host, sizeof(host) - 1) < 0)
@@ -848,7 +833,6 @@ void config_init(Config *c) {
                 c->state_directory = strndup(state, strcspn(state, ":"));
         else
                 c->state_directory = strdup(DEFAULT_STATE_DIRECTORY);
-        c->host = strdup("localhost");
 }
 
 void config_done(Config *c) {

@@ -105,22 +105,6 @@ const char *reminder_event_type_to_string(ReminderEventType t) {
         return t >= 0 && t < _REMINDER_EVENT_TYPE_MAX ? tab[t] : NULL;
 }
 
-void reminder_settings_default(ReminderSettings *ret) {
-        *ret = (ReminderSettings) {
-                .enabled = true,
-                .sitting_limit_usec = 50 * USEC_PER_MINUTE,
-                .standing_limit_usec = 30 * USEC_PER_MINUTE,
-                .repeat_interval_usec = 10 * USEC_PER_MINUTE,
-                .active_start_min = 8 * 60,
-                .active_end_min = 20 * 60,
-                .quiet_days = (1u << 0) | (1u << 6),
-                .clear_steps = 200,
-                .clear_walking_usec = 2 * USEC_PER_MINUTE,
-                .clear_calf_raises = 10,
-                .hourly_step_goal = 250,
-        };
-}
-
 /* ---- queues ---- */
 
 static ReminderEvent *push_event(Coach *c, ReminderEventType type, uint64_t mono) {

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "reminder-defaults.h"
 #include "reminders.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

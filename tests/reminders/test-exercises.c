@@ -10,6 +10,7 @@
 
 #include "exercises.h"
 #include "macro.h"
+#include "reminder-defaults.h"
 #include "reminders.h"
 
 #define REF 350.0f /* N per foot standing on both feet: a 71 kg wearer */

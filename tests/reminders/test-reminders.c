@@ -10,6 +10,7 @@
 
 #include "json-parse.h"
 #include "macro.h"
+#include "reminder-defaults.h"
 #include "reminders.h"
 
 #define BERLIN_RULE "CET-1CEST,M3.5.0,M10.5.0/3"
