@@ -116,17 +116,21 @@ static int run(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
 
-        if (arg_check_config) {
-                print_summary(&config);
-                config_done(&config);
-                return EXIT_SUCCESS;
-        }
-
+        /* --check-config goes through the same constructor as a start (without touching Bluetooth
+         * or the broker), so that what it accepts, a start accepts too. */
         r = manager_new(&config, &m);
         if (r < 0) {
                 config_done(&config);
-                log_error_errno(r, "Failed to set up: %m");
+                if (arg_check_config) {
+                        fprintf(stderr, "%s: failed to set up the gateway with it: %s\n", arg_config, strerror(-r));
+                        return EXIT_FAILURE;
+                }
+                log_error_errno(r, "%s: failed to set up the gateway with it: %m", arg_config);
                 return EXIT_FAILURE;
+        }
+        if (arg_check_config) {
+                print_summary(manager_config(m));
+                return EXIT_SUCCESS;
         }
         r = manager_start(m);
         if (r < 0)

@@ -16,6 +16,9 @@ Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
 /* Connects and arms everything; after this only asynchronous calls are made. */
+/* The configuration it runs with. */
+const Config *manager_config(const Manager *m);
+
 int manager_start(Manager *m);
 /* Runs the loop until SIGTERM/SIGINT; returns the exit status of the loop (0 or -errno). */
 int manager_run(Manager *m);

@@ -7,6 +7,10 @@
 # Usage: scripts/demo.sh [--for SECONDS] [--quiet]
 #   --for SECONDS   stop by itself after SECONDS (default: run until Ctrl-C)
 #   --quiet         no live view (for scripted runs); the broker address is still printed
+# It never fails silently: when the simulator, the broker, the private bus, the gateway or the view
+# exits, or a wearer's gait metrics do not arrive within METRICS_WITHIN seconds, it says which,
+# shows the end of that component's log and exits 1. INSOLE2MQTT_DEMO_BUILD=DIR uses an existing
+# build tree (with tests enabled) instead of build-demo/.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,7 +25,7 @@ while [ $# -gt 0 ]; do
         --for) duration=${2:?--for needs SECONDS}; shift 2 ;;
         --for=*) duration=${1#--for=}; shift ;;
         --quiet) view=0; shift ;;
-        -h|--help) sed -n '3,10p' "$0"; exit 0 ;;
+        -h|--help) sed -n '3,14p' "$0"; exit 0 ;;
         *) echo "scripts/demo.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
         esac
 done
@@ -57,14 +61,20 @@ allow_anonymous true
 persistence false
 CONF
 mosquitto -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
-pids+=($!)
+broker=$!
+pids+=($broker)
+for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+done
 
 # The private "system bus" that the simulated bluetoothd owns org.bluez on.
 eval "$(TMPDIR=$tmp tests/sim/run-private-bus.sh start)"
 
 "$build/tests/sim/insole-sim" --datasets "$data" --scenario scripts/demo/day.scenario \
         >"$tmp/insole-sim.log" 2>&1 &
-pids+=($!)
+sim=$!
+pids+=($sim)
 
 mkdir -p "$tmp/state"
 cat >"$tmp/insole2mqtt.conf" <<CONF
@@ -104,25 +114,69 @@ CONF
 gateway=$!
 pids+=($gateway)
 
+# What the demo promises: each wearer's gait metrics within this many seconds.
+METRICS_WITHIN=60
+wearers=(anna ben)
+mosquitto_sub -h 127.0.0.1 -p "$port" -t 'insole2mqtt/+/gait' -F '%t' >"$tmp/metrics.log" 2>/dev/null &
+pids+=($!)
+
 echo "insole2mqtt demo: broker mqtt://127.0.0.1:$port (no TLS, loopback only)"
 echo "  watch it yourself:  mosquitto_sub -h 127.0.0.1 -p $port -t 'insole2mqtt/#' -v"
 echo "  gateway log:        $tmp/insole2mqtt.log"
+echo "  processes:          broker $broker, simulator $sim, gateway $gateway"
 [ "$duration" -gt 0 ] && echo "  stopping by itself after $duration s" || echo "  Ctrl-C stops everything"
 echo
 
+view_pid=
 if [ $view -eq 1 ]; then
         "$build/daemon/insole2mqtt-view" --host 127.0.0.1 --port "$port" &
-        pids+=($!)
+        view_pid=$!
+        pids+=($view_pid)
 fi
 
+# failed WHAT LOG: says which component failed, shows the end of its log, exits 1.
+failed() {
+        echo >&2
+        echo "demo: $1" >&2
+        if [ -n "${2:-}" ]; then
+                echo "demo: the last lines of $2:" >&2
+                tail -n 15 "$2" 2>/dev/null | sed 's/^/    /' >&2
+        fi
+        exit 1
+}
+
+# exited NAME PID LOG: when PID is gone, fail naming NAME, its exit status and its log.
+exited() {
+        local status=0
+        kill -0 "$2" 2>/dev/null && return 0
+        wait "$2" 2>/dev/null || status=$?
+        failed "the $1 (pid $2) exited with status $status; the demo cannot go on without it" "$3"
+}
+
 start=$SECONDS
+metrics_ok=0
 while :; do
-        if ! kill -0 "$gateway" 2>/dev/null; then
-                echo "insole2mqtt exited; its log:" >&2
-                tail -n 20 "$tmp/insole2mqtt.log" >&2
-                exit 1
+        exited "simulator (insole-sim)" "$sim" "$tmp/insole-sim.log"
+        exited "MQTT broker (mosquitto)" "$broker" "$tmp/mosquitto.log"
+        exited "gateway (insole2mqtt)" "$gateway" "$tmp/insole2mqtt.log"
+        if [ -n "${INSOLE_SIM_BUS_PID:-}" ] && ! kill -0 "$INSOLE_SIM_BUS_PID" 2>/dev/null; then
+                failed "the private D-Bus daemon (pid $INSOLE_SIM_BUS_PID) exited" "$tmp/insole2mqtt.log"
+        fi
+        [ -n "$view_pid" ] && exited "live view (insole2mqtt-view)" "$view_pid" ""
+        if [ $metrics_ok -eq 0 ]; then
+                missing=()
+                for w in "${wearers[@]}"; do
+                        grep -qx "insole2mqtt/$w/gait" "$tmp/metrics.log" 2>/dev/null || missing+=("$w")
+                done
+                if [ ${#missing[@]} -eq 0 ]; then
+                        metrics_ok=1
+                elif [ $((SECONDS - start)) -ge $METRICS_WITHIN ]; then
+                        failed "no gait metrics from ${missing[*]} within $METRICS_WITHIN s (the simulator streams, the gateway should publish every 5 s)" "$tmp/insole2mqtt.log"
+                fi
         fi
         if [ "$duration" -gt 0 ] && [ $((SECONDS - start)) -ge "$duration" ]; then
+                [ $metrics_ok -eq 1 ] ||
+                        failed "stopped after $duration s before gait metrics arrived from ${missing[*]} (they are due within $METRICS_WITHIN s)" "$tmp/insole2mqtt.log"
                 break
         fi
         sleep 1

@@ -780,6 +780,10 @@ int manager_new(Config *config, Manager **ret) {
         return 0;
 }
 
+const Config *manager_config(const Manager *m) {
+        return &m->config;
+}
+
 int manager_start(Manager *m) {
         MqttAdapterInfo adapter = { .name = "hci", .powered = true };
         MqttBridgeInfo info = { .version = INSOLE2MQTT_VERSION, .config = &m->config, .adapters = &adapter, .n_adapters = 0 };

@@ -62,6 +62,11 @@ discovery = yes
 $wearer"
 expect_broken unknown-section 1 "[broker]
 $wearer"
+# A topic level of 33 bytes: the MQTT module refuses it, so the check refuses it too (it used to
+# print OK and the daemon then failed to start without naming the key).
+expect_broken long-topic-level 2 "[mqtt]
+base-topic = home/abcdefghijklmnopqrstuvwxyz0123456
+$wearer"
 expect_broken duplicate-wearer 3 "$wearer
 [wearer anna]
 right = C0:FF:EE:00:00:02"
