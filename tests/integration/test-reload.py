@@ -45,7 +45,7 @@ def main():
         hour = datetime.datetime.now(datetime.timezone.utc).hour
         start = max(0, hour - 5)
         settings = {
-            "trust-wall-clock": "yes", "backoff-initial": "100ms", "backoff-max": "1s",
+            "trust-wall-clock": "yes", "backoff-initial": "100ms", "backoff-max": "1s", "connect-timeout": "30s",
             "silence-timeout": "1h", "adapter-reset-after": "0", "exit-after": "0",
             "publish-interval": "2s", "raw-stream": "no", "raw-rate": "10",
             "enabled": "yes", "sitting-limit": "24h", "standing-limit": "24h", "repeat-interval": "24h",
@@ -60,6 +60,7 @@ def main():
             return world.gateway_config("gw", (
                 "[gateway]\nid = gw\nstate-directory = {state}\ntrust-wall-clock = {trust-wall-clock}\n"
                 "[bluetooth]\nbackoff-initial = {backoff-initial}\nbackoff-max = {backoff-max}\n"
+                "connect-timeout = {connect-timeout}\n"
                 "silence-timeout = {silence-timeout}\nadapter-reset-after = {adapter-reset-after}\n"
                 "exit-after = {exit-after}\n"
                 "[mqtt]\nhost = 127.0.0.1\nport = {port}\nhomeassistant = no\n"
@@ -237,6 +238,21 @@ def main():
         mark = reload(backoff_initial="100ms", backoff_max="1s")
         tap(wait_for(lambda: [p for p in online("anna", "left", mark) if p.get("state") == "online"], 15),
             "backoff-initial 100ms, backoff-max 1s: reconnected", online("anna", "left", mark))
+
+        # [bluetooth] connect-timeout: services that take 3 s to resolve make 1 s attempts time out;
+        # with 10 s the insole comes back.
+        sim("resolve-delay %s 3s" % ANNA_L)
+        reload(connect_timeout="1s")
+        time.sleep(1)
+        mark = len(sub.messages())
+        sim("drop-link " + ANNA_L)
+        wait_for(lambda: [p for p in online("anna", "left", mark) if p.get("state") == "offline"], 10)
+        time.sleep(8)
+        av = online("anna", "left", mark)
+        tap(av and av[-1].get("state") == "offline", "connect-timeout 1s: attempts that need 3 s time out", av)
+        mark = reload(connect_timeout="10s")
+        tap(wait_for(lambda: [p for p in online("anna", "left", mark) if p.get("state") == "online"], 20),
+            "connect-timeout 10s: the insole connects again", online("anna", "left", mark))
 
         # [bluetooth] silence-timeout: a link that goes quiet for 10 s is dropped and made again.
         mark = reload(silence_timeout="2s")
