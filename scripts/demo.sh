@@ -48,7 +48,7 @@ cleanup() {
         for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
         for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
         [ -n "${INSOLE_SIM_BUS_PID:-}" ] && kill "$INSOLE_SIM_BUS_PID" 2>/dev/null || true
-        rm -rf "$tmp"
+        [ "${keep_logs:-0}" -eq 1 ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -142,6 +142,8 @@ failed() {
                 echo "demo: the last lines of $2:" >&2
                 tail -n 15 "$2" 2>/dev/null | sed 's/^/    /' >&2
         fi
+        keep_logs=1
+        echo "demo: every log is kept in $tmp" >&2
         exit 1
 }
 
