@@ -226,33 +226,30 @@ def main():
         def online(wearer, role, mark):
             return [p for p in since(mark, "%s/%s/%s/availability" % (BASE, wearer, role))]
 
-        reload(backoff_initial="10min", backoff_max="1h")
-        time.sleep(1)
-        mark = len(sub.messages())
-        sim("drop-link " + ANNA_L)
-        wait_for(lambda: [p for p in online("anna", "left", mark) if p.get("state") == "offline"], 10)
-        time.sleep(6)
-        av = online("anna", "left", mark)
-        tap(av and av[-1].get("state") == "offline", "backoff-initial 10min: the dropped insole is not reconnected yet",
-            av)
-        mark = reload(backoff_initial="100ms", backoff_max="1s")
-        tap(wait_for(lambda: [p for p in online("anna", "left", mark) if p.get("state") == "online"], 15),
-            "backoff-initial 100ms, backoff-max 1s: reconnected", online("anna", "left", mark))
+        def away_then_back(hold, release, away_s, back_s, away_name, back_name):
+            """Reload `hold`, drop anna's left link: it stays away for away_s; reload `release`:
+            it is back within back_s."""
+            reload(**hold)
+            time.sleep(1)
+            mark = len(sub.messages())
+            sim("drop-link " + ANNA_L)
+            wait_for(lambda: [p for p in online("anna", "left", mark) if p.get("state") == "offline"], 10)
+            time.sleep(away_s)
+            av = online("anna", "left", mark)
+            tap(av and av[-1].get("state") == "offline", away_name, av)
+            mark = reload(**release)
+            tap(wait_for(lambda: [p for p in online("anna", "left", mark) if p.get("state") == "online"], back_s),
+                back_name, online("anna", "left", mark))
+
+        away_then_back(dict(backoff_initial="10min", backoff_max="1h"), dict(backoff_initial="100ms", backoff_max="1s"),
+                       6, 15, "backoff-initial 10min: the dropped insole is not reconnected yet",
+                       "backoff-initial 100ms, backoff-max 1s: reconnected")
 
         # [bluetooth] connect-timeout: services that take 3 s to resolve make 1 s attempts time out;
         # with 10 s the insole comes back.
         sim("resolve-delay %s 3s" % ANNA_L)
-        reload(connect_timeout="1s")
-        time.sleep(1)
-        mark = len(sub.messages())
-        sim("drop-link " + ANNA_L)
-        wait_for(lambda: [p for p in online("anna", "left", mark) if p.get("state") == "offline"], 10)
-        time.sleep(8)
-        av = online("anna", "left", mark)
-        tap(av and av[-1].get("state") == "offline", "connect-timeout 1s: attempts that need 3 s time out", av)
-        mark = reload(connect_timeout="10s")
-        tap(wait_for(lambda: [p for p in online("anna", "left", mark) if p.get("state") == "online"], 20),
-            "connect-timeout 10s: the insole connects again", online("anna", "left", mark))
+        away_then_back(dict(connect_timeout="1s"), dict(connect_timeout="10s"), 8, 20,
+                       "connect-timeout 1s: attempts that need 3 s time out", "connect-timeout 10s: the insole connects again")
 
         # [bluetooth] silence-timeout: a link that goes quiet for 10 s is dropped and made again.
         mark = reload(silence_timeout="2s")

@@ -10,6 +10,7 @@
 
 #include "exercises.h"
 #include "macro.h"
+#include "foot-load-util.h"
 #include "reminder-defaults.h"
 #include "reminders.h"
 
@@ -23,14 +24,8 @@ typedef struct Counts {
         uint64_t duration[_EXERCISE_KIND_MAX];
 } Counts;
 
-/* Total load split into heel and forefoot+toes by the heel's share. */
 static FootLoad load(uint64_t t, float total, float heel_share) {
-        FootLoad f = { .t_us = t, .total = total, .cop_valid = total > 1 };
-        f.region[REGION_HEEL] = total * heel_share;
-        f.region[REGION_MIDFOOT] = total * (1 - heel_share) * 0.1f;
-        f.region[REGION_FOREFOOT] = total * (1 - heel_share) * 0.7f;
-        f.region[REGION_TOES] = total * (1 - heel_share) * 0.2f;
-        return f;
+        return synthetic_foot_load(t, total, heel_share);
 }
 
 static void drain(ExerciseDetector *d, Counts *c) {

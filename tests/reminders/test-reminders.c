@@ -10,6 +10,7 @@
 
 #include "json-parse.h"
 #include "macro.h"
+#include "foot-load-util.h"
 #include "reminder-defaults.h"
 #include "reminders.h"
 
@@ -788,15 +789,6 @@ static void test_state_and_activity_json(void **state) {
 
 /* Calf raises through coach_feed_foot_loads(), one input at a time: a reminder, then the set that
  * answers it (its exercise event and the cleared event, each checked by collect()). */
-static FootLoad heel_load(uint64_t t, float total, float heel_share) {
-        FootLoad l = { .t_us = t, .total = total, .cop_valid = total > 1 };
-        l.region[REGION_HEEL] = total * heel_share;
-        l.region[REGION_MIDFOOT] = total * (1 - heel_share) * 0.1f;
-        l.region[REGION_FOREFOOT] = total * (1 - heel_share) * 0.7f;
-        l.region[REGION_TOES] = total * (1 - heel_share) * 0.2f;
-        return l;
-}
-
 static void test_calf_raise_events(void **state) {
         Fixture *f = *state;
         const float ref = 350;
@@ -814,7 +806,7 @@ static void test_calf_raise_events(void **state) {
                 for (double sec = 0; sec < 1.5; sec += 0.01) {
                         double p = sec / 1.5;
                         double h = p < 0.3 ? p / 0.3 : p < 0.5 ? 1 : p < 0.8 ? 1 - (p - 0.5) / 0.3 : 0;
-                        FootLoad l = heel_load(dev_t, ref, (float) (0.5 * (1 - h))), r = l;
+                        FootLoad l = synthetic_foot_load(dev_t, ref, (float) (0.5 * (1 - h))), r = l;
                         assert_int_equal(coach_feed_foot_loads(f->coach, &f->now, &l, &r, false), 0);
                         collect(f);
                         dev_t += 10 * USEC_PER_MSEC;
