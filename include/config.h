@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "macro.h"
 #include "topic-name.h"
@@ -109,6 +110,7 @@ typedef struct Config {
         uint64_t publish_interval_usec;
         bool raw_stream;
         unsigned raw_rate_hz;
+        char *prometheus_listen;         /* "" or NULL = off; "HOST:PORT", "[IPv6]:PORT" or "systemd" */
 
         WearerConfig wearers[CONFIG_MAX_WEARERS];
         size_t n_wearers;
@@ -156,3 +158,6 @@ const WearerConfig *config_find_wearer(const Config *c, const char *name);
  * for the path in messages and in ret->path. */
 int config_load_string(const char *text, const char *name, Config *ret, char *ret_error, size_t error_size);
 DeviceRole device_role_from_string(const char *s);
+/* A listening address: "HOST:PORT" with a numeric IPv4 address or "[IPv6]:PORT" (no names: a
+ * listener must not wait for DNS). -EINVAL, or -ERANGE for a port outside 1-65535. */
+int config_parse_listen_address(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);

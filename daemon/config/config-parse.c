@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -304,6 +305,58 @@ bool config_host_is_valid(const char *s) {
                         return false;
         }
         return true;
+}
+
+int config_parse_listen_address(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
+        struct sockaddr_storage ss = {};
+        char host[INET6_ADDRSTRLEN + 1];
+        const char *port_text;
+        uint64_t port;
+        size_t host_len;
+        socklen_t len;
+
+        if (!s)
+                return -EINVAL;
+        if (s[0] == '[') {
+                const char *end = strchr(s, ']');
+                if (!end || end[1] != ':')
+                        return -EINVAL;
+                host_len = (size_t) (end - s - 1);
+                port_text = end + 2;
+                s++;
+        } else {
+                const char *colon = strrchr(s, ':');
+                if (!colon || memchr(s, ':', (size_t) (colon - s)))
+                        return -EINVAL; /* an IPv6 address needs its brackets */
+                host_len = (size_t) (colon - s);
+                port_text = colon + 1;
+        }
+        if (host_len == 0 || host_len >= sizeof(host))
+                return -EINVAL;
+        memcpy(host, s, host_len);
+        host[host_len] = '\0';
+        if (config_parse_uint64(port_text, 0, UINT64_MAX, &port) < 0)
+                return -EINVAL;
+        if (port < 1 || port > 65535)
+                return -ERANGE;
+
+        if (inet_pton(AF_INET, host, &((struct sockaddr_in *) &ss)->sin_addr) == 1) {
+                struct sockaddr_in *in = (struct sockaddr_in *) &ss;
+                in->sin_family = AF_INET;
+                in->sin_port = htons((uint16_t) port);
+                len = sizeof(*in);
+        } else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *) &ss)->sin6_addr) == 1) {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t) port);
+                len = sizeof(*in6);
+        } else
+                return -EINVAL;
+        if (ret)
+                *ret = ss;
+        if (ret_len)
+                *ret_len = len;
+        return 0;
 }
 
 bool config_path_is_valid(const char *s) {

@@ -272,6 +272,15 @@ static int parse_username(LoadState *st, const ConfigItem *it, const char *value
         return set_string(field(base, it), value);
 }
 
+static int parse_listen(LoadState *st, const ConfigItem *it, const char *value, void *base) {
+        if (*value && !streq(value, "systemd")) {
+                int r = config_parse_listen_address(value, NULL, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return set_string(field(base, it), value);
+}
+
 static int parse_credential(LoadState *st, const ConfigItem *it, const char *value, void *base) {
         if (*value && !config_credential_name_is_valid(value))
                 return -EINVAL;
@@ -506,6 +515,9 @@ static const ConfigItem schema[] = {
         { KEY("metrics", "raw-stream", "yes or no", "no", R), parse_bool, FIELD(raw_stream) },
         { KEY("metrics", "raw-rate", "a rate in Hz from 1 to 100", "10", R),
           parse_uint, FIELD(raw_rate_hz), .min = 1, .max = 100 },
+        { KEY("metrics", "prometheus-listen",
+              "nothing (off), an address and port such as 127.0.0.1:9464 or [::1]:9464, or systemd", "off", 0),
+          parse_listen, STRING(prometheus_listen) },
 };
 
 _Static_assert(ELEMENTSOF(schema) <= CONFIG_KEYS_MAX, "CONFIG_KEYS_MAX is too small for the schema");
@@ -853,6 +865,7 @@ void config_done(Config *c) {
         free(c->username);
         free(c->password_file);
         free(c->password_credential);
+        free(c->prometheus_listen);
         *c = (Config) {};
 }
 

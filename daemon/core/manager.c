@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bluez.h"
+#include "gateway-metrics.h"
 #include "log.h"
 #include "manager.h"
 #include "mqtt.h"
@@ -30,6 +31,7 @@ struct Manager {
         sd_bus *bus;
         BluezClient *bluez;
         MqttClient *mqtt;
+        PrometheusServer *prometheus;
 
         Wearer *wearers[CONFIG_MAX_WEARERS];
         size_t n_wearers;
@@ -640,6 +642,26 @@ static int on_save(sd_event_source *s, uint64_t usec, void *userdata) {
         return timer_rearm(s, usec + SAVE_INTERVAL_USEC);
 }
 
+/* ---- the Prometheus endpoint ---------------------------------------------------------------- */
+
+static int on_metrics_scrape(PromWriter *w, void *userdata) {
+        Manager *m = userdata;
+        GatewayMetricsSources src = {
+                .config = &m->config,
+                .wearers = m->wearers,
+                .n_wearers = m->n_wearers,
+                .bluez = m->bluez,
+                .mqtt = m->mqtt,
+                .last_battery = (const int (*)[_DEVICE_ROLE_MAX]) m->last_battery,
+                .now_usec = now_monotonic(m),
+                .start_usec = m->start_usec,
+                .notifications = m->notifications,
+                .server = m->prometheus,
+        };
+
+        return gateway_metrics_collect(&src, w);
+}
+
 /* ---- signals ------------------------------------------------------------------------------ */
 
 static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -711,6 +733,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->sighup_source);
         sd_event_source_disable_unref(m->sigint_source);
         sd_event_source_disable_unref(m->sigterm_source);
+        prometheus_server_free(m->prometheus);
         bluez_client_free(m->bluez);
         mqtt_client_free(m->mqtt);
         for (size_t i = 0; i < m->n_wearers; i++)
@@ -874,6 +897,12 @@ int manager_start(Manager *m) {
                                        on_save, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm a timer: %m");
+
+        if (m->config.prometheus_listen && m->config.prometheus_listen[0]) {
+                r = prometheus_server_new(m->event, m->config.prometheus_listen, on_metrics_scrape, m, &m->prometheus);
+                if (r < 0)
+                        return r;
+        }
 
         manager_update_status(m);
         (void) sd_notify(false, "READY=1");
