@@ -184,6 +184,10 @@ int http_request_parse(const char *buf, size_t len, HttpRequest *ret) {
                 *ret = req;
                 if (error)
                         return error;
+                /* Garbage (a TLS handshake, binary noise) shows in the method already. */
+                for (size_t i = 0; i < len && buf[i] != ' '; i++)
+                        if (i >= METHOD_MAX || !is_tchar(buf[i]))
+                                return 400;
                 if (len > HTTP_TARGET_MAX + METHOD_MAX + 16)
                         return 414; /* no request line fits this; the target is too long */
                 return len >= HTTP_REQUEST_MAX ? 431 : 0;

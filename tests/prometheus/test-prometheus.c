@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/* The pure parts of the Prometheus endpoint: the HTTP request parser, the response head, the
+ * exposition writer, and the listening address of the configuration. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "macro.h"
+#include "prometheus.h"
+
+static int parse(const char *s, HttpRequest *req) {
+        return http_request_parse(s, strlen(s), req);
+}
+
+#define GET_METRICS "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9464\r\nUser-Agent: Prometheus/2.42.0\r\n" \
+                    "Accept: text/plain;version=0.0.4;q=1\r\nAccept-Encoding: gzip\r\n\r\n"
+
+static void test_valid_request(void **state) {
+        HttpRequest req;
+
+        assert_int_equal(parse(GET_METRICS, &req), 200);
+        assert_int_equal(req.method, HTTP_METHOD_GET);
+        assert_int_equal(req.target, HTTP_TARGET_METRICS);
+        assert_int_equal(req.version_minor, 1);
+        assert_int_equal(req.n_headers, 4);
+        assert_int_equal(req.head_length, strlen(GET_METRICS));
+
+        /* bytes after the head (a pipelined request) do not change the answer */
+        assert_int_equal(parse(GET_METRICS "GET / HTTP/1.1\r\n", &req), 200);
+        assert_int_equal(req.head_length, strlen(GET_METRICS));
+
+        assert_int_equal(parse("HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n", &req), 200);
+        assert_int_equal(req.method, HTTP_METHOD_HEAD);
+        assert_int_equal(parse("GET / HTTP/1.0\r\n\r\n", &req), 200);
+        assert_int_equal(req.target, HTTP_TARGET_ROOT);
+        assert_int_equal(req.version_minor, 0);
+        assert_int_equal(parse("GET /metrics?name[]=up HTTP/1.1\nhost:x\n\n", &req), 200);
+        assert_int_equal(req.target, HTTP_TARGET_METRICS);
+        assert_int_equal(parse("GET http://gw:9464/metrics HTTP/1.1\r\nHost: gw\r\n\r\n", &req), 200);
+        assert_int_equal(req.target, HTTP_TARGET_METRICS);
+        assert_int_equal(parse("GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nX-Empty:\r\n\r\n", &req), 200);
+}
+
+static void test_every_prefix_waits(void **state) {
+        const char *full = GET_METRICS;
+        size_t l = strlen(full);
+        HttpRequest req;
+
+        for (size_t i = 0; i < l; i++)
+                assert_int_equal(http_request_parse(full, i, &req), 0);
+        assert_int_equal(http_request_parse(full, l, &req), 200);
+}
+
+static void test_answers(void **state) {
+        static const struct {
+                const char *request;
+                int status;
+        } cases[] = {
+                { "POST /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 405 },
+                { "DELETE / HTTP/1.0\r\n\r\n", 405 },
+                { "GET /metric HTTP/1.1\r\nHost: x\r\n\r\n", 404 },
+                { "GET /metrics/ HTTP/1.1\r\nHost: x\r\n\r\n", 404 },
+                { "GET /metrics HTTP/1.1\r\n\r\n", 400 },                 /* HTTP/1.1 needs Host */
+                { "GET /metrics HTTP/2.0\r\n\r\n", 505 },
+                { "GET /metrics HTTP/1.1x\r\n\r\n", 400 },
+                { "GET /metrics http/1.1\r\n\r\n", 400 },
+                { "GET  /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+                { "GET metrics HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+                { "GET /metrics\r\n\r\n", 400 },                           /* HTTP/0.9 */
+                { "\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+                { "GET /me\ttrics HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+                { "GET /metrics HTTP/1.1\r\nHost x\r\n\r\n", 400 },         /* no colon */
+                { "GET /metrics HTTP/1.1\r\nHost : x\r\n\r\n", 400 },       /* space before the colon */
+                { "GET /metrics HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400 },
+                { "GET /metrics HTTP/1.1\r\nHost: x\r\n: empty\r\n\r\n", 400 },
+                { "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 400 },
+                { "GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 400 },
+                { "GET /metrics HTTP/1.1\r\nHost: a\rb\r\n\r\n", 400 },     /* a bare CR */
+                /* answered before the head is complete: */
+                { "GET /metrics HTTP/1.1\r\nHost: x\r\nBad Header\r\n", 400 },
+                { "GET /metrics HTTP/1.1\rX", 400 },
+                { "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400 },  /* a TLS ClientHello */
+                { "GETGETGETGETGETGETGETGET", 400 },                       /* no method is this long */
+                { "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400 },
+        };
+        HttpRequest req;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                int r = http_request_parse(cases[i].request, strlen(cases[i].request), &req);
+                if (r != cases[i].status)
+                        print_error("case %zu: %d, expected %d\n", i, r, cases[i].status);
+                assert_int_equal(r, cases[i].status);
+        }
+}
+
+static void test_limits(void **state) {
+        char buf[HTTP_REQUEST_MAX + 64];
+        HttpRequest req;
+        size_t o;
+
+        /* a head that never ends */
+        o = (size_t) snprintf(buf, sizeof(buf), "GET /metrics HTTP/1.1\r\nHost: x\r\n");
+        while (o + 200 < HTTP_REQUEST_MAX)
+                o += (size_t) snprintf(buf + o, sizeof(buf) - o, "X-Long: %0180zu\r\n", o);
+        assert_int_equal(http_request_parse(buf, o, &req), 0);
+        memset(buf + o, 'a', HTTP_REQUEST_MAX - o);
+        assert_int_equal(http_request_parse(buf, HTTP_REQUEST_MAX, &req), 431);
+
+        /* too many headers, well within the size */
+        o = (size_t) snprintf(buf, sizeof(buf), "GET /metrics HTTP/1.1\r\nHost: x\r\n");
+        for (unsigned i = 0; i < HTTP_HEADERS_MAX; i++)
+                o += (size_t) snprintf(buf + o, sizeof(buf) - o, "A: b\r\n");
+        o += (size_t) snprintf(buf + o, sizeof(buf) - o, "\r\n");
+        assert_int_equal(http_request_parse(buf, o, &req), 431);
+
+        /* a target too long, with and without its line ending */
+        o = (size_t) snprintf(buf, sizeof(buf), "GET /");
+        memset(buf + o, 'x', HTTP_TARGET_MAX + 100);
+        o += HTTP_TARGET_MAX + 100;
+        assert_int_equal(http_request_parse(buf, o, &req), 414);
+        o += (size_t) snprintf(buf + o, sizeof(buf) - o, " HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_int_equal(http_request_parse(buf, o, &req), 414);
+
+        /* a slow client: the request line byte by byte keeps waiting */
+        assert_int_equal(http_request_parse("GET /metr", 9, &req), 0);
+        assert_int_equal(http_request_parse("", 0, &req), 0);
+        assert_int_equal(http_request_parse(NULL, 0, &req), 400);
+}
+
+static void test_response_head(void **state) {
+        char buf[256];
+        int n;
+
+        n = http_response_head(buf, sizeof(buf), 200, PROMETHEUS_CONTENT_TYPE, 1234);
+        assert_true(n > 0);
+        assert_int_equal((size_t) n, strlen(buf));
+        assert_string_equal(buf, "HTTP/1.1 200 OK\r\n"
+                                 "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                                 "Content-Length: 1234\r\n"
+                                 "Cache-Control: no-store\r\n"
+                                 "Connection: close\r\n\r\n");
+        n = http_response_head(buf, sizeof(buf), 405, "text/plain", 0);
+        assert_non_null(strstr(buf, "HTTP/1.1 405 Method Not Allowed\r\n"));
+        assert_non_null(strstr(buf, "\r\nAllow: GET, HEAD\r\n"));
+        assert_int_equal(http_response_head(buf, 16, 200, "text/plain", 0), -ENOBUFS);
+        assert_string_equal(http_status_reason(431), "Request Header Fields Too Large");
+}
+
+static void test_writer(void **state) {
+        PromWriter w;
+        const PromLabels l = { .gateway = "gw", .wearer = "anna", .foot = "left", .window = "last_60s" };
+
+        prom_writer_init(&w, PROMETHEUS_BODY_MAX);
+        prom_family(&w, "a_seconds", PROM_GAUGE, "Help with a \\ and\na line feed.");
+        prom_sample(&w, &l, 1.5);
+        prom_sample(&w, &(PromLabels) { .gateway = "g\"w\\\n" }, 2);
+        prom_sample(&w, NULL, NAN);         /* not enough data: no sample */
+        prom_family(&w, "b_total", PROM_COUNTER, "Never sampled.");
+        prom_sample(&w, NULL, INFINITY);
+        prom_family(&w, "c_total", PROM_COUNTER, "Counted.");
+        prom_sample(&w, &(PromLabels) { .extra_name = "state", .extra_value = "walking" }, 12345678901234.0);
+        prom_sample(&w, NULL, 0.1);
+        assert_false(w.overflow);
+        assert_string_equal(w.buf, "# HELP a_seconds Help with a \\\\ and\\na line feed.\n"
+                                   "# TYPE a_seconds gauge\n"
+                                   "a_seconds{gateway=\"gw\",wearer=\"anna\",foot=\"left\",window=\"last_60s\"} 1.5\n"
+                                   "a_seconds{gateway=\"g\\\"w\\\\\\n\"} 2\n"
+                                   "# HELP c_total Counted.\n"
+                                   "# TYPE c_total counter\n"
+                                   "c_total{state=\"walking\"} 12345678901234\n"
+                                   "c_total 0.1\n");
+        assert_int_equal(w.len, strlen(w.buf));
+        prom_writer_reset(&w);
+        prom_write_text(&w, "plain\n");
+        assert_string_equal(w.buf, "plain\n");
+        prom_writer_done(&w);
+
+        /* bounded: what does not fit marks the result unusable, it never grows past max */
+        prom_writer_init(&w, 64);
+        prom_family(&w, "a_long_metric_name_seconds", PROM_GAUGE, "A help text that is long enough.");
+        prom_sample(&w, &l, 1);
+        assert_true(w.overflow);
+        assert_true(w.alloc <= 64);
+        prom_writer_done(&w);
+}
+
+static void test_listen_address(void **state) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        char text[CONFIG_ERROR_MAX];
+        Config c;
+
+        assert_int_equal(config_parse_listen_address("127.0.0.1:9464", &ss, &len), 0);
+        assert_int_equal(ss.ss_family, AF_INET);
+        assert_int_equal(len, sizeof(struct sockaddr_in));
+        assert_int_equal(ntohs(((struct sockaddr_in *) &ss)->sin_port), 9464);
+        assert_int_equal(config_parse_listen_address("0.0.0.0:1", &ss, &len), 0);
+        assert_int_equal(config_parse_listen_address("[::1]:9464", &ss, &len), 0);
+        assert_int_equal(ss.ss_family, AF_INET6);
+        assert_int_equal(ntohs(((struct sockaddr_in6 *) &ss)->sin6_port), 9464);
+        assert_int_equal(config_parse_listen_address("[::]:65535", &ss, &len), 0);
+
+        assert_int_equal(config_parse_listen_address("localhost:9464", &ss, &len), -EINVAL);
+        assert_int_equal(config_parse_listen_address("127.0.0.1", &ss, &len), -EINVAL);
+        assert_int_equal(config_parse_listen_address("127.0.0.1:", &ss, &len), -EINVAL);
+        assert_int_equal(config_parse_listen_address(":9464", &ss, &len), -EINVAL);
+        assert_int_equal(config_parse_listen_address("::1:9464", &ss, &len), -EINVAL);
+        assert_int_equal(config_parse_listen_address("[::1]9464", &ss, &len), -EINVAL);
+        assert_int_equal(config_parse_listen_address("127.0.0.1:+80", &ss, &len), -EINVAL);
+        assert_int_equal(config_parse_listen_address("127.0.0.1:0", &ss, &len), -ERANGE);
+        assert_int_equal(config_parse_listen_address("127.0.0.1:65536", &ss, &len), -ERANGE);
+        assert_int_equal(config_parse_listen_address(NULL, &ss, &len), -EINVAL);
+
+        assert_int_equal(config_load_string("[metrics]\nprometheus-listen = [::1]:9464\n[wearer anna]\nleft = C0:FF:EE:00:00:01\n",
+                                            "@", &c, text, sizeof(text)),
+                         0);
+        assert_string_equal(c.prometheus_listen, "[::1]:9464");
+        config_done(&c);
+        assert_int_equal(config_load_string("[metrics]\nprometheus-listen = systemd\n[wearer anna]\nleft = C0:FF:EE:00:00:01\n",
+                                            "@", &c, text, sizeof(text)),
+                         0);
+        assert_string_equal(c.prometheus_listen, PROMETHEUS_LISTEN_SYSTEMD);
+        config_done(&c);
+        assert_int_equal(config_load_string("[metrics]\nprometheus-listen = pi.lan:9464\n[wearer anna]\nleft = C0:FF:EE:00:00:01\n",
+                                            "@", &c, text, sizeof(text)),
+                         -EINVAL);
+        assert_string_equal(text, "@:2: [metrics] prometheus-listen: found 'pi.lan:9464', expected nothing (off), an "
+                                  "address and port such as 127.0.0.1:9464 or [::1]:9464, or systemd");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_valid_request),
+                cmocka_unit_test(test_every_prefix_waits),
+                cmocka_unit_test(test_answers),
+                cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_response_head),
+                cmocka_unit_test(test_writer),
+                cmocka_unit_test(test_listen_address),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
