@@ -151,3 +151,5 @@ int prometheus_server_new(sd_event *event, const char *listen, PrometheusCollect
 PrometheusServer *prometheus_server_free(PrometheusServer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PrometheusServer *, prometheus_server_free);
 void prometheus_server_get_stats(const PrometheusServer *s, PrometheusServerStats *ret);
+/* Tests shorten the time-outs; 0 restores a default. */
+void prometheus_server_set_timeouts(PrometheusServer *s, uint64_t head_usec, uint64_t write_usec);

@@ -55,6 +55,8 @@ struct PrometheusServer {
 
         Conn conns[PROMETHEUS_CONNECTIONS_MAX];
         PrometheusServerStats stats;
+        uint64_t head_timeout_usec;
+        uint64_t write_timeout_usec;
 };
 
 static uint64_t now_usec(PrometheusServer *s) {
@@ -159,7 +161,7 @@ static void conn_answer(Conn *c, int status, const HttpRequest *req) {
         c->head_sent = c->body_sent = 0;
         c->body_len = req->method == HTTP_METHOD_HEAD ? 0 : c->body.len;
         c->state = CONN_WRITING;
-        c->deadline_usec = now_usec(s) + PROMETHEUS_WRITE_TIMEOUT_USEC;
+        c->deadline_usec = now_usec(s) + s->write_timeout_usec;
 }
 
 /* Done writing: stop sending, then close. Unread request bytes would make close() send a reset
@@ -256,7 +258,7 @@ static int on_listen(sd_event_source *source, int fd, uint32_t revents, void *us
                 c->state = CONN_READING;
                 c->req_len = 0;
                 c->accepted_usec = now_usec(s);
-                c->deadline_usec = c->accepted_usec + PROMETHEUS_HEAD_TIMEOUT_USEC;
+                c->deadline_usec = c->accepted_usec + s->head_timeout_usec;
                 s->stats.connections++;
                 s->stats.open++;
         }
@@ -350,6 +352,7 @@ int prometheus_server_new(sd_event *event, const char *listen_address, Prometheu
         s->event = sd_event_ref(event);
         s->collect = collect;
         s->userdata = userdata;
+        prometheus_server_set_timeouts(s, 0, 0);
         for (size_t i = 0; i < PROMETHEUS_CONNECTIONS_MAX; i++)
                 s->conns[i] = (Conn) { .server = s, .fd = -1 };
 
@@ -376,4 +379,9 @@ int prometheus_server_new(sd_event *event, const char *listen_address, Prometheu
 
 void prometheus_server_get_stats(const PrometheusServer *s, PrometheusServerStats *ret) {
         *ret = s ? s->stats : (PrometheusServerStats) {};
+}
+
+void prometheus_server_set_timeouts(PrometheusServer *s, uint64_t head_usec, uint64_t write_usec) {
+        s->head_timeout_usec = head_usec ?: PROMETHEUS_HEAD_TIMEOUT_USEC;
+        s->write_timeout_usec = write_usec ?: PROMETHEUS_WRITE_TIMEOUT_USEC;
 }

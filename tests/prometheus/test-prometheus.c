@@ -12,6 +12,9 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "macro.h"
@@ -237,6 +240,155 @@ static void test_listen_address(void **state) {
                                   "address and port such as 127.0.0.1:9464 or [::1]:9464, or systemd");
 }
 
+
+/* ---- the server, in process, on a loopback port --------------------------------------------- */
+
+#define BIG_SAMPLES 20000 /* about 1.4 MB: more than a loopback socket takes without a reader */
+
+static int collect_big(PromWriter *w, void *userdata) {
+        unsigned *calls = userdata;
+        char wearer[64];
+
+        (*calls)++;
+        prom_family(w, "test_value", PROM_GAUGE, "A value.");
+        for (unsigned i = 0; i < BIG_SAMPLES; i++) {
+                (void) snprintf(wearer, sizeof(wearer), "wearer-%08u-with-a-long-name-to-fill", i);
+                prom_sample(w, &(PromLabels) { .gateway = "test", .wearer = wearer }, i);
+        }
+        return 0;
+}
+
+static uint16_t free_port(void) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof(a);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &a, l), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &l), 0);
+        close(fd);
+        return ntohs(a.sin_port);
+}
+
+static int client(uint16_t port, int rcvbuf) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        if (rcvbuf > 0)
+                assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
+        assert_int_equal(connect(fd, (struct sockaddr *) &a, sizeof(a)), 0);
+        return fd;
+}
+
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* Runs the loop until pred() or 5 s, reading fd's answer (if fd >= 0) into *out as it arrives. */
+static void run_until(sd_event *e, PrometheusServer *s, bool (*pred)(const PrometheusServerStats *st, size_t got),
+                      int fd, char **out, size_t *got) {
+        uint64_t end = mono_usec() + 5 * USEC_PER_SEC;
+        PrometheusServerStats st;
+
+        for (;;) {
+                prometheus_server_get_stats(s, &st);
+                if (pred(&st, got ? *got : 0) || mono_usec() > end)
+                        return;
+                assert_true(sd_event_run(e, 20 * USEC_PER_MSEC) >= 0);
+                while (fd >= 0) {
+                        char buf[65536];
+                        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                        if (n <= 0)
+                                break;
+                        *out = realloc(*out, *got + (size_t) n + 1);
+                        assert_non_null(*out);
+                        memcpy(*out + *got, buf, (size_t) n);
+                        *got += (size_t) n;
+                        (*out)[*got] = '\0';
+                }
+        }
+}
+
+static bool two_timeouts(const PrometheusServerStats *st, size_t got) {
+        return st->timeouts >= 2;
+}
+static bool eight_open_one_evicted(const PrometheusServerStats *st, size_t got) {
+        return st->open == 8 && st->evicted >= 1;
+}
+static bool answer_complete(const PrometheusServerStats *st, size_t got) {
+        return st->open == 0 && st->scrapes == 1 && got > BIG_SAMPLES * 60;
+}
+
+static void test_server(void **state) {
+        _cleanup_(prometheus_server_freep) PrometheusServer *s = NULL;
+        sd_event *e = NULL;
+        PrometheusServerStats st;
+        char address[32], *answer = NULL;
+        uint16_t port = free_port();
+        unsigned calls = 0;
+        size_t got = 0;
+        int fds[9], reader, slow, good;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        (void) snprintf(address, sizeof(address), "127.0.0.1:%u", port);
+        assert_int_equal(prometheus_server_new(e, address, collect_big, &calls, &s), 0);
+        prometheus_server_set_timeouts(s, 200 * USEC_PER_MSEC, 300 * USEC_PER_MSEC);
+
+        /* a whole answer, taken as it comes */
+        good = client(port, 0);
+        assert_int_equal(send(good, GET_METRICS, strlen(GET_METRICS), 0), (ssize_t) strlen(GET_METRICS));
+        run_until(e, s, answer_complete, good, &answer, &got);
+        prometheus_server_get_stats(s, &st);
+        assert_int_equal(st.scrapes, 1);
+        assert_int_equal(st.open, 0);
+        assert_int_equal(calls, 1);
+        assert_non_null(answer);
+        assert_true(strncmp(answer, "HTTP/1.1 200 OK\r\nContent-Type: " PROMETHEUS_CONTENT_TYPE "\r\n", 60) == 0);
+        {
+                const char *body = strstr(answer, "\r\n\r\n");
+                unsigned long length = 0;
+                assert_non_null(body);
+                assert_int_equal(sscanf(strstr(answer, "Content-Length: "), "Content-Length: %lu", &length), 1);
+                assert_int_equal(length, got - (size_t) (body + 4 - answer));
+                assert_true(strncmp(body + 4, "# HELP test_value A value.\n# TYPE test_value gauge\n", 50) == 0);
+        }
+        free(answer);
+        close(good);
+
+        /* one that never reads its (too large) answer, one that never ends its request */
+        reader = client(port, 1024);
+        assert_int_equal(send(reader, GET_METRICS, strlen(GET_METRICS), 0), (ssize_t) strlen(GET_METRICS));
+        slow = client(port, 0);
+        assert_int_equal(send(slow, "GET /metrics HTTP/1.1\r\n", 23, 0), 23);
+        run_until(e, s, two_timeouts, -1, NULL, NULL);
+        prometheus_server_get_stats(s, &st);
+        assert_int_equal(st.timeouts, 2);
+        assert_int_equal(st.open, 0);
+        assert_int_equal(st.scrapes, 2); /* answered, just never taken */
+        close(reader);
+        close(slow);
+
+        /* nine idle connections: the ninth evicts the oldest */
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                fds[i] = client(port, 0);
+        run_until(e, s, eight_open_one_evicted, -1, NULL, NULL);
+        prometheus_server_get_stats(s, &st);
+        assert_int_equal(st.open, PROMETHEUS_CONNECTIONS_MAX);
+        assert_int_equal(st.evicted, 1);
+        {
+                char c;
+                assert_int_equal(recv(fds[0], &c, 1, MSG_DONTWAIT), 0); /* the oldest was closed */
+        }
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                close(fds[i]);
+
+        s = prometheus_server_free(s);
+        sd_event_unref(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_valid_request),
@@ -246,6 +398,7 @@ int main(void) {
                 cmocka_unit_test(test_response_head),
                 cmocka_unit_test(test_writer),
                 cmocka_unit_test(test_listen_address),
+                cmocka_unit_test(test_server),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
