@@ -4,9 +4,11 @@
 # bus, a local mosquitto on a free loopback port, the gateway itself, and a live view of what it
 # publishes. Installs the Debian packages it needs when run as root.
 #
-# Usage: scripts/demo.sh [--for SECONDS] [--quiet]
+# Usage: scripts/demo.sh [--for SECONDS] [--quiet] [--prometheus | --no-prometheus]
 #   --for SECONDS   stop by itself after SECONDS (default: run until Ctrl-C)
 #   --quiet         no live view (for scripted runs); the broker address is still printed
+#   --prometheus    also run a Prometheus that scrapes the gateway, for Grafana (installs it as
+#                   root; without the option it runs when the prometheus package is installed)
 # It never fails silently: when the simulator, the broker, the private bus, the gateway or the view
 # exits, or a wearer's gait metrics do not arrive within METRICS_WITHIN seconds, it says which,
 # shows the end of that component's log and exits 1. INSOLE2MQTT_DEMO_BUILD=DIR uses an existing
@@ -20,18 +22,22 @@ cd "$top"
 
 duration=0
 view=1
+prometheus=auto
 while [ $# -gt 0 ]; do
         case "$1" in
         --for) duration=${2:?--for needs SECONDS}; shift 2 ;;
         --for=*) duration=${1#--for=}; shift ;;
         --quiet) view=0; shift ;;
-        -h|--help) sed -n '3,14p' "$0"; exit 0 ;;
+        --prometheus) prometheus=1; shift ;;
+        --no-prometheus) prometheus=0; shift ;;
+        -h|--help) sed -n '3,15p' "$0"; exit 0 ;;
         *) echo "scripts/demo.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
         esac
 done
 case "$duration" in ''|*[!0-9]*) echo "scripts/demo.sh: --for expects whole seconds" >&2; exit 2 ;; esac
 
 ensure_debian_packages "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}"
+[ "$prometheus" = 1 ] && ensure_debian_packages prometheus
 
 build=${INSOLE2MQTT_DEMO_BUILD:-$top/build-demo}
 if [ ! -f "$build/build.ninja" ]; then
@@ -77,6 +83,7 @@ sim=$!
 pids+=($sim)
 
 mkdir -p "$tmp/state"
+metrics_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$tmp/insole2mqtt.conf" <<CONF
 # Written by scripts/demo.sh
 [gateway]
@@ -93,6 +100,7 @@ port = $port
 
 [metrics]
 publish-interval = 5s
+prometheus-listen = 127.0.0.1:$metrics_port
 
 [reminders]
 sitting-limit = 1min
@@ -119,6 +127,23 @@ METRICS_WITHIN=60
 wearers=(anna ben)
 mosquitto_sub -h 127.0.0.1 -p "$port" -t 'insole2mqtt/+/gait' -F '%t' >"$tmp/metrics.log" 2>/dev/null &
 pids+=($!)
+
+# Prometheus for Grafana (issue #16): scrapes the gateway's metrics endpoint every 5 s.
+prom_pid=
+if [ "$prometheus" = 1 ] || { [ "$prometheus" = auto ] && command -v prometheus >/dev/null; }; then
+        prom_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        printf 'global:\n  scrape_interval: 5s\nscrape_configs:\n  - job_name: insole2mqtt\n    static_configs:\n      - targets: ["127.0.0.1:%s"]\n' \
+                "$metrics_port" >"$tmp/prometheus.yml"
+        prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/prometheus" \
+                --web.listen-address="127.0.0.1:$prom_port" >"$tmp/prometheus.log" 2>&1 &
+        prom_pid=$!
+        pids+=($prom_pid)
+        echo "insole2mqtt demo: Prometheus http://127.0.0.1:$prom_port scrapes the gateway's http://127.0.0.1:$metrics_port/metrics"
+        echo "  in Grafana: add a Prometheus data source with URL http://127.0.0.1:$prom_port, then import"
+        echo "  contrib/grafana/dashboards/*.json (see docs/prometheus.md)"
+else
+        echo "insole2mqtt demo: metrics for Prometheus at http://127.0.0.1:$metrics_port/metrics (--prometheus runs one)"
+fi
 
 echo "insole2mqtt demo: broker mqtt://127.0.0.1:$port (no TLS, loopback only)"
 echo "  watch it yourself:  mosquitto_sub -h 127.0.0.1 -p $port -t 'insole2mqtt/#' -v"
@@ -165,6 +190,7 @@ while :; do
                 failed "the private D-Bus daemon (pid $INSOLE_SIM_BUS_PID) exited" "$tmp/insole2mqtt.log"
         fi
         [ -n "$view_pid" ] && exited "live view (insole2mqtt-view)" "$view_pid" ""
+        [ -n "$prom_pid" ] && exited "Prometheus (prometheus)" "$prom_pid" "$tmp/prometheus.log"
         if [ $metrics_ok -eq 0 ]; then
                 missing=()
                 for w in "${wearers[@]}"; do

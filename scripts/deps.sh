@@ -24,5 +24,5 @@ ensure_debian_packages() {
 }
 
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmosquitto-dev libinih-dev)
-TEST_PACKAGES=(libcmocka-dev dbus-daemon mosquitto mosquitto-clients openssl systemd python3)
+TEST_PACKAGES=(libcmocka-dev dbus-daemon mosquitto mosquitto-clients openssl systemd python3 prometheus)
 RUN_PACKAGES=(dbus-daemon mosquitto mosquitto-clients)
