@@ -12,7 +12,10 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -389,6 +392,55 @@ static void test_server(void **state) {
         sd_event_unref(e);
 }
 
+/* prometheus-listen = systemd: the socket comes from socket activation (fd 3, $LISTEN_FDS). */
+static void test_server_socket_activation(void **state) {
+        _cleanup_(prometheus_server_freep) PrometheusServer *s = NULL;
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof(a);
+        sd_event *e = NULL;
+        PrometheusServerStats st;
+        char pid[32], *answer = NULL;
+        unsigned calls = 0;
+        size_t got = 0;
+        int fd, c;
+
+        if (fcntl(SD_LISTEN_FDS_START, F_GETFD) >= 0)
+                skip(); /* fd 3 is taken in this environment */
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &a, l), 0);
+        assert_int_equal(listen(fd, 4), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &l), 0);
+        if (fd != SD_LISTEN_FDS_START) { /* fd 3 is free, so socket() may well have returned it */
+                assert_int_equal(dup2(fd, SD_LISTEN_FDS_START), SD_LISTEN_FDS_START);
+                close(fd);
+        }
+        (void) snprintf(pid, sizeof(pid), "%d", (int) getpid());
+        assert_int_equal(setenv("LISTEN_PID", pid, 1), 0);
+        assert_int_equal(setenv("LISTEN_FDS", "1", 1), 0);
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(prometheus_server_new(e, PROMETHEUS_LISTEN_SYSTEMD, collect_big, &calls, &s), 0);
+        assert_null(getenv("LISTEN_FDS")); /* taken: not passed on to children */
+
+        c = client(ntohs(a.sin_port), 0);
+        assert_int_equal(send(c, GET_METRICS, strlen(GET_METRICS), 0), (ssize_t) strlen(GET_METRICS));
+        run_until(e, s, answer_complete, c, &answer, &got);
+        prometheus_server_get_stats(s, &st);
+        assert_int_equal(st.scrapes, 1);
+        assert_non_null(answer);
+        assert_true(strncmp(answer, "HTTP/1.1 200 OK\r\n", 17) == 0);
+        free(answer);
+        close(c);
+
+        s = prometheus_server_free(s);
+        sd_event_unref(e);
+        /* no socket passed: a clear error */
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_true(prometheus_server_new(e, PROMETHEUS_LISTEN_SYSTEMD, collect_big, &calls, &s) < 0);
+        sd_event_unref(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_valid_request),
@@ -399,6 +451,7 @@ int main(void) {
                 cmocka_unit_test(test_writer),
                 cmocka_unit_test(test_listen_address),
                 cmocka_unit_test(test_server),
+                cmocka_unit_test(test_server_socket_activation),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
