@@ -82,6 +82,9 @@ static void print_summary(const Config *c) {
         printf("gateway: %s\n", c->gateway_id);
         printf("broker: %s:%u (%s, MQTT %s)\n", c->host, c->port, c->tls ? "TLS" : "plain",
                c->protocol_version == 5 ? "5" : "3.1.1");
+        if (c->prometheus_listen && c->prometheus_listen[0])
+                printf("prometheus: %s\n", streq(c->prometheus_listen, "systemd") ? "socket from systemd"
+                                                                                   : c->prometheus_listen);
         printf("wearers: %zu\n", c->n_wearers);
         for (size_t i = 0; i < c->n_wearers; i++) {
                 const WearerConfig *w = &c->wearers[i];
