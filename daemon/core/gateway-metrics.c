@@ -441,9 +441,12 @@ int gateway_metrics_collect(const GatewayMetricsSources *src, PromWriter *w) {
                 return -EINVAL;
 
         /* One snapshot per wearer per scrape (it sorts every window); gait_engine_snapshot() has no
-         * side effects on the engine's results, unlike wearer_gait_json() which also feeds the day. */
+         * side effects on the engine's results, unlike wearer_gait_json() which also feeds the day.
+         * Like the gait payload, only while a device streams: afterwards the windows would hold
+         * the last walk forever (the wearer went to another room, another gateway has them). */
         for (size_t i = 0; i < src->n_wearers; i++)
-                snaps.have[i] = src->wearers[i]->gait && gait_engine_snapshot(src->wearers[i]->gait, &snaps.snap[i]) >= 0;
+                snaps.have[i] = src->wearers[i]->gait && wearer_any_streaming(src->wearers[i]) &&
+                                gait_engine_snapshot(src->wearers[i]->gait, &snaps.snap[i]) >= 0;
 
         collect_gateway(src, w);
         collect_insoles(src, w);
