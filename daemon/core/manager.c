@@ -815,6 +815,13 @@ int manager_start(Manager *m) {
 
         m->start_usec = m->health_usec = now_monotonic(m);
 
+        /* First, so that an address we cannot bind stops us before we connect anywhere. */
+        if (m->config.prometheus_listen && m->config.prometheus_listen[0]) {
+                r = prometheus_server_new(m->event, m->config.prometheus_listen, on_metrics_scrape, m, &m->prometheus);
+                if (r < 0)
+                        return r;
+        }
+
         /* sd_bus_open_system() honours DBUS_SYSTEM_BUS_ADDRESS, which the tests and the demo use
          * to point us at a private bus with the simulator. */
         r = sd_bus_open_system(&m->bus);
@@ -897,12 +904,6 @@ int manager_start(Manager *m) {
                                        on_save, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm a timer: %m");
-
-        if (m->config.prometheus_listen && m->config.prometheus_listen[0]) {
-                r = prometheus_server_new(m->event, m->config.prometheus_listen, on_metrics_scrape, m, &m->prometheus);
-                if (r < 0)
-                        return r;
-        }
 
         manager_update_status(m);
         (void) sd_notify(false, "READY=1");
