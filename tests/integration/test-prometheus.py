@@ -62,6 +62,50 @@ def dashboard_exprs():
     return out
 
 
+def dashboard_problems():
+    """What Grafana would trip over: duplicate panel ids, targets without refId, a data source
+    other than the ${datasource} variable, panels outside the 24-column grid or on top of another."""
+    problems = []
+    for path in sorted(glob.glob(os.path.join(SOURCE, "contrib", "grafana", "dashboards", "*.json"))):
+        name = os.path.basename(path)
+        with open(path) as f:
+            d = json.load(f)
+        for key in ("uid", "title", "panels", "templating", "schemaVersion"):
+            if key not in d:
+                problems.append("%s: no %s" % (name, key))
+        names = [v.get("name") for v in d.get("templating", {}).get("list", [])]
+        if "datasource" not in names:
+            problems.append("%s: no datasource variable" % name)
+        ids, cells = set(), {}
+        for p in d.get("panels", []):
+            if p.get("id") in ids:
+                problems.append("%s: panel id %s twice" % (name, p.get("id")))
+            ids.add(p.get("id"))
+            g = p.get("gridPos", {})
+            if g.get("x", 0) + g.get("w", 0) > 24:
+                problems.append("%s / %s: wider than the grid" % (name, p.get("title")))
+            for x in range(g.get("x", 0), g.get("x", 0) + g.get("w", 0)):
+                for y in range(g.get("y", 0), g.get("y", 0) + g.get("h", 0)):
+                    if (x, y) in cells:
+                        problems.append("%s / %s: overlaps %s" % (name, p.get("title"), cells[(x, y)]))
+                        break
+                    cells[(x, y)] = p.get("title")
+                else:
+                    continue
+                break
+            if p.get("type") == "row":
+                continue
+            if (p.get("datasource") or {}).get("uid") != "${datasource}":
+                problems.append("%s / %s: data source is not ${datasource}" % (name, p.get("title")))
+            refs = [t.get("refId") for t in p.get("targets", [])]
+            if not refs or None in refs or len(set(refs)) != len(refs):
+                problems.append("%s / %s: targets need distinct refIds" % (name, p.get("title")))
+            for v in re.findall(r"\$(\w+)", json.dumps(p.get("targets", []))):
+                if v not in names and not v.startswith("__"):
+                    problems.append("%s / %s: unknown variable $%s" % (name, p.get("title"), v))
+    return problems
+
+
 def substitute(expr, wearer):
     return (expr.replace("$wearer", wearer).replace("$gateway", GATEWAY_ID)
             .replace("$__rate_interval", RATE_INTERVAL).replace("$__interval", "1s"))
@@ -113,6 +157,9 @@ def main():
         tap(wait_for(gait_ready, 60, 1), "gait figures of both wearers reach Prometheus",
             json.dumps(query(prom_port, "count by (wearer) (insole2mqtt_gait_steps)")))
         time.sleep(12)
+
+        problems = dashboard_problems()
+        tap(not problems, "the dashboards are well-formed for Grafana", "\n".join(problems))
 
         # Every expression of every shipped dashboard, for each simulated wearer.
         exprs = dashboard_exprs()
