@@ -75,7 +75,7 @@ class Attack:
                 data = b"GET /metrics HTTP/1.1\r\n" + data + b"\r\n\r\n"
             try:
                 self.note("garbage", send_and_read(self.port, data))
-            except OSError as e:
+            except OSError:
                 self.note("garbage", "")
             time.sleep(0.02)
 
