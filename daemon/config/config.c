@@ -516,7 +516,7 @@ static const ConfigItem schema[] = {
         { KEY("metrics", "raw-rate", "a rate in Hz from 1 to 100", "10", R),
           parse_uint, FIELD(raw_rate_hz), .min = 1, .max = 100 },
         { KEY("metrics", "prometheus-listen",
-              "nothing (off), an address and port such as 127.0.0.1:9464 or [::1]:9464, or systemd", "off", 0),
+              "nothing (off), an address and port such as 127.0.0.1:9464 or [::1]:9464, or systemd", NULL, 0),
           parse_listen, STRING(prometheus_listen) },
 };
 
