@@ -54,4 +54,5 @@ int gait_recording_run(const GaitRecording *rec, const GaitParams *params,
 
 /* One analyze line per stride, and the final {"summary": ...} line. */
 void gait_stride_to_json(const GaitStride *s, PressureUnit unit, JsonWriter *w);
-int gait_summary_to_json(const GaitStride *strides, size_t n, PressureUnit unit, JsonWriter *w);
+/* quality: the engine's per-foot signal quality at the end of the recording (NULL: left out). */
+int gait_summary_to_json(const GaitStride *strides, size_t n, PressureUnit unit, const GaitFootQuality *quality, JsonWriter *w);

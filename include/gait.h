@@ -86,9 +86,17 @@ typedef struct GaitParams {
         float body_weight_kg;      /* 0 when unknown; loads are then not normalised */
         uint32_t not_worn_after_ms;    /* baseline on both insoles for this long: not worn (default 30000) */
         float running_cadence_spm;     /* above this cadence: running (default 150) */
+        /* Event detector constants, in spans (loaded - unloaded level of the foot) per second; 0 takes
+         * the default. Only the validation (analyze --validate) sets them, to fit them on training
+         * records and score them on held-out ones (docs/validation.md). */
+        float contact_slope;           /* a contact's rise is steeper than this */
+        float toe_off_slope;           /* a toe-off's fall is steeper than this */
 } GaitParams;
 
-#define GAIT_PARAMS_DEFAULT ((GaitParams) { .body_weight_kg = 0, .not_worn_after_ms = 30000, .running_cadence_spm = 150 })
+#define GAIT_CONTACT_SLOPE_DEFAULT 2.5f
+#define GAIT_TOE_OFF_SLOPE_DEFAULT 2.0f
+#define GAIT_PARAMS_DEFAULT ((GaitParams) { .body_weight_kg = 0, .not_worn_after_ms = 30000, .running_cadence_spm = 150, \
+                                            .contact_slope = GAIT_CONTACT_SLOPE_DEFAULT, .toe_off_slope = GAIT_TOE_OFF_SLOPE_DEFAULT })
 
 typedef struct GaitEngine GaitEngine;
 
@@ -183,6 +191,18 @@ typedef struct GaitBalance {
         float toe_grips_per_min;
 } GaitBalance;
 
+/* Whether a foot's numbers can be trusted (docs/metrics.md, "Signal quality"). The worst one applies. */
+typedef enum GaitFootQuality {
+        GAIT_QUALITY_OK,
+        GAIT_QUALITY_NO_SIGNAL,    /* no valid reading for 2 s, or one unchanging value for 5 s while the other foot walks: a dead sensor */
+        GAIT_QUALITY_FLAT,         /* the signal moves less than a step would for 5 s while the other foot walks */
+        GAIT_QUALITY_SATURATED,    /* recent stances spend more than a quarter of their samples at the signal's ceiling */
+        GAIT_QUALITY_UNRELIABLE,   /* more than 4 of the last 16 contact-to-contact intervals were rejected */
+        _GAIT_FOOT_QUALITY_MAX,
+} GaitFootQuality;
+
+const char *gait_foot_quality_to_string(GaitFootQuality q); /* "ok", "no_signal", "flat", "saturated", "unreliable" */
+
 typedef struct GaitSnapshot {
         uint64_t t_us;
         GaitSource source;
@@ -195,6 +215,7 @@ typedef struct GaitSnapshot {
         uint64_t steps_day;
         GaitWindowSummary window[_GAIT_WINDOW_MAX];
         GaitBalance balance;
+        GaitFootQuality quality[_FOOT_SIDE_MAX];
 } GaitSnapshot;
 
 /* Cheap accessors for per-tick callers (the snapshot sorts every window). */
@@ -208,6 +229,9 @@ int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret);
 const char *gait_load_unit_suffix(PressureUnit unit, bool per_body_weight);
 /* One foot's summary as a JSON object; the gait payload and `analyze` share it. */
 void gait_foot_summary_to_json(const GaitFootSummary *f, const char *load_unit, JsonWriter *w);
+
+/* "quality": {"left": ..., "right": ...}; the gait payload and `analyze` share it. */
+void gait_quality_to_json(const GaitFootQuality quality[_FOOT_SIDE_MAX], JsonWriter *w);
 
 /* Writes the snapshot as one JSON object (the payload of <base>/<wearer>/gait). */
 int gait_snapshot_to_json(const GaitSnapshot *s, JsonWriter *w);

@@ -1,18 +1,39 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "gait-recording.h"
+#include "gait-validate.h"
 #include "macro.h"
 
 static void usage(FILE *out) {
         fputs("Usage: insole2mqtt analyze [--body-weight-kg=KG] FILE...\n"
+              "       insole2mqtt analyze --validate=DATADIR\n"
               "Runs the gait engine over recordings (gaitpdb .txt; gaitndd .hea/.let/.rit or record\n"
-              "base name) and prints one JSON line per stride, then one {\"summary\": ...} line per file.\n",
+              "base name) and prints one JSON line per stride, then one {\"summary\": ...} line per\n"
+              "recording (a gaitndd record's files name one recording). --validate prints the\n"
+              "cross-validated comparison with the reference as markdown (docs/validation.md).\n",
               out);
+}
+
+/* The record a path names: a gaitndd file without its extension, anything else as it is. */
+static size_t recording_base_len(const char *path) {
+        size_t l = strlen(path);
+        static const char *const ext[] = { ".hea", ".let", ".rit" };
+
+        for (size_t i = 0; i < ELEMENTSOF(ext); i++)
+                if (l > 4 && streq(path + l - 4, ext[i]))
+                        return l - 4;
+        return l;
+}
+
+static bool same_recording(const char *a, const char *b) {
+        size_t la = recording_base_len(a), lb = recording_base_len(b);
+        return la == lb && strncmp(a, b, la) == 0;
 }
 
 static int print_json(JsonWriter *w) {
@@ -28,6 +49,7 @@ static int analyze_one(const char *path, const GaitParams *params) {
         _cleanup_(gait_recording_freep) GaitRecording *rec = NULL;
         _cleanup_free_ GaitStride *strides = NULL;
         size_t n;
+        GaitSnapshot snap;
         PressureUnit unit;
         int r;
 
@@ -36,7 +58,7 @@ static int analyze_one(const char *path, const GaitParams *params) {
                 fprintf(stderr, "analyze: %s: %s\n", path, strerror(-r));
                 return r;
         }
-        r = gait_recording_analyze(rec, params, &strides, &n);
+        r = gait_recording_run(rec, params, &strides, &n, &snap);
         if (r < 0) {
                 fprintf(stderr, "analyze: %s: %s\n", path, strerror(-r));
                 return r;
@@ -56,7 +78,7 @@ static int analyze_one(const char *path, const GaitParams *params) {
 
         JsonWriter w;
         json_writer_init_dynamic(&w);
-        r = gait_summary_to_json(strides, n, unit, &w);
+        r = gait_summary_to_json(strides, n, unit, snap.quality, &w);
         if (r >= 0)
                 r = print_json(&w);
         json_writer_done(&w);
@@ -82,6 +104,21 @@ int analyze_cli(int argc, char **argv) {
                         }
                         continue;
                 }
+                if (strncmp(a, "--contact-slope=", 16) == 0 || strncmp(a, "--toe-off-slope=", 16) == 0) {
+                        char *end;
+                        float v = strtof(a + 16, &end);
+                        if (*end || !(v > 0 && v < 1000)) {
+                                fprintf(stderr, "analyze: invalid value in '%s'\n", a);
+                                return 2;
+                        }
+                        if (a[2] == 'c')
+                                params.contact_slope = v;
+                        else
+                                params.toe_off_slope = v;
+                        continue;
+                }
+                if (strncmp(a, "--validate=", 11) == 0)
+                        return gait_validate_cli(a + 11);
                 if (streq(a, "--"))  {
                         i++;
                         break;
@@ -93,8 +130,15 @@ int analyze_cli(int argc, char **argv) {
                 }
                 break;
         }
-        for (; i < argc; i++) {
+        for (int first = i; i < argc; i++) {
+                bool seen = false;
+
+                /* a gaitndd record's .hea, .let, .rit and base name are one recording: analyse it once */
+                for (int k = first; k < i && !seen; k++)
+                        seen = same_recording(argv[k], argv[i]);
                 files++;
+                if (seen)
+                        continue;
                 if (analyze_one(argv[i], &params) < 0)
                         failed++;
         }

@@ -32,13 +32,20 @@
 #define TH_MID 0.40f         /* last fall through this level starts the toe-off search */
 #define TH_RELEASE 0.15f     /* below this for CONFIRM_US: the foot is in the air */
 #define TH_RELEASE_HYST 0.05f
-#define REFINE_CONTACT 0.04f /* contact = onset above the pre-contact minimum by this fraction */
-#define REFINE_TOE_OFF 0.05f /* toe-off = end of the fall, within this fraction of the post-fall minimum */
 #define TH_RELEASE_SHUFFLE 0.35f /* release level within an over-long stance (a shuffle) */
 #define LONG_STANCE_FACTOR 1.4f  /* a stance this much longer than usual may be a shuffle ... */
 #define SHUFFLE_MAX_FACTOR 3.0f  /* ... but one this long is standing */
-#define REFINE_US (100 * USEC_PER_MSEC)
+/* Event refinement: slopes are measured over +-SLOPE_HALF_US (10 ms: 3 samples at 300 Hz, 1 at 100 Hz);
+ * a contact is looked for at most REFINE_BACK_US before the threshold crossing. */
+#define SLOPE_HALF_US (10500)
+#define REFINE_BACK_US (300 * USEC_PER_MSEC)
+/* The fall that ends in a toe-off is looked for back over a plateau this close (share of the span) above
+ * the release crossing, not further: higher up, a slow unloading is still stance. */
+#define TOE_OFF_PLATEAU 0.10f
+/* A reloading that ends within this time after a release is a bump early in the swing, not stance. */
+#define BUMP_MAX_US (150 * USEC_PER_MSEC)
 #define CONFIRM_US (80 * USEC_PER_MSEC)
+#define CANCEL_US (15 * USEC_PER_MSEC)  /* a release is cancelled by a reloading that lasts this long */
 /* Strides outside this range are pauses or artefacts, not strides. */
 #define STRIDE_MIN_US (250 * USEC_PER_MSEC)
 #define STRIDE_MAX_US (8 * USEC_PER_SEC)
@@ -68,6 +75,12 @@
 #define RUNNING_STRIDES 6u
 #define RUNNING_MIN_STRIDES 3u
 #define TOE_GRIP_TICKS 5u     /* x TICK_US */
+/* Signal quality (GaitFootQuality). */
+#define QUALITY_INVALID_US (2 * USEC_PER_SEC)  /* no valid reading for this long: no signal */
+#define QUALITY_QUIET_US (5 * USEC_PER_SEC)    /* no movement (or no change) for this long while the other foot walks */
+#define QUALITY_SATURATED_SHARE 0.25f          /* of stance samples at the ceiling, averaged over recent stances */
+#define QUALITY_HISTORY 16u                    /* contact-to-contact intervals remembered */
+#define QUALITY_MAX_REJECTED 4u                /* of QUALITY_HISTORY */
 
 enum { DAY_STRIDE, DAY_STANCE, DAY_SWING, DAY_STEP, _DAY_HIST_MAX };
 
@@ -145,6 +158,12 @@ typedef struct FootState {
         uint64_t last_high_idx;
         bool release_pending;
         uint64_t release_t_us;
+        uint64_t release_idx;    /* sample that fell through the release level */
+        bool reloading;          /* above the release level again since reload_t_us */
+        uint64_t reload_t_us;
+        bool have_bump;          /* a release was cancelled by a brief reloading ... */
+        uint64_t bump_to_idx;    /* ... and would have been a toe-off here */
+        uint64_t bump_t_us;
         float release_level;
         float typical_stance_us; /* running mean of recent stance phases, 0 until the first */
         float stance_max;        /* largest total since the contact */
@@ -155,6 +174,15 @@ typedef struct FootState {
 
         GaitEvent hist[HISTORY];
         unsigned hist_n, hist_pos;
+
+        /* signal quality */
+        uint64_t last_valid_us, moving_us, changing_us; /* last valid reading, movement, any change */
+        bool have_valid_reading;
+        float ceiling;             /* largest detector signal seen */
+        uint32_t stance_samples, stance_at_ceiling;
+        float ceiling_share;       /* running mean over stances of the share at the ceiling */
+        uint32_t rejected_bits;    /* last QUALITY_HISTORY intervals, 1 = rejected */
+        unsigned intervals;
 
         DayFoot day;
         float toe_slow;
@@ -233,6 +261,16 @@ const char *strike_pattern_to_string(StrikePattern p) {
         return names[p];
 }
 
+const char *gait_foot_quality_to_string(GaitFootQuality q) {
+        static const char *const names[_GAIT_FOOT_QUALITY_MAX] = {
+                [GAIT_QUALITY_OK] = "ok", [GAIT_QUALITY_NO_SIGNAL] = "no_signal", [GAIT_QUALITY_FLAT] = "flat",
+                [GAIT_QUALITY_SATURATED] = "saturated", [GAIT_QUALITY_UNRELIABLE] = "unreliable",
+        };
+        if (q < 0 || q >= _GAIT_FOOT_QUALITY_MAX)
+                return NULL;
+        return names[q];
+}
+
 const char *gait_window_to_string(GaitWindow w) {
         static const char *const names[_GAIT_WINDOW_MAX] = {
                 [GAIT_WINDOW_10S] = "last_10s", [GAIT_WINDOW_60S] = "last_60s", [GAIT_WINDOW_DAY] = "day",
@@ -302,6 +340,10 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                 e->params.running_cadence_spm = GAIT_PARAMS_DEFAULT.running_cadence_spm;
         if (!(e->params.body_weight_kg > 0))
                 e->params.body_weight_kg = 0;
+        if (!(e->params.contact_slope > 0 && e->params.contact_slope < 1000))
+                e->params.contact_slope = GAIT_CONTACT_SLOPE_DEFAULT;
+        if (!(e->params.toe_off_slope > 0 && e->params.toe_off_slope < 1000))
+                e->params.toe_off_slope = GAIT_TOE_OFF_SLOPE_DEFAULT;
 
         for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
                 FootState *f = &e->foot[s];
@@ -573,10 +615,15 @@ static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint6
 }
 
 static void on_contact(GaitEngine *e, FootState *f, uint64_t t_us) {
-        if (f->have_ic && f->have_to && f->to_t > f->ic_t && t_us > f->to_t) {
+        if (f->have_ic && t_us > f->ic_t && t_us - f->ic_t <= STRIDE_MAX_US) {
+                /* longer is a stop, not a rejected stride */
                 uint64_t stride = t_us - f->ic_t;
-                if (stride >= STRIDE_MIN_US && stride <= STRIDE_MAX_US)
+                bool ok = f->have_to && f->to_t > f->ic_t && t_us > f->to_t && stride >= STRIDE_MIN_US;
+
+                if (ok)
                         emit_stride(e, f, t_us);
+                f->rejected_bits = (f->rejected_bits << 1 | !ok) & ((1u << QUALITY_HISTORY) - 1);
+                f->intervals = MIN(f->intervals + 1, QUALITY_HISTORY);
         }
         queue_event(e, f, GAIT_EVENT_INITIAL_CONTACT, t_us);
         f->have_ic = true;
@@ -603,6 +650,10 @@ static void update_levels(FootState *f, float v, uint64_t t) {
         if (t - f->blk_start < LEVEL_BLOCK_US)
                 return;
 
+        if (f->blk_max > f->blk_min)
+                f->changing_us = t;
+        if (f->blk_max - f->blk_min > f->span_floor)
+                f->moving_us = t;
         /* Quiet blocks (standing, sitting) keep the last gait levels: thresholds stay meaningful when
          * walking resumes, and a flat signal cannot collapse them onto its noise. */
         float span = f->levels_ok ? f->hi - f->lo : 0;
@@ -706,6 +757,43 @@ static void update_presence(FootState *f, const float *force, uint64_t t) {
         f->presence += (above - f->presence) * dt / (dt + (float) PRESENCE_TAU_US);
 }
 
+/* Slope of the detector signal at sample k, per second, over +-SLOPE_HALF_US (not past sample last). */
+static float slope_at(const FootState *f, uint64_t k, uint64_t last) {
+        uint64_t a = k, b = k;
+        const RingSample *rk = ring_at(f, k);
+
+        while (a > 0 && ring_has(f, a - 1) && rk->t_us - ring_at(f, a - 1)->t_us <= SLOPE_HALF_US)
+                a--;
+        while (b < last && ring_at(f, b + 1)->t_us - rk->t_us <= SLOPE_HALF_US)
+                b++;
+        if (a == b)
+                return 0;
+        return (ring_at(f, b)->total - ring_at(f, a)->total) * (float) USEC_PER_SEC /
+               (float) (ring_at(f, b)->t_us - ring_at(f, a)->t_us);
+}
+
+/* Toe-off is the end of the steep fall that brought the foot down through the release level at sample
+ * `crossing`: the last fall steeper than toe_off_slope spans per second at or shortly before the
+ * crossing (the crossing may lie on a slow tail when the unloaded level sits high), followed to where it
+ * flattens. A slow unloading before that fall (the heel lifting long before the toes) is stance; the
+ * slow drift after it is swing. */
+static uint64_t toe_off_at(const GaitEngine *e, const FootState *f, uint64_t crossing, uint64_t last) {
+        float fall = e->params.toe_off_slope * (f->hi - f->lo);
+        uint64_t k, j;
+
+        if (!ring_has(f, crossing))
+                return last;
+        for (k = crossing; k > f->ic_idx && ring_has(f, k - 1) &&
+                           ring_at(f, crossing)->t_us - ring_at(f, k)->t_us < REFINE_BACK_US &&
+                           ring_at(f, k - 1)->total <= ring_at(f, crossing)->total + TOE_OFF_PLATEAU * (f->hi - f->lo) &&
+                           !(slope_at(f, k, last) < -fall); k--)
+                ;
+        j = slope_at(f, k, last) < -fall ? k : crossing;
+        while (j < last && slope_at(f, j, last) < -fall)
+                j++;
+        return j;
+}
+
 static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
         const RingSample *cur = ring_at(f, idx);
         float lo = f->lo, span = f->hi - f->lo, v = cur->total;
@@ -716,20 +804,15 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
         if (!f->in_stance) {
                 if (v <= lo + TH_CONTACT * span)
                         return;
-                /* Contact is the onset of the rise: the first sample above the minimum of the preceding
-                 * REFINE_US by REFINE_CONTACT of the span. */
-                uint64_t first = idx, argmin = idx;
-                float m = v;
-                while (first > 0 && ring_has(f, first - 1) && cur->t_us - ring_at(f, first - 1)->t_us <= REFINE_US) {
-                        first--;
-                        if (ring_at(f, first)->total <= m) {
-                                m = ring_at(f, first)->total;
-                                argmin = first;
-                        }
-                }
-                uint64_t j = argmin;
-                while (j < idx && ring_at(f, j)->total <= m + REFINE_CONTACT * span)
-                        j++;
+                /* Contact is the onset of the steep rise that crossed the threshold: walk back while the
+                 * rise is steeper than contact_slope spans per second. A slow creep before it (the
+                 * FSR's own recovery, a foot hovering) and a first bump separated by a plateau (a
+                 * double bump) are not part of it. */
+                uint64_t j = idx;
+                float rise = e->params.contact_slope * span;
+                while (j > 0 && ring_has(f, j - 1) && cur->t_us - ring_at(f, j - 1)->t_us <= REFINE_BACK_US &&
+                       (!f->have_to || ring_at(f, j - 1)->t_us > f->to_t) && slope_at(f, j, idx) > rise)
+                        j--;
                 if (f->have_to && cur->t_us - f->to_t >= SWING_OFFSET_MIN_US && isfinite(f->swing_min[0])) {
                         for (unsigned c = 0; c < f->layout.n_cells; c++) {
                                 f->cell_offset[c] = f->swing_min[c];
@@ -739,10 +822,12 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                         f->offsets_from_swing = true;
                 }
                 f->in_stance = true;
+                f->stance_samples = f->stance_at_ceiling = 0;
                 f->stance_max = v;
                 f->ic_idx = j;
                 f->last_high_idx = idx;
                 f->release_pending = false;
+                f->have_bump = false;
                 on_contact(e, f, ring_at(f, j)->t_us);
                 return;
         }
@@ -764,36 +849,40 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                 if (v < lo + level * span) {
                         f->release_pending = true;
                         f->release_t_us = cur->t_us;
+                        f->release_idx = idx;
                         f->release_level = level;
+                        f->reloading = false;
                 }
                 return;
         }
         if (v >= lo + (f->release_level + TH_RELEASE_HYST) * span) {
-                f->release_pending = false; /* a dip within stance, not a toe-off */
+                /* A dip within stance, not a toe-off, once the load is back for CANCEL_US (a single
+                 * noisy sample is not); unless it comes back only briefly (a bump early in the
+                 * swing), so remember where this toe-off would have been. */
+                if (!f->reloading) {
+                        f->reloading = true;
+                        f->reload_t_us = cur->t_us;
+                }
+                if (cur->t_us - f->reload_t_us < CANCEL_US)
+                        return;
+                f->reloading = false;
+                f->release_pending = false;
+                f->bump_to_idx = toe_off_at(e, f, f->release_idx, idx);
+                f->bump_t_us = cur->t_us;
+                f->have_bump = true;
                 return;
         }
-        uint64_t k = f->last_high_idx + 1;
-        if (!ring_has(f, k)) {
-                /* stance too long for the buffer: not gait; restart from here */
-                k = idx;
-        }
+        f->reloading = false;
         bool shuffle = f->release_level > TH_RELEASE;
-        /* a shuffle's unloading is brief: refine over what is there rather than wait for the window */
         if (cur->t_us - f->release_t_us < (shuffle ? CONFIRM_US / 2 : CONFIRM_US) ||
-            (!shuffle && cur->t_us - ring_at(f, k)->t_us < REFINE_US))
+            (!shuffle && ring_has(f, f->last_high_idx + 1) && cur->t_us - ring_at(f, f->last_high_idx + 1)->t_us < 100 * USEC_PER_MSEC))
                 return;
 
-        /* Toe-off is the end of the fall: the first sample after the last fall through TH_MID that is
-         * within REFINE_TOE_OFF of the span above the minimum of the following REFINE_US. */
-        uint64_t argmin = k, j;
-        float m = ring_at(f, k)->total;
-        for (j = k; j <= idx && ring_at(f, j)->t_us - ring_at(f, k)->t_us <= REFINE_US; j++)
-                if (ring_at(f, j)->total < m) {
-                        m = ring_at(f, j)->total;
-                        argmin = j;
-                }
-        for (j = k; j < argmin && ring_at(f, j)->total >= m + REFINE_TOE_OFF * span; j++)
-                ;
+        uint64_t j = toe_off_at(e, f, f->release_idx, idx);
+        if (f->have_bump && f->release_t_us - f->bump_t_us <= BUMP_MAX_US && ring_has(f, f->bump_to_idx) &&
+            f->bump_to_idx > f->ic_idx)
+                j = f->bump_to_idx;
+        f->have_bump = false;
         f->in_stance = false;
         f->release_pending = false;
         swing_reset(f);
@@ -805,6 +894,8 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                                 0.8f * f->typical_stance_us + 0.2f * (f->to_t - f->ic_t) : (float) (f->to_t - f->ic_t);
                 measure_stance(e, f, f->ic_idx, j);
                 queue_event(e, f, GAIT_EVENT_TOE_OFF, f->to_t);
+                if (f->stance_samples > 0)
+                        f->ceiling_share = 0.8f * f->ceiling_share + 0.2f * f->stance_at_ceiling / f->stance_samples;
         }
 }
 
@@ -988,6 +1079,7 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
         FootLoad load;
         RingSample *rs;
         float total = 0;
+        bool any_valid = false;
         int r;
 
         if (!e || side < 0 || side >= _FOOT_SIDE_MAX || !sample)
@@ -1005,6 +1097,7 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
                 if (isfinite(v)) {
                         f->last_valid[i] = v;
                         f->have_valid[i] = true;
+                        any_valid = true;
                 } else if (f->have_valid[i])
                         v = f->last_valid[i];
                 else
@@ -1040,8 +1133,21 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
         f->last_t_us = sample->t_us;
         f->n_samples++;
 
+        if (f->n_samples == 1)
+                f->moving_us = f->changing_us = sample->t_us; /* quiet periods count from the first sample */
+        if (any_valid) {
+                f->last_valid_us = sample->t_us;
+                f->have_valid_reading = true;
+        }
         update_levels(f, total, sample->t_us);
         detect(e, f, f->n_samples - 1);
+        /* A clipping sensor sits at its ceiling: count stance samples that repeat the largest value. */
+        if (f->n_samples == 1 || total > f->ceiling)
+                f->ceiling = total;
+        else if (f->in_stance && total >= f->ceiling && f->n_samples >= 2 && ring_at(f, f->n_samples - 2)->total == total)
+                f->stance_at_ceiling++;
+        if (f->in_stance)
+                f->stance_samples++;
 
         if (!e->have_now || sample->t_us > e->now_us) {
                 e->now_us = sample->t_us;
@@ -1259,6 +1365,23 @@ uint64_t gait_engine_steps_total(const GaitEngine *e) {
         return e ? e->steps_total : 0;
 }
 
+static GaitFootQuality foot_quality(const GaitEngine *e, const FootState *f) {
+        const FootState *o = &e->foot[!f->side];
+        bool other_walks = o->have_ic && e->now_us >= o->ic_t && e->now_us - o->ic_t <= QUALITY_QUIET_US;
+
+        if (!f->have_valid_reading || e->now_us - MIN(f->last_valid_us, e->now_us) >= QUALITY_INVALID_US)
+                return GAIT_QUALITY_NO_SIGNAL;
+        if (other_walks && e->now_us - MIN(f->changing_us, e->now_us) >= QUALITY_QUIET_US)
+                return GAIT_QUALITY_NO_SIGNAL;
+        if (other_walks && e->now_us - MIN(f->moving_us, e->now_us) >= QUALITY_QUIET_US)
+                return GAIT_QUALITY_FLAT;
+        if (f->ceiling_share > QUALITY_SATURATED_SHARE)
+                return GAIT_QUALITY_SATURATED;
+        if ((unsigned) __builtin_popcount(f->rejected_bits) > QUALITY_MAX_REJECTED)
+                return GAIT_QUALITY_UNRELIABLE;
+        return GAIT_QUALITY_OK;
+}
+
 int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret) {
         static const uint64_t spans[] = { [GAIT_WINDOW_10S] = 10 * USEC_PER_SEC, [GAIT_WINDOW_60S] = 60 * USEC_PER_SEC };
         GaitSnapshot s = {};
@@ -1308,6 +1431,8 @@ int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret) {
                         s.window[w].cadence_spm = cadence;
         }
         s.balance = e->balance;
+        for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++)
+                s.quality[side] = foot_quality(e, &e->foot[side]);
         *ret = s;
         return 0;
 }

@@ -97,6 +97,14 @@ static void window_to_json(const GaitSnapshot *s, const GaitWindowSummary *x, Js
         json_object_end(w);
 }
 
+void gait_quality_to_json(const GaitFootQuality quality[_FOOT_SIDE_MAX], JsonWriter *w) {
+        json_key(w, "quality");
+        json_object_begin(w);
+        for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++)
+                json_kv_string(w, foot_side_to_string(side), gait_foot_quality_to_string(quality[side]));
+        json_object_end(w);
+}
+
 int gait_snapshot_to_json(const GaitSnapshot *s, JsonWriter *w) {
         if (!s || !w)
                 return -EINVAL;
@@ -119,6 +127,7 @@ int gait_snapshot_to_json(const GaitSnapshot *s, JsonWriter *w) {
         json_object_end(w);
         json_kv_uint(w, "steps_total", s->steps_total);
         json_kv_uint(w, "steps_day", s->steps_day);
+        gait_quality_to_json(s->quality, w);
         for (GaitWindow x = 0; x < _GAIT_WINDOW_MAX; x++) {
                 json_key(w, gait_window_to_string(x));
                 window_to_json(s, &s->window[x], w);

@@ -341,7 +341,7 @@ void gait_stride_to_json(const GaitStride *s, PressureUnit unit, JsonWriter *w) 
         json_object_end(w);
 }
 
-int gait_summary_to_json(const GaitStride *strides, size_t n, PressureUnit unit, JsonWriter *w) {
+int gait_summary_to_json(const GaitStride *strides, size_t n, PressureUnit unit, const GaitFootQuality *quality, JsonWriter *w) {
         _cleanup_free_ float *scratch = NULL;
         GaitWindowSummary s;
 
@@ -361,6 +361,8 @@ int gait_summary_to_json(const GaitStride *strides, size_t n, PressureUnit unit,
                 json_key(w, foot_side_to_string(side));
                 gait_foot_summary_to_json(&s.foot[side], u, w);
         }
+        if (quality)
+                gait_quality_to_json(quality, w);
         json_kv_uint(w, "steps", s.steps);
         json_kv_double_finite(w, "cadence_spm", s.cadence_spm, 1);
         json_kv_double_finite(w, "stride_time_cv_pct", s.stride_time_cv_pct, 2);

@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/* `insole2mqtt analyze --validate=DATADIR`: the validation of docs/validation.md, regenerated from the
+ * recordings. The detector's two constants are fitted by leave-one-subject-out cross-validation over the
+ * gaitndd records (each record is one subject): for every held-out record the grid point with the
+ * least loss on the other records is chosen and the held-out record is scored with it. The all-data
+ * fit (every record) is what the engine's defaults must be. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gait-internal.h"
+#include "gait-recording.h"
+#include "gait-validate.h"
+#include "macro.h"
+
+static const float contact_grid[] = { 1.5f, 2.0f, 2.5f, 3.0f, 4.0f };
+static const float toe_off_grid[] = { 1.5f, 2.0f, 3.0f, 4.0f, 6.0f };
+#define N_CONTACT ELEMENTSOF(contact_grid)
+#define N_TOE_OFF ELEMENTSOF(toe_off_grid)
+#define N_GRID (N_CONTACT * N_TOE_OFF)
+
+typedef struct RecordResult {
+        char name[64];
+        GaitFootScore score[N_GRID][_FOOT_SIDE_MAX];
+        double loss[N_GRID];
+        unsigned cv_grid;       /* grid point fitted without this record */
+} RecordResult;
+
+static void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Sorted names of the files in dir ending in suffix, without the suffix. */
+static int list_names(const char *dir, const char *suffix, char ***ret, size_t *ret_n) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        char **names = NULL;
+        size_t n = 0, cap = 0, sl = strlen(suffix);
+        struct dirent *de;
+
+        d = opendir(dir);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                size_t l = strlen(de->d_name);
+                if (l <= sl || l - sl >= 64 || !streq(de->d_name + l - sl, suffix))
+                        continue;
+                if (n == cap) {
+                        cap = MAX(cap * 2, (size_t) 64);
+                        char **m = realloc(names, cap * sizeof(char *));
+                        if (!m)
+                                goto oom;
+                        names = m;
+                }
+                names[n] = strndup(de->d_name, l - sl);
+                if (!names[n])
+                        goto oom;
+                n++;
+        }
+        qsort(names, n, sizeof(char *), cmp_str);
+        *ret = names;
+        *ret_n = n;
+        return 0;
+oom:
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        return -ENOMEM;
+}
+
+static void free_names(char **names, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+}
+
+/* Misses not explained by the data, plus the match shortfall as a tie-breaker. */
+static double foot_loss(const char *record, FootSide side, const GaitFootScore *s) {
+        unsigned excused, miss = gait_foot_score_misses(s) ;
+        double loss = 0;
+
+        (void) gait_known_data_issue(record, side, &excused);
+        miss &= ~excused;
+        for (unsigned b = miss; b; b &= b - 1)
+                loss += 1;
+        if (!(excused & GAIT_MISS_MATCH) && isfinite(s->match_pct))
+                loss += (100.0 - s->match_pct) / 100.0;
+        return loss;
+}
+
+static int score_record(const char *dir, const char *name, RecordResult *ret) {
+        _cleanup_(gait_recording_freep) GaitRecording *rec = NULL;
+        _cleanup_(gait_reference_freep) GaitReference *ref = NULL;
+        char path[4200];
+        int r;
+
+        snprintf(ret->name, sizeof(ret->name), "%s", name);
+        snprintf(path, sizeof(path), "%s/%s.ts", dir, name);
+        r = gait_reference_load(path, &ref);
+        if (r < 0)
+                return r;
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        r = gait_recording_load(path, &rec);
+        if (r < 0)
+                return r;
+        for (unsigned g = 0; g < N_GRID; g++) {
+                _cleanup_free_ GaitStride *strides = NULL;
+                GaitParams p = GAIT_PARAMS_DEFAULT;
+                size_t n;
+
+                p.contact_slope = contact_grid[g / N_TOE_OFF];
+                p.toe_off_slope = toe_off_grid[g % N_TOE_OFF];
+                r = gait_recording_analyze(rec, &p, &strides, &n);
+                if (r < 0)
+                        return r;
+                gait_score_record(ref, strides, n, ret->score[g]);
+                ret->loss[g] = 0;
+                for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++)
+                        ret->loss[g] += foot_loss(name, side, &ret->score[g][side]);
+        }
+        return 0;
+}
+
+/* The grid point with the least loss over all records but `skip` (SIZE_MAX: none). Ties go to the
+ * earlier grid point. */
+static unsigned fit(const RecordResult *res, size_t n, size_t skip) {
+        unsigned best = 0;
+        double best_loss = INFINITY;
+
+        for (unsigned g = 0; g < N_GRID; g++) {
+                double sum = 0;
+                for (size_t i = 0; i < n; i++)
+                        if (i != skip)
+                                sum += res[i].loss[g];
+                if (sum < best_loss - 1e-9) {
+                        best_loss = sum;
+                        best = g;
+                }
+        }
+        return best;
+}
+
+static const char *group_of(const char *record) {
+        static const char *const groups[] = { "control", "park", "hunt", "als" };
+        for (size_t i = 0; i < ELEMENTSOF(groups); i++)
+                if (strncmp(record, groups[i], strlen(groups[i])) == 0)
+                        return groups[i];
+        return "other";
+}
+
+static const char *miss_list(unsigned miss, char *buf, size_t size) {
+        static const char *const what[] = { "stride", "stance", "swing", "count", "per-stride" };
+        size_t o = 0;
+
+        buf[0] = 0;
+        for (unsigned b = 0; b < ELEMENTSOF(what); b++)
+                if (miss & (1u << b))
+                        o += snprintf(buf + o, o < size ? size - o : 0, "%s%s", o ? ", " : "", what[b]);
+        return buf;
+}
+
+static void print_table(FILE *out, const RecordResult *res, size_t n, bool cv, unsigned all_grid) {
+        fprintf(out, "| record | foot | constants | ref strides (stops) | ours | count err %% | stride err %% | stance err %% | "
+                     "swing err %% | matched %% | all-data matched %% | targets missed |\n"
+                     "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        for (size_t i = 0; i < n; i++)
+                for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
+                        unsigned g = cv ? res[i].cv_grid : all_grid, excused, miss;
+                        const GaitFootScore *s = &res[i].score[g][side];
+                        const char *why = gait_known_data_issue(res[i].name, side, &excused);
+                        char buf[128];
+
+                        miss = gait_foot_score_misses(s);
+                        char stops[32] = "";
+                        if (s->ref_stops > 0)
+                                snprintf(stops, sizeof(stops), " (+%zu)", s->ref_stops);
+                        fprintf(out, "| %s | %s | %.1f/%.1f | %zu%s | %zu | %+.2f | %+.2f | %+.2f | %+.2f | %.1f | %.1f | %s%s%s |\n",
+                                res[i].name, foot_side_to_string(side), contact_grid[g / N_TOE_OFF], toe_off_grid[g % N_TOE_OFF],
+                                s->ref_strides, stops, s->strides, s->count_err_pct, s->err_pct[GAIT_METRIC_STRIDE],
+                                s->err_pct[GAIT_METRIC_STANCE], s->err_pct[GAIT_METRIC_SWING], s->match_pct,
+                                res[i].score[all_grid][side].match_pct,
+                                miss ? "**" : "none", miss ? miss_list(miss, buf, sizeof(buf)) : "", miss ? "**" : "");
+                        if (miss && why && (miss & ~excused) == 0)
+                                fprintf(out, "|  | | | | | | | | | | | data: %s |\n", why);
+                }
+}
+
+static int cmp_abs(const void *a, const void *b) {
+        double x = fabs(*(const double *) a), y = fabs(*(const double *) b);
+        return (x > y) - (x < y);
+}
+
+/* median, 90th percentile and worst of |v| (for the match rate: median, 10th percentile, worst) */
+static void distribution(double *v, size_t n, bool match, double ret[3]) {
+        if (n == 0) {
+                ret[0] = ret[1] = ret[2] = NAN;
+                return;
+        }
+        if (match)
+                for (size_t i = 0; i < n; i++)
+                        v[i] = 100.0 - v[i];
+        qsort(v, n, sizeof(double), cmp_abs);
+        ret[0] = fabs(n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
+        ret[1] = fabs(v[(size_t) lround(0.9 * (double) (n - 1))]);
+        ret[2] = fabs(v[n - 1]);
+        if (match)
+                for (unsigned k = 0; k < 3; k++)
+                        ret[k] = 100.0 - ret[k];
+}
+
+static void print_distributions(FILE *out, const RecordResult *res, size_t n, unsigned all_grid) {
+        static const char *const groups[] = { "control", "park", "hunt", "als", "all" };
+        static const char *const metric[] = { "count err %", "stride err %", "stance err %", "swing err %", "matched %" };
+        _cleanup_free_ double *v = calloc(2 * n + 1, sizeof(double));
+
+        if (!v)
+                return;
+        fprintf(out, "| group | metric (|error|, matched %%) | cross-validated: median | p90 | worst | all data: median | p90 | worst |\n"
+                     "|---|---|---|---|---|---|---|---|\n");
+        for (size_t gi = 0; gi < ELEMENTSOF(groups); gi++)
+                for (unsigned m = 0; m < ELEMENTSOF(metric); m++) {
+                        double d[2][3];
+                        for (unsigned cv = 0; cv < 2; cv++) {
+                                size_t k = 0;
+                                for (size_t i = 0; i < n; i++) {
+                                        if (!streq(groups[gi], "all") && !streq(groups[gi], group_of(res[i].name)))
+                                                continue;
+                                        for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
+                                                const GaitFootScore *s = &res[i].score[cv == 0 ? res[i].cv_grid : all_grid][side];
+                                                unsigned excused;
+                                                (void) gait_known_data_issue(res[i].name, side, &excused);
+                                                if (excused & GAIT_MISS_MATCH)
+                                                        continue; /* a broken reference column says nothing about us */
+                                                v[k++] = m == 0 ? s->count_err_pct : m == 4 ? s->match_pct : s->err_pct[m - 1];
+                                        }
+                                }
+                                distribution(v, k, m == 4, d[cv]);
+                        }
+                        fprintf(out, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", groups[gi], metric[m],
+                                d[0][0], d[0][1], d[0][2], d[1][0], d[1][1], d[1][2]);
+                }
+}
+
+static int validate_gaitndd(const char *datadir, FILE *out) {
+        char dir[4096], **names = NULL;
+        _cleanup_free_ RecordResult *res = NULL;
+        size_t n = 0, pass_cv = 0, pass_all = 0, feet_cv = 0;
+        unsigned all_grid;
+        int r;
+
+        snprintf(dir, sizeof(dir), "%s/gaitndd", datadir);
+        r = list_names(dir, ".ts", &names, &n);
+        if (r < 0) {
+                fprintf(stderr, "analyze: %s: %s\n", dir, strerror(-r));
+                return r;
+        }
+        res = calloc(MAX(n, (size_t) 1), sizeof(RecordResult));
+        if (!res) {
+                free_names(names, n);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = score_record(dir, names[i], &res[i]);
+                if (r < 0) {
+                        fprintf(stderr, "analyze: %s/%s: %s\n", dir, names[i], strerror(-r));
+                        free_names(names, n);
+                        return r;
+                }
+        }
+        free_names(names, n);
+
+        all_grid = fit(res, n, SIZE_MAX);
+        for (size_t i = 0; i < n; i++) {
+                res[i].cv_grid = fit(res, n, i);
+                for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
+                        unsigned excused;
+                        (void) gait_known_data_issue(res[i].name, side, &excused);
+                        feet_cv++;
+                        pass_cv += (gait_foot_score_misses(&res[i].score[res[i].cv_grid][side]) & ~excused) == 0;
+                        pass_all += (gait_foot_score_misses(&res[i].score[all_grid][side]) & ~excused) == 0;
+                }
+        }
+
+        fprintf(out, "Grid: contact slope %.1f…%.1f, toe-off slope %.1f…%.1f spans/s (%zu points). "
+                     "All-data fit: contact %.1f, toe-off %.1f (engine defaults: %.1f, %.1f%s).\n\n",
+                contact_grid[0], contact_grid[N_CONTACT - 1], toe_off_grid[0], toe_off_grid[N_TOE_OFF - 1], N_GRID,
+                contact_grid[all_grid / N_TOE_OFF], toe_off_grid[all_grid % N_TOE_OFF],
+                GAIT_CONTACT_SLOPE_DEFAULT, GAIT_TOE_OFF_SLOPE_DEFAULT,
+                contact_grid[all_grid / N_TOE_OFF] == GAIT_CONTACT_SLOPE_DEFAULT &&
+                toe_off_grid[all_grid % N_TOE_OFF] == GAIT_TOE_OFF_SLOPE_DEFAULT ? ": the same" : ": **they differ**");
+        fprintf(out, "Feet within every target (or excused by the data): cross-validated %zu of %zu, all-data %zu of %zu.\n\n",
+                pass_cv, feet_cv, pass_all, feet_cv);
+        fprintf(out, "### Error distribution per group\n\n");
+        print_distributions(out, res, n, all_grid);
+        fprintf(out, "\n### Per record, cross-validated (constants fitted without the record)\n\n");
+        print_table(out, res, n, true, all_grid);
+        return 0;
+}
+
+static int validate_gaitpdb(const char *datadir, FILE *out) {
+        char dir[4096], **names = NULL;
+        size_t n = 0;
+        int r;
+
+        snprintf(dir, sizeof(dir), "%s/gaitpdb", datadir);
+        r = list_names(dir, "_01.txt", &names, &n);
+        if (r < 0) {
+                fprintf(stderr, "analyze: %s: %s\n", dir, strerror(-r));
+                return r;
+        }
+        fprintf(out, "| walk | group | strides L/R | median stride L ms | R ms | L−R %% | cadence spm | heel-first L | R | targets missed |\n"
+                     "|---|---|---|---|---|---|---|---|---|---|\n");
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_(gait_recording_freep) GaitRecording *rec = NULL;
+                _cleanup_free_ GaitStride *strides = NULL;
+                _cleanup_free_ float *scratch = NULL;
+                GaitWindowSummary s;
+                char path[4200], miss[128] = "";
+                bool control = strstr(names[i], "Co") != NULL;
+                size_t k;
+
+                snprintf(path, sizeof(path), "%s/%s_01.txt", dir, names[i]);
+                r = gait_recording_load(path, &rec);
+                if (r >= 0)
+                        r = gait_recording_analyze(rec, NULL, &strides, &k);
+                if (r < 0) {
+                        fprintf(stderr, "analyze: %s: %s\n", path, strerror(-r));
+                        break;
+                }
+                scratch = calloc(k + 1, sizeof(float));
+                if (!scratch) {
+                        r = -ENOMEM;
+                        break;
+                }
+                gait_summarize_strides(strides, k, scratch, &s);
+                const GaitFootSummary *L = &s.foot[FOOT_LEFT], *R = &s.foot[FOOT_RIGHT];
+                double lr = 100.0 * (L->stride_time_ms - R->stride_time_ms) / ((L->stride_time_ms + R->stride_time_ms) / 2);
+                if (!(fabs(lr) <= 2.0))
+                        strcat(miss, "L/R ");
+                if (!(s.cadence_spm >= 70 && s.cadence_spm <= 150))
+                        strcat(miss, "cadence ");
+                if (control && !(2 * L->strikes[STRIKE_HEEL] > L->stance_strides && 2 * R->strikes[STRIKE_HEEL] > R->stance_strides))
+                        strcat(miss, "heel-first ");
+                fprintf(out, "| %s_01 | %s | %u/%u | %.1f | %.1f | %+.2f | %.1f | %u/%u | %u/%u | %s |\n", names[i],
+                        control ? "control" : "Parkinson's", L->strides, R->strides, L->stride_time_ms, R->stride_time_ms, lr,
+                        s.cadence_spm, L->strikes[STRIKE_HEEL], L->stance_strides, R->strikes[STRIKE_HEEL], R->stance_strides,
+                        miss[0] ? miss : "none");
+        }
+        free_names(names, n);
+        return r < 0 ? r : 0;
+}
+
+int gait_validate_cli(const char *datadir) {
+        int r;
+
+        printf("<!-- generated by scripts/validate.py (insole2mqtt analyze --validate); do not edit by hand -->\n\n"
+               "## gaitndd: cross-validated against the dataset authors' reference\n\n");
+        r = validate_gaitndd(datadir, stdout);
+        if (r < 0)
+                return 1;
+        printf("\n## gaitpdb: plausibility (no reference events; engine defaults)\n\n");
+        r = validate_gaitpdb(datadir, stdout);
+        if (r < 0)
+                return 1;
+        printf("\n<!-- end of generated part -->\n");
+        fflush(stdout);
+        return 0;
+}

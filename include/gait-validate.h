@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Scoring the engine against the gaitndd authors' per-stride reference (.ts), and the targets a
+ * record must meet (docs/validation.md). `insole2mqtt analyze --validate` and the CI test share it. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "gait.h"
+
+/* Targets per foot and record. */
+#define GAIT_TARGET_STRIDE_PCT 2.0   /* median stride time */
+#define GAIT_TARGET_PHASE_PCT 5.0    /* median stance and median swing time */
+#define GAIT_TARGET_COUNT_PCT 1.0    /* strides within the reference's span */
+#define GAIT_TARGET_MATCH_PCT 95.0   /* reference strides matched by a detected stride ... */
+#define GAIT_TARGET_MATCH_MS 20.0    /* ... whose stride time is within this */
+/* Reference rows longer than this are stops (the walker stood still, up to 55 s), which the engine by
+ * design does not count as strides (gait-engine.c, STRIDE_MAX_US): they are left out of the count and
+ * the per-stride comparison, and shown in the table. */
+#define GAIT_REFERENCE_STOP_S 8.0
+
+typedef struct GaitReferenceRow {
+        double t_s;                  /* the left contact that closes the left stride */
+        double stride_s[_FOOT_SIDE_MAX], swing_s[_FOOT_SIDE_MAX], stance_s[_FOOT_SIDE_MAX];
+        double double_support_s;
+} GaitReferenceRow;
+
+typedef struct GaitReference {
+        GaitReferenceRow *rows;
+        size_t n;
+} GaitReference;
+
+/* Reads a gaitndd .ts file (13 tab-separated columns per row). Bounded: at most 100000 rows.
+ * -EBADMSG on a malformed row, -ENODATA when it has fewer than 2 rows. */
+int gait_reference_load(const char *path, GaitReference **ret);
+GaitReference *gait_reference_free(GaitReference *r);
+static inline void gait_reference_freep(GaitReference **r) {
+        if (*r)
+                gait_reference_free(*r);
+}
+
+enum { GAIT_METRIC_STRIDE, GAIT_METRIC_STANCE, GAIT_METRIC_SWING, _GAIT_METRIC_MAX };
+
+typedef struct GaitFootScore {
+        size_t ref_strides, strides;          /* reference rows but stops; our strides within the reference's span */
+        size_t ref_stops;                     /* reference rows longer than GAIT_REFERENCE_STOP_S */
+        double count_err_pct;
+        double ref_ms[_GAIT_METRIC_MAX], ms[_GAIT_METRIC_MAX], err_pct[_GAIT_METRIC_MAX]; /* medians */
+        double match_pct;                     /* reference strides matched within GAIT_TARGET_MATCH_MS */
+} GaitFootScore;
+
+/* Compares strides[0..n) (both feet, any order) with the reference. A left reference stride closes at
+ * its row's time; the right stride of a row closes at the last right contact before that time. */
+void gait_score_record(const GaitReference *ref, const GaitStride *strides, size_t n, GaitFootScore ret[_FOOT_SIDE_MAX]);
+
+/* Which targets a foot misses, as a bit mask: 1 << GAIT_METRIC_*, then GAIT_MISS_COUNT, GAIT_MISS_MATCH. */
+#define GAIT_MISS_COUNT (1u << _GAIT_METRIC_MAX)
+#define GAIT_MISS_MATCH (1u << (_GAIT_METRIC_MAX + 1))
+unsigned gait_foot_score_misses(const GaitFootScore *s);
+
+/* Where a record cannot meet a target for a reason in the data itself: the targets (mask as above)
+ * that are excused, and why. NULL when nothing is excused. */
+const char *gait_known_data_issue(const char *record, FootSide foot, unsigned *ret_targets);
+
+/* `analyze --validate=DATADIR`: prints the generated part of docs/validation.md (markdown) for the
+ * recordings in DATADIR/gaitndd and DATADIR/gaitpdb. Returns a process exit status. */
+int gait_validate_cli(const char *datadir);
