@@ -39,6 +39,7 @@
  * a contact is looked for at most REFINE_BACK_US before the threshold crossing. */
 #define SLOPE_HALF_US (10500)
 #define REFINE_BACK_US (300 * USEC_PER_MSEC)
+#define NOISE_SLOPE_FACTOR 3.0f
 /* The fall that ends in a toe-off is looked for back over a plateau this close (share of the span) above
  * the release crossing, not further: higher up, a slow unloading is still stance. */
 #define TOE_OFF_PLATEAU 0.10f
@@ -78,6 +79,7 @@
 /* Signal quality (GaitFootQuality). */
 #define QUALITY_INVALID_US (2 * USEC_PER_SEC)  /* no valid reading for this long: no signal */
 #define QUALITY_QUIET_US (5 * USEC_PER_SEC)    /* no movement (or no change) for this long while the other foot walks */
+#define QUALITY_CEILING_US (30 * USEC_PER_MSEC)  /* at the ceiling this long: clipped */
 #define QUALITY_SATURATED_SHARE 0.25f          /* of stance samples at the ceiling, averaged over recent stances */
 #define QUALITY_HISTORY 16u                    /* contact-to-contact intervals remembered */
 #define QUALITY_MAX_REJECTED 4u                /* of QUALITY_HISTORY */
@@ -178,7 +180,9 @@ typedef struct FootState {
         /* signal quality */
         uint64_t last_valid_us, moving_us, changing_us; /* last valid reading, movement, any change */
         bool have_valid_reading;
-        float ceiling;             /* largest detector signal seen */
+        float swing_noise;         /* mean sample-to-sample change in the air */
+        float ceiling;             /* largest detector signal seen ... */
+        uint64_t ceiling_since_us; /* ... held since */
         uint32_t stance_samples, stance_at_ceiling;
         float ceiling_share;       /* running mean over stances of the share at the ceiling */
         uint32_t rejected_bits;    /* last QUALITY_HISTORY intervals, 1 = rejected */
@@ -567,7 +571,9 @@ static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint6
                                                 fwd += dx;
                                 }
                                 prev_x = r->cop_x;
-                                m.cop_end_x = r->cop_x;
+                                /* symmetric to the start: where the foot still carries 10 % of its peak */
+                                if (r->load >= 0.10f * m.peak_total)
+                                        m.cop_end_x = r->cop_x;
                         }
                         y_sum += (double) r->cop_y * r->load * dt;
                         y_w += (double) r->load * dt;
@@ -772,13 +778,19 @@ static float slope_at(const FootState *f, uint64_t k, uint64_t last) {
                (float) (ring_at(f, b)->t_us - ring_at(f, a)->t_us);
 }
 
+/* A slope that noise alone reaches now and then: events are not refined on noise (a very noisy cell
+ * then leaves them at the threshold crossings). */
+static float noise_slope(const FootState *f) {
+        return NOISE_SLOPE_FACTOR * f->swing_noise * (float) USEC_PER_SEC / (2 * SLOPE_HALF_US);
+}
+
 /* Toe-off is the end of the steep fall that brought the foot down through the release level at sample
  * `crossing`: the last fall steeper than toe_off_slope spans per second at or shortly before the
  * crossing (the crossing may lie on a slow tail when the unloaded level sits high), followed to where it
  * flattens. A slow unloading before that fall (the heel lifting long before the toes) is stance; the
  * slow drift after it is swing. */
 static uint64_t toe_off_at(const GaitEngine *e, const FootState *f, uint64_t crossing, uint64_t last) {
-        float fall = e->params.toe_off_slope * (f->hi - f->lo);
+        float fall = MAX(e->params.toe_off_slope * (f->hi - f->lo), noise_slope(f));
         uint64_t k, j;
 
         if (!ring_has(f, crossing))
@@ -809,7 +821,7 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                  * FSR's own recovery, a foot hovering) and a first bump separated by a plateau (a
                  * double bump) are not part of it. */
                 uint64_t j = idx;
-                float rise = e->params.contact_slope * span;
+                float rise = MAX(e->params.contact_slope * span, noise_slope(f));
                 while (j > 0 && ring_has(f, j - 1) && cur->t_us - ring_at(f, j - 1)->t_us <= REFINE_BACK_US &&
                        (!f->have_to || ring_at(f, j - 1)->t_us > f->to_t) && slope_at(f, j, idx) > rise)
                         j--;
@@ -1141,13 +1153,24 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
         }
         update_levels(f, total, sample->t_us);
         detect(e, f, f->n_samples - 1);
-        /* A clipping sensor sits at its ceiling: count stance samples that repeat the largest value. */
-        if (f->n_samples == 1 || total > f->ceiling)
+        /* A clipping sensor sits at its ceiling: count stance samples that have held the largest value
+         * for QUALITY_CEILING_US (a sensor at its peak repeats a value for a sample or two). */
+        if (f->n_samples == 1 || total > f->ceiling) {
                 f->ceiling = total;
-        else if (f->in_stance && total >= f->ceiling && f->n_samples >= 2 && ring_at(f, f->n_samples - 2)->total == total)
-                f->stance_at_ceiling++;
+                f->ceiling_since_us = sample->t_us;
+        } else if (total == f->ceiling) {
+                if (ring_at(f, f->n_samples - 2)->total != total)
+                        f->ceiling_since_us = sample->t_us;
+                else if (f->in_stance && sample->t_us - f->ceiling_since_us >= QUALITY_CEILING_US)
+                        f->stance_at_ceiling++;
+        }
         if (f->in_stance)
                 f->stance_samples++;
+        else if (f->n_samples >= 2) {
+                /* the noise of the detector signal in the air, sample to sample */
+                float d = fabsf(total - ring_at(f, f->n_samples - 2)->total);
+                f->swing_noise = f->swing_noise > 0 ? 0.99f * f->swing_noise + 0.01f * d : d;
+        }
 
         if (!e->have_now || sample->t_us > e->now_us) {
                 e->now_us = sample->t_us;

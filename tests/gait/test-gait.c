@@ -433,6 +433,13 @@ static void test_raw_drift_dead_noisy(void **state) {
         assert_int_equal(r->snapshot.activity, ACTIVITY_WALKING);
         assert_true(r->snapshot.activity_day_us[ACTIVITY_WALKING] > 50 * USEC_PER_SEC);
 
+        {
+                unsigned mt, tt;
+                double bias, e1 = event_error_ms(r, GAIT_EVENT_TOE_OFF, &mt, &tt, &bias);
+                print_message("# raw: toe-off error %.1f ms, bias %+.1f ms (%u/%u)\n", e1, bias, mt, tt);
+                e1 = event_error_ms(r, GAIT_EVENT_INITIAL_CONTACT, &mt, &tt, &bias);
+                print_message("# raw: contact error %.1f ms, bias %+.1f ms (%u/%u)\n", e1, bias, mt, tt);
+        }
         const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_60S];
         print_message("# raw: cadence %.1f, steps %" PRIu64 " vs %" PRIu64 ", heel strikes %u/%u\n", w->cadence_spm,
                       r->snapshot.steps_total, r->model_steps, w->foot[0].strikes[STRIKE_HEEL], w->foot[0].stance_strides);
@@ -440,6 +447,8 @@ static void test_raw_drift_dead_noisy(void **state) {
         assert_true(llabs((long long) r->snapshot.steps_total - (long long) r->model_steps) <= 2);
         /* per-cell offsets and noise bands learnt in the air keep the roll-over readable */
         for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
+                print_message("# raw %s: heel %u/%u, COP %.2f -> %.2f\n", foot_side_to_string(s), w->foot[s].strikes[STRIKE_HEEL],
+                              w->foot[s].stance_strides, w->foot[s].cop_start_x, w->foot[s].cop_end_x);
                 assert_true(w->foot[s].strikes[STRIKE_HEEL] * 4 >= w->foot[s].stance_strides * 3);
                 assert_true(w->foot[s].cop_start_x < 0.35f && w->foot[s].cop_end_x > 0.6f);
         }
@@ -447,6 +456,59 @@ static void test_raw_drift_dead_noisy(void **state) {
         gait_engine_free(e);
         gait_model_free(m);
         free(r);
+}
+
+static void right_dead(FootSide side, PressureSample *s, void *userdata) {
+        if (side == FOOT_RIGHT)
+                for (unsigned i = 0; i < s->n_cells; i++)
+                        s->cell[i] = NAN;
+}
+
+static void right_flat(FootSide side, PressureSample *s, void *userdata) {
+        uint64_t *rng = userdata;
+        if (side == FOOT_RIGHT)
+                for (unsigned i = 0; i < s->n_cells; i++)
+                        s->cell[i] = 5.0f + 0.5f * rnd(rng);
+}
+
+/* Signal quality: a walk is "ok" on both feet; a dead right sensor (only invalid readings) is
+ * "no_signal", one that reads a few newtons of noise while the left foot walks is "flat"; the left
+ * foot stays "ok" and the snapshot JSON says so. (Clipping sensors: test-gait-datasets.c, where
+ * three gaitndd feet really clip.) */
+static void test_quality(void **state) {
+        static const struct {
+                SimTransform transform;
+                GaitFootQuality right;
+        } cases[] = {
+                { NULL, GAIT_QUALITY_OK },
+                { right_dead, GAIT_QUALITY_NO_SIGNAL },
+                { right_flat, GAIT_QUALITY_FLAT },
+        };
+
+        for (size_t c = 0; c < ELEMENTSOF(cases); c++) {
+                GaitModelParams p = { .mode = GAIT_MODE_WALKING, .cadence_spm = 105, .seed = 5, .noise = 0.02 };
+                GaitModel *m = model_new(p);
+                GaitEngine *e = engine_for(m, 70);
+                SimRun *r = run_new();
+                uint64_t rng = 3;
+                char buf[8192];
+                JsonWriter jw;
+                const char *out;
+
+                sim_feed(e, m, 0, 30, RATE_HZ, cases[c].transform, &rng, r);
+                print_message("# quality case %zu: left %s, right %s\n", c, gait_foot_quality_to_string(r->snapshot.quality[FOOT_LEFT]),
+                              gait_foot_quality_to_string(r->snapshot.quality[FOOT_RIGHT]));
+                assert_int_equal(r->snapshot.quality[FOOT_LEFT], GAIT_QUALITY_OK);
+                assert_int_equal(r->snapshot.quality[FOOT_RIGHT], cases[c].right);
+                json_writer_init(&jw, buf, sizeof(buf));
+                assert_int_equal(gait_snapshot_to_json(&r->snapshot, &jw), 0);
+                assert_int_equal(json_writer_finish(&jw, &out, NULL), 0);
+                assert_non_null(strstr(out, cases[c].right == GAIT_QUALITY_OK ? "\"quality\":{\"left\":\"ok\",\"right\":\"ok\"}" :
+                                            cases[c].right == GAIT_QUALITY_FLAT ? "\"right\":\"flat\"" : "\"right\":\"no_signal\""));
+                gait_engine_free(e);
+                gait_model_free(m);
+                free(r);
+        }
 }
 
 /* Windows: after 30 s at 100 spm and 15 s at 125 spm, the 10 s window sees only the new cadence
@@ -722,6 +784,7 @@ int main(void) {
                 cmocka_unit_test(test_fallback),
                 cmocka_unit_test(test_snapshot_json),
                 cmocka_unit_test(test_sitting_is_worn),
+                cmocka_unit_test(test_quality),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
