@@ -222,7 +222,7 @@ static void print_distributions(FILE *out, const RecordResult *res, size_t n, un
 
         if (!v)
                 return;
-        fprintf(out, "| group | metric (|error|, matched %%) | cross-validated: median | p90 | worst | all data: median | p90 | worst |\n"
+        fprintf(out, "| group | metric (absolute error; matched %%) | cross-validated: median | p90 | worst | all data: median | p90 | worst |\n"
                      "|---|---|---|---|---|---|---|---|\n");
         for (size_t gi = 0; gi < ELEMENTSOF(groups); gi++)
                 for (unsigned m = 0; m < ELEMENTSOF(metric); m++) {

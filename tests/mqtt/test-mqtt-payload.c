@@ -260,6 +260,10 @@ static void test_wrap_object(void **state) {
         assert_string_equal(finish(&w), "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":42,"
                                         "\"cadence_spm\":104.5,\"stance_time_ms\":612}");
         assert_schema("gait", buf);
+        /* the gait engine's per-foot quality (docs/metrics.md) */
+        assert_schema("gait", "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":1,\"quality\":{\"left\":\"ok\",\"right\":\"saturated\"}}");
+        assert_schema_rejects("gait", "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":1,\"quality\":{\"left\":\"fine\",\"right\":\"ok\"}}");
+        assert_schema_rejects("gait", "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":1,\"quality\":{\"left\":\"ok\"}}");
 
         json_writer_init(&w, buf, sizeof buf);
         assert_int_equal(mqtt_payload_wrap_object(&w, &st, "{ }"), 0);
