@@ -39,6 +39,22 @@ void gait_gaitpdb_layout(FootSide side, InsoleLayout *ret) {
                 };
 }
 
+int gait_parse_row(const char *line, double *v, unsigned n) {
+        const char *p = line;
+        char *end;
+        unsigned k;
+
+        for (k = 0; k < n; k++) {
+                v[k] = strtod(p, &end);
+                if (end == p || !isfinite(v[k]))
+                        break;
+                p = end;
+        }
+        if (k == 0 && strspn(line, " \t\r\n") == strlen(line))
+                return 0;
+        return k == n ? 1 : -EBADMSG;
+}
+
 static int alloc_foot(GaitRecording *r, FootSide s, size_t n) {
         r->t_us[s] = calloc(MAX(n, (size_t) 1), sizeof(uint64_t));
         r->cells[s] = calloc(MAX(n, (size_t) 1) * r->layout[s].n_cells, sizeof(float));
@@ -62,19 +78,12 @@ static int load_gaitpdb(const char *path, GaitRecording *r) {
 
         while (fgets(line, sizeof(line), f)) {
                 double v[GAITPDB_COLUMNS];
-                char *p = line, *end;
-                unsigned k;
+                int k = gait_parse_row(line, v, GAITPDB_COLUMNS);
 
-                for (k = 0; k < GAITPDB_COLUMNS; k++) {
-                        v[k] = strtod(p, &end);
-                        if (end == p || !isfinite(v[k]))
-                                break;
-                        p = end;
-                }
-                if (k == 0 && strspn(line, " \t\r\n") == strlen(line))
+                if (k < 0)
+                        return k;
+                if (k == 0)
                         continue;
-                if (k != GAITPDB_COLUMNS)
-                        return -EBADMSG;
                 if (n == cap) {
                         size_t ncap = MAX(cap * 2, (size_t) 4096);
                         for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {

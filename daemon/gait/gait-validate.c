@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gait-internal.h"
 #include "gait-validate.h"
 #include "macro.h"
 
@@ -39,18 +40,13 @@ int gait_reference_load(const char *path, GaitReference **ret) {
                 return -ENOMEM;
         while (fgets(line, sizeof(line), f)) {
                 double v[TS_COLUMNS];
-                char *p = line, *end;
-                unsigned k;
+                int k = gait_parse_row(line, v, TS_COLUMNS);
 
-                for (k = 0; k < TS_COLUMNS; k++) {
-                        v[k] = strtod(p, &end);
-                        if (end == p || !isfinite(v[k]))
-                                break;
-                        p = end;
-                }
-                if (k == 0 && strspn(line, " \t\r\n") == strlen(line))
+                if (k < 0)
+                        return k;
+                if (k == 0)
                         continue;
-                if (k != TS_COLUMNS || r->n >= TS_MAX_ROWS)
+                if (r->n >= TS_MAX_ROWS)
                         return -EBADMSG;
                 if (r->n == cap) {
                         size_t ncap = MAX(cap * 2, (size_t) 256);

@@ -260,12 +260,33 @@ static void test_gaitpdb(void **state) {
                 check_gaitpdb(walks[i], strstr(walks[i], "Co") != NULL);
 }
 
+/* Runs analyze_cli() with its stdout in a temporary file; returns the file, rewound. */
+static FILE *analyze_output(int argc, char **argv, int *ret_status) {
+        char tmpl[] = "/tmp/test-gait-analyze-XXXXXX";
+        int fd = mkstemp(tmpl), saved;
+        FILE *f;
+
+        assert_true(fd >= 0);
+        unlink(tmpl);
+        fflush(stdout);
+        saved = dup(STDOUT_FILENO);
+        assert_true(dup2(fd, STDOUT_FILENO) >= 0);
+        *ret_status = analyze_cli(argc, argv);
+        fflush(stdout);
+        assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+        close(saved);
+        f = fdopen(fd, "r");
+        assert_non_null(f);
+        rewind(f);
+        return f;
+}
+
 /* `insole2mqtt analyze` on a gaitndd pair and a gaitpdb file: JSON lines, one per stride, then a
  * summary; gaitndd lines carry no strike or COP fields. */
 static void test_analyze_cli(void **state) {
-        char base[4096], pdb[4096], tmpl[] = "/tmp/test-gait-analyze-XXXXXX";
+        char base[4096], pdb[4096];
         char *argv[4];
-        int fd, saved, r;
+        int r;
         FILE *f;
         char *line = NULL;
         size_t cap = 0, lines = 0, summaries = 0, with_strike = 0;
@@ -278,20 +299,8 @@ static void test_analyze_cli(void **state) {
         argv[2] = pdb;
         argv[3] = NULL;
 
-        fd = mkstemp(tmpl);
-        assert_true(fd >= 0);
-        fflush(stdout);
-        saved = dup(STDOUT_FILENO);
-        assert_true(dup2(fd, STDOUT_FILENO) >= 0);
-        r = analyze_cli(3, argv);
-        fflush(stdout);
-        assert_true(dup2(saved, STDOUT_FILENO) >= 0);
-        close(saved);
+        f = analyze_output(3, argv, &r);
         assert_int_equal(r, 0);
-
-        f = fdopen(fd, "r");
-        assert_non_null(f);
-        rewind(f);
         while ((len = getline(&line, &cap, f)) > 0) {
                 _cleanup_(json_document_freep) JsonDocument *doc = NULL;
                 const JsonValue *root, *sum;
@@ -310,6 +319,8 @@ static void test_analyze_cli(void **state) {
                         assert_int_equal(json_value_get_double(json_value_member(sum, "cadence_spm"), &d), 0);
                         assert_int_equal(json_value_get_double(json_value_member(sum, "double_support_ms"), &d), 0);
                         assert_non_null(json_value_member(json_value_member(sum, "symmetry"), "stance_time_si_pct"));
+                        assert_int_equal(json_value_get_string(json_value_member(json_value_member(sum, "quality"), "left"), &foot, NULL), 0);
+                        assert_string_equal(foot, "ok");
                         continue;
                 }
                 assert_int_equal(json_value_get_string(json_value_member(root, "foot"), &foot, NULL), 0);
@@ -323,50 +334,33 @@ static void test_analyze_cli(void **state) {
                         with_strike++;
                 }
         }
-        free(line);
-        line = NULL;
         fclose(f);
-        unlink(tmpl);
         assert_int_equal(summaries, 2);
         assert_true(lines > 400);
         assert_true(with_strike > 60);
 
         /* a record's .let and .rit are one recording: one analysis, one summary */
         {
-                char let[4096], rit[4096], tmpl2[] = "/tmp/test-gait-analyze-XXXXXX";
-                int fd2 = mkstemp(tmpl2), saved2;
-                FILE *f2;
-                size_t sums = 0, strides_lines = 0;
+                char let[4096], rit[4096];
+                size_t sums = 0, stride_lines = 0;
 
-                assert_true(fd2 >= 0);
                 snprintf(let, sizeof(let), "%s/gaitndd/park1.let", datasets());
                 snprintf(rit, sizeof(rit), "%s/gaitndd/park1.rit", datasets());
                 argv[1] = let;
                 argv[2] = rit;
-                fflush(stdout);
-                saved2 = dup(STDOUT_FILENO);
-                assert_true(dup2(fd2, STDOUT_FILENO) >= 0);
-                r = analyze_cli(3, argv);
-                fflush(stdout);
-                assert_true(dup2(saved2, STDOUT_FILENO) >= 0);
-                close(saved2);
+                f = analyze_output(3, argv, &r);
                 assert_int_equal(r, 0);
-                f2 = fdopen(fd2, "r");
-                assert_non_null(f2);
-                rewind(f2);
-                while ((len = getline(&line, &cap, f2)) > 0) {
+                while ((len = getline(&line, &cap, f)) > 0) {
                         if (strstr(line, "\"summary\""))
                                 sums++;
                         else
-                                strides_lines++;
+                                stride_lines++;
                 }
-                free(line);
-                line = NULL;
-                fclose(f2);
-                unlink(tmpl2);
+                fclose(f);
                 assert_int_equal(sums, 1);
-                assert_true(strides_lines > 400 && strides_lines < 600); /* ~250 strides per foot, once */
+                assert_true(stride_lines > 400 && stride_lines < 600); /* ~250 strides per foot, once */
         }
+        free(line);
 
         /* a missing file fails with status 1 */
         argv[1] = (char *) "/nonexistent/recording.txt";
