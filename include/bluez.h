@@ -131,6 +131,14 @@ int bluez_client_get_link_stats(BluezClient *c, size_t wearer, DeviceRole role, 
 int bluez_client_get_step_state(BluezClient *c, size_t wearer, DeviceRole role, BluezStepState *ret);
 int bluez_client_set_step_state(BluezClient *c, size_t wearer, DeviceRole role, const BluezStepState *state);
 
+/* The adapter in use: its object path's last segment ("hci0") and power state. -ENODEV while
+ * none is selected (bluetoothd away, no adapter). */
+typedef struct BluezAdapterInfo {
+        char name[16];
+        bool powered;
+} BluezAdapterInfo;
+int bluez_client_get_adapter(BluezClient *c, BluezAdapterInfo *ret);
+
 /* Whether bluetoothd is on the bus and its object snapshot has been applied. */
 bool bluez_client_service_available(BluezClient *c);
 /* 0, or the negative errno passed to on_fatal once the client gave up. */

@@ -401,3 +401,12 @@ void rsc_accumulator_feed(RscAccumulator *a, const RscMeasurement *m, uint64_t t
 void rsc_accumulator_link_lost(RscAccumulator *a);
 uint64_t rsc_accumulator_steps(const RscAccumulator *a);
 double rsc_accumulator_distance_m(const RscAccumulator *a);
+
+/* Total Distance is a u32 in 1/10 m: it wraps after 429 496 km. A total below the last one is a
+ * wrap when the forward difference modulo 2^32 is at most this much, otherwise a counter reset. */
+#define RSC_TOTAL_WRAP_MAX_DM 1000000u /* 100 km */
+/* The footpod's Total Distance as last accounted for, to persist across our restarts (returns
+ * false while none was seen), and to restore it: the next measurement then adds only what was
+ * walked since, or its whole total after a reset. */
+bool rsc_accumulator_get_total(const RscAccumulator *a, uint32_t *ret_total_dm);
+void rsc_accumulator_set_total(RscAccumulator *a, uint32_t total_dm);

@@ -91,6 +91,9 @@ typedef struct GaitParams {
          * records and score them on held-out ones (docs/validation.md). */
         float contact_slope;           /* a contact's rise is steeper than this */
         float toe_off_slope;           /* a toe-off's fall is steeper than this */
+        bool single_foot;              /* one insole only: the other foot never sends; a contact of
+                                        * the worn foot counts two steps, standing load is twice
+                                        * its load, and two-foot figures stay unknown */
 } GaitParams;
 
 #define GAIT_CONTACT_SLOPE_DEFAULT 2.5f
@@ -202,6 +205,18 @@ typedef enum GaitFootQuality {
 } GaitFootQuality;
 
 const char *gait_foot_quality_to_string(GaitFootQuality q); /* "ok", "no_signal", "flat", "saturated", "unreliable" */
+/* What a Running Speed and Cadence footpod measured; not the engine's: the wearer fills it in. */
+typedef struct GaitFootpod {
+        bool present;               /* the wearer has a footpod */
+        bool fresh;                 /* a measurement within the last seconds: the values below */
+        float speed_m_s;
+        float cadence_spm;
+        bool has_stride_length;
+        float stride_length_m;
+        bool running;               /* the footpod's walking/running status bit */
+        double distance_today_m;
+        double distance_total_m;
+} GaitFootpod;
 
 typedef struct GaitSnapshot {
         uint64_t t_us;
@@ -216,6 +231,7 @@ typedef struct GaitSnapshot {
         GaitWindowSummary window[_GAIT_WINDOW_MAX];
         GaitBalance balance;
         GaitFootQuality quality[_FOOT_SIDE_MAX];
+        GaitFootpod footpod;        /* left empty by the engine */
 } GaitSnapshot;
 
 /* Cheap accessors for per-tick callers (the snapshot sorts every window). */

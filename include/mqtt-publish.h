@@ -109,6 +109,18 @@ void mqtt_payload_state(JsonWriter *w, bool online);
  * `state`). */
 void mqtt_payload_availability(JsonWriter *w, bool online, const char *gateway);
 
+/* A device's own Device Information (already validated as printable text by the caller); NULL or
+ * "" fields are left out. Payload text only: never part of a topic or an id. */
+typedef struct MqttDeviceInfo {
+        const char *manufacturer;
+        const char *model;
+        const char *firmware;
+        const char *hardware;
+} MqttDeviceInfo;
+
+/* {"manufacturer":...,...} of the fields that are set, or nothing at all when none is. */
+void mqtt_payload_device_info(JsonWriter *w, const char *key, const MqttDeviceInfo *info);
+
 typedef struct MqttAdapterInfo {
         const char *name;  /* "hci0": from BlueZ's object path, never from a remote device */
         bool powered;
@@ -119,6 +131,8 @@ typedef struct MqttBridgeInfo {
         const Config *config;          /* gateway id, wearers and their configured roles */
         const MqttAdapterInfo *adapters;
         size_t n_adapters;
+        /* per configured wearer (config order) and role; NULL = none known */
+        const MqttDeviceInfo (*device_info)[_DEVICE_ROLE_MAX];
 } MqttBridgeInfo;
 
 void mqtt_payload_bridge_info(JsonWriter *w, const MqttStamp *stamp, const MqttBridgeInfo *info);
@@ -174,6 +188,7 @@ typedef struct MqttLinkStats {
         uint64_t decode_errors;
         uint64_t reconnects;
         uint64_t connected_usec;       /* how long the current link has been up, 0 when down */
+        MqttDeviceInfo info;           /* the device's Device Information, as far as known */
 } MqttLinkStats;
 
 void mqtt_payload_link(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, const MqttLinkStats *l);
@@ -192,6 +207,10 @@ int mqtt_payload_wrap_object(JsonWriter *w, const MqttStamp *stamp, const char *
  * return of cb or of a builder. */
 typedef int (*MqttDiscoveryCallback)(const char *topic, const char *payload, size_t len, void *userdata);
 int mqtt_discovery_build(const Config *c, const char *version, MqttDiscoveryCallback cb, void *userdata);
+/* The same, with the devices' own manufacturer, model, firmware and hardware revision in their
+ * device blocks (info per configured wearer and role; NULL = none known). */
+int mqtt_discovery_build_with_info(const Config *c, const char *version, const MqttDeviceInfo (*info)[_DEVICE_ROLE_MAX],
+                                   MqttDiscoveryCallback cb, void *userdata);
 
 /* The topic Home Assistant announces its birth on: "<homeassistant_prefix>/status". */
 int mqtt_topic_homeassistant_status(char *buf, size_t size, const Config *c);

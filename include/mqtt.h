@@ -148,6 +148,9 @@ int mqtt_publish_pressure(MqttClient *c, const char *wearer, DeviceRole role, co
 /* Home Assistant discovery for every configured wearer and insole (no-op unless
  * config->homeassistant). Unchanged configs are not sent again. */
 int mqtt_publish_discovery(MqttClient *c, const char *version);
+/* The same with the devices' own Device Information (per configured wearer and role, may be NULL);
+ * only the entity configs whose payload changed go out again. */
+int mqtt_publish_discovery_with_info(MqttClient *c, const char *version, const MqttDeviceInfo (*info)[_DEVICE_ROLE_MAX]);
 
 /* <base>/<wearer>/reminder/set: the handler gets the raw (untrusted) payload. */
 int mqtt_subscribe_reminder_set(MqttClient *c, const char *wearer, MqttMessageHandler h, void *userdata);

@@ -179,6 +179,9 @@ void coach_feed_steps(Coach *c, const CoachClock *now, uint32_t new_steps);
 /* Steps of today counted elsewhere (another gateway, a counter restored from the broker): they
  * go into the day's total only, neither into an hour nor as movement that answers a reminder. */
 void coach_add_day_steps(Coach *c, const CoachClock *now, uint64_t steps);
+/* Distance a footpod measured (1/10 m, already reconciled); 0 just marks the day as one with a
+ * distance, so that today/daily carry distance_m from the start. */
+void coach_feed_distance(Coach *c, const CoachClock *now, uint64_t distance_dm);
 /* A gait summary while walking (e.g. each publish interval): cadence (steps/min) and a symmetry
  * index in %; NAN values are skipped. Feeds the day's medians. */
 void coach_feed_gait(Coach *c, const CoachClock *now, float cadence_spm, float symmetry_pct);

@@ -15,6 +15,8 @@
  *     wearer.anna.left.battery_pct=80
  *     wearer.anna.left.device_steps=4321
  *     wearer.anna.left.boot_id=2864434397
+ *     wearer.anna.distance_total_dm=123456
+ *     wearer.anna.footpod.total_dm=98765      (the footpod's Total Distance, for reconciliation)
  *     wearer.anna.coach={"version":1,...}     (one line of JSON, parsed by the reminders module)
  *     seq.insole/anna/gait=812
  * Unknown keys are skipped (a newer daemon may add some), a different major version is refused,
@@ -47,6 +49,9 @@ typedef struct WearerState {
         bool has_device_boot_id[_DEVICE_ROLE_MAX];
         uint32_t device_boot_id[_DEVICE_ROLE_MAX]; /* the device boot that counter belongs to */
         char *coach_json;                        /* the reminders' saved day (coach_save()), one line */
+        uint64_t distance_total_dm;              /* footpod distance counted for this wearer, 1/10 m */
+        bool has_footpod_total;
+        uint32_t footpod_total_dm;               /* the footpod's own Total Distance when last seen */
 } WearerState;
 
 typedef struct StateSeq {

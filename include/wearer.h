@@ -28,6 +28,15 @@ typedef struct ActivityChange {
         uint64_t mono_usec;
 } ActivityChange;
 
+/* What a device's Device Information service said, validated (printable ASCII, trimmed, bounded);
+ * "" = not reported. Safe for payloads, never for topics. */
+typedef struct WearerDeviceInfo {
+        char manufacturer[DEVICE_INFO_STRING_MAX + 1];
+        char model[DEVICE_INFO_STRING_MAX + 1];
+        char firmware[DEVICE_INFO_STRING_MAX + 1];
+        char hardware[DEVICE_INFO_STRING_MAX + 1];
+} WearerDeviceInfo;
+
 typedef struct Wearer {
         size_t index;
         const WearerConfig *config;
@@ -43,6 +52,12 @@ typedef struct Wearer {
         DeviceClock clock[_DEVICE_ROLE_MAX];
         FootPairer pairer;
         RscAccumulator rsc;
+        bool have_rsc;
+        RscMeasurement rsc_last;     /* the footpod's latest measurement, received at rsc_last_usec */
+        uint64_t rsc_last_usec;
+        uint64_t rsc_dm_counted;     /* of the accumulator's distance, already added below */
+        uint64_t distance_total_dm;  /* footpod distance of this wearer, across restarts */
+        WearerDeviceInfo device_info[_DEVICE_ROLE_MAX];
         Coach *coach;
         Zone *zone;
         char zone_name[64];     /* the configured name it was loaded from, "" = the system's */
@@ -52,7 +67,6 @@ typedef struct Wearer {
         bool coach_connected;
         bool has_step_counter;       /* steps come from the devices' own counters */
         uint64_t engine_steps_seen;  /* otherwise from the gait engine (or the footpod's cadence) */
-        uint64_t rsc_steps_seen;
         uint64_t steps_total;
         bool steps_counted_here;     /* this gateway counted steps since they were last published */
 
@@ -92,3 +106,9 @@ bool wearer_take_summary(Wearer *w, const CoachClock *now, DaySummary *ret);
 void wearer_add_steps(Wearer *w, uint64_t steps, const CoachClock *now);
 /* Any configured device streaming. */
 bool wearer_any_streaming(const Wearer *w);
+/* A Device Information string of one of the wearer's devices: 1 stored and changed, 0 unchanged or
+ * a field we do not keep, -EBADMSG not printable text (dropped). */
+int wearer_set_device_info(Wearer *w, DeviceRole role, const DeviceInfoString *s);
+/* The footpod's reconciliation state, to persist and restore (see rsc_accumulator_get_total()). */
+bool wearer_get_footpod_total(const Wearer *w, uint32_t *ret_total_dm);
+void wearer_restore_footpod(Wearer *w, uint64_t distance_total_dm, bool has_footpod_total, uint32_t footpod_total_dm);

@@ -22,6 +22,7 @@
 #define REPORTED_MAX 64
 #define TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
 #define DISCOVERY_RETRY_USEC (5 * USEC_PER_SEC)
+#define POWER_ON_GRACE_USEC (2 * USEC_PER_SEC)
 
 typedef struct BluezDevice BluezDevice;
 
@@ -445,7 +446,17 @@ static int device_connect_reply(sd_bus_message *m, void *userdata, sd_bus_error 
 
         device_record_error(d, e, sd_bus_message_get_errno(m));
         log_ctx(LOG_INFO, &d->ctx, "%s: connection attempt failed: %s", d->label, e->name);
-        if (d->state == BLUEZ_LINK_CONNECTING) {
+        if (d->state == BLUEZ_LINK_RESOLVING || d->state == BLUEZ_LINK_SUBSCRIBING) {
+                /* Connected=true came first, then the error (bluetoothd answers only after service
+                 * discovery): the attempt failed all the same. End it now instead of waiting the
+                 * whole connect timeout for ServicesResolved. */
+                device_link_teardown(d);
+                if (!d->failure_counted)
+                        device_account_failure(d, true);
+                d->failed_unseen = false;
+                device_set_state(d, BLUEZ_LINK_DISCONNECTING);
+                device_disconnect(d);
+        } else if (d->state == BLUEZ_LINK_CONNECTING) {
                 bool seen = device_seen(d);
                 /* InProgress: another client or a stale attempt holds the adapter; not its fault. */
                 bool blame = seen && !bluez_error_is(e, BLUEZ_ERROR_PREFIX "InProgress");
@@ -1104,8 +1115,11 @@ static void adapter_update(BluezClient *c, const char *path, const BluezAdapterP
         if (was_powered && !a->powered) {
                 log_info("The Bluetooth adapter was powered off.");
                 c->discovery_active = false;
+                /* bluetoothd powers its adapters off on its way out, and releases its name and
+                 * removes the adapter only afterwards: powering on at once would race its exit.
+                 * The tick powers it on after a grace period if bluetoothd and the adapter stay. */
                 if (!c->power_cycling)
-                        client_ensure_powered(c);
+                        c->power_retry_usec = MAX(c->power_retry_usec, now_usec(c) + POWER_ON_GRACE_USEC);
         } else if (!was_powered && a->powered) {
                 log_info("The Bluetooth adapter is powered on.");
                 client_kick_connections(c);
@@ -1180,11 +1194,11 @@ static void device_apply(BluezDevice *d, const BluezDeviceProps *p) {
                         if (d->state != BLUEZ_LINK_CONNECTING)
                                 device_on_connected(d);
                         else {
-                                /* Connect() still in flight: the link is up, its reply is a formality. */
+                                /* Connect() still in flight: the link is up, but its reply
+                                 * still decides (an error ends the attempt). */
                                 d->state = BLUEZ_LINK_WAITING;
                                 if (c->connecting == d)
                                         c->connecting = NULL;
-                                d->connect_slot = sd_bus_slot_unref(d->connect_slot);
                                 device_on_connected(d);
                                 client_kick_connections(c);
                         }
@@ -2043,4 +2057,23 @@ void bluez_client_config_changed(BluezClient *c) {
 void bluez_client_set_random(BluezClient *c, uint64_t (*rnd)(void *userdata), void *userdata) {
         c->rnd = rnd ?: default_random;
         c->rnd_userdata = userdata;
+}
+
+int bluez_client_get_adapter(BluezClient *c, BluezAdapterInfo *ret) {
+        const char *name;
+        size_t n;
+
+        if (!c || !ret)
+                return -EINVAL;
+        if (!c->adapter || !c->adapter->path)
+                return -ENODEV;
+        /* "hci0" from bluetoothd's object path: ours to publish, but still checked. */
+        name = strrchr(c->adapter->path, '/');
+        name = name ? name + 1 : c->adapter->path;
+        n = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789");
+        if (n == 0 || n != strlen(name) || n >= sizeof(ret->name))
+                return -EINVAL;
+        memcpy(ret->name, name, n + 1);
+        ret->powered = c->adapter->powered;
+        return 0;
 }

@@ -22,6 +22,21 @@
 #define SAVE_INTERVAL_USEC (60 * USEC_PER_SEC)
 #define SHUTDOWN_FLUSH_USEC (3 * USEC_PER_SEC)
 #define JSON_BUFFER_SIZE 8192
+/* `link` between health reports: a connection change at once, counters and RSSI at most this often */
+#define LINK_CHANGE_INTERVAL_USEC (5 * USEC_PER_SEC)
+#define RSSI_BUCKET_DB 10
+
+/* What a published `link` said, to tell when it is worth another message. */
+typedef struct LinkReport {
+        bool published;
+        bool connected;
+        bool has_rssi;
+        int rssi_bucket;
+        uint64_t errors;             /* decode errors + lost frames + connection failures */
+        uint64_t reconnects;
+        unsigned info_generation;
+        uint64_t published_usec;
+} LinkReport;
 
 struct Manager {
         Config config;
@@ -64,6 +79,16 @@ struct Manager {
         /* The loop runs until quit is set; MQTT still needs the loop to flush after that. */
         bool quit;
         int exit_error;
+
+        /* Device Information of every configured device, pointing into the wearers' copies */
+        MqttDeviceInfo device_info[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
+        unsigned info_generation[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
+        bool device_info_changed;
+        LinkReport link_report[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
+        bool adapter_published;      /* bridge/<id>/info went out with this adapter state */
+        BluezAdapterInfo adapter;
+        bool have_adapter;
+        uint64_t device_info_rejected;
 
         char last_status[256];
         JsonWriter json;
@@ -135,6 +160,8 @@ static void manager_save_state(Manager *m) {
                 if (!ws)
                         continue;
                 ws->steps_total = w->steps_total;
+                ws->distance_total_dm = w->distance_total_dm;
+                ws->has_footpod_total = wearer_get_footpod_total(w, &ws->footpod_total_dm);
                 ws->steps_today = coach_today(w->coach)->steps;
                 (void) local_date_to_string(coach_today(w->coach)->date, ws->day, sizeof(ws->day));
                 ws->activity = w->activity;
@@ -188,6 +215,7 @@ static void manager_restore_state(Manager *m) {
                 if (!ws)
                         continue;
                 w->steps_total = ws->steps_total;
+                wearer_restore_footpod(w, ws->distance_total_dm, ws->has_footpod_total, ws->footpod_total_dm);
                 if (ws->coach_json) {
                         JsonParseError error = {};
                         r = coach_restore(w->coach, &now, ws->coach_json, strlen(ws->coach_json), &error);
@@ -336,6 +364,139 @@ static void manager_update_status(Manager *m) {
         log_debug("Status: %s", status);
 }
 
+/* ---- device information, link and bridge states on change ---------------------------------- */
+
+static void on_device_info(Manager *m, size_t i, DeviceRole role, const DeviceInfoString *s) {
+        Wearer *w = m->wearers[i];
+        int r;
+
+        r = wearer_set_device_info(w, role, s);
+        if (r < 0) {
+                m->device_info_rejected++;
+                log_ctx(LOG_WARNING, &w->log, "%s: ignoring its %s, which is not printable text.", w->device_names[role],
+                        device_info_field_to_string(s->field));
+                return;
+        }
+        if (r == 0)
+                return;
+        m->info_generation[i][role]++;
+        m->device_info_changed = true; /* the tick republishes discovery, bridge info and link */
+}
+
+static void device_info_init(Manager *m) {
+        for (size_t i = 0; i < m->n_wearers; i++)
+                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
+                        const WearerDeviceInfo *x = &m->wearers[i]->device_info[d];
+                        m->device_info[i][d] = (MqttDeviceInfo) {
+                                .manufacturer = x->manufacturer,
+                                .model = x->model,
+                                .firmware = x->firmware,
+                                .hardware = x->hardware,
+                        };
+                }
+}
+
+/* The link payload of one device; false when BlueZ has no such device. */
+static bool link_stats(Manager *m, size_t i, DeviceRole d, BluezLinkStats *ls, MqttLinkStats *ret) {
+        if (!m->bluez || bluez_client_get_link_stats(m->bluez, i, d, ls) < 0)
+                return false;
+        *ret = (MqttLinkStats) {
+                .connected = ls->connected,
+                .has_rssi = ls->has_rssi,
+                .rssi_dbm = ls->rssi,
+                .lost_frames = ls->frames_lost,
+                .decode_errors = ls->frames_rejected,
+                .reconnects = ls->reconnects,
+                .connected_usec = ls->link_uptime_usec,
+                .notifications_per_s = ls->link_uptime_usec > 0
+                                               ? (double) ls->frames_received / ((double) ls->link_uptime_usec / 1e6)
+                                               : 0,
+                .info = m->device_info[i][d],
+        };
+        return true;
+}
+
+static LinkReport link_report_of(Manager *m, size_t i, DeviceRole d, const BluezLinkStats *ls) {
+        return (LinkReport) {
+                .connected = ls->connected,
+                .has_rssi = ls->has_rssi,
+                /* floor division, so that -59 and -51 share a bucket and -60 does not */
+                .rssi_bucket = ls->has_rssi ? (ls->rssi - (ls->rssi < 0 ? RSSI_BUCKET_DB - 1 : 0)) / RSSI_BUCKET_DB : 0,
+                .errors = ls->frames_rejected + ls->frames_lost + ls->connect_failures,
+                .reconnects = ls->reconnects,
+                .info_generation = m->info_generation[i][d],
+        };
+}
+
+static void publish_link(Manager *m, size_t i, DeviceRole d, const BluezLinkStats *ls, const MqttLinkStats *l,
+                         uint64_t mono, uint64_t wall) {
+        LinkReport *rep = &m->link_report[i][d];
+
+        if (mqtt_publish_link(m->mqtt, m->wearers[i]->config->name, d, l, wall) < 0)
+                return;
+        *rep = link_report_of(m, i, d, ls);
+        rep->published = true;
+        rep->published_usec = mono;
+}
+
+/* Called every tick: `link` when the connection, the RSSI bucket, the error counters or the
+ * device's information changed; counters and RSSI at most every LINK_CHANGE_INTERVAL_USEC. */
+static void publish_link_changes(Manager *m, uint64_t mono, uint64_t wall) {
+        for (size_t i = 0; i < m->n_wearers; i++)
+                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
+                        const LinkReport *last = &m->link_report[i][d];
+                        BluezLinkStats ls;
+                        MqttLinkStats l;
+                        LinkReport now;
+
+                        if (!m->wearers[i]->config->has_device[d] || !link_stats(m, i, d, &ls, &l))
+                                continue;
+                        now = link_report_of(m, i, d, &ls);
+                        if (last->published && now.connected == last->connected &&
+                            now.info_generation == last->info_generation) {
+                                if (now.has_rssi == last->has_rssi && now.rssi_bucket == last->rssi_bucket &&
+                                    now.errors == last->errors && now.reconnects == last->reconnects)
+                                        continue;
+                                if (mono < last->published_usec + LINK_CHANGE_INTERVAL_USEC)
+                                        continue; /* the next tick after the interval sends it */
+                        }
+                        publish_link(m, i, d, &ls, &l, mono, wall);
+                }
+}
+
+static void publish_bridge_info(Manager *m, uint64_t wall) {
+        MqttAdapterInfo adapter = { .name = m->adapter.name, .powered = m->adapter.powered };
+        MqttBridgeInfo info = {
+                .version = INSOLE2MQTT_VERSION,
+                .config = &m->config,
+                .adapters = &adapter,
+                .n_adapters = m->have_adapter ? 1 : 0,
+                .device_info = m->device_info,
+        };
+
+        if (mqtt_publish_bridge_info(m->mqtt, &info, wall) >= 0)
+                m->adapter_published = true;
+}
+
+/* The adapter in use or its power changed, or a device told us about itself. */
+static void publish_bridge_changes(Manager *m, uint64_t wall) {
+        BluezAdapterInfo a = {};
+        bool have = m->bluez && bluez_client_get_adapter(m->bluez, &a) >= 0;
+
+        if (have != m->have_adapter || (have && (!streq(a.name, m->adapter.name) || a.powered != m->adapter.powered))) {
+                m->have_adapter = have;
+                m->adapter = a;
+                m->adapter_published = false;
+        }
+        if (m->device_info_changed) {
+                m->device_info_changed = false;
+                m->adapter_published = false;
+                (void) mqtt_publish_discovery_with_info(m->mqtt, INSOLE2MQTT_VERSION, m->device_info);
+        }
+        if (!m->adapter_published)
+                publish_bridge_info(m, wall);
+}
+
 /* ---- BlueZ callbacks ----------------------------------------------------------------------- */
 
 static void on_bluez_record(void *userdata, size_t wearer, DeviceRole role, const DecodedRecord *rec, uint64_t rx_usec) {
@@ -364,6 +525,7 @@ static void on_bluez_record(void *userdata, size_t wearer, DeviceRole role, cons
                                 device_info_field_to_string(rec->device_info.field),
                                 log_escape(rec->device_info.value, rec->device_info.len, esc, sizeof(esc)));
                 }
+                on_device_info(m, wearer, role, &rec->device_info);
                 return;
         case RECORD_OIP_PRESSURE_FRAME:
         case RECORD_ORPHE_FRAME:
@@ -569,6 +731,8 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 wearer_tick(m->wearers[i], &now);
                 drain_wearer(m, i, &now);
         }
+        publish_link_changes(m, now.mono_usec, now.wall_usec);
+        publish_bridge_changes(m, now.wall_usec);
         manager_update_status(m);
         return timer_rearm(s, usec + TICK_USEC);
 }
@@ -608,25 +772,13 @@ static int on_health(sd_event_source *s, uint64_t usec, void *userdata) {
                         if (!w->config->has_device[d])
                                 continue;
                         h.devices_configured++;
-                        if (bluez_client_get_link_stats(m->bluez, i, d, &ls) < 0)
+                        if (!link_stats(m, i, d, &ls, &l))
                                 continue;
                         if (ls.state == BLUEZ_LINK_STREAMING)
                                 h.devices_connected++;
                         h.decode_errors += ls.frames_rejected;
                         h.lost_frames += ls.frames_lost;
-                        l = (MqttLinkStats) {
-                                .connected = ls.connected,
-                                .has_rssi = ls.has_rssi,
-                                .rssi_dbm = ls.rssi,
-                                .lost_frames = ls.frames_lost,
-                                .decode_errors = ls.frames_rejected,
-                                .reconnects = ls.reconnects,
-                                .connected_usec = ls.link_uptime_usec,
-                                .notifications_per_s = elapsed > 0 && ls.link_uptime_usec > 0
-                                                               ? (double) ls.frames_received / ((double) ls.link_uptime_usec / 1e6)
-                                                               : 0,
-                        };
-                        (void) mqtt_publish_link(m->mqtt, w->config->name, d, &l, wall);
+                        publish_link(m, i, d, &ls, &l, now, wall);
                 }
         }
         (void) mqtt_publish_bridge_health(m->mqtt, &h, wall);
@@ -808,8 +960,6 @@ const Config *manager_config(const Manager *m) {
 }
 
 int manager_start(Manager *m) {
-        MqttAdapterInfo adapter = { .name = "hci", .powered = true };
-        MqttBridgeInfo info = { .version = INSOLE2MQTT_VERSION, .config = &m->config, .adapters = &adapter, .n_adapters = 0 };
         CoachClock now;
         int r;
 
@@ -878,8 +1028,9 @@ int manager_start(Manager *m) {
                 }
         }
         now = coach_clock(m);
-        (void) mqtt_publish_bridge_info(m->mqtt, &info, now.wall_usec);
-        (void) mqtt_publish_discovery(m->mqtt, INSOLE2MQTT_VERSION);
+        device_info_init(m);
+        publish_bridge_info(m, now.wall_usec);
+        (void) mqtt_publish_discovery_with_info(m->mqtt, INSOLE2MQTT_VERSION, m->device_info);
 
         r = mqtt_client_start(m->mqtt);
         if (r < 0)

@@ -5,6 +5,9 @@
 
 #include "wearer.h"
 
+/* A footpod reports about once a second; older values no longer describe the wearer's motion. */
+#define FOOTPOD_FRESH_USEC (5 * USEC_PER_SEC)
+
 static FootSide side_of_role(DeviceRole role) {
         switch (role) {
         case DEVICE_ROLE_LEFT:
@@ -41,6 +44,8 @@ int wearer_new(size_t index, const WearerConfig *config, const ReminderSettings 
                                 device_role_to_string(d), d == DEVICE_ROLE_FOOTPOD ? "" : "insole", config->name);
         w->gait_params = GAIT_PARAMS_DEFAULT;
         w->gait_params.body_weight_kg = (float) config->body_weight_kg;
+        /* One insole (with or without a footpod): the engine must not wait for the other foot. */
+        w->gait_params.single_foot = config->has_device[DEVICE_ROLE_LEFT] != config->has_device[DEVICE_ROLE_RIGHT];
         foot_pairer_init(&w->pairer);
         rsc_accumulator_init(&w->rsc);
         w->activity = ACTIVITY_UNKNOWN;
@@ -230,9 +235,86 @@ static void on_orphe_frame(Wearer *w, DeviceRole role, const OrpheFrame *f, cons
 }
 
 static void on_rsc(Wearer *w, const RscMeasurement *m, const CoachClock *now) {
+        uint64_t dm;
+
         rsc_accumulator_feed(&w->rsc, m, now->mono_usec);
+        w->have_rsc = true;
+        w->rsc_last = *m;
+        w->rsc_last_usec = now->mono_usec;
+        /* The accumulator reconciles Total Distance (reconnects, resets, the u32 wrap); what it
+         * added since the last measurement is this wearer's new distance. */
+        dm = (uint64_t) llround(rsc_accumulator_distance_m(&w->rsc) * 10);
+        if (dm > w->rsc_dm_counted) {
+                w->distance_total_dm += dm - w->rsc_dm_counted;
+                coach_feed_distance(w->coach, now, dm - w->rsc_dm_counted);
+                w->rsc_dm_counted = dm;
+        }
+        /* The engine counts steps from the cadence (a footpod has no step counter). */
         if (ensure_engine(w) >= 0)
                 (void) gait_engine_feed_cadence(w->gait, now->mono_usec, m->cadence_per_min, m->running);
+}
+
+bool wearer_get_footpod_total(const Wearer *w, uint32_t *ret_total_dm) {
+        return rsc_accumulator_get_total(&w->rsc, ret_total_dm);
+}
+
+void wearer_restore_footpod(Wearer *w, uint64_t distance_total_dm, bool has_footpod_total, uint32_t footpod_total_dm) {
+        w->distance_total_dm = distance_total_dm;
+        if (has_footpod_total && !w->have_rsc)
+                rsc_accumulator_set_total(&w->rsc, footpod_total_dm);
+}
+
+/* Device-provided text for payloads: printable ASCII only, surrounding spaces trimmed. Anything
+ * else (control bytes, escapes, other encodings) is refused rather than repaired. */
+static int device_info_text(const DeviceInfoString *s, char ret[static DEVICE_INFO_STRING_MAX + 1]) {
+        size_t b = 0, e = MIN((size_t) s->len, (size_t) DEVICE_INFO_STRING_MAX);
+
+        for (size_t i = 0; i < e; i++)
+                if ((unsigned char) s->value[i] < 0x20 || (unsigned char) s->value[i] > 0x7e)
+                        return -EBADMSG;
+        while (b < e && s->value[b] == ' ')
+                b++;
+        while (e > b && s->value[e - 1] == ' ')
+                e--;
+        if (b == e)
+                return -EBADMSG;
+        memcpy(ret, s->value + b, e - b);
+        ret[e - b] = 0;
+        return 0;
+}
+
+int wearer_set_device_info(Wearer *w, DeviceRole role, const DeviceInfoString *s) {
+        char text[DEVICE_INFO_STRING_MAX + 1];
+        char *field;
+        WearerDeviceInfo *info;
+        int r;
+
+        if (role < 0 || role >= _DEVICE_ROLE_MAX)
+                return 0;
+        info = &w->device_info[role];
+        switch (s->field) {
+        case DEVICE_INFO_MANUFACTURER:
+                field = info->manufacturer;
+                break;
+        case DEVICE_INFO_MODEL:
+                field = info->model;
+                break;
+        case DEVICE_INFO_FIRMWARE_REVISION:
+                field = info->firmware;
+                break;
+        case DEVICE_INFO_HARDWARE_REVISION:
+                field = info->hardware;
+                break;
+        default:
+                return 0; /* the serial number identifies a person's device: not published */
+        }
+        r = device_info_text(s, text);
+        if (r < 0)
+                return r;
+        if (streq(field, text))
+                return 0;
+        memcpy(field, text, strlen(text) + 1);
+        return 1;
 }
 
 void wearer_on_record(Wearer *w, DeviceRole role, const DecodedRecord *rec, const CoachClock *now) {
@@ -322,13 +404,10 @@ void wearer_tick(Wearer *w, const CoachClock *now) {
                         w->engine_steps_seen = steps;
                 }
         }
-        if (!w->has_step_counter && w->config->has_device[DEVICE_ROLE_FOOTPOD]) {
-                uint64_t s = rsc_accumulator_steps(&w->rsc);
-                if (s > w->rsc_steps_seen) {
-                        wearer_add_steps(w, s - w->rsc_steps_seen, now);
-                        w->rsc_steps_seen = s;
-                }
-        }
+        /* A footpod's steps come from the engine (cadence over time, unless insoles count them);
+         * its day always has a distance, 0 before the first measurement. */
+        if (w->config->has_device[DEVICE_ROLE_FOOTPOD])
+                coach_feed_distance(w->coach, now, 0);
         if (!wearer_any_streaming(w))
                 state = ACTIVITY_UNKNOWN;
 
@@ -361,6 +440,22 @@ int wearer_gait_json(Wearer *w, const CoachClock *now, JsonWriter *json) {
         minute = &snap.window[GAIT_WINDOW_60S];
         if (snap.activity == ACTIVITY_WALKING || snap.activity == ACTIVITY_RUNNING)
                 coach_feed_gait(w->coach, now, minute->cadence_spm, minute->symmetry.step_time_pct);
+        if (w->config->has_device[DEVICE_ROLE_FOOTPOD]) {
+                const DayCounters *today = coach_today(w->coach);
+
+                snap.footpod = (GaitFootpod) {
+                        .present = true,
+                        .fresh = w->have_rsc && w->streaming[DEVICE_ROLE_FOOTPOD] &&
+                                 now->mono_usec < w->rsc_last_usec + FOOTPOD_FRESH_USEC,
+                        .speed_m_s = w->rsc_last.speed_m_s,
+                        .cadence_spm = w->rsc_last.cadence_per_min,
+                        .has_stride_length = w->rsc_last.has_stride_length,
+                        .stride_length_m = w->rsc_last.stride_length_m,
+                        .running = w->rsc_last.running,
+                        .distance_today_m = today->distance_dm / 10.0,
+                        .distance_total_m = w->distance_total_dm / 10.0,
+                };
+        }
         return gait_snapshot_to_json(&snap, json);
 }
 

@@ -133,9 +133,14 @@ void rsc_accumulator_feed(RscAccumulator *a, const RscMeasurement *m, uint64_t t
 
         if (m->has_total_distance) {
                 if (a->have_total) {
+                        uint32_t forward = m->total_distance_dm - a->last_total_dm; /* modulo 2^32 */
+
                         if (m->total_distance_dm >= a->last_total_dm)
                                 /* Includes what was walked while out of range. */
-                                a->distance_m += (m->total_distance_dm - a->last_total_dm) / 10.0;
+                                a->distance_m += forward / 10.0;
+                        else if (forward <= RSC_TOTAL_WRAP_MAX_DM)
+                                /* The u32 wrapped. */
+                                a->distance_m += forward / 10.0;
                         else
                                 /* The footpod restarted its total (reboot, reset by app). */
                                 a->distance_m += m->total_distance_dm / 10.0;
@@ -160,4 +165,16 @@ uint64_t rsc_accumulator_steps(const RscAccumulator *a) {
 
 double rsc_accumulator_distance_m(const RscAccumulator *a) {
         return a->distance_m;
+}
+
+bool rsc_accumulator_get_total(const RscAccumulator *a, uint32_t *ret_total_dm) {
+        if (!a->have_total)
+                return false;
+        *ret_total_dm = a->last_total_dm;
+        return true;
+}
+
+void rsc_accumulator_set_total(RscAccumulator *a, uint32_t total_dm) {
+        a->have_total = true;
+        a->last_total_dm = total_dm;
 }

@@ -68,6 +68,8 @@
 #define STATE_HOLD_US (1 * USEC_PER_SEC)
 #define FOOT_STALE_US (1 * USEC_PER_SEC)
 #define FALLBACK_AFTER_US (5 * USEC_PER_SEC)
+#define STEP_MARKS 72u                  /* >= 60 s of once-a-second marks */
+#define RSC_MAX_GAP_US (5 * USEC_PER_SEC) /* longer between two cadences: a link loss, not walked */
 #define SITTING_SHARE 0.40f   /* of the wearer's standing load */
 #define NOT_WORN_SHARE 0.03f
 #define DAY_BIN_MS 10u
@@ -243,6 +245,12 @@ struct GaitEngine {
         bool rsc_running;
         uint64_t rsc_t_us;
         bool have_rsc;
+        double rsc_step_fraction;    /* steps from cadence over time, not yet whole */
+
+        /* steps_total at most once a second, for the windows' step counts without pressure */
+        uint64_t mark_t_us[STEP_MARKS];
+        uint64_t mark_steps[STEP_MARKS];
+        unsigned mark_pos, mark_n;
 };
 
 const char *gait_event_type_to_string(GaitEventType t) {
@@ -636,8 +644,9 @@ static void on_contact(GaitEngine *e, FootState *f, uint64_t t_us) {
         f->have_to = false;
         f->ic_t = t_us;
         f->stance = (GaitStanceMetrics) {};
-        e->steps_total++;
-        e->steps_day++;
+        /* With one insole, each of its contacts closes a stride: two steps. */
+        e->steps_total += e->params.single_foot ? 2 : 1;
+        e->steps_day += e->params.single_foot ? 2 : 1;
         e->last_contact_us = t_us;
         e->have_contact = true;
 }
@@ -1031,15 +1040,21 @@ static void balance_tick(GaitEngine *e, const RingSample *l, const RingSample *r
         b->sway_range_y_pct = 100.0f * (e->bal_max_y - e->bal_min_y);
 }
 
+static ActivityState posture_tick(GaitEngine *e, uint64_t now, float ref, float load);
+static void single_foot_tick(GaitEngine *e, uint64_t now, float ref);
+
 static void wearer_tick(GaitEngine *e, uint64_t now) {
         const FootState *fl = &e->foot[FOOT_LEFT], *fr = &e->foot[FOOT_RIGHT];
-        ActivityState want;
         float ref = wearer_reference_load(e);
 
         if (e->last_tick_us > 0 && now > e->last_tick_us)
                 e->activity_day_us[e->activity] += now - e->last_tick_us;
         e->last_tick_us = now;
 
+        if (e->params.single_foot) {
+                single_foot_tick(e, now, ref);
+                return;
+        }
         /* a tick may lag the latest sample of a foot: compare without unsigned wrap-around */
         if (fl->n_samples == 0 || fr->n_samples == 0 ||
             fl->last_t_us + FOOT_STALE_US < now || fr->last_t_us + FOOT_STALE_US < now) {
@@ -1055,11 +1070,20 @@ static void wearer_tick(GaitEngine *e, uint64_t now) {
         if (!empty)
                 e->low_load = false;
 
+        if (posture_tick(e, now, ref, load) == ACTIVITY_STANDING)
+                balance_tick(e, l, r, now);
+}
+
+/* Walking/running from recent contacts, otherwise a posture from the load both feet carry; returns
+ * the state now adopted. */
+static ActivityState posture_tick(GaitEngine *e, uint64_t now, float ref, float load) {
+        ActivityState want;
+
         if (e->have_contact && now - e->last_contact_us <= WALKING_HOLD_US && e->st_n > 0) {
                 set_activity(e, recent_running(e, now) ? ACTIVITY_RUNNING : ACTIVITY_WALKING, now);
                 e->candidate = e->activity;
                 e->candidate_since_us = now;
-                return;
+                return e->activity;
         }
         if (!isfinite(ref) || ref <= 0)
                 want = ACTIVITY_UNKNOWN;
@@ -1080,8 +1104,19 @@ static void wearer_tick(GaitEngine *e, uint64_t now) {
         }
         if (want == ACTIVITY_NOT_WORN || now - e->candidate_since_us >= STATE_HOLD_US)
                 set_activity(e, want, now);
-        if (e->activity == ACTIVITY_STANDING)
-                balance_tick(e, l, r, now);
+        return e->activity;
+}
+
+/* One insole: its foot alone decides. Standing still, people share their weight about evenly, so
+ * twice the worn foot's load stands for both feet's; the balance figures need both feet. */
+static void single_foot_tick(GaitEngine *e, uint64_t now, float ref) {
+        const FootState *f = e->foot[FOOT_LEFT].n_samples > 0 ? &e->foot[FOOT_LEFT] : &e->foot[FOOT_RIGHT];
+
+        if (f->n_samples == 0 || f->last_t_us + FOOT_STALE_US < now) {
+                set_activity(e, ACTIVITY_UNKNOWN, now);
+                return;
+        }
+        (void) posture_tick(e, now, ref, 2 * ring_at(f, f->n_samples - 1)->load);
 }
 
 int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample) {
@@ -1202,6 +1237,33 @@ static void advance_now(GaitEngine *e, uint64_t t) {
         }
 }
 
+/* steps_total as of t, at most one mark a second: the windows' step counts without strides. */
+static void mark_steps(GaitEngine *e, uint64_t t_us) {
+        unsigned last = (e->mark_pos + STEP_MARKS - 1) % STEP_MARKS;
+
+        if (e->mark_n > 0 && t_us < e->mark_t_us[last] + USEC_PER_SEC) {
+                e->mark_steps[last] = e->steps_total;
+                return;
+        }
+        e->mark_t_us[e->mark_pos] = t_us;
+        e->mark_steps[e->mark_pos] = e->steps_total;
+        e->mark_pos = (e->mark_pos + 1) % STEP_MARKS;
+        e->mark_n = MIN(e->mark_n + 1, STEP_MARKS);
+}
+
+/* Steps since `from`: the newest mark at or before it (or the oldest one) to now. */
+static uint64_t steps_since(const GaitEngine *e, uint64_t from) {
+        uint64_t base = e->steps_total;
+
+        for (unsigned i = 0; i < e->mark_n; i++) {
+                unsigned k = (e->mark_pos + STEP_MARKS - 1 - i) % STEP_MARKS;
+                base = e->mark_steps[k];
+                if (e->mark_t_us[k] <= from)
+                        break;
+        }
+        return e->steps_total - MIN(base, e->steps_total);
+}
+
 int gait_engine_feed_steps(GaitEngine *e, uint64_t t_us, uint32_t cumulative_steps) {
         if (!e)
                 return -EINVAL;
@@ -1224,6 +1286,7 @@ int gait_engine_feed_steps(GaitEngine *e, uint64_t t_us, uint32_t cumulative_ste
                 e->steps_counted += delta;
                 e->steps_total += delta;
                 e->steps_day += delta;
+                mark_steps(e, t_us);
                 e->steps_last_us = t_us;
                 if (e->activity != ACTIVITY_WALKING && e->activity != ACTIVITY_RUNNING) {
                         e->activity = ACTIVITY_WALKING;
@@ -1238,6 +1301,18 @@ int gait_engine_feed_cadence(GaitEngine *e, uint64_t t_us, float cadence_spm, bo
         if (!e || !isfinite(cadence_spm) || cadence_spm < 0)
                 return -EINVAL;
         advance_now(e, t_us);
+        if (e->have_rsc && t_us > e->rsc_t_us && t_us - e->rsc_t_us <= RSC_MAX_GAP_US && !pressure_recent(e, t_us)) {
+                /* A footpod has no step counter: its cadence held until this report is the count.
+                 * Insoles count steps themselves while they send pressure. */
+                double whole;
+
+                e->rsc_step_fraction += e->rsc_cadence * (double) (t_us - e->rsc_t_us) / (60.0 * USEC_PER_SEC);
+                whole = floor(e->rsc_step_fraction);
+                e->rsc_step_fraction -= whole;
+                e->steps_total += (uint64_t) whole;
+                e->steps_day += (uint64_t) whole;
+        }
+        mark_steps(e, t_us);
         e->have_rsc = true;
         e->rsc_cadence = cadence_spm;
         e->rsc_running = running;
@@ -1450,9 +1525,16 @@ int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret) {
                         cadence = e->rsc_cadence;
                 else if (e->steps_last_us > e->steps_first_us && e->now_us < e->steps_last_us + FALLBACK_AFTER_US)
                         cadence = (float) (e->steps_counted * 60.0 * USEC_PER_SEC / (e->steps_last_us - e->steps_first_us));
-                for (GaitWindow w = GAIT_WINDOW_10S; w <= GAIT_WINDOW_60S; w++)
+                for (GaitWindow w = GAIT_WINDOW_10S; w <= GAIT_WINDOW_60S; w++) {
                         s.window[w].cadence_spm = cadence;
-        }
+                        s.window[w].steps = (uint32_t) MIN(steps_since(e, e->now_us > spans[w] ? e->now_us - spans[w] : 0),
+                                                           (uint64_t) UINT32_MAX);
+                }
+                s.window[GAIT_WINDOW_DAY].steps = (uint32_t) MIN(e->steps_day, (uint64_t) UINT32_MAX);
+        } else if (e->params.single_foot)
+                /* Each stride of the one insole is two steps. */
+                for (GaitWindow w = 0; w < _GAIT_WINDOW_MAX; w++)
+                        s.window[w].steps *= 2;
         s.balance = e->balance;
         for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++)
                 s.quality[side] = foot_quality(e, &e->foot[side]);

@@ -105,6 +105,26 @@ void gait_quality_to_json(const GaitFootQuality quality[_FOOT_SIDE_MAX], JsonWri
         json_object_end(w);
 }
 
+/* Pace below a slow shuffle (0.2 m/s, 83 min/km) says nothing: left out. */
+#define FOOTPOD_MIN_PACE_SPEED 0.2f
+
+static void footpod_to_json(const GaitFootpod *f, JsonWriter *w) {
+        json_key(w, "footpod");
+        json_object_begin(w);
+        if (f->fresh) {
+                json_kv_double(w, "speed_m_s", f->speed_m_s, 2);
+                if (f->speed_m_s >= FOOTPOD_MIN_PACE_SPEED)
+                        json_kv_double(w, "pace_s_per_km", 1000.0 / f->speed_m_s, 1);
+                json_kv_double(w, "cadence_spm", f->cadence_spm, 0);
+                if (f->has_stride_length)
+                        json_kv_double(w, "stride_length_m", f->stride_length_m, 2);
+                json_kv_string(w, "motion", f->running ? "running" : "walking");
+        }
+        json_kv_double(w, "distance_today_m", f->distance_today_m, 1);
+        json_kv_double(w, "distance_total_m", f->distance_total_m, 1);
+        json_object_end(w);
+}
+
 int gait_snapshot_to_json(const GaitSnapshot *s, JsonWriter *w) {
         if (!s || !w)
                 return -EINVAL;
@@ -145,6 +165,8 @@ int gait_snapshot_to_json(const GaitSnapshot *s, JsonWriter *w) {
                 json_kv_double_finite(w, "toe_grips_per_min", s->balance.toe_grips_per_min, 2);
         }
         json_object_end(w);
+        if (s->footpod.present)
+                footpod_to_json(&s->footpod, w);
         json_object_end(w);
         return w->error;
 }

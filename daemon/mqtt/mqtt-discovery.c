@@ -23,6 +23,7 @@ typedef struct Entity {
         const char *entity_category;
         bool disabled_by_default;
         bool needs_reminders;
+        bool needs_footpod;
 } Entity;
 
 static const Entity wearer_entities[] = {
@@ -44,6 +45,19 @@ static const Entity wearer_entities[] = {
         { "binary_sensor", "walking", "Walking", MQTT_WEARER_ACTIVITY, 0,
           "{{ 'ON' if value_json.activity in ['walking', 'running'] else 'OFF' }}", NULL, "moving", NULL,
           NULL },
+        /* a footpod's measurements (docs/metrics.md): the gait payload's `footpod`, the day's distance */
+        { "sensor", "speed", "Speed", MQTT_WEARER_GAIT, 0, "{{ value_json.footpod.speed_m_s | default(none) }}", "m/s", "speed",
+          "measurement", NULL, .needs_footpod = true },
+        { "sensor", "pace", "Pace", MQTT_WEARER_GAIT, 0, "{{ value_json.footpod.pace_s_per_km | default(none) }}", "s/km", NULL,
+          "measurement", "mdi:timer-outline", .needs_footpod = true },
+        { "sensor", "stride_length", "Stride length", MQTT_WEARER_GAIT, 0,
+          "{{ value_json.footpod.stride_length_m | default(none) }}", "m", "distance", "measurement", "mdi:ruler",
+          .needs_footpod = true },
+        { "sensor", "distance_today", "Distance today", MQTT_WEARER_TODAY, 0, "{{ value_json.distance_m }}", "m",
+          "distance", "total_increasing", NULL, .needs_footpod = true },
+        { "sensor", "distance_total", "Distance total", MQTT_WEARER_GAIT, 0,
+          "{{ value_json.footpod.distance_total_m }}", "m", "distance", "total_increasing", NULL,
+          .needs_footpod = true },
         /* docs/reminders.md: the retained state's `due` */
         { "binary_sensor", "move_reminder_due", "Move reminder due", MQTT_WEARER_REMINDER_STATE, 0,
           "{{ 'ON' if value_json.due else 'OFF' }}", NULL, NULL, NULL, "mdi:human-handsup",
@@ -76,7 +90,8 @@ static void device_block_gateway(JsonWriter *w, const Config *c, const char *ver
         json_object_end(w);
 }
 
-static void device_block(JsonWriter *w, const Config *c, const char *wearer, const char *role, const char *version) {
+static void device_block(JsonWriter *w, const Config *c, const char *wearer, const char *role, const char *version,
+                         const MqttDeviceInfo *info) {
         char id[96], via[64], name[96];
 
         if (role) {
@@ -98,9 +113,13 @@ static void device_block(JsonWriter *w, const Config *c, const char *wearer, con
         json_string(w, id);
         json_array_end(w);
         json_kv_string(w, "name", name);
-        json_kv_string(w, "manufacturer", "insole2mqtt");
-        json_kv_string(w, "model", role ? (streq(role, "footpod") ? "Foot pod" : "Smart insole") : "Wearer");
-        json_kv_string(w, "sw_version", version);
+        /* A device's own Device Information where it told us, our defaults otherwise. */
+        json_kv_string(w, "manufacturer", info && info->manufacturer && *info->manufacturer ? info->manufacturer : "insole2mqtt");
+        json_kv_string(w, "model", info && info->model && *info->model ? info->model :
+                                   role ? (streq(role, "footpod") ? "Foot pod" : "Smart insole") : "Wearer");
+        json_kv_string(w, "sw_version", info && info->firmware && *info->firmware ? info->firmware : version);
+        if (info && info->hardware && *info->hardware)
+                json_kv_string(w, "hw_version", info->hardware);
         json_kv_string(w, "via_device", via);
         json_object_end(w);
 }
@@ -135,7 +154,7 @@ static int emit(JsonWriter *w, const char *topic, MqttDiscoveryCallback cb, void
 }
 
 static int entity_config(const Config *c, const char *version, const WearerConfig *wc, const char *role,
-                         const Entity *e, MqttDiscoveryCallback cb, void *userdata) {
+                         const MqttDeviceInfo *info, const Entity *e, MqttDiscoveryCallback cb, void *userdata) {
         char topic[MQTT_TOPIC_MAX], state_topic[MQTT_TOPIC_MAX], bridge_state[MQTT_TOPIC_MAX],
                 wearer_avail[MQTT_TOPIC_MAX], device_avail[MQTT_TOPIC_MAX], object[MQTT_NAME_MAX + 1],
                 unique_id[128], name[64];
@@ -216,7 +235,7 @@ static int entity_config(const Config *c, const char *version, const WearerConfi
                 availability_entry(&w, device_avail);
         json_array_end(&w);
         json_kv_string(&w, "availability_mode", "all");
-        device_block(&w, c, wc->name, role, version);
+        device_block(&w, c, wc->name, role, version, info);
         origin_block(&w, version);
         json_object_end(&w);
 
@@ -260,6 +279,11 @@ static int gateway_config(const Config *c, const char *version, MqttDiscoveryCal
 }
 
 int mqtt_discovery_build(const Config *c, const char *version, MqttDiscoveryCallback cb, void *userdata) {
+        return mqtt_discovery_build_with_info(c, version, NULL, cb, userdata);
+}
+
+int mqtt_discovery_build_with_info(const Config *c, const char *version, const MqttDeviceInfo (*info)[_DEVICE_ROLE_MAX],
+                                   MqttDiscoveryCallback cb, void *userdata) {
         int r;
 
         if (!c || !cb)
@@ -279,7 +303,9 @@ int mqtt_discovery_build(const Config *c, const char *version, MqttDiscoveryCall
                 for (size_t k = 0; k < ELEMENTSOF(wearer_entities); k++) {
                         if (wearer_entities[k].needs_reminders && !c->reminders)
                                 continue;
-                        r = entity_config(c, version, wc, NULL, &wearer_entities[k], cb, userdata);
+                        if (wearer_entities[k].needs_footpod && !wc->has_device[DEVICE_ROLE_FOOTPOD])
+                                continue;
+                        r = entity_config(c, version, wc, NULL, NULL, &wearer_entities[k], cb, userdata);
                         if (r < 0)
                                 return r;
                 }
@@ -287,8 +313,8 @@ int mqtt_discovery_build(const Config *c, const char *version, MqttDiscoveryCall
                         if (!wc->has_device[role])
                                 continue;
                         for (size_t k = 0; k < ELEMENTSOF(device_entities); k++) {
-                                r = entity_config(c, version, wc, mqtt_role_to_string(role), &device_entities[k],
-                                                  cb, userdata);
+                                r = entity_config(c, version, wc, mqtt_role_to_string(role),
+                                                  info ? &info[i][role] : NULL, &device_entities[k], cb, userdata);
                                 if (r < 0)
                                         return r;
                         }

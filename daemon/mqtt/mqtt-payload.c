@@ -25,6 +25,27 @@ void mqtt_payload_availability(JsonWriter *w, bool online, const char *gateway) 
         json_object_end(w);
 }
 
+static bool nonempty(const char *s) {
+        return s && *s;
+}
+
+void mqtt_payload_device_info(JsonWriter *w, const char *key, const MqttDeviceInfo *info) {
+        if (!info || !(nonempty(info->manufacturer) || nonempty(info->model) || nonempty(info->firmware) ||
+                       nonempty(info->hardware)))
+                return;
+        json_key(w, key);
+        json_object_begin(w);
+        if (nonempty(info->manufacturer))
+                json_kv_string(w, "manufacturer", info->manufacturer);
+        if (nonempty(info->model))
+                json_kv_string(w, "model", info->model);
+        if (nonempty(info->firmware))
+                json_kv_string(w, "firmware", info->firmware);
+        if (nonempty(info->hardware))
+                json_kv_string(w, "hardware", info->hardware);
+        json_object_end(w);
+}
+
 void mqtt_payload_bridge_info(JsonWriter *w, const MqttStamp *stamp, const MqttBridgeInfo *info) {
         const Config *c = info->config;
 
@@ -60,6 +81,23 @@ void mqtt_payload_bridge_info(JsonWriter *w, const MqttStamp *stamp, const MqttB
                         if (c->wearers[i].has_device[r])
                                 json_string(w, mqtt_role_to_string(r));
                 json_array_end(w);
+                if (info->device_info) {
+                        bool any = false;
+                        for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++) {
+                                const MqttDeviceInfo *d = &info->device_info[i][r];
+                                any = any || nonempty(d->manufacturer) || nonempty(d->model) ||
+                                      nonempty(d->firmware) || nonempty(d->hardware);
+                        }
+                        if (any) {
+                                json_key(w, "device_info");
+                                json_object_begin(w);
+                                for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++)
+                                        if (c->wearers[i].has_device[r])
+                                                mqtt_payload_device_info(w, mqtt_role_to_string(r),
+                                                                         &info->device_info[i][r]);
+                                json_object_end(w);
+                        }
+                }
                 json_object_end(w);
         }
         json_array_end(w);
@@ -147,6 +185,7 @@ void mqtt_payload_link(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, c
         json_kv_uint(w, "decode_errors", l->decode_errors);
         json_kv_uint(w, "reconnects", l->reconnects);
         json_kv_uint(w, "connected_s", l->connected_usec / USEC_PER_SEC);
+        mqtt_payload_device_info(w, "device_info", &l->info);
         json_object_end(w);
 }
 

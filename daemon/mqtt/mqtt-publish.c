@@ -214,11 +214,15 @@ static int discovery_cb(const char *topic, const char *payload, size_t len, void
 }
 
 int mqtt_publish_discovery(MqttClient *c, const char *version) {
+        return mqtt_publish_discovery_with_info(c, version, NULL);
+}
+
+int mqtt_publish_discovery_with_info(MqttClient *c, const char *version, const MqttDeviceInfo (*info)[_DEVICE_ROLE_MAX]) {
         const Config *cfg = client_config(c);
 
         if (!cfg->homeassistant)
                 return 0;
-        return mqtt_discovery_build(cfg, version, discovery_cb, c);
+        return mqtt_discovery_build_with_info(cfg, version, info, discovery_cb, c);
 }
 
 int mqtt_subscribe_reminder_set(MqttClient *c, const char *wearer, MqttMessageHandler h, void *userdata) {

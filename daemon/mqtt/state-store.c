@@ -134,6 +134,10 @@ int state_store_format(const StateStore *s, char **ret, size_t *ret_len) {
                                 fprintf(f, "wearer.%s.%s.boot_id=%" PRIu32 "\n", w->name, mqtt_role_to_string(r),
                                         w->device_boot_id[r]);
                 }
+                if (w->distance_total_dm > 0)
+                        fprintf(f, "wearer.%s.distance_total_dm=%" PRIu64 "\n", w->name, w->distance_total_dm);
+                if (w->has_footpod_total)
+                        fprintf(f, "wearer.%s.footpod.total_dm=%" PRIu32 "\n", w->name, w->footpod_total_dm);
                 /* Written by our own JSON writer: one line, no newline inside. */
                 if (w->coach_json && !strchr(w->coach_json, '\n'))
                         fprintf(f, "wearer.%s.coach=%s\n", w->name, w->coach_json);
@@ -217,6 +221,12 @@ static int parse_wearer_key(StateStore *s, char *key, const char *value) {
                                 return -EBADMSG;
                         w->device_boot_id[role] = (uint32_t) u;
                         w->has_device_boot_id[role] = true;
+                } else if (streq(sub, "total_dm")) {
+                        r = parse_u64(value, &u);
+                        if (r < 0 || u > UINT32_MAX)
+                                return -EBADMSG;
+                        w->footpod_total_dm = (uint32_t) u;
+                        w->has_footpod_total = true;
                 }
                 return 0;
         }
@@ -229,6 +239,8 @@ static int parse_wearer_key(StateStore *s, char *key, const char *value) {
                 return parse_u64(value, &w->steps_today);
         else if (streq(field, "steps_total"))
                 return parse_u64(value, &w->steps_total);
+        else if (streq(field, "distance_total_dm"))
+                return parse_u64(value, &w->distance_total_dm);
         else if (streq(field, "activity"))
                 w->activity = activity_from_string(value);
         else if (streq(field, "activity_since_usec"))

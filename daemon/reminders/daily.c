@@ -46,6 +46,8 @@ void day_counters_merge(DayCounters *a, const DayCounters *b) {
                 a->cadence_hist[i] += b->cadence_hist[i];
         for (size_t i = 0; i < DAY_SYMMETRY_BINS; i++)
                 a->symmetry_hist[i] += b->symmetry_hist[i];
+        a->has_distance = a->has_distance || b->has_distance;
+        a->distance_dm += b->distance_dm;
 }
 
 void day_counters_add_cadence(DayCounters *c, float cadence_spm) {
@@ -142,6 +144,8 @@ int day_counters_to_json(const DayCounters *c, JsonWriter *w) {
         json_array_end(w);
         hist_to_json(w, "cadence_hist", c->cadence_hist, DAY_CADENCE_BINS);
         hist_to_json(w, "symmetry_hist", c->symmetry_hist, DAY_SYMMETRY_BINS);
+        if (c->has_distance)
+                json_kv_uint(w, "distance_dm", c->distance_dm);
         json_object_end(w);
         return w->error;
 }
@@ -256,6 +260,13 @@ int day_counters_from_json(const JsonValue *o, DayCounters *ret, JsonParseError 
         if ((r = hist_from_json(o, "cadence_hist", c.cadence_hist, DAY_CADENCE_BINS, e)) < 0 ||
             (r = hist_from_json(o, "symmetry_hist", c.symmetry_hist, DAY_SYMMETRY_BINS, e)) < 0)
                 return r;
+        /* Optional: only footpod wearers have it (and files from before it existed do not). */
+        if (json_value_member(o, "distance_dm")) {
+                /* 1000 km in a day is already far beyond anyone's walk */
+                if ((r = get_u64(o, "distance_dm", 10000000, &c.distance_dm, e)) < 0)
+                        return r;
+                c.has_distance = true;
+        }
 
         *ret = c;
         return 0;
@@ -282,6 +293,8 @@ int day_summary_to_json(const DayCounters *c, const DaySummaryInfo *info, JsonWr
         json_kv_bool(w, "partial", info->partial);
         json_kv_bool(w, "restored", info->restored);
         json_kv_uint(w, "steps", c->steps);
+        if (c->has_distance)
+                json_kv_double(w, "distance_m", c->distance_dm / 10.0, 1);
         json_kv_uint(w, "calf_pump_activations", c->steps + c->calf_raises);
         json_kv_uint(w, "active_minutes", day_counters_active_usec(c) / USEC_PER_MINUTE);
         json_kv_uint(w, "sitting_s", c->activity_usec[ACTIVITY_SITTING] / USEC_PER_SEC);

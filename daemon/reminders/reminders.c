@@ -604,6 +604,13 @@ void coach_feed_steps(Coach *c, const CoachClock *now, uint32_t new_steps) {
         evaluate(c, now);
 }
 
+void coach_feed_distance(Coach *c, const CoachClock *now, uint64_t distance_dm) {
+        advance(c, now);
+        c->today.has_distance = true;
+        c->today.distance_dm += distance_dm;
+        evaluate(c, now);
+}
+
 void coach_add_day_steps(Coach *c, const CoachClock *now, uint64_t steps) {
         advance(c, now);
         c->today.steps += steps;
@@ -873,6 +880,8 @@ int coach_activity_to_json(const Coach *c, const CoachClock *now, JsonWriter *w)
         json_object_begin(w);
         json_kv_string(w, "date", local_date_to_string(c->day_known ? d->date : 0, date, sizeof(date)));
         json_kv_uint(w, "steps", d->steps);
+        if (d->has_distance)
+                json_kv_double(w, "distance_m", d->distance_dm / 10.0, 1);
         json_kv_uint(w, "calf_pump_activations", d->steps + d->calf_raises);
         json_kv_uint(w, "active_minutes", day_counters_active_usec(d) / USEC_PER_MINUTE);
         json_kv_uint(w, "longest_sitting_s", d->longest_sitting_usec / USEC_PER_SEC);

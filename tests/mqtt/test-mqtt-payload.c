@@ -319,8 +319,8 @@ static void test_discovery(void **state) {
 
         make_config(&c);
         assert_int_equal(mqtt_discovery_build(&c, "0.1.0", collect, &col), 0);
-        /* gateway 1 + anna 9 + bob 9 + anna's 2 insoles x 3 + bob's footpod x 3 */
-        assert_int_equal(col.n, 1 + 9 + 9 + 6 + 3);
+        /* gateway 1 + anna 9 + bob 9 and 5 footpod sensors + anna's 2 insoles x 3 + bob's footpod x 3 */
+        assert_int_equal(col.n, 1 + 9 + 9 + 5 + 6 + 3);
 
         for (size_t i = 0; i < col.n; i++) {
                 assert_schema("homeassistant-discovery", col.payload[i]);
@@ -368,7 +368,57 @@ static void test_discovery(void **state) {
         assert_non_null(find_payload(&col, "homeassistant/sensor/bob_2/insole2mqtt_footpod_battery/config"));
         assert_null(find_payload(&col, "homeassistant/sensor/bob_2/insole2mqtt_left_battery/config"));
         assert_non_null(find_payload(&col, "homeassistant/binary_sensor/pi-room1/insole2mqtt_bridge/config"));
+
+        /* a footpod wearer's speed, pace and distances, with Home Assistant's classes and units */
+        assert_null(find_payload(&col, "homeassistant/sensor/anna/insole2mqtt_speed/config"));
+        p = find_payload(&col, "homeassistant/sensor/bob_2/insole2mqtt_speed/config");
+        assert_non_null(p);
+        assert_int_equal(json_parse(p, strlen(p), NULL, &doc, NULL), 0);
+        v = json_document_root(doc);
+        assert_string_equal(json_str(json_value_member(v, "device_class")), "speed");
+        assert_string_equal(json_str(json_value_member(v, "unit_of_measurement")), "m/s");
+        assert_string_equal(json_str(json_value_member(v, "state_class")), "measurement");
+        assert_string_equal(json_str(json_value_member(v, "state_topic")), "insole/bob_2/gait");
+        doc = json_document_free(doc);
+        p = find_payload(&col, "homeassistant/sensor/bob_2/insole2mqtt_pace/config");
+        assert_non_null(p);
+        assert_non_null(strstr(p, "\"unit_of_measurement\":\"s/km\""));
+        assert_null(strstr(p, "device_class"));
+        p = find_payload(&col, "homeassistant/sensor/bob_2/insole2mqtt_distance_today/config");
+        assert_non_null(p);
+        assert_int_equal(json_parse(p, strlen(p), NULL, &doc, NULL), 0);
+        v = json_document_root(doc);
+        assert_string_equal(json_str(json_value_member(v, "device_class")), "distance");
+        assert_string_equal(json_str(json_value_member(v, "unit_of_measurement")), "m");
+        assert_string_equal(json_str(json_value_member(v, "state_class")), "total_increasing");
+        assert_string_equal(json_str(json_value_member(v, "state_topic")), "insole/bob_2/today");
+        doc = json_document_free(doc);
+        p = find_payload(&col, "homeassistant/sensor/bob_2/insole2mqtt_distance_total/config");
+        assert_non_null(strstr(p, "\"state_class\":\"total_increasing\""));
+        assert_non_null(find_payload(&col, "homeassistant/sensor/bob_2/insole2mqtt_stride_length/config"));
         collected_free(&col);
+
+        /* the footpod's own Device Information in its device block; defaults for the others */
+        {
+                MqttDeviceInfo info[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX] = {};
+                info[1][DEVICE_ROLE_FOOTPOD] = (MqttDeviceInfo) { .manufacturer = "Stryd \"Inc\"", .model = "Next Gen",
+                                                                  .firmware = "2.1.3", .hardware = "B" };
+                assert_int_equal(mqtt_discovery_build_with_info(&c, "0.1.0", info, collect, &col), 0);
+                p = find_payload(&col, "homeassistant/sensor/bob_2/insole2mqtt_footpod_battery/config");
+                assert_non_null(p);
+                assert_schema("homeassistant-discovery", p);
+                assert_int_equal(json_parse(p, strlen(p), NULL, &doc, NULL), 0);
+                v = json_value_member(json_document_root(doc), "device");
+                assert_string_equal(json_str(json_value_member(v, "manufacturer")), "Stryd \"Inc\"");
+                assert_string_equal(json_str(json_value_member(v, "model")), "Next Gen");
+                assert_string_equal(json_str(json_value_member(v, "sw_version")), "2.1.3");
+                assert_string_equal(json_str(json_value_member(v, "hw_version")), "B");
+                doc = json_document_free(doc);
+                p = find_payload(&col, "homeassistant/sensor/anna/insole2mqtt_left_battery/config");
+                assert_non_null(strstr(p, "\"manufacturer\":\"insole2mqtt\""));
+                assert_null(strstr(p, "hw_version"));
+                collected_free(&col);
+        }
 
         /* no reminder entity without reminders; a hostile configured name stops the build */
         c.reminders = false;
