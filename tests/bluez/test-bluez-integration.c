@@ -897,6 +897,54 @@ static void test_routine_errors(void **state) {
         harness_free(h);
 }
 
+/* Connected=true arrives before Connect()'s error reply (bluetoothd answers only after service
+ * discovery): the error ends the attempt at once and the next one follows the backoff, instead of
+ * waiting the whole connect timeout for ServicesResolved. */
+static void test_connect_error_after_connected(void **state) {
+        Harness *h = harness_with_sim(FAST_RADIO "wearer anna left=" ANNA_L "\n");
+        BluezLinkStats st;
+        uint64_t t0;
+
+        sim_do(h, "fail-connect " ANNA_L " count=1 after-connected software-abort");
+        config_wearer(&h->config, "anna", ANNA_L, NULL);
+        h->config.connect_timeout_usec = 30 * USEC_PER_SEC;
+        t0 = mono_usec();
+        harness_start_client(h);
+        /* well within the 30 s connect timeout the old behaviour waited for */
+        assert_true(run_until(h, all_streaming, NULL, 10 * USEC_PER_SEC));
+        printf("# Connect() error after Connected=true: streaming %.0f ms after start\n",
+               (h->obs[0][0].streaming_at - t0) / 1000.0);
+        st = link_stats(h, 0, DEVICE_ROLE_LEFT);
+        assert_int_equal(st.connect_failures, 1);
+        assert_int_equal(h->obs[0][0].streaming_count, 1);
+        /* the half-up link was taken down before the next attempt */
+        assert_true(sim_stat(h, ANNA_L, "connects") >= 2);
+        assert_true(sim_stat(h, ANNA_L, "disconnects") >= 1);
+        assert_int_equal(h->fatal, 0);
+        harness_free(h);
+}
+
+/* bluetoothd stopping powers the adapter off first and goes away a moment later: the client must
+ * not race it with a power-on (that only earns a warning), and streams again once it is back. */
+static void test_no_power_on_while_bluetoothd_stops(void **state) {
+        Harness *h = harness_with_sim(FAST_RADIO "wearer anna left=" ANNA_L "\n");
+        StreamTarget again = { .role = DEVICE_ROLE_LEFT, .count = 2 };
+
+        config_wearer(&h->config, "anna", ANNA_L, NULL);
+        harness_start_client(h);
+        assert_true(run_until(h, all_streaming, NULL, 10 * USEC_PER_SEC));
+        sim_do(h, "restart-bluetoothd down=1s graceful");
+        assert_true(run_until(h, service_went_down, NULL, 5 * USEC_PER_SEC));
+        assert_true(run_until(h, streaming_count_reached, &again, 10 * USEC_PER_SEC));
+        for (size_t i = 0; i < h->n_lines; i++) {
+                if (strstr(h->lines[i], "Powering the Bluetooth adapter on") ||
+                    strstr(h->lines[i], "adapter's power"))
+                        fail_msg("power-on attempted while bluetoothd was stopping: %s", h->lines[i]);
+        }
+        assert_int_equal(h->fatal, 0);
+        harness_free(h);
+}
+
 /* The adapter is powered off (we power it on again), then removed and re-added. */
 static void test_adapter_power_and_removal(void **state) {
         Harness *h = harness_with_sim(FAST_RADIO "wearer anna left=" ANNA_L "\n");
@@ -1012,6 +1060,8 @@ int main(void) {
                 cmocka_unit_test_teardown(test_hostile_names, teardown),
                 cmocka_unit_test_teardown(test_watchdog_silent_link, teardown),
                 cmocka_unit_test_teardown(test_routine_errors, teardown),
+                cmocka_unit_test_teardown(test_connect_error_after_connected, teardown),
+                cmocka_unit_test_teardown(test_no_power_on_while_bluetoothd_stops, teardown),
                 cmocka_unit_test_teardown(test_adapter_power_and_removal, teardown),
                 cmocka_unit_test_teardown(test_escalation_to_exit, teardown),
                 cmocka_unit_test_teardown(test_spoofed_signals_ignored, teardown),

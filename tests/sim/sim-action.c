@@ -266,11 +266,23 @@ static int device_fault(SimDevice *d, const Tokens *tk, char *err, size_t errsiz
                 d->in_range = true;
         else if (streq(verb, "drop-link"))
                 sim_device_link_lost(d);
+        else if (streq(verb, "distance")) {
+                /* a footpod's Total Distance, in m (the u32 of 1/10 m wraps at 429496729.6) */
+                char *end;
+                double m;
+                if (tk->n < 3)
+                        return fail(err, errsize, "distance ADDRESS METERS");
+                m = strtod(tk->t[2].s, &end);
+                if (*end || !(m >= 0 && m < 1e12))
+                        return fail(err, errsize, "bad distance '%s'", tk->t[2].s);
+                d->rsc_distance_m = m;
+        }
         else if (streq(verb, "reboot")) {
                 sim_device_link_lost(d);
                 sim_device_reboot(d);
         } else if (streq(verb, "fail-connect")) {
                 d->fail_connect = 1;
+                d->fail_after_connected = false;
                 snprintf(d->fail_error, sizeof(d->fail_error), "org.bluez.Error.Failed");
                 snprintf(d->fail_message, sizeof(d->fail_message), "le-connection-abort-by-local");
                 for (size_t i = 2; i < tk->n; i++) {
@@ -284,6 +296,8 @@ static int device_fault(SimDevice *d, const Tokens *tk, char *err, size_t errsiz
                                 snprintf(d->fail_error, sizeof(d->fail_error), "%s", v);
                         else if ((v = kv(t, "message")))
                                 snprintf(d->fail_message, sizeof(d->fail_message), "%s", v);
+                        else if (streq(t->s, "after-connected"))
+                                d->fail_after_connected = true;
                         else if (streq(t->s, "inprogress")) {
                                 snprintf(d->fail_error, sizeof(d->fail_error), "org.bluez.Error.InProgress");
                                 snprintf(d->fail_message, sizeof(d->fail_message), "In Progress");

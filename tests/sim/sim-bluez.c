@@ -959,6 +959,19 @@ static int on_connect_attempt(sd_event_source *s, uint64_t usec, void *userdata)
         Sim *sim = d->sim;
         d->connect_timer = sd_event_source_disable_unref(d->connect_timer);
 
+        if (d->fail_connect > 0 && d->fail_after_connected && d->in_range && sim->powered) {
+                /* The link came up, then the attempt failed (e.g. during service discovery):
+                 * Connected=true first, the error reply after it, and the link stays up until
+                 * someone disconnects it. */
+                d->fail_connect--;
+                d->connected = true;
+                d->connects++;
+                d->expire_timer = sd_event_source_disable_unref(d->expire_timer);
+                emit_changed(sim, d->path, "org.bluez.Device1", "Connected");
+                (void) sd_bus_flush(sim->bus);
+                (void) pending_connect_fail(d, d->fail_error, d->fail_message);
+                return 0;
+        }
         if (d->fail_connect > 0) {
                 d->fail_connect--;
                 (void) pending_connect_fail(d, d->fail_error, d->fail_message);
@@ -1296,6 +1309,8 @@ int sim_bluez_start(Sim *sim) {
         return 0;
 }
 
+#define GRACEFUL_STOP_DELAY_USEC (500 * USEC_PER_MSEC)
+
 void sim_bluez_stop(Sim *sim, bool graceful) {
         if (!sim->bus)
                 return;
@@ -1341,11 +1356,29 @@ static int on_restart(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static int on_stop_after_power_off(sd_event_source *s, uint64_t usec, void *userdata) {
+        Sim *sim = userdata;
+        sim->restart_timer = sd_event_source_disable_unref(sim->restart_timer);
+        sim_bluez_stop(sim, true);
+        /* bluetoothd's AutoEnable powers the adapter on when it comes back */
+        sim->powered = true;
+        return sd_event_add_time_relative(sim->event, &sim->restart_timer, CLOCK_MONOTONIC,
+                                          MAX(sim->restart_down_us, (uint64_t) 1000), 1, on_restart, sim);
+}
+
 int sim_bluez_restart(Sim *sim, uint64_t down_us, bool graceful) {
         /* A new connection (and so a new unique name) and new objects, as a new bluetoothd would
          * have; devices remember paired/trusted state, as /var/lib/bluetooth does. */
-        sim_bluez_stop(sim, graceful);
         sim->restart_timer = sd_event_source_disable_unref(sim->restart_timer);
+        if (graceful && sim->bus && sim->powered) {
+                /* bluetoothd 5.66 on SIGTERM: powers its adapters off, and only a moment later
+                 * removes them and releases its name. */
+                (void) sim_adapter_set_powered(sim, false);
+                sim->restart_down_us = down_us;
+                return sd_event_add_time_relative(sim->event, &sim->restart_timer, CLOCK_MONOTONIC,
+                                                  GRACEFUL_STOP_DELAY_USEC, 1, on_stop_after_power_off, sim);
+        }
+        sim_bluez_stop(sim, graceful);
         return sd_event_add_time_relative(sim->event, &sim->restart_timer, CLOCK_MONOTONIC, MAX(down_us, (uint64_t) 1000), 1,
                                           on_restart, sim);
 }

@@ -118,6 +118,7 @@ static void build_gatt(SimDevice *d) {
         add_char(s, CHAR_DIS_MANUFACTURER, SIG("2a29"), CHAR_F_READ, &h);
         add_char(s, CHAR_DIS_MODEL, SIG("2a24"), CHAR_F_READ, &h);
         add_char(s, CHAR_DIS_FIRMWARE, SIG("2a26"), CHAR_F_READ, &h);
+        add_char(s, CHAR_DIS_HARDWARE, SIG("2a27"), CHAR_F_READ, &h);
 }
 
 static SimChar *find_char(SimDevice *d, CharRole role) {
@@ -143,6 +144,8 @@ static void device_boot(SimDevice *d, uint64_t now) {
         d->seq = (uint16_t) (h >> 16);
         d->steps_base = wearer_foot_steps(d->wearer, d->side);
         d->steps_reported = UINT32_MAX;
+        /* a footpod's Total Distance starts again at 0 */
+        d->rsc_distance_m = 0;
 }
 
 int sim_device_new(Sim *sim, DeviceKind kind, const char *address, Wearer *w, FootSide side, SimDevice **ret) {
@@ -551,12 +554,19 @@ void sim_device_refresh_values(SimDevice *d) {
         }
         if ((c = find_char(d, CHAR_BATTERY_LEVEL)))
                 sim_char_set_value(c, &d->battery, 1);
-        if ((c = find_char(d, CHAR_DIS_MANUFACTURER)))
-                sim_char_set_value(c, (const uint8_t *) "insole2mqtt simulator", 21);
+        /* A footpod answers like a real one: its maker's name padded with NULs, as many firmwares do. */
+        if ((c = find_char(d, CHAR_DIS_MANUFACTURER))) {
+                if (d->kind == DEVICE_RSC)
+                        sim_char_set_value(c, (const uint8_t *) "Simulated Footpods Ltd\0\0", 24);
+                else
+                        sim_char_set_value(c, (const uint8_t *) "insole2mqtt simulator", 21);
+        }
         if ((c = find_char(d, CHAR_DIS_MODEL)))
                 sim_char_set_value(c, (const uint8_t *) (d->kind == DEVICE_RSC ? "RSC-1" : "OIP-8"), 5);
         if ((c = find_char(d, CHAR_DIS_FIRMWARE)))
                 sim_char_set_value(c, (const uint8_t *) "1.0.0", 5);
+        if ((c = find_char(d, CHAR_DIS_HARDWARE)))
+                sim_char_set_value(c, (const uint8_t *) "rev B", 5);
         if ((c = find_char(d, CHAR_RSC_FEATURE))) {
                 put_le16(buf, 0x0007); /* stride length, total distance, walking/running */
                 sim_char_set_value(c, buf, 2);

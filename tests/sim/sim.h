@@ -52,6 +52,7 @@ typedef enum CharRole {
         CHAR_DIS_MANUFACTURER,
         CHAR_DIS_MODEL,
         CHAR_DIS_FIRMWARE,
+        CHAR_DIS_HARDWARE,
         CHAR_RSC_MEASUREMENT,
         CHAR_RSC_FEATURE,
         CHAR_RSC_LOCATION,
@@ -127,6 +128,7 @@ struct SimDevice {
         /* radio and faults */
         bool in_range;
         unsigned fail_connect;
+        bool fail_after_connected;  /* Connected=true first, then the error reply */
         char fail_error[96], fail_message[96];
         uint64_t resolve_delay_us; /* real time */
         uint64_t objects_late_us;  /* ServicesResolved before the GATT objects, by this much */
@@ -225,6 +227,7 @@ struct Sim {
 
         uint64_t start_mono_us;
         sd_event_source *tick, *adv, *restart_timer;
+        uint64_t restart_down_us;   /* a graceful restart: how long bluetoothd stays away */
         uint64_t tick_us;
         int exit_code;
 };
