@@ -352,7 +352,11 @@ void wearer_add_steps(Wearer *w, uint64_t steps, const CoachClock *now) {
 
 void wearer_on_device_steps(Wearer *w, DeviceRole role, uint32_t delta, const CoachClock *now) {
         w->has_step_counter = true;
-        wearer_add_steps(w, delta, now);
+        /* An insole counts the steps of its own foot; with one insole, the other foot took as many. */
+        if (w->gait_params.single_foot && side_of_role(role) >= 0)
+                wearer_add_steps(w, 2 * (uint64_t) delta, now);
+        else
+                wearer_add_steps(w, delta, now);
 }
 
 void wearer_on_streaming(Wearer *w, DeviceRole role, bool streaming, const CoachClock *now) {

@@ -204,6 +204,38 @@ static void test_rsc_total_distance_reconciled(void **state) {
         assert_float_equal(rsc_accumulator_distance_m(&a), 220.5, 1e-9);
 }
 
+/* Total Distance is a u32 of 1/10 m: across its wrap the distance goes on; a restored baseline
+ * (our restart) counts what was walked meanwhile, once. */
+static void test_rsc_total_distance_wrap_and_restore(void **state) {
+        RscAccumulator a, b;
+        RscMeasurement m;
+        uint32_t total;
+
+        rsc_accumulator_init(&a);
+        m = rsc(3.0f, 170, true, UINT32_MAX - 29); /* 3.0 m before the wrap */
+        rsc_accumulator_feed(&a, &m, 1 * USEC_PER_SEC);
+        m = rsc(3.0f, 170, true, 20);              /* 3.0 m before, 2.0 m after it */
+        rsc_accumulator_feed(&a, &m, 2 * USEC_PER_SEC);
+        assert_float_equal(rsc_accumulator_distance_m(&a), 5.0, 1e-9);
+        assert_true(rsc_accumulator_get_total(&a, &total));
+        assert_int_equal(total, 20);
+
+        /* far below the last total and no plausible wrap: a reset, its whole new total counts */
+        m = rsc(3.0f, 170, true, UINT32_MAX / 2);
+        rsc_accumulator_feed(&a, &m, 3 * USEC_PER_SEC);
+        m = rsc(3.0f, 170, true, 100);
+        rsc_accumulator_feed(&a, &m, 4 * USEC_PER_SEC);
+        assert_float_equal(rsc_accumulator_distance_m(&a), 5.0 + (UINT32_MAX / 2 - 20) / 10.0 + 10.0, 1e-6);
+
+        /* a gateway restart: the saved total is the baseline */
+        rsc_accumulator_init(&b);
+        assert_false(rsc_accumulator_get_total(&b, &total));
+        rsc_accumulator_set_total(&b, 100);
+        m = rsc(3.0f, 170, true, 350);
+        rsc_accumulator_feed(&b, &m, 50 * USEC_PER_SEC);
+        assert_float_equal(rsc_accumulator_distance_m(&b), 25.0, 1e-9);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_oip_to_samples),
@@ -212,6 +244,7 @@ int main(void) {
                 cmocka_unit_test(test_control_encode),
                 cmocka_unit_test(test_rsc_steps_from_cadence),
                 cmocka_unit_test(test_rsc_total_distance_reconciled),
+                cmocka_unit_test(test_rsc_total_distance_wrap_and_restore),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -632,6 +632,105 @@ static void test_fallback(void **state) {
         gait_engine_free(e);
 }
 
+/* A footpod has no step counter: its cadence over time is the count, in the totals and in the
+ * windows; a gap longer than 5 s (a lost link) is not walked. */
+static void test_cadence_steps(void **state) {
+        InsoleLayout l = { .n_cells = 1, .unit = PRESSURE_UNIT_RAW, .scale = 1 };
+        GaitEngine *e = NULL;
+        GaitSnapshot s;
+
+        assert_int_equal(gait_engine_new(&l, &l, NULL, &e), 0);
+        for (unsigned i = 0; i <= 60; i++)
+                assert_int_equal(gait_engine_feed_cadence(e, (10 + i) * USEC_PER_SEC, 120, false), 0);
+        assert_int_equal(gait_engine_snapshot(e, &s), 0);
+        assert_int_equal(s.source, GAIT_SOURCE_CADENCE);
+        assert_int_equal(s.activity, ACTIVITY_WALKING);
+        assert_int_equal(s.steps_total, 120);
+        assert_int_equal(s.steps_day, 120);
+        assert_int_equal(s.window[GAIT_WINDOW_10S].steps, 20);
+        assert_int_equal(s.window[GAIT_WINDOW_60S].steps, 120);
+        assert_int_equal(s.window[GAIT_WINDOW_DAY].steps, 120);
+
+        /* 30 s without a measurement, then 90 spm: only the time after the gap counts */
+        assert_int_equal(gait_engine_feed_cadence(e, 100 * USEC_PER_SEC, 90, false), 0);
+        assert_int_equal(gait_engine_feed_cadence(e, 102 * USEC_PER_SEC, 90, false), 0);
+        assert_int_equal(gait_engine_snapshot(e, &s), 0);
+        assert_int_equal(s.steps_total, 123);
+        assert_int_equal(s.window[GAIT_WINDOW_10S].steps, 3);
+
+        /* standing still: nothing added, and the state says so */
+        assert_int_equal(gait_engine_feed_cadence(e, 103 * USEC_PER_SEC, 0, false), 0);
+        assert_int_equal(gait_engine_feed_cadence(e, 104 * USEC_PER_SEC, 0, false), 0);
+        assert_int_equal(gait_engine_snapshot(e, &s), 0);
+        assert_int_equal(s.steps_total, 124); /* the last second at 90 spm: 1.5 steps, rounded down with the rest */
+        assert_int_equal(s.activity, ACTIVITY_STANDING);
+        gait_engine_free(e);
+}
+
+/* The sample of the foot without an insole never arrives (a cell count the engine refuses). */
+static void drop_right(FootSide side, PressureSample *s, void *userdata) {
+        if (side == FOOT_RIGHT)
+                s->n_cells = 0;
+}
+
+/* One insole: walking with cadence and steps of both feet, then standing and sitting from one
+ * foot's load; symmetry, double support and balance stay unknown rather than wrong. */
+static void test_single_foot(void **state) {
+        GaitModelParams p = { .mode = GAIT_MODE_WALKING, .cadence_spm = 105, .seed = 31, .noise = 0.03 };
+        GaitModel *m = model_new(p);
+        GaitEngine *e = NULL;
+        GaitParams gp = GAIT_PARAMS_DEFAULT;
+        SimRun *r = run_new();
+        uint64_t t = 0;
+
+        gp.body_weight_kg = 70;
+        gp.single_foot = true;
+        assert_int_equal(gait_engine_new(gait_model_layout(m, FOOT_LEFT), gait_model_layout(m, FOOT_RIGHT), &gp, &e), 0);
+        sim_feed(e, m, t, 40, RATE_HZ, drop_right, NULL, r);
+        t += 40 * USEC_PER_SEC;
+        const GaitWindowSummary *w = &r->snapshot.window[GAIT_WINDOW_10S];
+        print_message("# one insole: %s, cadence %.1f spm, steps %" PRIu64 " vs model %" PRIu64 ", 10 s steps %u\n",
+                      activity_state_to_string(r->snapshot.activity), w->cadence_spm, r->snapshot.steps_total,
+                      r->model_steps, w->steps);
+        assert_int_equal(r->snapshot.activity, ACTIVITY_WALKING);
+        assert_float_equal(w->cadence_spm, 105, 105 * 0.03);
+        assert_true(llabs((long long) r->snapshot.steps_total - (long long) r->model_steps) <= 3);
+        assert_true(w->steps >= 16 && w->steps <= 20);
+        assert_int_equal(w->foot[FOOT_RIGHT].strides, 0);
+        assert_true(isnan(w->symmetry.step_time_pct) && isnan(w->symmetry.stance_time_pct));
+        assert_true(isnan(w->double_support_ms) && isnan(w->double_support_pct));
+
+        p.mode = GAIT_MODE_STANDING;
+        gait_model_set_params(m, &p);
+        sim_feed(e, m, t, 15, RATE_HZ, drop_right, NULL, r);
+        t += 15 * USEC_PER_SEC;
+        assert_int_equal(r->snapshot.activity, ACTIVITY_STANDING);
+
+        p.mode = GAIT_MODE_SITTING;
+        gait_model_set_params(m, &p);
+        sim_feed(e, m, t, 15, RATE_HZ, drop_right, NULL, r);
+        assert_int_equal(r->snapshot.activity, ACTIVITY_SITTING);
+        assert_true(r->snapshot.activity_day_us[ACTIVITY_STANDING] > 10 * USEC_PER_SEC);
+
+        /* the same insole without single_foot waits for the other foot forever */
+        {
+                GaitEngine *two = NULL;
+                SimRun *r2 = run_new();
+                p.mode = GAIT_MODE_WALKING;
+                gait_model_set_params(m, &p);
+                gp.single_foot = false;
+                assert_int_equal(gait_engine_new(gait_model_layout(m, FOOT_LEFT), gait_model_layout(m, FOOT_RIGHT), &gp,
+                                                 &two), 0);
+                sim_feed(two, m, t, 20, RATE_HZ, drop_right, NULL, r2);
+                assert_int_equal(r2->snapshot.activity, ACTIVITY_UNKNOWN);
+                gait_engine_free(two);
+                free(r2);
+        }
+        gait_engine_free(e);
+        gait_model_free(m);
+        free(r);
+}
+
 /* The MQTT payload: valid JSON, unit-suffixed fields, stride counts behind the figures. */
 static void test_snapshot_json(void **state) {
         GaitModelParams p = { .mode = GAIT_MODE_WALKING, .seed = 23, .noise = 0.03 };
@@ -782,6 +881,8 @@ int main(void) {
                 cmocka_unit_test(test_toe_gripping),
                 cmocka_unit_test(test_calibrated_dead_noisy),
                 cmocka_unit_test(test_fallback),
+                cmocka_unit_test(test_cadence_steps),
+                cmocka_unit_test(test_single_foot),
                 cmocka_unit_test(test_snapshot_json),
                 cmocka_unit_test(test_sitting_is_worn),
                 cmocka_unit_test(test_quality),

@@ -218,6 +218,19 @@ static void test_other_payloads(void **state) {
         assert_non_null(strstr(finish(&w), "\"wearers\":[{\"name\":\"anna\",\"devices\":[\"left\",\"right\"]},"
                                            "{\"name\":\"bob_2\",\"devices\":[\"footpod\"]}]"));
         assert_schema("bridge-info", buf);
+        assert_non_null(strstr(buf, "\"adapters\":[{\"name\":\"hci0\",\"powered\":true}]"));
+        {
+                MqttDeviceInfo di[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX] = {};
+                di[1][DEVICE_ROLE_FOOTPOD] = (MqttDeviceInfo) { .manufacturer = "Milestone", .model = "Pod 2" };
+                info.device_info = di;
+                json_writer_init(&w, buf, sizeof buf);
+                mqtt_payload_bridge_info(&w, &st, &info);
+                assert_non_null(strstr(finish(&w), "{\"name\":\"anna\",\"devices\":[\"left\",\"right\"]},"
+                                                   "{\"name\":\"bob_2\",\"devices\":[\"footpod\"],\"device_info\":"
+                                                   "{\"footpod\":{\"manufacturer\":\"Milestone\",\"model\":\"Pod 2\"}}}"));
+                assert_schema("bridge-info", buf);
+                info.device_info = NULL;
+        }
 
         json_writer_init(&w, buf, sizeof buf);
         mqtt_payload_bridge_health(&w, &st, &h);
@@ -242,6 +255,12 @@ static void test_other_payloads(void **state) {
         json_writer_init(&w, buf, sizeof buf);
         mqtt_payload_link(&w, &st, DEVICE_ROLE_LEFT, &link);
         assert_non_null(strstr(finish(&w), "\"rssi_dbm\":null"));
+        assert_schema("link", buf);
+        assert_null(strstr(buf, "device_info"));
+        link.info = (MqttDeviceInfo) { .manufacturer = "Polar Electro Oy", .model = "Stride", .firmware = "", .hardware = NULL };
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_link(&w, &st, DEVICE_ROLE_LEFT, &link);
+        assert_non_null(strstr(finish(&w), "\"device_info\":{\"manufacturer\":\"Polar Electro Oy\",\"model\":\"Stride\"}"));
         assert_schema("link", buf);
 
         json_writer_init(&w, buf, sizeof buf);
