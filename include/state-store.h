@@ -17,6 +17,7 @@
  *     wearer.anna.left.boot_id=2864434397
  *     wearer.anna.distance_total_dm=123456
  *     wearer.anna.footpod.total_dm=98765      (the footpod's Total Distance, for reconciliation)
+ *     wearer.anna.footpod.model=Stryd         (Device Information: printable ASCII, 1..64 bytes)
  *     wearer.anna.coach={"version":1,...}     (one line of JSON, parsed by the reminders module)
  *     seq.insole/anna/gait=812
  * Unknown keys are skipped (a newer daemon may add some), a different major version is refused,
@@ -35,6 +36,15 @@
 #define STATE_STORE_FILENAME "state"
 #define STATE_STORE_MAX_SEQS 1024
 #define STATE_STORE_MAX_SIZE (1024 * 1024)
+#define STATE_DEVICE_INFO_MAX 64 /* = DEVICE_INFO_STRING_MAX */
+
+typedef enum StateDeviceInfo {
+        STATE_DEVICE_INFO_MANUFACTURER,
+        STATE_DEVICE_INFO_MODEL,
+        STATE_DEVICE_INFO_FIRMWARE,
+        STATE_DEVICE_INFO_HARDWARE,
+        _STATE_DEVICE_INFO_MAX,
+} StateDeviceInfo;
 
 typedef struct WearerState {
         char name[CONFIG_NAME_MAX + 1];
@@ -52,6 +62,9 @@ typedef struct WearerState {
         uint64_t distance_total_dm;              /* footpod distance counted for this wearer, 1/10 m */
         bool has_footpod_total;
         uint32_t footpod_total_dm;               /* the footpod's own Total Distance when last seen */
+        /* a device's Device Information (printable ASCII, "" = unknown), so that Home Assistant's
+         * device does not fall back to our defaults at every restart until the device is read */
+        char device_info[_DEVICE_ROLE_MAX][_STATE_DEVICE_INFO_MAX][STATE_DEVICE_INFO_MAX + 1];
 } WearerState;
 
 typedef struct StateSeq {

@@ -146,6 +146,27 @@ static CoachClock coach_clock(Manager *m) {
 
 /* ---- state persistence ------------------------------------------------------------------- */
 
+/* The Device Information fields the state file keeps, in StateDeviceInfo order. */
+static const DeviceInfoField state_device_info_fields[_STATE_DEVICE_INFO_MAX] = {
+        [STATE_DEVICE_INFO_MANUFACTURER] = DEVICE_INFO_MANUFACTURER,
+        [STATE_DEVICE_INFO_MODEL] = DEVICE_INFO_MODEL,
+        [STATE_DEVICE_INFO_FIRMWARE] = DEVICE_INFO_FIRMWARE_REVISION,
+        [STATE_DEVICE_INFO_HARDWARE] = DEVICE_INFO_HARDWARE_REVISION,
+};
+
+static const char *device_info_text(const WearerDeviceInfo *info, StateDeviceInfo k) {
+        switch (k) {
+        case STATE_DEVICE_INFO_MANUFACTURER:
+                return info->manufacturer;
+        case STATE_DEVICE_INFO_MODEL:
+                return info->model;
+        case STATE_DEVICE_INFO_FIRMWARE:
+                return info->firmware;
+        default:
+                return info->hardware;
+        }
+}
+
 static void manager_save_state(Manager *m) {
         CoachClock now = coach_clock(m);
         int r;
@@ -173,6 +194,9 @@ static void manager_save_state(Manager *m) {
                                 ws->device_boot_id[d] = st.boot_id;
                         }
                         ws->battery_percent[d] = m->last_battery[i][d];
+                        for (StateDeviceInfo k = 0; k < _STATE_DEVICE_INFO_MAX; k++)
+                                (void) snprintf(ws->device_info[d][k], sizeof(ws->device_info[d][k]), "%s",
+                                                device_info_text(&w->device_info[d], k));
                 }
                 json_writer_init_dynamic(&json);
                 if (coach_save(w->coach, &now, &json) >= 0) {
@@ -224,6 +248,16 @@ static void manager_restore_state(Manager *m) {
                 }
                 for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
                         m->last_battery[i][d] = ws->battery_percent[d];
+                        /* what the device said last time, until it is read again */
+                        for (StateDeviceInfo k = 0; k < _STATE_DEVICE_INFO_MAX; k++) {
+                                DeviceInfoString s = { .field = state_device_info_fields[k] };
+                                size_t n = strnlen(ws->device_info[d][k], DEVICE_INFO_STRING_MAX);
+                                if (n == 0 || !w->config->has_device[d])
+                                        continue;
+                                memcpy(s.value, ws->device_info[d][k], n);
+                                s.len = (uint8_t) n;
+                                (void) wearer_set_device_info(w, d, &s);
+                        }
                         if (ws->has_device_steps[d] && m->bluez) {
                                 BluezStepState st = {
                                         .valid = true,

@@ -87,6 +87,25 @@ uint64_t state_store_get_seq(const StateStore *s, const char *topic) {
         return 0;
 }
 
+static const char *const device_info_keys[_STATE_DEVICE_INFO_MAX] = {
+        [STATE_DEVICE_INFO_MANUFACTURER] = "manufacturer",
+        [STATE_DEVICE_INFO_MODEL] = "model",
+        [STATE_DEVICE_INFO_FIRMWARE] = "firmware",
+        [STATE_DEVICE_INFO_HARDWARE] = "hardware",
+};
+
+/* Device-provided text as the daemon accepts it: printable ASCII, no surrounding space. */
+static bool device_info_is_valid(const char *v) {
+        size_t n = strlen(v);
+
+        if (n == 0 || n > STATE_DEVICE_INFO_MAX || v[0] == ' ' || v[n - 1] == ' ')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (v[i] < 0x20 || v[i] > 0x7e)
+                        return false;
+        return true;
+}
+
 static bool day_is_valid(const char *d) {
         /* YYYY-MM-DD */
         if (strlen(d) != 10)
@@ -133,6 +152,10 @@ int state_store_format(const StateStore *s, char **ret, size_t *ret_len) {
                         if (w->has_device_boot_id[r])
                                 fprintf(f, "wearer.%s.%s.boot_id=%" PRIu32 "\n", w->name, mqtt_role_to_string(r),
                                         w->device_boot_id[r]);
+                        for (StateDeviceInfo k = 0; k < _STATE_DEVICE_INFO_MAX; k++)
+                                if (device_info_is_valid(w->device_info[r][k]))
+                                        fprintf(f, "wearer.%s.%s.%s=%s\n", w->name, mqtt_role_to_string(r),
+                                                device_info_keys[k], w->device_info[r][k]);
                 }
                 if (w->distance_total_dm > 0)
                         fprintf(f, "wearer.%s.distance_total_dm=%" PRIu64 "\n", w->name, w->distance_total_dm);
@@ -227,7 +250,13 @@ static int parse_wearer_key(StateStore *s, char *key, const char *value) {
                                 return -EBADMSG;
                         w->footpod_total_dm = (uint32_t) u;
                         w->has_footpod_total = true;
-                }
+                } else
+                        for (StateDeviceInfo k = 0; k < _STATE_DEVICE_INFO_MAX; k++)
+                                if (streq(sub, device_info_keys[k])) {
+                                        if (!device_info_is_valid(value))
+                                                return -EBADMSG;
+                                        memcpy(w->device_info[role][k], value, strlen(value) + 1);
+                                }
                 return 0;
         }
 

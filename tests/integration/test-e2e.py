@@ -92,10 +92,11 @@ def main():
             "\n".join(problems[:15]) + "\nchecked: %s" % sorted(checked))
 
         # Home Assistant restarted: discovery, availability and states are announced again.
+        # (a config can have gone out twice already: again when the insole's Device Information came)
         n_disc = len(disc)
         subprocess.call(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", "homeassistant/status", "-m", "online"])
         again = wait_for(lambda: len([t for t, _, _ in sub.messages() if t.startswith("homeassistant/")
-                                      and t.endswith("/config")]) >= 2 * n_disc, 10)
+                                      and t.endswith("/config")]) >= n_disc + len(set(disc)), 10)
         tap(again, "Home Assistant's birth message brings discovery again")
 
         # A restart keeps today's count.
@@ -106,6 +107,8 @@ def main():
         except subprocess.TimeoutExpired:
             rc = None
         tap(rc == 0, "SIGTERM stops the gateway cleanly", "exit status %s\n%s" % (rc, world.log_tail("gateway.log")))
+        # the subscriber reads on its own: wait for the last messages to reach it
+        wait_for(lambda: (payloads(sub.messages(), BASE + "/bridge/e2e/state") or [{}])[-1] == {"state": "offline"}, 5)
         msgs = sub.messages()
         states = payloads(msgs, BASE + "/bridge/e2e/state")
         tap(bool(states) and states[-1] and states[-1].get("state") == "offline", "bridge state offline after stop",

@@ -30,7 +30,14 @@ static void fill(StateStore *s) {
         w->battery_percent[DEVICE_ROLE_LEFT] = 80;
         w->has_device_steps[DEVICE_ROLE_RIGHT] = true;
         w->device_steps[DEVICE_ROLE_RIGHT] = 4321;
-        assert_non_null(state_store_wearer(s, "bob", true));
+        strcpy(w->device_info[DEVICE_ROLE_LEFT][STATE_DEVICE_INFO_MODEL], "OIP-8 = rev \"2\"");
+        w = state_store_wearer(s, "bob", true);
+        assert_non_null(w);
+        w->distance_total_dm = 7610;
+        w->has_footpod_total = true;
+        w->footpod_total_dm = 4294967290u;
+        strcpy(w->device_info[DEVICE_ROLE_FOOTPOD][STATE_DEVICE_INFO_MANUFACTURER], "Stryd");
+        strcpy(w->device_info[DEVICE_ROLE_FOOTPOD][STATE_DEVICE_INFO_HARDWARE], "\x1b[2J"); /* not written */
         assert_int_equal(state_store_set_seq(s, "insole/anna/gait", 812), 0);
         assert_int_equal(state_store_set_seq(s, "insole/anna/steps", 3), 0);
 }
@@ -60,6 +67,14 @@ static void test_roundtrip(void **state) {
         assert_true(w->has_device_steps[DEVICE_ROLE_RIGHT]);
         assert_int_equal(w->device_steps[DEVICE_ROLE_RIGHT], 4321);
         assert_false(w->has_device_steps[DEVICE_ROLE_LEFT]);
+        assert_string_equal(w->device_info[DEVICE_ROLE_LEFT][STATE_DEVICE_INFO_MODEL], "OIP-8 = rev \"2\"");
+        w = state_store_wearer(&b, "bob", false);
+        assert_non_null(w);
+        assert_int_equal(w->distance_total_dm, 7610);
+        assert_true(w->has_footpod_total);
+        assert_int_equal(w->footpod_total_dm, 4294967290u);
+        assert_string_equal(w->device_info[DEVICE_ROLE_FOOTPOD][STATE_DEVICE_INFO_MANUFACTURER], "Stryd");
+        assert_string_equal(w->device_info[DEVICE_ROLE_FOOTPOD][STATE_DEVICE_INFO_HARDWARE], "");
         assert_int_equal(state_store_get_seq(&b, "insole/anna/gait"), 812);
         assert_int_equal(state_store_get_seq(&b, "insole/x/gait"), 0);
         assert_int_equal(b.saved_usec, 1795341600123456);
@@ -82,6 +97,11 @@ static void test_parse_errors(void **state) {
                 "insole2mqtt-state 1\nwearer.anna.left.battery_pct=101\n",
                 "insole2mqtt-state 1\nno equals sign\n",
                 "insole2mqtt-state 1\nseq.insole/#=1\n",
+                "insole2mqtt-state 1\nwearer.bob.footpod.total_dm=4294967296\n",
+                "insole2mqtt-state 1\nwearer.bob.footpod.model= Stryd\n",
+                "insole2mqtt-state 1\nwearer.bob.footpod.model=\n",
+                "insole2mqtt-state 1\nwearer.bob.footpod.model=\x7f\n",
+                "insole2mqtt-state 1\nwearer.bob.footpod.model=\xc3\xa4\n",
         };
 
         state_store_init(&s);

@@ -599,6 +599,7 @@ static void test_restart_mid_day(void **state) {
         run(f, 65 * USEC_PER_MINUTE, 30 * USEC_PER_SEC);
         assert_int_equal(count(f, REMINDER_EVENT_REMINDER), 2);
         assert_int_equal(command(f, "{\"action\":\"pause\"}"), 0);
+        coach_feed_distance(f->coach, &f->now, 1234); /* a footpod's 123.4 m */
 
         json_writer_init_dynamic(&w);
         assert_int_equal(coach_save(f->coach, &f->now, &w), 0);
@@ -618,12 +619,15 @@ static void test_restart_mid_day(void **state) {
         assert_int_equal(coach_state(f->coach), REMINDER_STATE_PAUSED); /* the indefinite pause survived */
         advance_by(f, USEC_PER_MINUTE);
         coach_feed_steps(f->coach, &f->now, 7);
+        coach_feed_distance(f->coach, &f->now, 10);
         f->now.wall_trusted = true;
         run(f, USEC_PER_MINUTE, 10 * USEC_PER_SEC);
 
         const DayCounters *d = coach_today(f->coach);
         assert_int_equal(d->date, LOCAL_DATE(2026, 11, 23));
         assert_int_equal(d->steps, before.steps + 7);
+        assert_true(d->has_distance);
+        assert_int_equal(d->distance_dm, 1244);
         assert_int_equal(d->reminders_sent, 1);
         assert_int_equal(d->reminder_repeats, 1);
         assert_true(d->activity_usec[ACTIVITY_SITTING] == before.activity_usec[ACTIVITY_SITTING]);
@@ -644,7 +648,18 @@ static void test_restart_mid_day(void **state) {
         assert_true(f->sum[0].info.restored);
         assert_true(f->sum[0].info.partial);
         assert_int_equal(f->sum[0].counters.steps, before.steps);
+        assert_int_equal(f->sum[0].counters.distance_dm, 1234);
+        {
+                JsonWriter sw;
+                const char *out;
+                json_writer_init_dynamic(&sw);
+                assert_int_equal(day_summary_event_to_json(&f->sum[0], &sw), 0);
+                assert_int_equal(json_writer_finish(&sw, &out, NULL), 0);
+                assert_non_null(strstr(out, "\"distance_m\":123.4"));
+                json_writer_done(&sw);
+        }
         assert_int_equal(coach_today(f->coach)->steps, 0);
+        assert_false(coach_today(f->coach)->has_distance);
 
         /* Broken or hostile state is refused with a message, and changes nothing. */
         static const char *const bad[] = {
