@@ -1040,7 +1040,7 @@ static void balance_tick(GaitEngine *e, const RingSample *l, const RingSample *r
         b->sway_range_y_pct = 100.0f * (e->bal_max_y - e->bal_min_y);
 }
 
-static ActivityState posture_tick(GaitEngine *e, uint64_t now, float ref, float load);
+static ActivityState posture_tick(GaitEngine *e, uint64_t now, float ref, float load, bool empty);
 static void single_foot_tick(GaitEngine *e, uint64_t now, float ref);
 
 static void wearer_tick(GaitEngine *e, uint64_t now) {
@@ -1070,13 +1070,13 @@ static void wearer_tick(GaitEngine *e, uint64_t now) {
         if (!empty)
                 e->low_load = false;
 
-        if (posture_tick(e, now, ref, load) == ACTIVITY_STANDING)
+        if (posture_tick(e, now, ref, load, empty) == ACTIVITY_STANDING)
                 balance_tick(e, l, r, now);
 }
 
-/* Walking/running from recent contacts, otherwise a posture from the load both feet carry; returns
- * the state now adopted. */
-static ActivityState posture_tick(GaitEngine *e, uint64_t now, float ref, float load) {
+/* Walking/running from recent contacts, otherwise a posture from the load both feet carry (empty:
+ * their presence says nobody is in the shoes); returns the state now adopted. */
+static ActivityState posture_tick(GaitEngine *e, uint64_t now, float ref, float load, bool empty) {
         ActivityState want;
 
         if (e->have_contact && now - e->last_contact_us <= WALKING_HOLD_US && e->st_n > 0) {
@@ -1112,11 +1112,17 @@ static ActivityState posture_tick(GaitEngine *e, uint64_t now, float ref, float 
 static void single_foot_tick(GaitEngine *e, uint64_t now, float ref) {
         const FootState *f = e->foot[FOOT_LEFT].n_samples > 0 ? &e->foot[FOOT_LEFT] : &e->foot[FOOT_RIGHT];
 
+        bool empty;
+
         if (f->n_samples == 0 || f->last_t_us + FOOT_STALE_US < now) {
                 set_activity(e, ACTIVITY_UNKNOWN, now);
+                e->low_load = false;
                 return;
         }
-        (void) posture_tick(e, now, ref, 2 * ring_at(f, f->n_samples - 1)->load);
+        empty = isfinite(ref) && ref > 0 && 2 * f->presence < NOT_WORN_SHARE * ref;
+        if (!empty)
+                e->low_load = false;
+        (void) posture_tick(e, now, ref, 2 * ring_at(f, f->n_samples - 1)->load, empty);
 }
 
 int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample) {
