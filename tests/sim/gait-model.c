@@ -173,6 +173,25 @@ static void normalise_params(GaitModelParams *p) {
                 p->speed_m_s = 0;
 }
 
+double gait_model_gauss(uint64_t seed, uint64_t a, uint64_t b) {
+        return hash_gauss(seed, a, b);
+}
+
+void gait_model_params_for_day(const GaitModelParams *usual, const GaitDayVariability *v, uint64_t seed,
+                               unsigned day, GaitModelParams *ret) {
+        /* Streams 11.. of the day index: independent of the per-stride and per-sample draws. */
+        bool odd = u64_to_unit(splitmix64(seed ^ splitmix64(day * 0x100000001b3ULL + 10))) < v->odd_day_share;
+        double f = odd ? 2.0 : 1.0;
+        double cadence = usual->cadence_spm > 0 ? usual->cadence_spm : 105;
+
+        *ret = *usual;
+        ret->cadence_spm = MAX(cadence + f * v->cadence_sd_spm * hash_gauss(seed, day, 11), 30.0);
+        ret->asymmetry = usual->asymmetry + f * v->asymmetry_sd * hash_gauss(seed, day, 12);
+        ret->pronation = usual->pronation + f * v->pronation_sd * hash_gauss(seed, day, 13);
+        ret->noise = usual->noise * MAX(1 + f * v->noise_rel_sd * hash_gauss(seed, day, 14), 0.2);
+        normalise_params(ret);
+}
+
 static bool params_valid(const GaitModelParams *p) {
         return p->mode >= 0 && p->mode < _GAIT_MODE_MAX && isfinite(p->body_weight_kg) && p->body_weight_kg >= 0 &&
                p->body_weight_kg <= 250 && isfinite(p->asymmetry) && fabs(p->asymmetry) <= 0.5 &&

@@ -90,3 +90,30 @@ uint64_t gait_model_steps(const GaitModel *m, FootSide side);
 
 /* The mode in effect at the foot's latest sampled time. */
 GaitMode gait_model_current_mode(const GaitModel *m, FootSide side);
+
+/* Day-to-day variability of one wearer's walking: nobody walks the same way every day. Standard
+ * deviations between days of the day's typical value; docs/simulator.md gives the published
+ * test-retest figures they come from. */
+typedef struct GaitDayVariability {
+        double cadence_sd_spm;   /* the day's typical cadence */
+        double asymmetry_sd;     /* the step-time asymmetry ratio (0.01 = 1 %) */
+        double pronation_sd;     /* medial/lateral loading, in units of GaitModelParams.pronation */
+        double noise_rel_sd;     /* stride-to-stride variability, relative to the usual (0.15 = 15 %) */
+        double odd_day_share;    /* share of unusual days (other shoes, a hike): twice the spread */
+} GaitDayVariability;
+
+/* Healthy adults at home, and a wider clinical spread (docs/simulator.md, "Day-to-day variability"). */
+#define GAIT_DAY_VARIABILITY_HEALTHY                                                                     \
+        ((GaitDayVariability) { .cadence_sd_spm = 2.5, .asymmetry_sd = 0.008, .pronation_sd = 0.1,   \
+                                .noise_rel_sd = 0.15, .odd_day_share = 0.03 })
+#define GAIT_DAY_VARIABILITY_CLINICAL                                                                    \
+        ((GaitDayVariability) { .cadence_sd_spm = 4.4, .asymmetry_sd = 0.025, .pronation_sd = 0.2,   \
+                                .noise_rel_sd = 0.3, .odd_day_share = 0.05 })
+
+/* The parameters of day `day` of a wearer whose usual walking is `usual`: a pure function of
+ * (seed, day), so that a long compressed run and a test see the same days. */
+void gait_model_params_for_day(const GaitModelParams *usual, const GaitDayVariability *v, uint64_t seed,
+                               unsigned day, GaitModelParams *ret);
+/* A standard-normal-like draw (bounded to +-3.5) that is a pure function of its arguments, for
+ * tests that build on the model's randomness. */
+double gait_model_gauss(uint64_t seed, uint64_t a, uint64_t b);
