@@ -106,6 +106,12 @@ typedef struct Config {
         unsigned clear_calf_raises;
         unsigned hourly_step_goal;
 
+        /* [alerts] */
+        bool alerts;
+        unsigned alert_metrics;          /* bit per GaitMetric (include/gait-metrics.h) */
+        unsigned alert_baseline_days;
+        int alert_sensitivity;           /* AlertSensitivity */
+
         /* [metrics] */
         uint64_t publish_interval_usec;
         bool raw_stream;
@@ -127,7 +133,7 @@ typedef enum ConfigKeyFlags {
 } ConfigKeyFlags;
 
 typedef struct ConfigKeyInfo {
-        const char *section;       /* "gateway", "bluetooth", "mqtt", "wearer", "reminders", "metrics" */
+        const char *section;       /* "gateway", "bluetooth", "mqtt", "wearer", "reminders", "alerts", "metrics" */
         const char *key;
         const char *expected;      /* what a valid value looks like, as error messages say it */
         const char *default_value; /* as documented, NULL when there is none */

@@ -140,6 +140,9 @@ typedef struct DaySummaryInfo {
         unsigned active_end_min;
         /* local hour of day (0..23) at the start of each hour bucket; filled by the caller from the zone */
         uint8_t hour_label[DAY_MAX_HOURS];
+        /* Optional serialised object for the summary's "gait" member: the day's gait values and the
+         * line about change alerts (docs/alerts.md). Borrowed; NULL = left out. */
+        const char *gait_json;
 } DaySummaryInfo;
 
 /* The retained daily summary (docs/reminders.md lists the fields). */

@@ -19,6 +19,10 @@
  *   <base>/<wearer>/reminder/state             retained reminder state (the reminders module's JSON)
  *   <base>/<wearer>/daily                      retained daily summary (the reminders module's JSON)
  *   <base>/<wearer>/exercise                   exercise events (the reminders module's JSON)
+ *   <base>/<wearer>/baseline                   retained personal baseline (the alerts module's JSON)
+ *   <base>/<wearer>/alert                      change alert events (the alerts module's JSON)
+ *   <base>/<wearer>/alert/set                  command topic (subscribed)
+ *   <base>/<wearer>/alert/state                retained alert state (the alerts module's JSON)
  *
  * Every topic segment that is not a fixed word comes from the configuration and is checked against
  * [a-z0-9_-]{1,32} again here: a builder refuses (-EINVAL) rather than publish to a surprising
@@ -67,6 +71,10 @@ typedef enum MqttWearerTopic {
         MQTT_WEARER_DAILY,
         MQTT_WEARER_EXERCISE,
         MQTT_WEARER_TODAY,
+        MQTT_WEARER_BASELINE,
+        MQTT_WEARER_ALERT,
+        MQTT_WEARER_ALERT_SET,
+        MQTT_WEARER_ALERT_STATE,
         _MQTT_WEARER_TOPIC_MAX,
         _MQTT_WEARER_TOPIC_INVALID = -1,
 } MqttWearerTopic;

@@ -154,6 +154,12 @@ int mqtt_publish_discovery_with_info(MqttClient *c, const char *version, const M
 
 /* <base>/<wearer>/reminder/set: the handler gets the raw (untrusted) payload. */
 int mqtt_subscribe_reminder_set(MqttClient *c, const char *wearer, MqttMessageHandler h, void *userdata);
+/* The alerts module's payloads (docs/alerts.md): events, and the retained state and baseline. */
+int mqtt_publish_alert(MqttClient *c, const char *wearer, const char *alert_json, uint64_t now_usec);
+int mqtt_publish_alert_state(MqttClient *c, const char *wearer, const char *state_json, uint64_t now_usec);
+int mqtt_publish_baseline(MqttClient *c, const char *wearer, const char *baseline_json, uint64_t now_usec);
+/* <base>/<wearer>/alert/set: the handler gets the raw (untrusted) payload. */
+int mqtt_subscribe_alert_set(MqttClient *c, const char *wearer, MqttMessageHandler h, void *userdata);
 /* Multi-gateway: the latest retained <base>/<wearer>/steps from the broker; parse it with
  * state_store_parse_steps_payload(). */
 int mqtt_fetch_steps(MqttClient *c, const char *wearer, uint64_t timeout_usec, MqttRetainedHandler h,

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "alerts.h"
 #include "config.h"
 #include "daily.h"
 #include "decoder.h"
@@ -75,6 +76,13 @@ typedef struct Wearer {
         ActivityChange changes[WEARER_ACTIVITY_QUEUE];
         size_t n_changes;
 
+        /* The day's gait values for the change alerts: the day so far (refreshed with every gait
+         * snapshot, `gait_today_fresh` until taken) and the last finished day. */
+        CvTracker cv_today;
+        GaitDay gait_today;
+        bool gait_today_fresh;
+        GaitDay gait_finished;
+
         /* newest sample per foot, for the optional raw stream */
         bool have_latest[_FOOT_SIDE_MAX];
         PressureSample latest[_FOOT_SIDE_MAX];
@@ -100,7 +108,8 @@ int wearer_config_changed(Wearer *w);
  * before any data arrived. */
 int wearer_gait_json(Wearer *w, const CoachClock *now, JsonWriter *json);
 bool wearer_take_activity_change(Wearer *w, ActivityChange *ret);
-/* A finished local day (from the Coach); restarts the gait engine's daily window. */
+/* A finished local day (from the Coach); restarts the gait engine's daily window after keeping
+ * its values in gait_finished. */
 bool wearer_take_summary(Wearer *w, const CoachClock *now, DaySummary *ret);
 /* Adds steps counted elsewhere (another gateway, restored from the broker). */
 void wearer_add_steps(Wearer *w, uint64_t steps, const CoachClock *now);

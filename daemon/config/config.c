@@ -10,6 +10,7 @@
 
 #include "config-parse.h"
 #include "config.h"
+#include "gait-metrics.h"
 #include "log.h"
 #include "macro.h"
 
@@ -112,7 +113,7 @@ struct LoadState {
         size_t error_size;
 };
 
-static const char *const section_names[] = { "gateway", "bluetooth", "mqtt", "wearer", "reminders", "metrics" };
+static const char *const section_names[] = { "gateway", "bluetooth", "mqtt", "wearer", "reminders", "alerts", "metrics" };
 
 /* The path as messages show it: control characters escaped, so that a message stays one line. */
 static const char *printable_path(const char *path, char *buf, size_t size) {
@@ -339,6 +340,54 @@ static int parse_weekdays(LoadState *st, const ConfigItem *it, const char *value
         return config_parse_weekdays(value, field(base, it));
 }
 
+/* A list of metric names that can change (include/gait-metrics.h), "default" or "none". */
+static int parse_alert_metrics(LoadState *st, const ConfigItem *it, const char *value, void *base) {
+        unsigned *dest = field(base, it), mask = 0;
+        char name[32];
+
+        if (streq(value, "default")) {
+                *dest = gait_metrics_default_watched();
+                return 0;
+        }
+        if (streq(value, "none")) {
+                *dest = 0;
+                return 0;
+        }
+        for (const char *p = value;;) {
+                size_t l;
+                GaitMetric m;
+
+                p += strspn(p, " ");
+                l = strcspn(p, ", ");
+                if (l == 0 || l >= sizeof(name))
+                        return -EINVAL;
+                memcpy(name, p, l);
+                name[l] = '\0';
+                m = gait_metric_from_string(name);
+                if (m < 0 || !gait_metric_info(m)->alertable)
+                        return -EINVAL;
+                mask |= 1u << m;
+                p += l;
+                p += strspn(p, " ");
+                if (*p == '\0')
+                        break;
+                if (*p++ != ',')
+                        return -EINVAL;
+        }
+        *dest = mask;
+        return 0;
+}
+
+static int parse_sensitivity(LoadState *st, const ConfigItem *it, const char *value, void *base) {
+        int *dest = field(base, it);
+        AlertSensitivity s = alert_sensitivity_from_string(value);
+
+        if (s < 0)
+                return -EINVAL;
+        *dest = s;
+        return 0;
+}
+
 static int parse_address(const char *value, BdAddr *ret) {
         static const BdAddr none = { { 0, 0, 0, 0, 0, 0 } }, all = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
         int r;
@@ -510,6 +559,17 @@ static const ConfigItem schema[] = {
         { KEY("reminders", "hourly-step-goal", "a whole number from 0 (off) to 100000", "250", R),
           parse_uint, FIELD(hourly_step_goal), .min = 0, .max = 100000 },
 
+        { KEY("alerts", "enabled", "yes or no", "yes", R), parse_bool, FIELD(alerts) },
+        { KEY("alerts", "metrics",
+              "a list of cadence, stride_time, stance_time, swing_time, stride_time_cv, step_time_si, "
+              "stance_time_si, swing_time_si, heel_strike_share, midfoot_strike_share, forefoot_strike_share, "
+              "flat_strike_share, roll_forward, ml_index such as step_time_si,cadence; default or none",
+              "cadence,stride_time_cv,step_time_si,stance_time_si,ml_index", R),
+          parse_alert_metrics, FIELD(alert_metrics) },
+        { KEY("alerts", "baseline-days", "a whole number of days from 3 to 28", "7", R),
+          parse_uint, FIELD(alert_baseline_days), .min = 3, .max = 28 },
+        { KEY("alerts", "sensitivity", "low, normal or high", "normal", R), parse_sensitivity, FIELD(alert_sensitivity) },
+
         { KEY("metrics", "publish-interval", DURATION_BETWEEN("1s", "1h"), "10s", R),
           parse_duration, FIELD(publish_interval_usec), .min = USEC_PER_SEC, .max = USEC_PER_HOUR },
         { KEY("metrics", "raw-stream", "yes or no", "no", R), parse_bool, FIELD(raw_stream) },
@@ -667,7 +727,7 @@ static int begin_section(LoadState *st, const char *text) {
         id = section_id(name);
         if (id < 0)
                 return load_error(st, -EINVAL, st->lineno, NULL,
-                                  "found section '[%s]', expected [gateway], [bluetooth], [mqtt], [wearer NAME], [reminders] or [metrics]",
+                                  "found section '[%s]', expected [gateway], [bluetooth], [mqtt], [wearer NAME], [reminders], [alerts] or [metrics]",
                                   ECHO(name));
         if (st->section_line[id] > 0)
                 return load_error(st, -EEXIST, st->lineno, NULL,

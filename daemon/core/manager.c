@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bluez.h"
+#include "gait-alerts.h"
 #include "gateway-metrics.h"
 #include "log.h"
 #include "manager.h"
@@ -56,6 +57,7 @@ struct Manager {
         uint64_t raw_next_usec[CONFIG_MAX_WEARERS][_FOOT_SIDE_MAX];
 
         StateStore state;
+        GaitAlerts *alerts;
 
         sd_event_source *sigterm_source;
         sd_event_source *sigint_source;
@@ -210,6 +212,7 @@ static void manager_save_state(Manager *m) {
         }
         if (m->mqtt)
                 (void) mqtt_client_save_seqs(m->mqtt, &m->state);
+        gait_alerts_save(m->alerts, m->config.state_directory);
         m->state.saved_usec = now.wall_usec;
         r = state_store_save(m->config.state_directory, &m->state);
         if (r < 0)
@@ -361,9 +364,12 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
         if (state_changed)
                 publish_json(m, w, mqtt_publish_reminder_state, coach_state_to_json(w->coach, now, json_begin(m)),
                              now->wall_usec);
-        while (wearer_take_summary(w, now, &summary))
+        while (wearer_take_summary(w, now, &summary)) {
+                gait_alerts_end_day(m->alerts, i, &summary);
                 publish_json(m, w, mqtt_publish_daily, day_summary_event_to_json(&summary, json_begin(m)),
                              now->wall_usec);
+        }
+        gait_alerts_drain(m->alerts, i, now->wall_usec);
         publish_steps(m, i, now);
 }
 
@@ -902,6 +908,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 bluez_client_config_changed(m->bluez);
         if (m->config.publish_interval_usec != old_publish_interval)
                 manager_reschedule_publish(m, old_publish_interval);
+        gait_alerts_apply_config(m->alerts, &m->config);
         (void) sd_notify(false, "READY=1");
         return 0;
 }
@@ -922,6 +929,7 @@ Manager *manager_free(Manager *m) {
         prometheus_server_free(m->prometheus);
         bluez_client_free(m->bluez);
         mqtt_client_free(m->mqtt);
+        gait_alerts_free(m->alerts);
         for (size_t i = 0; i < m->n_wearers; i++)
                 wearer_free(m->wearers[i]);
         state_store_done(&m->state);
@@ -984,6 +992,9 @@ int manager_new(Config *config, Manager **ret) {
         if (r < 0)
                 return r;
         mqtt_client_set_connection_handler(m->mqtt, on_mqtt_connection, m);
+        r = gait_alerts_new(&m->config, m->wearers, m->n_wearers, m->mqtt, &m->alerts);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(m);
         return 0;
@@ -1024,6 +1035,10 @@ int manager_start(Manager *m) {
 
         manager_restore_state(m);
         (void) mqtt_client_load_seqs(m->mqtt, &m->state);
+        gait_alerts_load(m->alerts, m->config.state_directory);
+        r = gait_alerts_start(m->alerts);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to the alert commands: %m");
 
         m->availability_ctx = calloc(m->n_wearers * (_DEVICE_ROLE_MAX + 1), sizeof(*m->availability_ctx));
         if (!m->availability_ctx && m->n_wearers > 0)

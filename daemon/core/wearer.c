@@ -422,9 +422,28 @@ void wearer_tick(Wearer *w, const CoachClock *now) {
         coach_tick(w->coach, now);
 }
 
+/* The engine's daily window as day values, with the day's typical 60-second variability. */
+static void gait_day_values(Wearer *w, const GaitSnapshot *snap, LocalDate date, GaitDay *ret) {
+        if (snap)
+                gait_day_from_snapshot(snap, date, ret);
+        else
+                gait_day_init(ret, date);
+        ret->value[GAIT_METRIC_STRIDE_TIME_CV] = cv_tracker_median(&w->cv_today);
+}
+
 bool wearer_take_summary(Wearer *w, const CoachClock *now, DaySummary *ret) {
+        GaitSnapshot snap;
+        bool have_snap;
+
         if (!coach_take_summary(w->coach, ret))
                 return false;
+        have_snap = w->gait && gait_engine_snapshot(w->gait, &snap) >= 0;
+        gait_day_values(w, have_snap ? &snap : NULL, ret->counters.date, &w->gait_finished);
+        /* Steps and walking time as the day summary counted them (all sources, across restarts). */
+        w->gait_finished.steps = ret->counters.steps;
+        w->gait_finished.active_s = (uint32_t) (day_counters_active_usec(&ret->counters) / USEC_PER_SEC);
+        cv_tracker_reset(&w->cv_today);
+        w->gait_today_fresh = false;
         /* The Coach knows the calendar: its day ended, so the engine's daily window restarts. */
         if (w->gait)
                 gait_engine_start_day(w->gait, now->mono_usec);
@@ -442,8 +461,11 @@ int wearer_gait_json(Wearer *w, const CoachClock *now, JsonWriter *json) {
         if (r < 0)
                 return r;
         minute = &snap.window[GAIT_WINDOW_60S];
-        if (snap.activity == ACTIVITY_WALKING || snap.activity == ACTIVITY_RUNNING)
+        if (snap.activity == ACTIVITY_WALKING || snap.activity == ACTIVITY_RUNNING) {
                 coach_feed_gait(w->coach, now, minute->cadence_spm, minute->symmetry.step_time_pct);
+                if (snap.activity == ACTIVITY_WALKING)
+                        cv_tracker_add(&w->cv_today, minute->stride_time_cv_pct);
+        }
         if (w->config->has_device[DEVICE_ROLE_FOOTPOD]) {
                 const DayCounters *today = coach_today(w->coach);
 
@@ -460,6 +482,8 @@ int wearer_gait_json(Wearer *w, const CoachClock *now, JsonWriter *json) {
                         .distance_total_m = w->distance_total_dm / 10.0,
                 };
         }
+        gait_day_values(w, &snap, coach_today(w->coach)->date, &w->gait_today);
+        w->gait_today_fresh = true;
         return gait_snapshot_to_json(&snap, json);
 }
 

@@ -24,6 +24,7 @@ typedef struct Entity {
         bool disabled_by_default;
         bool needs_reminders;
         bool needs_footpod;
+        bool needs_alerts;
 } Entity;
 
 static const Entity wearer_entities[] = {
@@ -62,6 +63,9 @@ static const Entity wearer_entities[] = {
         { "binary_sensor", "move_reminder_due", "Move reminder due", MQTT_WEARER_REMINDER_STATE, 0,
           "{{ 'ON' if value_json.due else 'OFF' }}", NULL, NULL, NULL, "mdi:human-handsup",
           .needs_reminders = true },
+        /* docs/alerts.md: the retained alert state's `changed` (a change not acknowledged yet) */
+        { "binary_sensor", "walking_changed", "Walking changed", MQTT_WEARER_ALERT_STATE, 0,
+          "{{ 'ON' if value_json.changed else 'OFF' }}", NULL, "problem", NULL, "mdi:walk", .needs_alerts = true },
 };
 
 static const Entity device_entities[] = {
@@ -301,7 +305,8 @@ int mqtt_discovery_build_with_info(const Config *c, const char *version, const M
                 if (!mqtt_name_is_valid(wc->name))
                         return -EINVAL;
                 for (size_t k = 0; k < ELEMENTSOF(wearer_entities); k++) {
-                        if (wearer_entities[k].needs_reminders && !c->reminders)
+                        if ((wearer_entities[k].needs_reminders && !c->reminders) ||
+                            (wearer_entities[k].needs_alerts && !c->alerts))
                                 continue;
                         if (wearer_entities[k].needs_footpod && !wc->has_device[DEVICE_ROLE_FOOTPOD])
                                 continue;

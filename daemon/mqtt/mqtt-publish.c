@@ -225,14 +225,35 @@ int mqtt_publish_discovery_with_info(MqttClient *c, const char *version, const M
         return mqtt_discovery_build_with_info(cfg, version, info, discovery_cb, c);
 }
 
-int mqtt_subscribe_reminder_set(MqttClient *c, const char *wearer, MqttMessageHandler h, void *userdata) {
+static int subscribe_wearer(MqttClient *c, const char *wearer, MqttWearerTopic which, MqttMessageHandler h,
+                            void *userdata) {
         char topic[MQTT_TOPIC_MAX];
         int r;
 
-        r = mqtt_topic_wearer(topic, sizeof topic, client_config(c)->base_topic, wearer, MQTT_WEARER_REMINDER_SET);
+        r = mqtt_topic_wearer(topic, sizeof topic, client_config(c)->base_topic, wearer, which);
         if (r < 0)
                 return r;
         return mqtt_client_subscribe(c, topic, h, userdata);
+}
+
+int mqtt_subscribe_reminder_set(MqttClient *c, const char *wearer, MqttMessageHandler h, void *userdata) {
+        return subscribe_wearer(c, wearer, MQTT_WEARER_REMINDER_SET, h, userdata);
+}
+
+int mqtt_subscribe_alert_set(MqttClient *c, const char *wearer, MqttMessageHandler h, void *userdata) {
+        return subscribe_wearer(c, wearer, MQTT_WEARER_ALERT_SET, h, userdata);
+}
+
+int mqtt_publish_alert(MqttClient *c, const char *wearer, const char *alert_json, uint64_t now_usec) {
+        return publish_wrapped(c, wearer, MQTT_WEARER_ALERT, alert_json, now_usec);
+}
+
+int mqtt_publish_alert_state(MqttClient *c, const char *wearer, const char *state_json, uint64_t now_usec) {
+        return publish_wrapped_kind(c, wearer, MQTT_WEARER_ALERT_STATE, MQTT_PUBLISH_STATE, state_json, now_usec);
+}
+
+int mqtt_publish_baseline(MqttClient *c, const char *wearer, const char *baseline_json, uint64_t now_usec) {
+        return publish_wrapped_kind(c, wearer, MQTT_WEARER_BASELINE, MQTT_PUBLISH_STATE, baseline_json, now_usec);
 }
 
 int mqtt_fetch_steps(MqttClient *c, const char *wearer, uint64_t timeout_usec, MqttRetainedHandler h,

@@ -107,6 +107,14 @@ int mqtt_topic_wearer(char *buf, size_t size, const char *base, const char *wear
                 return mqtt_topic_join(buf, size, base, wearer, "exercise", NULL);
         case MQTT_WEARER_TODAY:
                 return mqtt_topic_join(buf, size, base, wearer, "today", NULL);
+        case MQTT_WEARER_BASELINE:
+                return mqtt_topic_join(buf, size, base, wearer, "baseline", NULL);
+        case MQTT_WEARER_ALERT:
+                return mqtt_topic_join(buf, size, base, wearer, "alert", NULL);
+        case MQTT_WEARER_ALERT_SET:
+                return mqtt_topic_join(buf, size, base, wearer, "alert", "set", NULL);
+        case MQTT_WEARER_ALERT_STATE:
+                return mqtt_topic_join(buf, size, base, wearer, "alert", "state", NULL);
         default:
                 return -EINVAL;
         }

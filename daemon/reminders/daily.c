@@ -345,6 +345,10 @@ int day_summary_to_json(const DayCounters *c, const DaySummaryInfo *info, JsonWr
         json_kv_uint(w, "active_hours", goal_hours);
         json_kv_uint(w, "hours_met", goal_met);
         json_object_end(w);
+        if (info->gait_json) {
+                json_key(w, "gait");
+                json_raw(w, info->gait_json);
+        }
         json_object_end(w);
         return w->error;
 }

@@ -557,9 +557,9 @@ static void test_errors(void **state) {
                   "@:3: [wearer anna] hand: found an unknown key, expected one of left, right, footpod, body-weight-kg, "
                   "timezone" },
                 { "[mosquitto]\n" WEARER, -EINVAL,
-                  "@:1: found section '[mosquitto]', expected [gateway], [bluetooth], [mqtt], [wearer NAME], [reminders] or [metrics]" },
+                  "@:1: found section '[mosquitto]', expected [gateway], [bluetooth], [mqtt], [wearer NAME], [reminders], [alerts] or [metrics]" },
                 { "[MQTT]\nport = 1\n" WEARER, -EINVAL,
-                  "@:1: found section '[MQTT]', expected [gateway], [bluetooth], [mqtt], [wearer NAME], [reminders] or [metrics]" },
+                  "@:1: found section '[MQTT]', expected [gateway], [bluetooth], [mqtt], [wearer NAME], [reminders], [alerts] or [metrics]" },
                 { "port = 1883\n" WEARER, -EINVAL,
                   "@:1: found key 'port' outside any section, expected a section header such as [mqtt] before it" },
                 /* syntax */
