@@ -567,10 +567,10 @@ static void kv_metric_value(JsonWriter *w, const char *key, GaitMetric metric, d
         json_kv_double_finite(w, key, v, gait_metric_info(metric)->decimals);
 }
 
-static void format_value(char *buf, size_t size, GaitMetric metric, double v) {
+static void format_value(char *buf, size_t size, GaitMetric metric, double v, bool unit) {
         const GaitMetricInfo *info = gait_metric_info(metric);
-        (void) snprintf(buf, size, "%.*f%s%s", MIN(info->decimals, 1), v, info->unit[0] && info->unit[0] != '%' ? " " : "",
-                        info->unit);
+        (void) snprintf(buf, size, "%.*f%s%s", MIN(info->decimals, 1) + (info->decimals > 2), v,
+                        unit && info->unit[0] ? " " : "", unit ? info->unit : "");
 }
 
 /* One sentence for people: what changed, from what to what, since when. */
@@ -578,11 +578,11 @@ static void change_text(char *buf, size_t size, GaitMetric metric, int direction
                         LocalDate since, uint64_t strides) {
         char lo[32], hi[32], v[32], d[16];
 
-        format_value(lo, sizeof(lo), metric, b->low);
-        format_value(hi, sizeof(hi), metric, b->high);
-        format_value(v, sizeof(v), metric, value);
+        format_value(lo, sizeof(lo), metric, b->low, false);
+        format_value(hi, sizeof(hi), metric, b->high, true);
+        format_value(v, sizeof(v), metric, value, true);
         (void) snprintf(buf, size,
-                        "%s %s from its usual %s to %s to %s since %s (%llu strides). "
+                        "%s %s from its usual range %s–%s to %s since %s (%llu strides). "
                         "A prompt to see a professional, not a diagnosis.",
                         metric_label[metric], direction > 0 ? "rose" : "fell", lo, hi, v,
                         local_date_to_string(since, d, sizeof(d)), (unsigned long long) strides);

@@ -1,20 +1,435 @@
 /* SPDX-License-Identifier: MIT */
+/* The alerts core: history, baseline, detection rules, commands, persistence and payloads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "alerts.h"
+#include "schema-check.h"
 
-static void test_placeholder(void **state) {
+static AlertMonitor *monitor(unsigned metrics) {
+        AlertSettings s;
+        AlertMonitor *m;
+
+        alert_settings_default(&s);
+        if (metrics)
+                s.metrics = metrics;
+        assert_int_equal(alert_monitor_new(&s, &m), 0);
+        return m;
+}
+
+static LocalDate date_of(unsigned day) {
+        int y, mo, d;
+        civil_from_days(days_from_civil(2026, 3, 1) + day, &y, &mo, &d);
+        return LOCAL_DATE(y, mo, d);
+}
+
+static GaitDay day_with(unsigned day, uint32_t strides, float step_si) {
+        GaitDay d;
+
+        gait_day_init(&d, date_of(day));
+        d.strides = strides;
+        d.steps = strides;
+        d.active_s = strides;
+        d.value[GAIT_METRIC_CADENCE] = 105 + (float) (day % 3) - 1;
+        d.value[GAIT_METRIC_STEP_TIME_SI] = step_si;
+        d.value[GAIT_METRIC_ML_INDEX] = 0.05f + 0.005f * (float) (day % 4);
+        return d;
+}
+
+/* Ten ordinary days: step-time asymmetry 1.6 .. 2.4 %. */
+static void baseline_days(AlertMonitor *m, unsigned n) {
+        for (unsigned i = 0; i < n; i++) {
+                GaitDay d = day_with(i, 3000, 2.0f + 0.2f * (float) ((int) (i % 5) - 2));
+                alert_monitor_end_day(m, &d);
+        }
+}
+
+static unsigned count_events(AlertMonitor *m, AlertEventType type, AlertEvent *last) {
+        AlertEvent e;
+        unsigned n = 0;
+
+        while (alert_monitor_take_event(m, &e))
+                if (e.type == type) {
+                        n++;
+                        if (last)
+                                *last = e;
+                }
+        return n;
+}
+
+static void test_baseline(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
+        MetricBaseline b;
+
+        baseline_days(m, 5);
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        assert_int_equal(b.days, 5);
+        assert_false(b.valid); /* 7 days needed by default */
+        assert_string_equal(alert_monitor_state(m), "learning");
+        baseline_days(m, 5); /* the same dates again (a restart): not added twice */
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        assert_int_equal(b.days, 5);
+        for (unsigned i = 5; i < 10; i++) {
+                GaitDay d = day_with(i, 3000, 2.0f + 0.2f * (float) ((int) (i % 5) - 2));
+                alert_monitor_end_day(m, &d);
+        }
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        assert_true(b.valid);
+        assert_int_equal(b.days, 10);
+        assert_float_equal(b.median, 2.0, 1e-6);
+        /* A steady wearer's own spread (0.3) pooled with the metric's typical one (0.8, as 4 days):
+         * between the two, never below half the typical one; the range is 2 spreads wide. */
+        assert_true(b.spread > 0.4 && b.spread < 0.8);
+        assert_float_equal(b.low, MAX(b.median - 2 * b.spread, 0.0), 1e-9);
+        assert_string_equal(alert_monitor_state(m), "watching");
+
+        /* A day with an odd value (a hike) does not move a median of ten. */
+        GaitDay odd = day_with(10, 3000, 2.1f);
+        odd.value[GAIT_METRIC_STEP_TIME_SI] = 2.1f;
+        alert_monitor_end_day(m, &odd);
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        assert_float_equal(b.median, 2.0, 0.06);
+}
+
+static void test_little_walking_never_alerts(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
+        GaitDay d;
+
+        baseline_days(m, 10);
+        (void) count_events(m, ALERT_EVENT_CHANGED, NULL);
+        /* 250 strides of very asymmetric walking: not enough to count, however large. */
+        for (uint32_t n = 25; n <= 250; n += 25) {
+                d = day_with(10, n, 25.0f);
+                alert_monitor_update_today(m, &d);
+        }
+        alert_monitor_end_day(m, &d);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 0);
+        /* ...and it left no trace in the sums: an ordinary day after it stays quiet. */
+        d = day_with(11, 3000, 2.2f);
+        alert_monitor_end_day(m, &d);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 0);
+        assert_string_equal(alert_monitor_state(m), "watching");
+}
+
+static void test_learning_never_alerts(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
+        GaitDay d;
+
+        baseline_days(m, 6);
+        d = day_with(6, 3000, 20.0f);
+        alert_monitor_update_today(m, &d);
+        alert_monitor_end_day(m, &d);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 0);
+}
+
+static void test_onset_within_the_day(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
+        AlertEvent e;
+        GaitDay d;
+        char buf[1024];
+        JsonWriter w;
+
+        baseline_days(m, 10);
+        /* 2 % -> 10 %: checked at 300 strides, then every 50. */
+        d = day_with(10, 299, 10.0f);
+        alert_monitor_update_today(m, &d);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 0);
+        d.strides = 300;
+        alert_monitor_update_today(m, &d);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, &e), 1);
+        assert_int_equal(e.metric, GAIT_METRIC_STEP_TIME_SI);
+        assert_int_equal(e.direction, 1);
+        assert_true(e.intraday);
+        assert_int_equal(e.since, date_of(10));
+        assert_int_equal(e.strides, 300);
+        assert_true(alert_monitor_changed(m));
+        assert_string_equal(alert_monitor_state(m), "changed");
+
+        /* Once found, the change is not reported again, neither later that day nor at its end. */
+        d.strides = 2000;
+        alert_monitor_update_today(m, &d);
+        alert_monitor_end_day(m, &d);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 0);
+        /* Its days stay out of the baseline until accepted. */
+        MetricBaseline b;
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        assert_int_equal(b.days, 10);
+
+        json_writer_init(&w, buf, sizeof(buf));
+        assert_int_equal(alert_event_to_json(&e, &w), 0);
+        assert_non_null(strstr(buf, "\"metric\":\"step_time_si\""));
+        assert_non_null(strstr(buf, "not a diagnosis"));
+
+        /* The summary line says it. */
+        json_writer_init(&w, buf, sizeof(buf));
+        assert_int_equal(alert_monitor_day_to_json(m, &d, &w), 0);
+        assert_non_null(strstr(buf, "Walking changed: Step time asymmetry up since 2026-03-11"));
+}
+
+static void test_cusum_accumulates(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
+        unsigned day = 10, found = 0;
+
+        baseline_days(m, 10);
+        /* +2.4 points a day (about 2.5 standard errors): not enough on one day, enough in a few. */
+        for (; day < 20 && !found; day++) {
+                GaitDay d = day_with(day, 3000, 4.4f);
+                alert_monitor_end_day(m, &d);
+                found = count_events(m, ALERT_EVENT_CHANGED, NULL);
+        }
+        assert_int_equal(found, 1);
+        assert_true(day - 10 >= 2 && day - 10 <= 5);
+}
+
+static void test_returned(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
+        GaitDay d;
+
+        baseline_days(m, 10);
+        d = day_with(10, 3000, 12.0f);
+        alert_monitor_end_day(m, &d);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 1);
+        for (unsigned i = 11; i < 11 + ALERT_RETURN_DAYS; i++) {
+                d = day_with(i, 3000, 2.0f);
+                alert_monitor_end_day(m, &d);
+        }
+        assert_int_equal(count_events(m, ALERT_EVENT_RETURNED, NULL), 1);
+        assert_string_equal(alert_monitor_state(m), "watching");
+}
+
+static void test_commands(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
+        static const struct {
+                const char *payload;
+                const char *message;
+        } bad[] = {
+                { "", "" },
+                { "nonsense", "" },
+                { "[]", "expected an object" },
+                { "{}", "'action'" },
+                { "{\"action\":1}", "'action'" },
+                { "{\"action\":\"snooze\"}", "expected acknowledge or accept" },
+                { "{\"action\":\"accept\",\"minutes\":5}", "minutes" },
+                { "{\"action\":\"acknowledge\",\"action\":\"accept\"}", "" },
+                { "{\"action\":\"acknowledge\"}", "no change to acknowledge" },
+                { "{\"action\":\"accept\"}", "no change to accept" },
+        };
+        AlertEvent e;
+        GaitDay d;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                assert_true(alert_monitor_command(m, bad[i].payload, strlen(bad[i].payload)) < 0);
+                assert_int_equal(count_events(m, ALERT_EVENT_ERROR, &e), 1);
+                assert_non_null(strstr(e.error, bad[i].message));
+        }
+
+        baseline_days(m, 10);
+        d = day_with(10, 3000, 12.0f);
+        alert_monitor_end_day(m, &d);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 1);
+        assert_true(alert_monitor_changed(m));
+
+        assert_int_equal(alert_monitor_command(m, "{\"action\":\"acknowledge\"}", 24), 0);
+        assert_int_equal(count_events(m, ALERT_EVENT_ACKNOWLEDGED, NULL), 1);
+        assert_false(alert_monitor_changed(m));
+        assert_string_equal(alert_monitor_state(m), "acknowledged");
+
+        /* "This is my new normal": the baseline restarts at the change. */
+        assert_int_equal(alert_monitor_command(m, "{\"action\":\"accept\"}", 19), 0);
+        assert_int_equal(count_events(m, ALERT_EVENT_ACCEPTED, &e), 1);
+        assert_int_equal(e.since, date_of(10));
+        assert_string_equal(alert_monitor_state(m), "learning");
+        for (unsigned i = 11; i < 17; i++) {
+                d = day_with(i, 3000, 12.0f);
+                alert_monitor_end_day(m, &d);
+        }
+        MetricBaseline b;
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        assert_true(b.valid);
+        assert_float_equal(b.median, 12.0, 1e-6);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 0);
+}
+
+static char *save(AlertMonitor *m, const char *name) {
+        AlertMonitor *ms[] = { m };
+        const char *names[] = { name };
+        JsonWriter w;
+        char *text;
+
+        json_writer_init_dynamic(&w);
+        assert_int_equal(alert_history_format(ms, names, 1, &w), 0);
+        assert_int_equal(json_writer_steal(&w, &text, NULL), 0);
+        json_writer_done(&w);
+        return text;
+}
+
+static void test_persistence(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0), *n = monitor(0);
+        _cleanup_free_ char *text = NULL, *again = NULL;
+        const char *names[] = { "anna" };
+        JsonParseError e = {};
+        GaitDay d;
+
+        /* 130 days: only the latest 120 are kept. */
+        for (unsigned i = 0; i < 130; i++) {
+                d = day_with(i, i % 7 == 0 ? 100 : 3000, 2.0f + 0.1f * (float) (i % 3));
+                alert_monitor_end_day(m, &d);
+        }
+        d = day_with(130, 3000, 14.0f);
+        alert_monitor_end_day(m, &d);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 1);
+        assert_int_equal(alert_monitor_command(m, "{\"action\":\"acknowledge\"}", 24), 0);
+
+        text = save(m, "anna");
+        assert_true(strlen(text) < 64 * 1024);
+        assert_int_equal(alert_history_parse(text, strlen(text), &n, names, 1, &e), 0);
+        again = save(n, "anna");
+        assert_string_equal(text, again);
+        assert_string_equal(alert_monitor_state(n), "acknowledged");
+        const GaitDay *h;
+        assert_int_equal(alert_monitor_history(n, &h), ALERT_HISTORY_DAYS);
+        assert_int_equal(h[ALERT_HISTORY_DAYS - 1].date, date_of(130));
+
+        /* A wearer the file does not know starts empty; one it knows but is not configured is ignored. */
+        _cleanup_(alert_monitor_freep) AlertMonitor *o = monitor(0);
+        const char *other[] = { "ben" };
+        assert_int_equal(alert_history_parse(text, strlen(text), &o, other, 1, &e), 0);
+        assert_int_equal(alert_monitor_history(o, &h), 0);
+}
+
+static void test_restore_refuses(void **state) {
+        static const struct {
+                const char *text;
+                const char *message;
+        } bad[] = {
+                { "{\"version\":2,\"wearers\":{}}", "'version'" },
+                { "{\"version\":1}", "'wearers'" },
+                { "{\"version\":1,\"wearers\":{},\"x\":1}", "x" },
+                { "{\"version\":1,\"wearers\":{\"anna\":[]}}", "" },
+                { "{\"version\":1,\"wearers\":{\"anna\":{\"version\":1,\"baseline_from\":null,\"acknowledged\":false,"
+                  "\"days\":[[\"2026-02-30\",1,1,1,[]]],\"watch\":{}}}}", "'date'" },
+                { "{\"version\":1,\"wearers\":{\"anna\":{\"version\":1,\"baseline_from\":null,\"acknowledged\":false,"
+                  "\"days\":[[\"2026-03-02\",1,1,1,[null,null,null,null,null,null,null,null,null,null,null,null,null,null,null,null]],"
+                  "[\"2026-03-01\",1,1,1,[null,null,null,null,null,null,null,null,null,null,null,null,null,null,null,null]]],"
+                  "\"watch\":{}}}}", "increasing" },
+                { "{\"version\":1,\"wearers\":{\"anna\":{\"version\":1,\"baseline_from\":null,\"acknowledged\":false,"
+                  "\"days\":[[\"2026-03-02\",1,1,1,[400,null,null,null,null,null,null,null,null,null,null,null,null,null,null,null]]],"
+                  "\"watch\":{}}}}", "'cadence'" },
+                { "{\"version\":1,\"wearers\":{\"anna\":{\"version\":1,\"baseline_from\":null,\"acknowledged\":false,"
+                  "\"days\":[[\"2026-03-02\",1,1,1,[1]]],\"watch\":{}}}}", "one value" },
+                { "{\"version\":1,\"wearers\":{\"anna\":{\"version\":1,\"baseline_from\":null,\"acknowledged\":false,"
+                  "\"days\":[],\"watch\":{\"sway_path\":{}}}}}", "metric that can change" },
+                { "{\"version\":1,\"wearers\":{\"anna\":{\"version\":1,\"baseline_from\":null,\"acknowledged\":false,"
+                  "\"days\":[],\"watch\":{\"cadence\":{\"up\":1,\"down\":0,\"up_since\":null,\"down_since\":null,"
+                  "\"up_strides\":0,\"down_strides\":0,\"flagged\":true,\"direction\":1,\"flag_since\":null,"
+                  "\"flag_value\":0,\"normal_days\":0}}}}}", "flag_since" },
+        };
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
+        _cleanup_free_ char *before = NULL;
+        const char *names[] = { "anna" };
+
+        baseline_days(m, 3);
+        before = save(m, "anna");
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                JsonParseError e = {};
+                _cleanup_free_ char *after = NULL;
+
+                assert_true(alert_history_parse(bad[i].text, strlen(bad[i].text), &m, names, 1, &e) < 0);
+                if (!strstr(e.message, bad[i].message))
+                        fail_msg("case %zu: message \"%s\" lacks \"%s\"", i, e.message, bad[i].message);
+                after = save(m, "anna");
+                assert_string_equal(before, after); /* all or nothing */
+        }
+}
+
+static void test_payload_schemas(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
+        char inner[4096], outer[4200], err[256];
+        const char *s;
+        AlertEvent e;
+        JsonWriter w;
+        GaitDay d;
+
+        baseline_days(m, 10);
+        d = day_with(10, 3000, 12.0f);
+        alert_monitor_end_day(m, &d);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, &e), 1);
+
+#define CHECK(schema, build)                                                                        \
+        do {                                                                                        \
+                json_writer_init(&w, inner, sizeof(inner));                                         \
+                assert_int_equal(build, 0);                                                         \
+                assert_int_equal(json_writer_finish(&w, &s, NULL), 0);                              \
+                (void) snprintf(outer, sizeof(outer), "{\"timestamp\":\"2026-03-12T10:00:00.000Z\",\"seq\":1,%s", \
+                                s + 1);                                                             \
+                if (schema_check(schema, outer, err, sizeof(err)) < 0)                              \
+                        fail_msg("%s: %s\n%s", schema, err, outer);                                 \
+        } while (0)
+
+        CHECK("alert", alert_event_to_json(&e, &w));
+        CHECK("alert-state", alert_monitor_state_to_json(m, &w));
+        CHECK("baseline", alert_monitor_baseline_to_json(m, &w));
+        assert_int_equal(alert_monitor_command(m, "x", 1), -EINVAL);
+        assert_int_equal(count_events(m, ALERT_EVENT_ERROR, &e), 1);
+        CHECK("alert", alert_event_to_json(&e, &w));
+        assert_int_equal(alert_monitor_command(m, "{\"action\":\"accept\"}", 19), 0);
+        assert_int_equal(count_events(m, ALERT_EVENT_ACCEPTED, &e), 1);
+        CHECK("alert", alert_event_to_json(&e, &w));
+        CHECK("alert-state", alert_monitor_state_to_json(m, &w));
+}
+
+static void test_disabled(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
+        AlertSettings s;
+        GaitDay d;
+
+        alert_settings_default(&s);
+        s.enabled = false;
+        alert_monitor_set_settings(m, &s);
+        baseline_days(m, 10);
+        d = day_with(10, 3000, 12.0f);
+        alert_monitor_update_today(m, &d);
+        alert_monitor_end_day(m, &d);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 0);
+        assert_string_equal(alert_monitor_state(m), "disabled");
+        /* the history is kept either way */
+        const GaitDay *h;
+        assert_int_equal(alert_monitor_history(m, &h), 11);
+}
+
+static void test_cv_tracker(void **state) {
+        CvTracker t;
+
+        cv_tracker_reset(&t);
+        assert_true(isnan(cv_tracker_median(&t)));
+        cv_tracker_add(&t, 2.0f);
+        cv_tracker_add(&t, 2.5f);
+        cv_tracker_add(&t, 40.0f);
+        cv_tracker_add(&t, NAN);
+        assert_float_equal(cv_tracker_median(&t), 2.5, 1e-6);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_placeholder),
+                cmocka_unit_test(test_baseline),
+                cmocka_unit_test(test_little_walking_never_alerts),
+                cmocka_unit_test(test_learning_never_alerts),
+                cmocka_unit_test(test_onset_within_the_day),
+                cmocka_unit_test(test_cusum_accumulates),
+                cmocka_unit_test(test_returned),
+                cmocka_unit_test(test_commands),
+                cmocka_unit_test(test_persistence),
+                cmocka_unit_test(test_restore_refuses),
+                cmocka_unit_test(test_payload_schemas),
+                cmocka_unit_test(test_disabled),
+                cmocka_unit_test(test_cv_tracker),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

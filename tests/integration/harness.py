@@ -255,6 +255,8 @@ def schema_for_topic(topic):
     last = p[-1]
     if len(p) == 4 and p[2] in ("left", "right", "footpod"):
         return {"battery": "battery", "link": "link", "pressure": "pressure"}.get(last)
+    if rest in ("baseline", "alert", "alert/state"):
+        return {"baseline": "baseline", "alert": "alert", "alert/state": "alert-state"}[rest]
     return {"gait": "gait", "steps": "steps", "activity": "activity", "reminder": "reminder",
             "state": "reminder", "daily": "reminder", "exercise": "reminder", "today": "reminder"}.get(rest.replace("reminder/", ""))
 
