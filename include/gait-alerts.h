@@ -32,6 +32,8 @@ void gait_alerts_save(GaitAlerts *a, const char *dir);
 int gait_history_read(const char *dir, const char *name, char **ret, size_t *ret_len);
 int gait_history_write(const char *dir, const char *name, const char *text, size_t len, bool keep_previous);
 
+const AlertMonitor *gait_alerts_monitor(const GaitAlerts *a, size_t i);
+
 /* Subscribes to every wearer's alert/set and publishes the retained baseline and state. */
 int gait_alerts_start(GaitAlerts *a);
 /* A finished day of wearer i (after wearer_take_summary()): evaluated, kept, and its gait values

@@ -83,6 +83,10 @@ void gait_alerts_apply_config(GaitAlerts *a, const Config *c) {
         }
 }
 
+const AlertMonitor *gait_alerts_monitor(const GaitAlerts *a, size_t i) {
+        return i < a->n ? a->monitors[i] : NULL;
+}
+
 /* ---- the history file ---- */
 
 static int path_join(char *buf, size_t size, const char *dir, const char *name, const char *suffix) {
