@@ -14,6 +14,7 @@
 
 #include "config-parse.h"
 #include "config.h"
+#include "gait-metrics.h"
 #include "log.h"
 
 #define SECRET "s3cret-Pa55w0rd"
@@ -528,6 +529,25 @@ static void test_errors(void **state) {
                   "@:2: [reminders] active-hours: found '8-20', expected HH:MM-HH:MM within one day such as 08:00-20:00" },
                 { "[reminders]\nquiet-days = weekend\n" WEARER, -EINVAL,
                   "@:2: [reminders] quiet-days: found 'weekend', expected a list of mon, tue, wed, thu, fri, sat, sun such as sat,sun, or none" },
+                { "[alerts]\nmetrics = step_time_si,limp\n" WEARER, -EINVAL,
+                  "@:2: [alerts] metrics: found 'step_time_si,limp', expected a list of cadence, stride_time, stance_time, "
+                  "swing_time, stride_time_cv, step_time_si, stance_time_si, swing_time_si, heel_strike_share, "
+                  "midfoot_strike_share, forefoot_strike_share, flat_strike_share, roll_forward, ml_index such as "
+                  "step_time_si,cadence; default or none" },
+                { "[alerts]\nmetrics = sway_path\n" WEARER, -EINVAL,
+                  "@:2: [alerts] metrics: found 'sway_path', expected a list of cadence, stride_time, stance_time, "
+                  "swing_time, stride_time_cv, step_time_si, stance_time_si, swing_time_si, heel_strike_share, "
+                  "midfoot_strike_share, forefoot_strike_share, flat_strike_share, roll_forward, ml_index such as "
+                  "step_time_si,cadence; default or none" },
+                { "[alerts]\nmetrics = cadence,,ml_index\n" WEARER, -EINVAL,
+                  "@:2: [alerts] metrics: found 'cadence,,ml_index', expected a list of cadence, stride_time, stance_time, "
+                  "swing_time, stride_time_cv, step_time_si, stance_time_si, swing_time_si, heel_strike_share, "
+                  "midfoot_strike_share, forefoot_strike_share, flat_strike_share, roll_forward, ml_index such as "
+                  "step_time_si,cadence; default or none" },
+                { "[alerts]\nsensitivity = paranoid\n" WEARER, -EINVAL,
+                  "@:2: [alerts] sensitivity: found 'paranoid', expected low, normal or high" },
+                { "[alerts]\nbaseline-days = 2\n" WEARER, -ERANGE,
+                  "@:2: [alerts] baseline-days: found '2', expected a whole number of days from 3 to 28" },
                 { "[mqtt]\nport = 1883 ; the default\n" WEARER, -EINVAL,
                   "@:2: [mqtt] port: found '1883 ; the default', expected a port number from 1 to 65535" },
                 { "[gateway]\nstate-directory = var/lib\n" WEARER, -EINVAL,
@@ -814,6 +834,7 @@ static void test_reload(void **state) {
         (void) snprintf(text, sizeof(text),
                         "[mqtt]\nhost = a.example.org\nusername = u\npassword-file = %s/pw\n"
                         "[reminders]\nsitting-limit = 55min\nquiet-days = sun\n"
+                        "[alerts]\nmetrics = step_time_si, cadence\nbaseline-days = 10\nsensitivity = low\n"
                         "[metrics]\nraw-stream = yes\n"
                         "[bluetooth]\nbackoff-max = 2min\n"
                         "[wearer anna]\nleft = C0:FF:EE:00:00:01\nbody-weight-kg = 72\ntimezone = Europe/Berlin\n",
@@ -823,6 +844,9 @@ static void test_reload(void **state) {
         assert_string_equal(error, "");
         assert_int_equal(cur.sitting_limit_usec, 55 * USEC_PER_MINUTE);
         assert_int_equal(cur.quiet_days, 1);
+        assert_int_equal(cur.alert_metrics, (1u << GAIT_METRIC_STEP_TIME_SI) | (1u << GAIT_METRIC_CADENCE));
+        assert_int_equal(cur.alert_baseline_days, 10);
+        assert_int_equal(cur.alert_sensitivity, ALERT_SENSITIVITY_LOW);
         assert_true(cur.raw_stream);
         assert_int_equal(cur.backoff_max_usec, 2 * USEC_PER_MINUTE);
         assert_true(cur.wearers[0].body_weight_kg == 72);

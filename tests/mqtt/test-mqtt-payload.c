@@ -28,6 +28,7 @@ static void make_config(Config *c) {
         strcpy(c->homeassistant_prefix, "homeassistant");
         c->homeassistant = true;
         c->reminders = true;
+        c->alerts = true;
         c->protocol_version = 311;
         c->publish_interval_usec = 10 * USEC_PER_SEC;
         c->n_wearers = 2;
@@ -338,8 +339,8 @@ static void test_discovery(void **state) {
 
         make_config(&c);
         assert_int_equal(mqtt_discovery_build(&c, "0.1.0", collect, &col), 0);
-        /* gateway 1 + anna 9 + bob 9 and 5 footpod sensors + anna's 2 insoles x 3 + bob's footpod x 3 */
-        assert_int_equal(col.n, 1 + 9 + 9 + 5 + 6 + 3);
+        /* gateway 1 + anna 10 + bob 10 and 5 footpod sensors + anna's 2 insoles x 3 + bob's footpod x 3 */
+        assert_int_equal(col.n, 1 + 10 + 10 + 5 + 6 + 3);
 
         for (size_t i = 0; i < col.n; i++) {
                 assert_schema("homeassistant-discovery", col.payload[i]);
@@ -443,6 +444,15 @@ static void test_discovery(void **state) {
         c.reminders = false;
         assert_int_equal(mqtt_discovery_build(&c, "0.1.0", collect, &col), 0);
         assert_null(find_payload(&col, "homeassistant/binary_sensor/anna/insole2mqtt_move_reminder_due/config"));
+        p = find_payload(&col, "homeassistant/binary_sensor/anna/insole2mqtt_walking_changed/config");
+        assert_non_null(p);
+        assert_non_null(strstr(p, "\"state_topic\":\"insole/anna/alert/state\""));
+        assert_non_null(strstr(p, "value_json.changed"));
+        collected_free(&col);
+        /* no "walking changed" without alerts */
+        c.alerts = false;
+        assert_int_equal(mqtt_discovery_build(&c, "0.1.0", collect, &col), 0);
+        assert_null(find_payload(&col, "homeassistant/binary_sensor/anna/insole2mqtt_walking_changed/config"));
         collected_free(&col);
         strcpy(c.wearers[1].name, "bob/#");
         assert_int_equal(mqtt_discovery_build(&c, "0.1.0", collect, &col), -EINVAL);
