@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "file-io.h"
 #include "gait-alerts.h"
 #include "log.h"
 
@@ -89,115 +87,16 @@ const AlertMonitor *gait_alerts_monitor(const GaitAlerts *a, size_t i) {
 
 /* ---- the history file ---- */
 
-static int path_join(char *buf, size_t size, const char *dir, const char *name, const char *suffix) {
-        int n = snprintf(buf, size, "%s/%s%s", dir, name, suffix);
-        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
-}
-
 int gait_history_read(const char *dir, const char *name, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
         char path[4096];
-        struct stat st;
-        size_t len = 0;
-        int r;
 
-        r = path_join(path, sizeof(path), dir, name, "");
-        if (r < 0)
-                return r;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADMSG;
-        if (st.st_size > ALERT_HISTORY_MAX_SIZE)
-                return -E2BIG;
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (len < (size_t) st.st_size) {
-                ssize_t k = read(fd, buf + len, (size_t) st.st_size - len);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                len += (size_t) k;
-        }
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
-/* New file next to the old one, fsync, the old one becomes <name>.prev (a hard link, so that
- * <name> never goes missing), rename over, fsync the directory. */
-int gait_history_write(const char *dir, const char *name, const char *text, size_t len, bool keep_previous) {
-        char path[4096], tmp[4096], prev[4096], prev_tmp[4096];
-        _cleanup_close_ int fd = -1, dfd = -1;
-        int r;
-
-        r = path_join(path, sizeof(path), dir, name, "");
-        if (r >= 0)
-                r = path_join(tmp, sizeof(tmp), dir, ".", name);
-        if (r >= 0)
-                r = path_join(prev, sizeof(prev), dir, name, ".prev");
-        if (r >= 0)
-                r = path_join(prev_tmp, sizeof(prev_tmp), dir, ".prev.", name);
-        if (r < 0)
-                return r;
-        if (strlen(tmp) + 7 >= sizeof(tmp))
+        if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int) sizeof(path))
                 return -ENAMETOOLONG;
-        strcat(tmp, ".XXXXXX");
+        return read_file_bounded(path, ALERT_HISTORY_MAX_SIZE, ret, ret_len);
+}
 
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return -errno;
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = write_all(fd, text, len);
-        if (r >= 0 && fchmod(fd, 0600) < 0)
-                r = -errno;
-        if (r >= 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r >= 0 && close(TAKE_FD(fd)) < 0)
-                r = -errno;
-        if (r >= 0 && keep_previous) {
-                /* One writer (this process): a fixed name for the link is enough. */
-                (void) unlink(prev_tmp);
-                if (link(path, prev_tmp) >= 0 && rename(prev_tmp, prev) < 0)
-                        (void) unlink(prev_tmp);
-        }
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlink(tmp);
-                return r;
-        }
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return -errno;
-        if (fsync(dfd) < 0)
-                return -errno;
-        return 0;
+int gait_history_write(const char *dir, const char *name, const char *text, size_t len, bool keep_previous) {
+        return write_file_atomic(dir, name, text, len, keep_previous);
 }
 
 static int load_one(GaitAlerts *a, const char *dir, const char *name) {
@@ -340,9 +239,11 @@ void gait_alerts_drain(GaitAlerts *a, size_t i, uint64_t wall_usec) {
         while (alert_monitor_take_event(m, &e)) {
                 JsonWriter w;
 
-                if (e.type == ALERT_EVENT_CHANGED)
-                        log_ctx(LOG_INFO, &wr->log, "Walking changed: %s %s (since %u).", gait_metric_to_string(e.metric),
-                                direction_word(e.direction), e.since);
+                if (e.type == ALERT_EVENT_CHANGED) {
+                        char since[16];
+                        log_ctx(LOG_INFO, &wr->log, "Walking changed: %s %s (since %s).", gait_metric_to_string(e.metric),
+                                direction_word(e.direction), local_date_to_string(e.since, since, sizeof(since)));
+                }
                 json_writer_init_dynamic(&w);
                 publish(a, i, mqtt_publish_alert, &w, alert_event_to_json(&e, &w), wall_usec);
                 if (e.type != ALERT_EVENT_ERROR) {

@@ -437,8 +437,12 @@ bool wearer_take_summary(Wearer *w, const CoachClock *now, DaySummary *ret) {
 
         if (!coach_take_summary(w->coach, ret))
                 return false;
-        have_snap = w->gait && gait_engine_snapshot(w->gait, &snap) >= 0;
+        /* A day finished from the saved state after a restart on a later day: the engine's window
+         * holds today's walking, not that day's. */
+        have_snap = !ret->info.restored && w->gait && gait_engine_snapshot(w->gait, &snap) >= 0;
         gait_day_values(w, have_snap ? &snap : NULL, ret->counters.date, &w->gait_finished);
+        if (!have_snap)
+                w->gait_finished.value[GAIT_METRIC_STRIDE_TIME_CV] = NAN;
         /* Steps and walking time as the day summary counted them (all sources, across restarts). */
         w->gait_finished.steps = ret->counters.steps;
         w->gait_finished.active_s = (uint32_t) (day_counters_active_usec(&ret->counters) / USEC_PER_SEC);
