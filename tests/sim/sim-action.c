@@ -389,6 +389,33 @@ int sim_action_run(Sim *sim, const char *line, char *err, size_t errsize) {
                 gait_model_set_params(w->model, &p);
                 return 0;
         }
+        if (streq(verb, "day")) {
+                /* day WEARER N [clinical]: that day's walking of the wearer, from its configured
+                 * walking and the day-to-day variability (docs/simulator.md): a compressed month. */
+                char *end = NULL;
+                unsigned long day;
+
+                if (tk.n < 3 || tk.n > 4 || (tk.n == 4 && !streq(tk.t[3].s, "clinical")))
+                        return fail(err, errsize, "day WEARER N [clinical]");
+                Wearer *w = sim_find_wearer(sim, tk.t[1].s);
+                if (!w)
+                        return fail(err, errsize, "no wearer '%s'", tk.t[1].s);
+                if (!w->model)
+                        return fail(err, errsize, "wearer '%s' replays a recording", w->name);
+                errno = 0;
+                day = strtoul(tk.t[2].s, &end, 10);
+                if (errno != 0 || !end || *end || day > 100000)
+                        return fail(err, errsize, "day number must be 0..100000");
+                GaitModelParams usual = *gait_model_get_params(w->model), p;
+                GaitDayVariability v = tk.n == 4 ? GAIT_DAY_VARIABILITY_CLINICAL : GAIT_DAY_VARIABILITY_HEALTHY;
+                usual.cadence_spm = w->params.cadence_spm;
+                usual.asymmetry = w->params.asymmetry;
+                usual.pronation = w->params.pronation;
+                usual.noise = w->params.noise;
+                gait_model_params_for_day(&usual, &v, w->params.seed, (unsigned) day, &p);
+                gait_model_set_params(w->model, &p);
+                return 0;
+        }
         if (streq(verb, "restart-bluetoothd")) {
                 uint64_t down = 2 * USEC_PER_SEC;
                 bool graceful = false;

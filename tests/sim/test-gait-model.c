@@ -418,6 +418,34 @@ static void test_heel_strike_options(void **state) {
         assert_true(flat.front_at_5 > 0.3); /* heel and forefoot land together */
 }
 
+/* Day-to-day variability: a pure function of (seed, day), with the configured spread. */
+static void test_day_variability(void **state) {
+        GaitModelParams usual = { .mode = GAIT_MODE_WALKING, .cadence_spm = 105, .asymmetry = 0.02, .noise = 0.05, .seed = 9 };
+        GaitDayVariability v = GAIT_DAY_VARIABILITY_HEALTHY;
+        double sum = 0, sq = 0, asym_sq = 0;
+        GaitModelParams a, b;
+        const unsigned n = 4000;
+
+        gait_model_params_for_day(&usual, &v, 9, 17, &a);
+        gait_model_params_for_day(&usual, &v, 9, 17, &b);
+        assert_memory_equal(&a, &b, sizeof(a));
+        gait_model_params_for_day(&usual, &v, 9, 18, &b);
+        assert_true(a.cadence_spm != b.cadence_spm);
+        assert_int_equal(a.mode, GAIT_MODE_WALKING);
+
+        for (unsigned d = 0; d < n; d++) {
+                gait_model_params_for_day(&usual, &v, 9, d, &a);
+                sum += a.cadence_spm;
+                sq += (a.cadence_spm - 105) * (a.cadence_spm - 105);
+                asym_sq += (a.asymmetry - 0.02) * (a.asymmetry - 0.02);
+                assert_true(a.noise > 0);
+        }
+        /* SD with 3 % odd days at twice the spread: sqrt(0.97 + 0.03 x 4) = 1.04 x the spread */
+        assert_float_equal(sum / n, 105, 0.2);
+        assert_float_equal(sqrt(sq / n), 1.04 * v.cadence_sd_spm, 0.15);
+        assert_float_equal(sqrt(asym_sq / n), 1.04 * v.asymmetry_sd, 0.0006);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_layout),
@@ -435,6 +463,7 @@ int main(void) {
                 cmocka_unit_test(test_asymmetry),
                 cmocka_unit_test(test_pronation),
                 cmocka_unit_test(test_heel_strike_options),
+                cmocka_unit_test(test_day_variability),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
