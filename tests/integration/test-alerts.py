@@ -6,12 +6,13 @@ directory as the previous gateway run left them; then the simulated wearer walks
 (asymmetry 12 %, a symmetry index of about 11 %) and the gateway, comparing the running day with
 the baseline, publishes an alert after a few hundred strides; the Home Assistant "walking changed"
 sensor's state turns on, a bad command is refused, an acknowledgement clears the sensor. After a
-restart the history, the baseline and the acknowledged change are still there, and "accept" makes
-the change the new normal. Prints TAP."""
+restart the history, the baseline and the acknowledged change are still there, "accept" makes
+the change the new normal, and a reload can switch the alerts off. Prints TAP."""
 
 import datetime
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -119,7 +120,7 @@ def main():
         tap(len(saved["days"]) == 10 and saved["watch"].get("step_time_si", {}).get("flagged") is True and
             saved["acknowledged"] is True, "the history file holds the days and the change", saved.get("watch"))
         mark = len(sub.messages())
-        world.gateway(env, conf, "gateway2.log", level="info")
+        gw2 = world.gateway(env, conf, "gateway2.log", level="info")
 
         def after_restart(topic):
             p = [x for x in payloads(sub.messages()[mark:], BASE + "/anna/" + topic) if x]
@@ -135,6 +136,16 @@ def main():
         st = wait_for(lambda: (after_restart("alert/state") or {}).get("state") == "learning" and
                       after_restart("alert/state"), 10)
         tap(bool(acc) and bool(st), "'accept' makes it the new normal: the baseline starts again", st)
+
+        # The configuration reloads: switched off, the state says so.
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("[alerts]\n", "[alerts]\nenabled = no\n"))
+        gw2.send_signal(signal.SIGHUP)
+        st = wait_for(lambda: (after_restart("alert/state") or {}).get("state") == "disabled" and
+                      after_restart("alert/state"), 10)
+        tap(bool(st), "a reload with enabled = no: alert/state says disabled", after_restart("alert/state"))
     finally:
         world.close(bool(tap.results) and all(tap.results))
     return tap.finish()
