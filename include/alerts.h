@@ -68,6 +68,7 @@ typedef struct AlertSettings {
         AlertSensitivity sensitivity;
 } AlertSettings;
 
+/* The defaults of the [alerts] section (the configuration schema has them too; a test checks). */
 void alert_settings_default(AlertSettings *ret);
 
 /* CUSUM reference value k and decision limit h (in standard errors) of a sensitivity. */

@@ -91,7 +91,7 @@ static void test_load_falls_back(void **state) {
         c.n_wearers = 1;
         strcpy(c.wearers[0].name, "anna");
         strcpy(c.wearers[0].timezone, "UTC");
-        reminder_settings_default(&rs);
+        reminder_settings_from_config(&c, &rs);
         assert_int_equal(wearer_new(0, &c.wearers[0], &rs, &w), 0);
         assert_int_equal(gait_alerts_new(&c, &w, 1, NULL, &a), 0);
 
@@ -103,11 +103,26 @@ static void test_load_falls_back(void **state) {
         config_done(&c);
 }
 
+/* The core's defaults (tests, fuzzing) are the configuration schema's. */
+static void test_defaults_agree(void **state) {
+        AlertSettings s;
+        Config c;
+
+        config_init(&c);
+        alert_settings_default(&s);
+        assert_true(c.alerts == s.enabled);
+        assert_int_equal(c.alert_metrics, s.metrics);
+        assert_int_equal(c.alert_baseline_days, s.baseline_days);
+        assert_int_equal(c.alert_sensitivity, s.sensitivity);
+        config_done(&c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_write_keeps_previous),
                 cmocka_unit_test(test_read_refuses),
                 cmocka_unit_test(test_load_falls_back),
+                cmocka_unit_test(test_defaults_agree),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         char cmd[128];
