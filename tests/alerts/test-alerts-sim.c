@@ -59,7 +59,7 @@ static double false_alerts(const GaitDayVariability *v, AlertSensitivity sensiti
 /* Which metric the false alerts come from (default sensitivity, healthy spread). */
 static void test_false_alarms_per_metric(void **state) {
         GaitDayVariability healthy = GAIT_DAY_VARIABILITY_HEALTHY;
-        unsigned seeds = n_seeds(300);
+        unsigned seeds = n_seeds(100);
 
         for (GaitMetric i = 0; i < _GAIT_METRIC_MAX; i++) {
                 double any, mean;
