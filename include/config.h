@@ -47,6 +47,7 @@ typedef struct WearerConfig {
         BdAddr device[_DEVICE_ROLE_MAX];
         double body_weight_kg; /* 0 = not given */
         char timezone[64];     /* IANA zone name, "" = the system's */
+        unsigned stream_rate_hz; /* asked of the insoles; 0 = their own preferred rate */
         unsigned line;         /* where the section starts, for messages */
 } WearerConfig;
 
@@ -70,6 +71,7 @@ typedef struct Config {
         uint64_t silence_timeout_usec;   /* connected but no data this long -> reconnect */
         unsigned adapter_reset_after;    /* consecutive failures before power-cycling the adapter */
         unsigned exit_after;             /* consecutive adapter resets without success before exiting */
+        uint64_t notify_coalesce_usec;   /* wait this long after a notification wake-up; 0 = read at once */
 
         /* [mqtt] */
         char *host;

@@ -205,7 +205,7 @@ typedef struct OipStepCounter {
 
 typedef struct OipControlCommand {
         uint8_t opcode;   /* OIP_CP_START / OIP_CP_STOP */
-        uint16_t rate_hz; /* START only, 10..400 */
+        uint16_t rate_hz; /* START only, 10..400, or OIP_RATE_PREFERRED */
 } OipControlCommand;
 
 /* Encodes a control-point write; returns the number of bytes (1 or 3) written to buf, or

@@ -60,3 +60,7 @@
 
 #define OIP_CP_START 0x01
 #define OIP_CP_STOP 0x02
+/* START's rate 0: stream at the insole's own preferred rate. Insoles that predate it answer ATT
+ * error 0x81 (rate out of range); the gateway then asks for OIP_LEGACY_RATE_HZ. */
+#define OIP_RATE_PREFERRED 0
+#define OIP_LEGACY_RATE_HZ 100

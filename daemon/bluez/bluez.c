@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "bluez-notify.h"
 #include "bluez-parse.h"
 #include "bluez-policy.h"
 #include "bluez.h"
@@ -13,10 +14,6 @@
 #define BLUEZ_PATH_NAMESPACE "/org/bluez"
 #define BLUEZ_ERROR_PREFIX "org.bluez.Error."
 
-/* Large enough for any ATT MTU (517) plus slack: SOCK_SEQPACKET truncates shorter reads. */
-#define NOTIFY_BUFFER_SIZE 1024
-/* Rate requested through the OIP control point. */
-#define STREAM_RATE_HZ 100
 /* Calls other than Connect. */
 #define CALL_TIMEOUT_USEC (10 * USEC_PER_SEC)
 #define REPORTED_MAX 64
@@ -40,7 +37,7 @@ typedef struct BluezChar {
         BluezNotifyPath notify;
         int fd;
         uint16_t mtu;
-        sd_event_source *io;
+        uint64_t reader;        /* its notify_drain id, 0 = none */
 } BluezChar;
 
 struct BluezDevice {
@@ -61,6 +58,7 @@ struct BluezDevice {
         BluezLinkState state;
         uint64_t state_since_usec;
         bool streamed_this_link;
+        bool legacy_rate;            /* refused OIP_RATE_PREFERRED: asks for OIP_LEGACY_RATE_HZ */
         bool failure_counted;        /* this link's failure is already accounted for */
         uint64_t streaming_since_usec;
 
@@ -109,6 +107,7 @@ struct BluezClient {
         sd_bus_slot *owner_slot;
         sd_bus_slot *objects_slot;
         sd_event_source *tick;
+        NotifyDrain *drain;          /* every AcquireNotify socket, read together */
 
         char *owner;                 /* bluetoothd's unique name */
         bool owner_changed;          /* a NameOwnerChanged arrived while GetNameOwner was in flight */
@@ -283,12 +282,18 @@ static void device_set_state(BluezDevice *d, BluezLinkState s) {
         client_update_discovery(c);
 }
 
+/* Stops reading the notification socket, then closes it. */
+static void char_release_fd(BluezChar *ch) {
+        notify_drain_remove(ch->device->client->drain, ch->reader);
+        ch->reader = 0;
+        ch->fd = safe_close(ch->fd);
+}
+
 static BluezChar *char_free(BluezChar *ch) {
         if (!ch)
                 return NULL;
         ch->slot = sd_bus_slot_unref(ch->slot);
-        ch->io = sd_event_source_disable_unref(ch->io);
-        ch->fd = safe_close(ch->fd);
+        char_release_fd(ch);
         free(ch->path);
         free(ch);
         return NULL;
@@ -296,8 +301,7 @@ static BluezChar *char_free(BluezChar *ch) {
 
 static void char_link_reset(BluezChar *ch) {
         ch->slot = sd_bus_slot_unref(ch->slot);
-        ch->io = sd_event_source_disable_unref(ch->io);
-        ch->fd = safe_close(ch->fd);
+        char_release_fd(ch);
         ch->notify = BLUEZ_NOTIFY_NONE;
         ch->setup_started = false;
         ch->acquire_refused = false;
@@ -673,40 +677,25 @@ static void char_handle_value(BluezChar *ch, const uint8_t *data, size_t len, ui
                 c->cb.on_record(c->userdata, d->wearer, d->role, &rec, rx_usec);
 }
 
-static int char_io_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static void char_on_notification(void *userdata, const uint8_t *data, size_t len) {
+        BluezChar *ch = userdata;
+
+        char_handle_value(ch, data, len, now_usec(ch->device->client));
+}
+
+static void char_on_notify_closed(void *userdata) {
         BluezChar *ch = userdata;
         BluezDevice *d = ch->device;
-        bool closed = revents & (EPOLLHUP | EPOLLERR);
-        uint8_t buf[NOTIFY_BUFFER_SIZE];
-
-        if (revents & EPOLLIN)
-                /* Bounded, so that one busy fd cannot starve the loop; epoll calls again. */
-                for (unsigned i = 0; i < 64; i++) {
-                        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-                        if (n < 0) {
-                                if (errno != EAGAIN && errno != EINTR)
-                                        closed = true;
-                                break;
-                        }
-                        if (n == 0) {
-                                closed = true;
-                                break;
-                        }
-                        char_handle_value(ch, buf, (size_t) n, now_usec(d->client));
-                }
-        if (!closed)
-                return 0;
 
         /* BlueZ closes the fd when the link goes down or the MTU is renegotiated. Release it; if
          * the device still looks connected, rebuild the link rather than sit on a dead one. */
         log_ctx(LOG_DEBUG, &d->ctx, "%s: notification fd of %s closed", d->label, ch->dc ? ch->dc->name : ch->uuid);
-        ch->io = sd_event_source_disable_unref(ch->io);
+        ch->reader = 0; /* the drain already forgot it */
         ch->fd = safe_close(ch->fd);
         ch->notify = BLUEZ_NOTIFY_NONE;
         if (ch->dc && ch->dc->role == DECODER_ROLE_STREAM && d->connected &&
             (d->state == BLUEZ_LINK_STREAMING || d->state == BLUEZ_LINK_SUBSCRIBING))
                 device_cut(d, false);
-        return 0;
 }
 
 static void char_subscribed(BluezChar *ch) {
@@ -747,17 +736,15 @@ static int char_acquire_reply(sd_bus_message *m, void *userdata, sd_bus_error *r
                 int flags = fcntl(ch->fd, F_GETFL);
                 if (flags >= 0)
                         (void) fcntl(ch->fd, F_SETFL, flags | O_NONBLOCK);
-                r = sd_event_add_io(c->event, &ch->io, ch->fd, EPOLLIN, char_io_handler, ch);
+                r = notify_drain_add(c->drain, ch->fd, char_on_notification, char_on_notify_closed, ch, &ch->reader);
         }
         if (r < 0) {
                 log_ctx_errno(LOG_WARNING, &d->ctx, r, "%s: unusable AcquireNotify reply, using StartNotify: %m", d->label);
-                ch->io = sd_event_source_disable_unref(ch->io);
-                ch->fd = safe_close(ch->fd);
+                char_release_fd(ch);
                 ch->acquire_refused = true;
                 char_start_notify(ch);
                 return 0;
         }
-        (void) sd_event_source_set_description(ch->io, "bluez-notify");
         ch->mtu = mtu;
         ch->notify = BLUEZ_NOTIFY_ACQUIRE;
         log_ctx(LOG_DEBUG, &d->ctx, "%s: %s acquired (MTU %u)", d->label, ch->dc ? ch->dc->name : ch->uuid, mtu);
@@ -835,21 +822,38 @@ static int char_read_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_
         return 0;
 }
 
+static void device_write_control(BluezDevice *d, BluezChar *ch, uint16_t rate_hz);
+
+/* The rate to ask for: the wearer's stream-rate, else the insole's own (OIP_RATE_PREFERRED). */
+static uint16_t device_stream_rate(BluezDevice *d) {
+        return (uint16_t) d->client->config->wearers[d->wearer].stream_rate_hz;
+}
+
 static int device_control_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         BluezDevice *d = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
+        BluezChar *ch;
 
         d->control_slot = sd_bus_slot_unref(d->control_slot);
-        if (e) {
-                device_record_error(d, e, 0);
-                log_ctx(LOG_DEBUG, &d->ctx, "%s: writing the control point failed: %s", d->label, e->name);
+        if (!e)
+                return 0;
+        device_record_error(d, e, 0);
+        log_ctx(LOG_DEBUG, &d->ctx, "%s: writing the control point failed: %s", d->label, e->name);
+        /* An insole that predates "its own rate" refuses rate 0 (ATT error 0x81): ask for the
+         * rate every insole knows. */
+        if (device_stream_rate(d) == OIP_RATE_PREFERRED && !d->legacy_rate && d->state == BLUEZ_LINK_STREAMING &&
+            e->message && strstr(e->message, "ATT error")) {
+                d->legacy_rate = true;
+                for (ch = d->chars; ch; ch = ch->next)
+                        if (ch->dc && ch->dc->record == RECORD_OIP_CONTROL_COMMAND)
+                                device_write_control(d, ch, OIP_LEGACY_RATE_HZ);
         }
         return 0;
 }
 
-static void device_write_control(BluezDevice *d, BluezChar *ch) {
+static void device_write_control(BluezDevice *d, BluezChar *ch, uint16_t rate_hz) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        OipControlCommand cmd = { .opcode = OIP_CP_START, .rate_hz = STREAM_RATE_HZ };
+        OipControlCommand cmd = { .opcode = OIP_CP_START, .rate_hz = rate_hz };
         uint8_t buf[8];
         int n, r;
 
@@ -867,6 +871,10 @@ static void device_write_control(BluezDevice *d, BluezChar *ch) {
                 r = sd_bus_call_async(d->client->bus, &d->control_slot, m, device_control_reply, d, CALL_TIMEOUT_USEC);
         if (r < 0)
                 log_ctx_errno(LOG_WARNING, &d->ctx, r, "%s: failed to write the control point: %m", d->label);
+        else if (rate_hz == OIP_RATE_PREFERRED)
+                log_ctx(LOG_DEBUG, &d->ctx, "%s: asking to stream at its own rate", d->label);
+        else
+                log_ctx(LOG_DEBUG, &d->ctx, "%s: asking to stream at %u Hz", d->label, rate_hz);
 }
 
 static void char_setup(BluezChar *ch) {
@@ -900,7 +908,7 @@ static void char_setup(BluezChar *ch) {
                 /* Written once the stream is subscribed, so no frame is sent before we listen. */
                 if (d->state == BLUEZ_LINK_STREAMING) {
                         ch->setup_started = true;
-                        device_write_control(d, ch);
+                        device_write_control(d, ch, d->legacy_rate ? OIP_LEGACY_RATE_HZ : device_stream_rate(d));
                 }
                 break;
 
@@ -1849,6 +1857,7 @@ int bluez_client_new(sd_event *event, sd_bus *bus, const Config *config, const B
                      void *userdata, BluezClient **ret) {
         _cleanup_(bluez_client_freep) BluezClient *c = NULL;
         size_t n = 0;
+        int k;
 
         if (!event || !bus || !config || !ret)
                 return -EINVAL;
@@ -1863,6 +1872,9 @@ int bluez_client_new(sd_event *event, sd_bus *bus, const Config *config, const B
                 c->cb = *cb;
         c->userdata = userdata;
         c->rnd = default_random;
+        k = notify_drain_new(event, config->notify_coalesce_usec, &c->drain);
+        if (k < 0)
+                return k;
         bluez_adapter_health_init(&c->health, config->adapter_reset_after, config->exit_after);
 
         for (size_t w = 0; w < config->n_wearers; w++)
@@ -1910,6 +1922,7 @@ BluezClient *bluez_client_free(BluezClient *c) {
                 free(d->path);
         }
         free(c->devices);
+        c->drain = notify_drain_free(c->drain);
         while (c->adapters) {
                 BluezAdapter *a = c->adapters;
                 c->adapters = a->next;

@@ -221,6 +221,15 @@ static int parse_duration_sec(LoadState *st, const ConfigItem *it, const char *v
         return 0;
 }
 
+/* "auto" (0: whatever the insole prefers) or a rate in Hz. */
+static int parse_stream_rate(LoadState *st, const ConfigItem *it, const char *value, void *base) {
+        if (streq(value, "auto")) {
+                *(unsigned *) field(base, it) = 0;
+                return 0;
+        }
+        return parse_uint(st, it, value, base);
+}
+
 static int parse_double(LoadState *st, const ConfigItem *it, const char *value, void *base) {
         return config_parse_double(value, (double) it->min, (double) it->max, field(base, it));
 }
@@ -486,6 +495,8 @@ static const ConfigItem schema[] = {
           parse_uint, FIELD(adapter_reset_after), .min = 0, .max = 1000 },
         { KEY("bluetooth", "exit-after", "a whole number from 0 (never) to 1000", "3", R),
           parse_uint, FIELD(exit_after), .min = 0, .max = 1000 },
+        { KEY("bluetooth", "notify-coalesce", "0 (off) or a duration up to 20ms such as 2ms", "0", 0),
+          parse_duration, FIELD(notify_coalesce_usec), .min = 0, .max = 20 * USEC_PER_MSEC },
 
         { KEY("mqtt", "host", "a host name or an IP address", "localhost", 0), parse_host, STRING(host) },
         /* 8883 with tls = yes and no port: check_tls() */
@@ -537,6 +548,8 @@ static const ConfigItem schema[] = {
           parse_double, WFIELD(body_weight_kg), .min = 20, .max = 400 },
         { KEY("wearer", "timezone", "an IANA time zone name such as Europe/Berlin", "the system's", W | R),
           parse_timezone, WFIELD(timezone), .computed_default = true },
+        { KEY("wearer", "stream-rate", "auto or a rate in Hz from 10 to 400", "auto", W),
+          parse_stream_rate, WFIELD(stream_rate_hz), .min = 10, .max = 400 },
 
         { KEY("reminders", "enabled", "yes or no", "yes", R), parse_bool, FIELD(reminders) },
         { KEY("reminders", "sitting-limit", DURATION_BETWEEN("1min", "24h"), "50min", R),
@@ -573,8 +586,8 @@ static const ConfigItem schema[] = {
         { KEY("metrics", "publish-interval", DURATION_BETWEEN("1s", "1h"), "10s", R),
           parse_duration, FIELD(publish_interval_usec), .min = USEC_PER_SEC, .max = USEC_PER_HOUR },
         { KEY("metrics", "raw-stream", "yes or no", "no", R), parse_bool, FIELD(raw_stream) },
-        { KEY("metrics", "raw-rate", "a rate in Hz from 1 to 100", "10", R),
-          parse_uint, FIELD(raw_rate_hz), .min = 1, .max = 100 },
+        { KEY("metrics", "raw-rate", "a rate in Hz from 1 to 400", "10", R),
+          parse_uint, FIELD(raw_rate_hz), .min = 1, .max = 400 },
         { KEY("metrics", "prometheus-listen",
               "nothing (off), an address and port such as 127.0.0.1:9464 or [::1]:9464, or systemd", NULL, 0),
           parse_listen, STRING(prometheus_listen) },
@@ -1230,7 +1243,8 @@ static bool wearer_devices_differ(const WearerConfig *a, const WearerConfig *b) 
                 if (a->has_device[r] != b->has_device[r] ||
                     (a->has_device[r] && !bdaddr_equal(&a->device[r], &b->device[r])))
                         return true;
-        return false;
+        /* The rate is written to the insoles when they connect. */
+        return a->stream_rate_hz != b->stream_rate_hz;
 }
 
 int config_apply_reload(Config *cur, const Config *next, char *ret_error, size_t error_size) {
@@ -1283,7 +1297,7 @@ int config_apply_reload(Config *cur, const Config *next, char *ret_error, size_t
                 }
                 if (changed)
                         (void) load_error(&st, -EBUSY, changed->line, NULL,
-                                          "[wearer %s]: found new or changed devices, expected the running ones: wearers and devices change only with a restart",
+                                          "[wearer %s]: found new or changed devices or stream-rate, expected the running ones: wearers, devices and stream rates change only with a restart",
                                           changed->name);
                 else
                         (void) load_error(&st, -EBUSY, 0, NULL,

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "manager.h"
 #include "mqtt.h"
+#include "raw-pacer.h"
 #include "remote-steps.h"
 #include "state-store.h"
 #include "wearer.h"
@@ -54,7 +55,7 @@ struct Manager {
         uint64_t published_steps[CONFIG_MAX_WEARERS];
         bool steps_published[CONFIG_MAX_WEARERS];
         int last_battery[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
-        uint64_t raw_next_usec[CONFIG_MAX_WEARERS][_FOOT_SIDE_MAX];
+        RawPacer raw_pacer[CONFIG_MAX_WEARERS][_FOOT_SIDE_MAX];
 
         StateStore state;
         GaitAlerts *alerts;
@@ -580,11 +581,11 @@ static void on_bluez_record(void *userdata, size_t wearer, DeviceRole role, cons
 
         if (m->config.raw_stream && m->config.raw_rate_hz > 0 && role != DEVICE_ROLE_FOOTPOD) {
                 FootSide side = role == DEVICE_ROLE_LEFT ? FOOT_LEFT : FOOT_RIGHT;
-                if (w->have_latest[side] && rx_usec >= m->raw_next_usec[wearer][side]) {
-                        m->raw_next_usec[wearer][side] = rx_usec + USEC_PER_SEC / m->config.raw_rate_hz;
+                /* Paced by the samples' own times: arrival times come in bursts (connection events). */
+                if (w->have_latest[side] &&
+                    raw_pacer_take(&m->raw_pacer[wearer][side], w->latest[side].t_us, m->config.raw_rate_hz))
                         (void) mqtt_publish_pressure(m->mqtt, w->config->name, role, &w->latest[side],
                                                      w->layout[side].unit, now.wall_usec);
-                }
         }
 }
 
@@ -963,7 +964,8 @@ int manager_new(Config *config, Manager **ret) {
                 for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
                         m->last_battery[i][d] = -1;
 
-        r = sd_event_default(&m->event);
+        /* Not sd_event_default(): that loop checks its thread with gettid() on every iteration. */
+        r = sd_event_new(&m->event);
         if (r < 0)
                 return r;
         r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_terminate, m);

@@ -141,7 +141,7 @@ static int oip_control_point_decode(DecoderState *state, const uint8_t *d, size_
                 if (len > 3)
                         return DECODE_ERR_BAD_LENGTH;
                 rate = read_le16(d + 1);
-                if (rate < OIP_MIN_RATE_HZ || rate > OIP_MAX_RATE_HZ)
+                if (rate != OIP_RATE_PREFERRED && (rate < OIP_MIN_RATE_HZ || rate > OIP_MAX_RATE_HZ))
                         return DECODE_ERR_IMPLAUSIBLE;
                 ret->oip_control = (OipControlCommand) { .opcode = OIP_CP_START, .rate_hz = rate };
                 return 0;
@@ -159,7 +159,7 @@ static int oip_control_point_decode(DecoderState *state, const uint8_t *d, size_
 int oip_control_command_encode(const OipControlCommand *c, uint8_t *buf, size_t size) {
         switch (c->opcode) {
         case OIP_CP_START:
-                if (c->rate_hz < OIP_MIN_RATE_HZ || c->rate_hz > OIP_MAX_RATE_HZ)
+                if (c->rate_hz != OIP_RATE_PREFERRED && (c->rate_hz < OIP_MIN_RATE_HZ || c->rate_hz > OIP_MAX_RATE_HZ))
                         return DECODE_ERR_IMPLAUSIBLE;
                 if (size < 3)
                         return DECODE_ERR_TOO_SHORT;

@@ -561,7 +561,7 @@ static void test_errors(void **state) {
                 { "[reminders]\nactive-hours = 20:00-08:00\n" WEARER, -ERANGE,
                   "@:2: [reminders] active-hours: found '20:00-08:00', expected HH:MM-HH:MM within one day such as 08:00-20:00" },
                 { "[metrics]\nraw-rate = 0\n" WEARER, -ERANGE,
-                  "@:2: [metrics] raw-rate: found '0', expected a rate in Hz from 1 to 100" },
+                  "@:2: [metrics] raw-rate: found '0', expected a rate in Hz from 1 to 400" },
                 { WEARER "body-weight-kg = 900\n", -ERANGE,
                   "@:3: [wearer anna] body-weight-kg: found '900', expected a number of kilograms from 20 to 400" },
                 { "[bluetooth]\nbackoff-initial = 2min\nbackoff-max = 1min\n" WEARER, -ERANGE,
@@ -575,7 +575,7 @@ static void test_errors(void **state) {
                   "client-id, keepalive, qos, outbox-max, homeassistant, homeassistant-prefix" },
                 { WEARER "hand = C0:FF:EE:00:00:09\n", -EINVAL,
                   "@:3: [wearer anna] hand: found an unknown key, expected one of left, right, footpod, body-weight-kg, "
-                  "timezone" },
+                  "timezone, stream-rate" },
                 { "[mosquitto]\n" WEARER, -EINVAL,
                   "@:1: found section '[mosquitto]', expected [gateway], [bluetooth], [mqtt], [wearer NAME], [reminders], [alerts] or [metrics]" },
                 { "[MQTT]\nport = 1\n" WEARER, -EINVAL,
@@ -891,8 +891,9 @@ static void test_reload(void **state) {
                         tmpdir);
         assert_int_equal(load_text(text, &next), 0);
         assert_int_equal(config_apply_reload(&cur, &next, error, sizeof(error)), -EBUSY);
-        assert_string_equal(error, expect_message("@:7: [wearer ben]: found new or changed devices, expected the running "
-                                                  "ones: wearers and devices change only with a restart"));
+        assert_string_equal(error, expect_message("@:7: [wearer ben]: found new or changed devices or stream-rate, "
+                                                  "expected the running ones: wearers, devices and stream rates change only "
+                                                  "with a restart"));
         assert_int_equal(cur.n_wearers, 1);
         config_done(&next);
 

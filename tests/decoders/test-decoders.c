@@ -170,6 +170,7 @@ static const Golden goldens[] = {
         { OIP_CP, "01 64 00", 0, "{\"command\":\"start\",\"rate_hz\":100}" },
         { OIP_CP, "01 90 01", 0, "{\"command\":\"start\",\"rate_hz\":400}" },
         { OIP_CP, "02", 0, "{\"command\":\"stop\"}" },
+        { OIP_CP, "01 00 00", 0, "{\"command\":\"start\",\"rate_hz\":0}" }, /* the insole's own rate */
         { OIP_CP, "01 09 00", DECODE_ERR_IMPLAUSIBLE, NULL },
         { OIP_CP, "01 91 01", DECODE_ERR_IMPLAUSIBLE, NULL },
         { OIP_CP, "01 64", DECODE_ERR_TOO_SHORT, NULL },

@@ -81,6 +81,7 @@ static void help(void) {
                "     --load N:HZ             load mode: N insoles at HZ, send time in t0_us\n"
                "     --datasets DIR          default $INSOLE2MQTT_DATA or data/physionet\n"
                "     --require-start         stream only after a control-point START\n"
+               "     --legacy-control        refuse START at rate 0 (the insole's own rate), as older insoles\n"
                "     --allow-system-bus      run without DBUS_SYSTEM_BUS_ADDRESS (dangerous)\n"
                "     --log-level LEVEL\n"
                "  -h --help\n");
@@ -144,6 +145,7 @@ static int parse_argv(Sim *sim, int argc, char *argv[]) {
                 ARG_LOAD,
                 ARG_DATASETS,
                 ARG_REQUIRE_START,
+                ARG_LEGACY_CONTROL,
                 ARG_ALLOW_SYSTEM_BUS,
                 ARG_LOG_LEVEL,
         };
@@ -162,6 +164,7 @@ static int parse_argv(Sim *sim, int argc, char *argv[]) {
                 { "load", required_argument, NULL, ARG_LOAD },
                 { "datasets", required_argument, NULL, ARG_DATASETS },
                 { "require-start", no_argument, NULL, ARG_REQUIRE_START },
+                { "legacy-control", no_argument, NULL, ARG_LEGACY_CONTROL },
                 { "allow-system-bus", no_argument, NULL, ARG_ALLOW_SYSTEM_BUS },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "help", no_argument, NULL, 'h' },
@@ -237,6 +240,9 @@ static int parse_argv(Sim *sim, int argc, char *argv[]) {
                                 break;
                         case ARG_REQUIRE_START:
                                 r = config(sim, "require-start", "");
+                                break;
+                        case ARG_LEGACY_CONTROL:
+                                r = config(sim, "legacy-control", "");
                                 break;
                         case ARG_ALLOW_SYSTEM_BUS:
                                 sim->opt.allow_system_bus = true;

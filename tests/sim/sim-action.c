@@ -598,7 +598,7 @@ int sim_config_line(Sim *sim, const char *line, char *err, size_t errsize) {
         }
 
         /* options */
-        if (tk.n < 2 && !streq(verb, "require-start"))
+        if (tk.n < 2 && !streq(verb, "require-start") && !streq(verb, "legacy-control"))
                 return fail(err, errsize, "'%s' needs a value", verb);
         if (streq(verb, "seed"))
                 return parse_unsigned(tk.t[1].s, UINT64_MAX, &n) < 0 ? fail(err, errsize, "bad seed") : (sim->opt.seed = n, 0);
@@ -627,6 +627,10 @@ int sim_config_line(Sim *sim, const char *line, char *err, size_t errsize) {
                 if (parse_unsigned(tk.t[1].s, 517, &n) < 0 || n < 23)
                         return fail(err, errsize, "mtu must be 23..517");
                 sim->opt.mtu = (uint16_t) n;
+                return 0;
+        }
+        if (streq(verb, "legacy-control")) {
+                sim->opt.legacy_control = true;
                 return 0;
         }
         if (streq(verb, "require-start")) {

@@ -183,7 +183,7 @@ int sim_device_new(Sim *sim, DeviceKind kind, const char *address, Wearer *w, Fo
         d->in_range = true;
         d->rssi = -62;
         d->battery = (uint8_t) (80 + address_hash(d->address) % 21);
-        d->rate_hz = sim->opt.rate_hz;
+        d->rate_hz = d->preferred_rate_hz = sim->opt.rate_hz;
         d->streaming = !sim->opt.require_start;
         snprintf(d->fail_error, sizeof(d->fail_error), "org.bluez.Error.Failed");
         snprintf(d->fail_message, sizeof(d->fail_message), "le-connection-abort-by-local");
@@ -588,6 +588,9 @@ int sim_device_write(SimDevice *d, SimChar *c, const uint8_t *data, size_t len) 
         case CHAR_OIP_CONTROL:
                 if (len == 3 && data[0] == OIP_CP_START) {
                         unsigned rate = data[1] | (data[2] << 8);
+                        /* 0: the insole's own rate, unless it emulates one from before rate 0 */
+                        if (rate == 0 && !d->sim->opt.legacy_control)
+                                rate = d->preferred_rate_hz;
                         if (rate < 10 || rate > 400)
                                 return -EBADMSG;
                         /* below 16 Hz the period does not fit the frame's u16 field: the device

@@ -139,6 +139,7 @@ struct SimDevice {
         /* the device itself */
         bool streaming;            /* control point state */
         unsigned rate_hz;
+        unsigned preferred_rate_hz; /* START at rate 0 streams at this one */
         uint64_t next_sample_us;   /* simulation time of the next sample */
         uint64_t clock_offset_us;  /* device clock = sim time - boot + offset */
         uint64_t boot_us;
@@ -198,6 +199,7 @@ typedef struct SimOptions {
         uint64_t connect_timeout_us;
         uint64_t repeat_us; /* timed actions repeat with this period; 0 = once */
         bool require_start;
+        bool legacy_control;       /* refuse START at rate 0, as insoles from before it */
         bool load_mode;
         bool allow_system_bus;
         const char *datasets;
