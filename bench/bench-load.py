@@ -1,34 +1,55 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Whole-gateway load benchmark: the BlueZ simulator in load mode (N insoles x F Hz, one sample per
-notification, send time embedded) on a private dbus-daemon, a local mosquitto, the gateway with
-the raw pressure stream on, and a subscriber. Prints the gateway's CPU time per notification, its
-memory, and the latency from notification to MQTT delivery.
+"""Whole-gateway load benchmark, side by side on the same simulator load (N insoles x F Hz, one
+sample per notification, send time embedded; a private dbus-daemon, a local mosquitto):
 
-    bench/bench-load.py [--build DIR] [--insoles N] [--rate HZ] [--seconds S]
+  floor    bench-notify-floor: AcquireNotify + epoll_wait + recv(), no work at all
+  raw-off  the gateway as configured by default (gait metrics, a few messages per second)
+  raw-on   the gateway with the raw stream at raw-rate = the stream rate: every notification
+           becomes an MQTT message
+  bridge   bench/bridge-bleak-paho.py: bleak (StartNotify) + paho, one publish per notification
+  coalesce raw-on with [bluetooth] notify-coalesce (--coalesce, off unless asked for)
 
-Figures, not a test: the machine is shared, so compare the gateway's CPU with the simulator's and
-the broker's in the same run rather than across runs."""
+For each it prints the CPU time per notification (all threads of the process, from
+/proc/PID/task/*/schedstat), the ratio to the floor, resident memory, gaps (notifications that did
+not arrive: the floor's and the bridge's sequence numbers, the raw stream's sample times, and the
+simulator's drops on full sockets) and notification -> MQTT delivery latency at a subscriber.
+
+    bench/bench-load.py [--build DIR] [--load 8:100 --load 28:100] [--seconds S] [--runs N]
+                        [--only floor,raw-off,raw-on,bridge] [--coalesce 2ms]
+
+Figures, not a test: the machine is shared, so compare the figures of one run with each other and
+run it several times (--runs) to see their spread."""
 
 import argparse
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "integration"))
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 from harness import World  # noqa: E402  (the integration tests' process handling)
 
-TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+DEBIAN_PYTHON = "/usr/bin/python3"  # python3-bleak and python3-paho-mqtt live there
+CONTENDERS = ["floor", "raw-off", "raw-on", "bridge", "coalesce"]
 
 
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+def cpu_ns(pid):
+    """CPU time of every thread of a process, in ns (schedstat is exact, unlike clock ticks)."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total
 
 
 def rss_bytes(pid):
@@ -36,89 +57,274 @@ def rss_bytes(pid):
         return int(f.read().split()[1]) * PAGE
 
 
-def main():
-    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default=os.path.join(top, "build"))
-    ap.add_argument("--insoles", type=int, default=8)
-    ap.add_argument("--rate", type=int, default=100)
-    ap.add_argument("--seconds", type=float, default=20)
-    a = ap.parse_args()
-    gateway_bin = os.path.join(a.build, "daemon", "insole2mqtt")
-    sim_bin = os.path.join(a.build, "tests", "sim", "insole-sim")
-    for b in (gateway_bin, sim_bin):
-        if not os.access(b, os.X_OK):
-            sys.exit("bench-load: %s missing; build first (meson setup %s && ninja -C %s)" % (b, a.build, a.build))
+def addresses(insoles):
+    """The simulator's load mode: wearer W has 02:00:00:00:WW:01 (left) and ...:02 (right)."""
+    return ["02:00:00:00:%02X:%02d" % (i // 2, 1 + i % 2) for i in range(insoles)]
 
+
+def sim_stats(env, address):
+    out = subprocess.run(["busctl", "--system", "--json=short", "call", "net.insole2mqtt.Sim", "/net/insole2mqtt/Sim",
+                          "net.insole2mqtt.Sim1", "Stats", "s", address], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        return {}
+    data = json.loads(out.stdout)["data"][0]
+    return {k: v["data"] for k, v in data.items()}
+
+
+def sim_totals(env, addrs):
+    sent = dropped = 0
+    for a in addrs:
+        s = sim_stats(env, a)
+        sent += s.get("frames_sent", 0)
+        dropped += s.get("socket_dropped", 0)
+    return sent, dropped
+
+
+class Subscriber:
+    """mosquitto_sub on the contender's raw topics: latency from the embedded send time, and gaps
+    per topic (a missing sequence number, or a step of more than 1.5 periods in sample time)."""
+
+    def __init__(self, world, port, topic, binary, period_us):
+        fmt = "%t %x" if binary else "%t %p"
+        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-F", fmt],
+                                     stdout=subprocess.PIPE, text=True)
+        world.procs.append(self.proc)
+        self.binary = binary
+        self.period_us = period_us
+        self.measuring = threading.Event()
+        self.latencies = []
+        self.messages = 0
+        self.gaps = 0
+        self.last = {}
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        mono_re = re.compile(r'"monotonic_us":(\d+)')
+        for line in self.proc.stdout:
+            now_us = time.monotonic_ns() // 1000
+            topic, _, payload = line.rstrip("\n").partition(" ")
+            if self.binary:
+                try:
+                    frame = bytes.fromhex(payload)
+                except ValueError:
+                    continue
+                if len(frame) < 8:
+                    continue
+                seq = frame[2] | frame[3] << 8
+                latency = ((now_us & 0xFFFFFFFF) - int.from_bytes(frame[4:8], "little")) & 0xFFFFFFFF
+                missing = (seq - self.last[topic] - 1) & 0xFFFF if topic in self.last else 0
+                self.last[topic] = seq
+            else:
+                m = mono_re.search(payload)
+                if not m:
+                    continue
+                t = int(m.group(1))
+                latency = now_us - t
+                missing = 0
+                if topic in self.last:
+                    step = t - self.last[topic]
+                    if step > 1.5 * self.period_us:
+                        missing = round(step / self.period_us) - 1
+                self.last[topic] = t
+            if self.measuring.is_set():
+                self.messages += 1
+                self.gaps += missing
+                self.latencies.append(latency)
+
+
+def gateway_config(world, port, insoles, rate, raw, coalesce):
+    conf = world.path("gw.conf")
+    with open(conf, "w") as f:
+        f.write("[gateway]\nid = bench\nstate-directory = %s\ntrust-wall-clock = yes\n" % world.tmp)
+        if coalesce:
+            f.write("[bluetooth]\nnotify-coalesce = %s\n" % coalesce)
+        f.write("[mqtt]\nhost = 127.0.0.1\nport = %d\noutbox-max = 100000\nhomeassistant = no\n" % port)
+        f.write("[metrics]\nraw-stream = %s\nraw-rate = %d\npublish-interval = 10s\n" % ("yes" if raw else "no", rate))
+        for i in range((insoles + 1) // 2):
+            f.write("[wearer load%d]\nleft = 02:00:00:00:%02X:01\n" % (i, i))
+            if 2 * i + 1 < insoles:
+                f.write("right = 02:00:00:00:%02X:02\n" % i)
+    return conf
+
+
+def wait_line(proc, word, timeout):
+    """Reads proc's stdout until a line starts with word (in a thread: readline() blocks)."""
+    found = threading.Event()
+
+    def reader():
+        for line in proc.stdout:
+            if line.startswith(word):
+                found.set()
+                return
+    threading.Thread(target=reader, daemon=True).start()
+    return found.wait(timeout)
+
+
+def run_one(a, name, insoles, rate):
+    build = a.build
     world = World("insole2mqtt-bench.")
+    ok = False
     try:
         port = world.broker()
         broker = world.procs[-1]
         env = world.bus("bus")
-        sim = world.spawn([sim_bin, "--load", "%d:%d" % (a.insoles, a.rate)], "sim.log", env)
+        sim = world.spawn([os.path.join(build, "tests", "sim", "insole-sim"), "--load", "%d:%d" % (insoles, rate)],
+                          "sim.log", env)
+        bus_daemon = world.buses[-1]
+        addrs = addresses(insoles)
+        time.sleep(0.5)
+        sub = None
+        floor = None
+        period_us = 1e6 / rate
 
-        wearers = (a.insoles + 1) // 2
-        tmp = world.tmp
-        conf = os.path.join(tmp, "gw.conf")
-        with open(conf, "w") as f:
-            f.write("[gateway]\nid = bench\nstate-directory = %s\ntrust-wall-clock = yes\n"
-                    "[mqtt]\nhost = 127.0.0.1\nport = %d\noutbox-max = 100000\n"
-                    "[metrics]\nraw-stream = yes\nraw-rate = 100\npublish-interval = 10s\n" % (tmp, port))
-            for i in range(wearers):
-                f.write("[wearer load%d]\nleft = 02:00:00:00:%02X:01\n" % (i, i))
-                if 2 * i + 1 < a.insoles:
-                    f.write("right = 02:00:00:00:%02X:02\n" % i)
-        gateway = world.spawn([gateway_bin, "--config", conf, "--log-level", "warning"], "gateway.log", env)
+        if name == "floor":
+            floor = subprocess.Popen([os.path.join(build, "bench", "bench-notify-floor")] + addrs, env=env,
+                                     stdout=subprocess.PIPE, text=True)
+            world.procs.append(floor)
+            proc = floor
+            counts = []
 
-        latencies = []
-        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "insole2mqtt/+/+/pressure",
-                                "-F", "%p"], stdout=subprocess.PIPE, text=True)
-        world.procs.append(sub)
-        measuring = threading.Event()
-
-        def reader():
-            for line in sub.stdout:
-                now_us = time.monotonic_ns() // 1000
-                if not measuring.is_set():
-                    continue
-                try:
-                    t = json.loads(line)["monotonic_us"]
-                except (ValueError, KeyError):
-                    continue
-                latencies.append(now_us - t)
-        threading.Thread(target=reader, daemon=True).start()
-
-        time.sleep(5)  # connect, subscribe, settle
-        c0 = {p.pid: cpu_seconds(p.pid) for p in (gateway, sim, broker)}
-        t0 = time.monotonic()
-        measuring.set()
-        time.sleep(a.seconds)
-        measuring.clear()
-        elapsed = time.monotonic() - t0
-        c1 = {p.pid: cpu_seconds(p.pid) for p in (gateway, sim, broker)}
-        rss = rss_bytes(gateway.pid)
-
-        notifications = a.insoles * a.rate * elapsed
-        gw_cpu = c1[gateway.pid] - c0[gateway.pid]
-        print("insoles %d x %d Hz for %.1f s: %.0f notifications" % (a.insoles, a.rate, elapsed, notifications))
-        print("gateway CPU     %6.2f s = %5.1f %% of a core, %.1f us per notification (decode, gait, publish)"
-              % (gw_cpu, 100 * gw_cpu / elapsed, 1e6 * gw_cpu / notifications))
-        print("simulator CPU   %6.2f s = %5.1f %% of a core (for comparison in the same run)"
-              % (c1[sim.pid] - c0[sim.pid], 100 * (c1[sim.pid] - c0[sim.pid]) / elapsed))
-        print("mosquitto CPU   %6.2f s = %5.1f %% of a core" % (c1[broker.pid] - c0[broker.pid],
-                                                              100 * (c1[broker.pid] - c0[broker.pid]) / elapsed))
-        print("gateway RSS     %.1f MiB" % (rss / 1048576))
-        if latencies:
-            latencies.sort()
-            q = lambda f: latencies[min(len(latencies) - 1, int(f * len(latencies)))] / 1000
-            print("notification -> MQTT delivery (raw stream, %d samples): p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms"
-                  % (len(latencies), q(0.5), q(0.95), q(0.99), latencies[-1] / 1000))
+            def reader():
+                for line in floor.stdout:
+                    m = re.match(r"notifications (\d+) gaps (\d+)", line)
+                    if m:
+                        counts.append((int(m.group(1)), int(m.group(2))))
+            ready = wait_line(floor, "READY", 60)
+            threading.Thread(target=reader, daemon=True).start()
+        elif name == "bridge":
+            proc = subprocess.Popen([DEBIAN_PYTHON, os.path.join(TOP, "bench", "bridge-bleak-paho.py"), "--port",
+                                     str(port)] + addrs, env=env, stdout=subprocess.PIPE,
+                                    stderr=open(world.path("bridge.log"), "w"), text=True)
+            world.procs.append(proc)
+            ready = wait_line(proc, "READY", 120)
+            sub = Subscriber(world, port, "bridge/+/pressure", True, period_us)
         else:
-            print("no raw-stream messages arrived: is the gateway streaming? (see its stderr above)")
-            return 1
-        return 0
+            raw = name in ("raw-on", "coalesce")
+            conf = gateway_config(world, port, insoles, rate, raw, a.coalesce if name == "coalesce" else None)
+            proc = world.spawn([os.path.join(build, "daemon", "insole2mqtt"), "--config", conf, "--log-level", "warning"],
+                               "gateway.log", env)
+            ready = True
+            if raw:
+                sub = Subscriber(world, port, "insole2mqtt/+/+/pressure", False, period_us)
+        if not ready:
+            print("# %s did not start; logs in %s" % (name, world.tmp))
+            world.keep = True
+            return None
+
+        time.sleep(a.settle)
+        if floor:
+            floor.send_signal(signal.SIGUSR1)
+        sent0, dropped0 = sim_totals(env, addrs)
+        pids = {"x": proc.pid, "sim": sim.pid, "broker": broker.pid, "dbus": bus_daemon.pid}
+        c0 = {k: cpu_ns(p) for k, p in pids.items()}
+        t0 = time.monotonic()
+        if sub:
+            sub.measuring.set()
+        time.sleep(a.seconds)
+        if sub:
+            sub.measuring.clear()
+        c1 = {k: cpu_ns(p) for k, p in pids.items()}
+        elapsed = time.monotonic() - t0
+        if floor:
+            floor.send_signal(signal.SIGUSR1)
+        sent1, dropped1 = sim_totals(env, addrs)
+        rss = rss_bytes(proc.pid)
+        if proc.poll() is not None:
+            print("# %s exited during the run; logs in %s" % (name, world.tmp))
+            world.keep = True
+            return None
+
+        notifications = max(sent1 - sent0, 1)
+        res = {
+            "name": name,
+            "notifications": notifications,
+            "per_s": notifications / elapsed,
+            "cpu_us": (c1["x"] - c0["x"]) / 1e3 / notifications,
+            "cpu_share": (c1["x"] - c0["x"]) / 1e9 / elapsed,
+            "side": {k: (c1[k] - c0[k]) / 1e9 / elapsed for k in ("sim", "broker", "dbus")},
+            "rss": rss,
+            "gaps": dropped1 - dropped0,
+            "latencies": [],
+            "delivered": None,
+        }
+        if floor:
+            time.sleep(0.2)
+            if len(counts) >= 2:
+                res["gaps"] += counts[1][1] - counts[0][1]
+        if sub:
+            time.sleep(0.5)
+            res["gaps"] += sub.gaps
+            res["latencies"] = sorted(sub.latencies)
+            res["delivered"] = sub.messages
+        ok = True
+        return res
     finally:
-        world.close(True)
+        world.close(ok)
+
+
+def pct(lat, f):
+    return lat[min(len(lat) - 1, int(f * len(lat)))] / 1000
+
+
+def show(load, results):
+    floor = next((r for r in results if r["name"] == "floor"), None)
+    print("\n%s: %.0f notifications/s" % (load, results[0]["per_s"]))
+    print("%-9s %9s %8s %8s %6s %10s %s" % ("", "CPU us/n", "x floor", "RSS MiB", "gaps", "delivered",
+                                             "delivery p50/p95/p99/max ms"))
+    for r in results:
+        lat = r["latencies"]
+        lat_s = "%.2f / %.2f / %.2f / %.2f" % (pct(lat, .5), pct(lat, .95), pct(lat, .99), lat[-1] / 1000) if lat else "-"
+        print("%-9s %9.2f %8s %8.1f %6d %10s %s" % (
+            r["name"], r["cpu_us"], "%.2f" % (r["cpu_us"] / floor["cpu_us"]) if floor else "-", r["rss"] / 1048576,
+            r["gaps"], "-" if r["delivered"] is None else "%d" % r["delivered"], lat_s))
+    for r in results:
+        print("  %-9s %5.1f %% of a core; same run: simulator %.1f %%, mosquitto %.1f %%, dbus-daemon %.1f %%" % (
+            r["name"], 100 * r["cpu_share"], 100 * r["side"]["sim"], 100 * r["side"]["broker"], 100 * r["side"]["dbus"]))
+    on = next((r for r in results if r["name"] == "raw-on"), None)
+    br = next((r for r in results if r["name"] == "bridge"), None)
+    if on and br:
+        print("  bridge / raw-on: CPU %.1fx, RSS %.1fx" % (br["cpu_us"] / on["cpu_us"], br["rss"] / on["rss"]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(TOP, "build"))
+    ap.add_argument("--load", action="append", help="INSOLES:HZ (repeatable; default 8:100 and 28:100)")
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--settle", type=float, default=5)
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--only", default="floor,raw-off,raw-on,bridge")
+    ap.add_argument("--coalesce", default=None, help="also run raw-on with this notify-coalesce, e.g. 2ms")
+    a = ap.parse_args()
+    names = [n for n in a.only.split(",") if n]
+    if a.coalesce and "coalesce" not in names:
+        names.append("coalesce")
+    for n in names:
+        if n not in CONTENDERS:
+            sys.exit("bench-load: unknown contender %s (%s)" % (n, ", ".join(CONTENDERS)))
+    for b in ("daemon/insole2mqtt", "tests/sim/insole-sim", "bench/bench-notify-floor"):
+        if not os.access(os.path.join(a.build, b), os.X_OK):
+            sys.exit("bench-load: %s/%s missing; build first (meson setup %s && ninja -C %s)" % (a.build, b, a.build, a.build))
+    if "bridge" in names and subprocess.call([DEBIAN_PYTHON, "-c", "import bleak, paho.mqtt.client"],
+                                             stderr=subprocess.DEVNULL) != 0:
+        sys.exit("bench-load: the bridge needs Debian's python3-bleak and python3-paho-mqtt (scripts/deps.sh)")
+
+    loads = a.load or ["8:100", "28:100"]
+    for run in range(a.runs):
+        if a.runs > 1:
+            print("\n=== run %d of %d" % (run + 1, a.runs))
+        for load in loads:
+            insoles, rate = (int(x) for x in load.split(":"))
+            results = []
+            for n in names:
+                r = run_one(a, n, insoles, rate)
+                if r:
+                    results.append(r)
+            if results:
+                show("%d insoles x %d Hz, %.0f s" % (insoles, rate, a.seconds), results)
+            sys.stdout.flush()
+    return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

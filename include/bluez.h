@@ -51,7 +51,7 @@ const char *bluez_notify_path_to_string(BluezNotifyPath p); /* "none", "acquire"
 #define BLUEZ_ERROR_MAX 128
 
 /* Per-device link metrics for the MQTT/health layer. Counters survive reconnects and bluetoothd
- * restarts; they start at zero when the client is created. */
+ * restarts (but link_frames); they start at zero when the client is created. */
 typedef struct BluezLinkStats {
         BluezLinkState state;
         bool connected;              /* Device1.Connected */
@@ -67,6 +67,9 @@ typedef struct BluezLinkStats {
         uint64_t connect_failures;   /* attempts that did not reach streaming */
         uint64_t watchdog_trips;     /* silent links we cut */
         uint64_t frames_received;    /* notifications of the data characteristic */
+        uint64_t link_frames;        /* ... on the current link; reset on every (re)connect */
+        double notifications_per_s;  /* link_frames per second since the link started streaming, 0 when
+                                      * down; filled by bluez_client_get_link_stats() */
         uint64_t frames_lost;        /* gaps in the pressure frames' sequence numbers */
         uint64_t frames_rejected;    /* notifications the decoder refused (malformed) */
         BluezNotifyPath notify_path; /* of the data characteristic */

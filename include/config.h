@@ -41,6 +41,8 @@ typedef enum DeviceRole {
 
 const char *device_role_to_string(DeviceRole r); /* "left", "right", "footpod" */
 
+#define CONFIG_NOTIFY_COALESCE_AUTO UINT64_MAX
+
 typedef struct WearerConfig {
         char name[CONFIG_NAME_MAX + 1]; /* topic segment: [a-z0-9_-] only */
         bool has_device[_DEVICE_ROLE_MAX];
@@ -71,7 +73,8 @@ typedef struct Config {
         uint64_t silence_timeout_usec;   /* connected but no data this long -> reconnect */
         unsigned adapter_reset_after;    /* consecutive failures before power-cycling the adapter */
         unsigned exit_after;             /* consecutive adapter resets without success before exiting */
-        uint64_t notify_coalesce_usec;   /* wait this long after a notification wake-up; 0 = read at once */
+        uint64_t notify_coalesce_usec;   /* wait this long after a notification wake-up; 0 = read at once,
+                                          * CONFIG_NOTIFY_COALESCE_AUTO = decided by the BlueZ client */
 
         /* [mqtt] */
         char *host;

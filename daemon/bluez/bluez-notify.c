@@ -26,7 +26,8 @@ struct NotifyDrain {
         int epoll_fd;
         sd_event_source *io;
         sd_event_source *coalesce_timer;
-        uint64_t coalesce_usec;
+        NotifyCoalesceFunc coalesce;
+        void *coalesce_userdata;
 
         NotifyReader *readers;  /* indexed by the low half of an id - 1 */
         size_t n_readers;
@@ -131,34 +132,34 @@ static int on_coalesce_timer(sd_event_source *s, uint64_t usec, void *userdata) 
 
 static int on_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         NotifyDrain *d = userdata;
-        uint64_t now;
+        uint64_t now, window;
         int r;
 
         drain_ready(d);
-        if (d->coalesce_usec == 0)
+        window = d->coalesce ? d->coalesce(d->coalesce_userdata) : 0;
+        if (window == 0)
                 return 0;
 
         r = sd_event_now(d->event, CLOCK_MONOTONIC, &now);
         if (r < 0)
                 return 0;
         if (!d->coalesce_timer) {
-                r = sd_event_add_time(d->event, &d->coalesce_timer, CLOCK_MONOTONIC, now + d->coalesce_usec, 0,
+                r = sd_event_add_time(d->event, &d->coalesce_timer, CLOCK_MONOTONIC, now + window, 1,
                                       on_coalesce_timer, d);
                 if (r < 0) {
                         log_debug_errno(r, "Cannot coalesce notification wake-ups, reading at once: %m");
-                        d->coalesce_usec = 0;
                         return 0;
                 }
                 (void) sd_event_source_set_description(d->coalesce_timer, "bluez-notify-coalesce");
         } else {
-                (void) sd_event_source_set_time(d->coalesce_timer, now + d->coalesce_usec);
+                (void) sd_event_source_set_time(d->coalesce_timer, now + window);
                 (void) sd_event_source_set_enabled(d->coalesce_timer, SD_EVENT_ONESHOT);
         }
         (void) sd_event_source_set_enabled(d->io, SD_EVENT_OFF);
         return 0;
 }
 
-int notify_drain_new(sd_event *event, uint64_t coalesce_usec, NotifyDrain **ret) {
+int notify_drain_new(sd_event *event, NotifyCoalesceFunc coalesce, void *userdata, NotifyDrain **ret) {
         _cleanup_(notify_drain_freep) NotifyDrain *d = NULL;
         int r;
 
@@ -168,7 +169,8 @@ int notify_drain_new(sd_event *event, uint64_t coalesce_usec, NotifyDrain **ret)
         if (!d)
                 return -ENOMEM;
         d->event = sd_event_ref(event);
-        d->coalesce_usec = coalesce_usec;
+        d->coalesce = coalesce;
+        d->coalesce_userdata = userdata;
         d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         if (d->epoll_fd < 0)
                 return -errno;

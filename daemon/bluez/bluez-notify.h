@@ -27,9 +27,12 @@ typedef void (*NotifyValueHandler)(void *userdata, const uint8_t *data, size_t l
  * caller's to close. */
 typedef void (*NotifyClosedHandler)(void *userdata);
 
-/* coalesce_usec > 0: after a wake-up, wait that long before the next one, so that notifications of
- * several insoles are read together (fewer wake-ups, that much more latency). */
-int notify_drain_new(sd_event *event, uint64_t coalesce_usec, NotifyDrain **ret);
+/* Asked after every wake-up: > 0 waits that long before the next one, so that the notifications
+ * of several insoles, and several of each, are read together (fewer wake-ups and reads, that much
+ * more latency). */
+typedef uint64_t (*NotifyCoalesceFunc)(void *userdata);
+
+int notify_drain_new(sd_event *event, NotifyCoalesceFunc coalesce, void *userdata, NotifyDrain **ret);
 NotifyDrain *notify_drain_free(NotifyDrain *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(NotifyDrain *, notify_drain_free);
 

@@ -44,6 +44,12 @@ bool bluez_link_is_stable(uint64_t link_up_usec, uint64_t link_down_usec, uint64
         return link_down_usec - link_up_usec >= stable_usec;
 }
 
+double bluez_link_rate(uint64_t frames, uint64_t since_usec, uint64_t now_usec) {
+        if (since_usec == 0 || now_usec <= since_usec)
+                return 0;
+        return (double) frames * 1e6 / (double) (now_usec - since_usec);
+}
+
 uint32_t bluez_steps_reconcile(BluezStepState *state, uint32_t steps, uint32_t boot_id) {
         uint32_t delta;
 

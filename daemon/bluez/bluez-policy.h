@@ -30,6 +30,10 @@ void bluez_backoff_set_limits(BluezBackoff *b, uint64_t initial_usec, uint64_t m
 /* A link that stayed up at least stable_usec resets the backoff; shorter ones keep escalating. */
 bool bluez_link_is_stable(uint64_t link_up_usec, uint64_t link_down_usec, uint64_t stable_usec);
 
+/* Notifications per second of the current link: frames counted since it started streaming. 0
+ * while the link is down (since_usec 0) or before any time passed. */
+double bluez_link_rate(uint64_t frames, uint64_t since_usec, uint64_t now_usec);
+
 /* Reconciles one reading (steps, boot_id) of the device's cumulative counter with the last one we
  * counted. Returns the number of new steps and updates *state:
  *   - first reading ever (state not valid): baseline only, 0 steps (we cannot know which of the

@@ -20,6 +20,9 @@
 #define TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
 #define DISCOVERY_RETRY_USEC (5 * USEC_PER_SEC)
 #define POWER_ON_GRACE_USEC (2 * USEC_PER_SEC)
+/* notify-coalesce = auto with the raw stream off: 5 notifications per read at 100 Hz, far below
+ * the ~278 an AcquireNotify socket holds. */
+#define BLUEZ_NOTIFY_COALESCE_AUTO_USEC (50 * USEC_PER_MSEC)
 
 typedef struct BluezDevice BluezDevice;
 
@@ -584,6 +587,7 @@ static void device_on_connected(BluezDevice *d) {
         d->stats.connected = true;
         d->stats.link_up_usec = now_usec(c);
         d->stats.last_rx_usec = 0;
+        d->stats.link_frames = 0;
         d->failed_unseen = false;
         decoder_state_link_reset(&d->decoder_state);
         log_ctx(LOG_DEBUG, &d->ctx, "%s: connected", d->label);
@@ -638,6 +642,7 @@ static void char_handle_value(BluezChar *ch, const uint8_t *data, size_t len, ui
         stream = ch->dc->role == DECODER_ROLE_STREAM;
         if (stream) {
                 d->stats.frames_received++;
+                d->stats.link_frames++;
                 d->stats.last_rx_usec = rx_usec;
         }
 
@@ -1853,6 +1858,17 @@ static int client_tick(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* ---- public API -------------------------------------------------------------------------------- */
 
+/* notify-coalesce = auto: with the raw stream off nothing is published per notification (gait
+ * metrics use the insoles' own sample times), so reading them in batches costs no visible latency;
+ * with it on, read at once. Asked after every wake-up, so a reload applies at once. */
+static uint64_t client_notify_coalesce(void *userdata) {
+        const Config *config = ((BluezClient *) userdata)->config;
+
+        if (config->notify_coalesce_usec != CONFIG_NOTIFY_COALESCE_AUTO)
+                return config->notify_coalesce_usec;
+        return config->raw_stream ? 0 : BLUEZ_NOTIFY_COALESCE_AUTO_USEC;
+}
+
 int bluez_client_new(sd_event *event, sd_bus *bus, const Config *config, const BluezClientCallbacks *cb,
                      void *userdata, BluezClient **ret) {
         _cleanup_(bluez_client_freep) BluezClient *c = NULL;
@@ -1872,7 +1888,7 @@ int bluez_client_new(sd_event *event, sd_bus *bus, const Config *config, const B
                 c->cb = *cb;
         c->userdata = userdata;
         c->rnd = default_random;
-        k = notify_drain_new(event, config->notify_coalesce_usec, &c->drain);
+        k = notify_drain_new(event, client_notify_coalesce, c, &c->drain);
         if (k < 0)
                 return k;
         bluez_adapter_health_init(&c->health, config->adapter_reset_after, config->exit_after);
@@ -2020,6 +2036,9 @@ int bluez_client_get_link_stats(BluezClient *c, size_t wearer, DeviceRole role, 
                 return -ENOENT;
         *ret = d->stats;
         ret->link_uptime_usec = d->stats.link_up_usec > 0 ? now_usec(c) - d->stats.link_up_usec : 0;
+        ret->notifications_per_s = d->state == BLUEZ_LINK_STREAMING
+                                           ? bluez_link_rate(d->stats.link_frames, d->streaming_since_usec, now_usec(c))
+                                           : 0;
         return 0;
 }
 

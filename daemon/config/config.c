@@ -221,6 +221,14 @@ static int parse_duration_sec(LoadState *st, const ConfigItem *it, const char *v
         return 0;
 }
 
+static int parse_coalesce(LoadState *st, const ConfigItem *it, const char *value, void *base) {
+        if (streq(value, "auto")) {
+                *(uint64_t *) field(base, it) = CONFIG_NOTIFY_COALESCE_AUTO;
+                return 0;
+        }
+        return parse_duration(st, it, value, base);
+}
+
 /* "auto" (0: whatever the insole prefers) or a rate in Hz. */
 static int parse_stream_rate(LoadState *st, const ConfigItem *it, const char *value, void *base) {
         if (streq(value, "auto")) {
@@ -495,8 +503,8 @@ static const ConfigItem schema[] = {
           parse_uint, FIELD(adapter_reset_after), .min = 0, .max = 1000 },
         { KEY("bluetooth", "exit-after", "a whole number from 0 (never) to 1000", "3", R),
           parse_uint, FIELD(exit_after), .min = 0, .max = 1000 },
-        { KEY("bluetooth", "notify-coalesce", "0 (off) or a duration up to 20ms such as 2ms", "0", 0),
-          parse_duration, FIELD(notify_coalesce_usec), .min = 0, .max = 20 * USEC_PER_MSEC },
+        { KEY("bluetooth", "notify-coalesce", "auto, 0 (off) or a duration up to 100ms such as 2ms", "auto", R),
+          parse_coalesce, FIELD(notify_coalesce_usec), .min = 0, .max = 100 * USEC_PER_MSEC },
 
         { KEY("mqtt", "host", "a host name or an IP address", "localhost", 0), parse_host, STRING(host) },
         /* 8883 with tls = yes and no port: check_tls() */

@@ -449,9 +449,7 @@ static bool link_stats(Manager *m, size_t i, DeviceRole d, BluezLinkStats *ls, M
                 .decode_errors = ls->frames_rejected,
                 .reconnects = ls->reconnects,
                 .connected_usec = ls->link_uptime_usec,
-                .notifications_per_s = ls->link_uptime_usec > 0
-                                               ? (double) ls->frames_received / ((double) ls->link_uptime_usec / 1e6)
-                                               : 0,
+                .notifications_per_s = ls->notifications_per_s,
                 .info = m->device_info[i][d],
         };
         return true;

@@ -9,8 +9,13 @@
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mqtt-outbox.h"
@@ -311,17 +316,33 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
+static void socket_cork(int fd, int on) {
+        if (fd >= 0)
+                (void) setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
+/* Hands the outbox to libmosquitto. Outside its callbacks libmosquitto sends each packet at once,
+ * one send() per packet (lib/packet_mosq.c, packet__queue()); corked, the messages of one
+ * wake-up still leave as one TCP segment, so the broker is woken once, not once per message. */
+static void client_flush(MqttClient *c) {
+        int fd = -1, r;
+
+        if (mqtt_outbox_pending(c->outbox) > 1)
+                fd = mosquitto_socket(c->mosq);
+        socket_cork(fd, 1);
+        r = mqtt_outbox_flush(c->outbox, c->mosq);
+        socket_cork(fd, 0);
+        if (r < 0 && r != -ENOTCONN)
+                log_debug_errno(r, "MQTT: flushing the outbox failed: %m");
+}
+
 /* Right before the loop sleeps: hand queued messages over and watch for writability only while
  * libmosquitto has something to write (otherwise EPOLLOUT would wake us up constantly). */
 static int on_io_prepare(sd_event_source *s, void *userdata) {
         MqttClient *c = userdata;
-        int r;
 
-        if (c->state == CLIENT_CONNECTED) {
-                r = mqtt_outbox_flush(c->outbox, c->mosq);
-                if (r < 0 && r != -ENOTCONN)
-                        log_debug_errno(r, "MQTT: flushing the outbox failed: %m");
-        }
+        if (c->state == CLIENT_CONNECTED)
+                client_flush(c);
         if (c->state != CLIENT_CONNECTING && c->state != CLIENT_CONNECTED)
                 return 0;
         return sd_event_source_set_io_events(s, EPOLLIN | (mosquitto_want_write(c->mosq) ? EPOLLOUT : 0));
@@ -673,6 +694,34 @@ static int client_setup_tls(MqttClient *c) {
         return 0;
 }
 
+/* libmosquitto 2.0 writes one byte to an internal socketpair for every packet it queues, to wake
+ * its own select() loop (lib/packet_mosq.c, packet__queue()). Driven from sd-event, nobody reads
+ * that pair: the writes are pure cost, and once it is full every one fails with EAGAIN. The pair
+ * is made in mosquitto_new(), and when socketpair() fails libmosquitto goes on without it (lib/
+ * mosquitto.c, mosquitto_reinitialise()). So create the client while no descriptor is free: the
+ * soft RLIMIT_NOFILE is lowered to the lowest free descriptor for that one call. Nothing else
+ * runs then (no threads yet); if anything about it fails, the client simply keeps its pair. */
+static struct mosquitto *mosquitto_new_without_wakeup_pair(const char *id, bool clean_session, void *userdata) {
+        struct rlimit saved, tight;
+        struct mosquitto *mosq;
+        int lowest_free;
+
+        lowest_free = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+        if (lowest_free < 0 || getrlimit(RLIMIT_NOFILE, &saved) < 0) {
+                if (lowest_free >= 0)
+                        (void) close(lowest_free);
+                return mosquitto_new(id, clean_session, userdata);
+        }
+        (void) close(lowest_free);
+        tight = (struct rlimit) { .rlim_cur = (rlim_t) lowest_free, .rlim_max = saved.rlim_max };
+        if (tight.rlim_cur >= saved.rlim_cur || setrlimit(RLIMIT_NOFILE, &tight) < 0)
+                return mosquitto_new(id, clean_session, userdata);
+        mosq = mosquitto_new(id, clean_session, userdata);
+        if (setrlimit(RLIMIT_NOFILE, &saved) < 0)
+                log_warning_errno(-errno, "MQTT: cannot restore the file descriptor limit: %m");
+        return mosq;
+}
+
 int mqtt_client_new(sd_event *event, const Config *config, MqttClient **ret) {
         _cleanup_(mqtt_client_freep) MqttClient *c = NULL;
         char client_id[24];
@@ -719,7 +768,7 @@ int mqtt_client_new(sd_event *event, const Config *config, MqttClient **ret) {
         (void) mosquitto_lib_init();
         /* clean_session false: the broker keeps our subscriptions (commands sent while we are away
          * wait for us) under a stable client id. */
-        c->mosq = mosquitto_new(client_id, false, c);
+        c->mosq = mosquitto_new_without_wakeup_pair(client_id, false, c);
         if (!c->mosq)
                 return -(errno ?: ENOMEM);
 

@@ -186,6 +186,10 @@ unsigned mqtt_outbox_depth(const MqttOutbox *o) {
         return o->pending.n + o->inflight.n;
 }
 
+unsigned mqtt_outbox_pending(const MqttOutbox *o) {
+        return o->pending.n;
+}
+
 static int enqueue(MqttOutbox *o, MqttMessageKind kind, const char *topic, const void *payload, size_t len) {
         Message *m;
 

@@ -63,3 +63,5 @@ bool mqtt_outbox_acked(MqttOutbox *o, int mid);
 int mqtt_outbox_requeue_states(MqttOutbox *o);
 void mqtt_outbox_get_stats(const MqttOutbox *o, MqttOutboxStats *ret);
 unsigned mqtt_outbox_depth(const MqttOutbox *o);
+/* Waiting here, not yet handed to libmosquitto. */
+unsigned mqtt_outbox_pending(const MqttOutbox *o);

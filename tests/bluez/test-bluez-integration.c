@@ -800,6 +800,77 @@ static void test_hundred_link_drops(void **state) {
         harness_free(h);
 }
 
+/* Samples per second of anna's left insole over about a second of the loop. */
+static double left_sample_rate(Harness *h) {
+        uint64_t s0 = h->obs[0][DEVICE_ROLE_LEFT].samples, t0 = mono_usec();
+
+        run_for(h, USEC_PER_SEC);
+        return (double) (h->obs[0][DEVICE_ROLE_LEFT].samples - s0) * 1e6 / (double) (mono_usec() - t0);
+}
+
+/* A 200 Hz insole streams at 200 Hz (stream-rate auto asks for its own rate), and link reports the
+ * notification rate of the current link, also after reconnects (it used to divide the frames of
+ * every link by the uptime of the last one). */
+static void test_stream_rate_and_link_rate(void **state) {
+        Harness *h = harness_with_sim(FAST_RADIO "rate 200\nsamples-per-frame 4\nwearer anna left=" ANNA_L "\n");
+        StreamTarget again = { .role = DEVICE_ROLE_LEFT };
+        double rate, link_rate;
+
+        config_wearer(&h->config, "anna", ANNA_L, NULL);
+        h->config.backoff_initial_usec = 100 * USEC_PER_MSEC;
+        harness_start_client(h);
+        assert_true(run_until(h, all_streaming, NULL, 10 * USEC_PER_SEC));
+        run_for(h, 500 * USEC_PER_MSEC); /* the control point write */
+        rate = left_sample_rate(h);
+        printf("# stream-rate auto, a 200 Hz insole: %.0f samples/s\n", rate);
+        assert_true(rate > 150 && rate < 250);
+
+        for (unsigned i = 0; i < 3; i++) {
+                run_for(h, USEC_PER_SEC);
+                again.count = h->obs[0][0].streaming_count + 1;
+                sim_do(h, "drop-link " ANNA_L);
+                assert_true(run_until(h, streaming_count_reached, &again, 10 * USEC_PER_SEC));
+        }
+        run_for(h, 500 * USEC_PER_MSEC);
+        uint64_t f0 = link_stats(h, 0, DEVICE_ROLE_LEFT).frames_received, t0 = mono_usec();
+        run_for(h, 1500 * USEC_PER_MSEC);
+        rate = (double) (link_stats(h, 0, DEVICE_ROLE_LEFT).frames_received - f0) * 1e6 / (double) (mono_usec() - t0);
+        link_rate = link_stats(h, 0, DEVICE_ROLE_LEFT).notifications_per_s;
+        printf("# after 3 reconnects: link says %.1f notifications/s, measured %.1f\n", link_rate, rate);
+        assert_int_equal(link_stats(h, 0, DEVICE_ROLE_LEFT).reconnects, 3);
+        assert_true(link_rate > 0.7 * rate && link_rate < 1.3 * rate);
+
+        sim_do(h, "drop-link " ANNA_L);
+        assert_true(run_until(h, left_not_streaming, NULL, 5 * USEC_PER_SEC));
+        assert_true(link_stats(h, 0, DEVICE_ROLE_LEFT).notifications_per_s == 0);
+        harness_free(h);
+}
+
+/* An insole from before "its own rate" refuses START at rate 0 and is asked for 100 Hz; a
+ * configured stream-rate is asked for as it is. */
+static void test_stream_rate_legacy_and_configured(void **state) {
+        Harness *h = harness_with_sim(FAST_RADIO "rate 200\nlegacy-control\nwearer anna left=" ANNA_L "\n"
+                                      "wearer ben left=" BEN_L "\n");
+        uint64_t s0, t0;
+        double rate;
+
+        config_wearer(&h->config, "anna", ANNA_L, NULL);
+        config_wearer(&h->config, "ben", BEN_L, NULL);
+        h->config.wearers[1].stream_rate_hz = 50;
+        harness_start_client(h);
+        assert_true(run_until(h, all_streaming, NULL, 10 * USEC_PER_SEC));
+        run_for(h, 500 * USEC_PER_MSEC);
+        rate = left_sample_rate(h);
+        s0 = h->obs[1][DEVICE_ROLE_LEFT].samples;
+        t0 = mono_usec();
+        run_for(h, USEC_PER_SEC);
+        double ben = (double) (h->obs[1][DEVICE_ROLE_LEFT].samples - s0) * 1e6 / (double) (mono_usec() - t0);
+        printf("# legacy insole: %.0f samples/s; stream-rate 50: %.0f samples/s\n", rate, ben);
+        assert_true(rate > 75 && rate < 125);
+        assert_true(ben > 35 && ben < 65);
+        harness_free(h);
+}
+
 /* An unconfigured insole advertises a hostile 248-byte name: auto-discovery reports it escaped and
  * bounded, it is never connected, nothing raw reaches a log line, the configured insole streams. */
 static void test_hostile_names(void **state) {
@@ -1057,6 +1128,8 @@ int main(void) {
                 cmocka_unit_test_teardown(test_acquire_refused_uses_start_notify, teardown),
                 cmocka_unit_test_teardown(test_malformed_frames_dropped, teardown),
                 cmocka_unit_test_teardown(test_hundred_link_drops, teardown),
+                cmocka_unit_test_teardown(test_stream_rate_and_link_rate, teardown),
+                cmocka_unit_test_teardown(test_stream_rate_legacy_and_configured, teardown),
                 cmocka_unit_test_teardown(test_hostile_names, teardown),
                 cmocka_unit_test_teardown(test_watchdog_silent_link, teardown),
                 cmocka_unit_test_teardown(test_routine_errors, teardown),

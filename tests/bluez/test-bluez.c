@@ -95,6 +95,13 @@ static void test_link_stable(void **state) {
         assert_false(bluez_link_is_stable(100, 50, 10)); /* clock confusion is not stability */
 }
 
+static void test_link_rate(void **state) {
+        assert_true(bluez_link_rate(250, 1000000, 11000000) == 25.0);
+        assert_true(bluez_link_rate(250, 0, 11000000) == 0);        /* link down */
+        assert_true(bluez_link_rate(250, 11000000, 11000000) == 0); /* no time yet */
+        assert_true(bluez_link_rate(250, 12000000, 11000000) == 0);
+}
+
 /* ---- step reconciliation ---------------------------------------------------------------------- */
 
 static void test_steps_first_reading_is_baseline(void **state) {
@@ -532,6 +539,7 @@ int main(void) {
                 cmocka_unit_test(test_backoff_jitter_spreads),
                 cmocka_unit_test(test_backoff_never_overflows),
                 cmocka_unit_test(test_link_stable),
+                cmocka_unit_test(test_link_rate),
                 cmocka_unit_test(test_steps_first_reading_is_baseline),
                 cmocka_unit_test(test_steps_out_of_range_counted_once),
                 cmocka_unit_test(test_steps_device_reboot),
