@@ -82,15 +82,15 @@ def sim_totals(env, addrs):
 
 class Subscriber:
     """mosquitto_sub on the contender's raw topics: latency from the embedded send time, and gaps
-    per topic (a missing sequence number, or a step of more than 1.5 periods in sample time)."""
+    per topic: missing sequence numbers (the insole's in the bridge's raw frames, the gateway's
+    per-topic MQTT seq in its JSON)."""
 
-    def __init__(self, world, port, topic, binary, period_us):
+    def __init__(self, world, port, topic, binary):
         fmt = "%t %x" if binary else "%t %p"
         self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-F", fmt],
                                      stdout=subprocess.PIPE, text=True)
         world.procs.append(self.proc)
         self.binary = binary
-        self.period_us = period_us
         self.measuring = threading.Event()
         self.latencies = []
         self.messages = 0
@@ -100,6 +100,7 @@ class Subscriber:
 
     def read(self):
         mono_re = re.compile(r'"monotonic_us":(\d+)')
+        seq_re = re.compile(r'"seq":(\d+)')
         for line in self.proc.stdout:
             now_us = time.monotonic_ns() // 1000
             topic, _, payload = line.rstrip("\n").partition(" ")
@@ -116,16 +117,13 @@ class Subscriber:
                 self.last[topic] = seq
             else:
                 m = mono_re.search(payload)
-                if not m:
+                s = seq_re.search(payload)
+                if not m or not s:
                     continue
-                t = int(m.group(1))
-                latency = now_us - t
-                missing = 0
-                if topic in self.last:
-                    step = t - self.last[topic]
-                    if step > 1.5 * self.period_us:
-                        missing = round(step / self.period_us) - 1
-                self.last[topic] = t
+                latency = now_us - int(m.group(1))
+                seq = int(s.group(1))
+                missing = seq - self.last[topic] - 1 if topic in self.last else 0
+                self.last[topic] = seq
             if self.measuring.is_set():
                 self.messages += 1
                 self.gaps += missing
@@ -175,7 +173,6 @@ def run_one(a, name, insoles, rate):
         time.sleep(0.5)
         sub = None
         floor = None
-        period_us = 1e6 / rate
 
         if name == "floor":
             floor = subprocess.Popen([os.path.join(build, "bench", "bench-notify-floor")] + addrs, env=env,
@@ -197,7 +194,7 @@ def run_one(a, name, insoles, rate):
                                     stderr=open(world.path("bridge.log"), "w"), text=True)
             world.procs.append(proc)
             ready = wait_line(proc, "READY", 120)
-            sub = Subscriber(world, port, "bridge/+/pressure", True, period_us)
+            sub = Subscriber(world, port, "bridge/+/pressure", True)
         else:
             raw = name in ("raw-on", "coalesce")
             conf = gateway_config(world, port, insoles, rate, raw, a.coalesce if name == "coalesce" else None)
@@ -205,7 +202,7 @@ def run_one(a, name, insoles, rate):
                                "gateway.log", env)
             ready = True
             if raw:
-                sub = Subscriber(world, port, "insole2mqtt/+/+/pressure", False, period_us)
+                sub = Subscriber(world, port, "insole2mqtt/+/+/pressure", False)
         if not ready:
             print("# %s did not start; logs in %s" % (name, world.tmp))
             world.keep = True
@@ -214,7 +211,9 @@ def run_one(a, name, insoles, rate):
         time.sleep(a.settle)
         if floor:
             floor.send_signal(signal.SIGUSR1)
+        s0 = time.monotonic()
         sent0, dropped0 = sim_totals(env, addrs)
+        s0 = (s0 + time.monotonic()) / 2
         pids = {"x": proc.pid, "sim": sim.pid, "broker": broker.pid, "dbus": bus_daemon.pid}
         c0 = {k: cpu_ns(p) for k, p in pids.items()}
         t0 = time.monotonic()
@@ -227,14 +226,17 @@ def run_one(a, name, insoles, rate):
         elapsed = time.monotonic() - t0
         if floor:
             floor.send_signal(signal.SIGUSR1)
+        s1 = time.monotonic()
         sent1, dropped1 = sim_totals(env, addrs)
+        s1 = (s1 + time.monotonic()) / 2
         rss = rss_bytes(proc.pid)
         if proc.poll() is not None:
             print("# %s exited during the run; logs in %s" % (name, world.tmp))
             world.keep = True
             return None
 
-        notifications = max(sent1 - sent0, 1)
+        # The simulator's counters are read one insole at a time: scale its window to the CPU's.
+        notifications = max((sent1 - sent0) * elapsed / (s1 - s0), 1)
         res = {
             "name": name,
             "notifications": notifications,
@@ -276,7 +278,7 @@ def show(load, results):
         lat_s = "%.2f / %.2f / %.2f / %.2f" % (pct(lat, .5), pct(lat, .95), pct(lat, .99), lat[-1] / 1000) if lat else "-"
         print("%-9s %9.2f %8s %8.1f %6d %10s %s" % (
             r["name"], r["cpu_us"], "%.2f" % (r["cpu_us"] / floor["cpu_us"]) if floor else "-", r["rss"] / 1048576,
-            r["gaps"], "-" if r["delivered"] is None else "%d" % r["delivered"], lat_s))
+            r["gaps"], "-" if r["delivered"] is None else "%.1f %%" % (100 * r["delivered"] / r["notifications"]), lat_s))
     for r in results:
         print("  %-9s %5.1f %% of a core; same run: simulator %.1f %%, mosquitto %.1f %%, dbus-daemon %.1f %%" % (
             r["name"], 100 * r["cpu_share"], 100 * r["side"]["sim"], 100 * r["side"]["broker"], 100 * r["side"]["dbus"]))

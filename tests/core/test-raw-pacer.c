@@ -23,11 +23,14 @@ static void test_equal_rate_takes_every_sample(void **state) {
         /* up to a quarter of the period, with neighbours moving in opposite directions */
         static const int jitter[] = { 0, -900, 800, -100, 2000, -2400, 0 };
         static const int jitter_200hz[] = { 0, -450, 400, -50, 1000, -1200, 0 };
+        /* a sender that sends on 5 ms ticks, up to a tick late (the simulator's load mode) */
+        static const int ticks[] = { 0, 4900, 0, 2000, 4999, 0, 100, 4000 };
 
         assert_int_equal(run(100, 10000, 1000, NULL, 0), 1000);
         /* the old rule (next = arrival + period) took 58-61 % of these */
         assert_int_equal(run(100, 10000, 1000, jitter, 7), 1000);
         assert_int_equal(run(200, 5000, 2000, jitter_200hz, 7), 2000);
+        assert_int_equal(run(100, 10000, 1000, ticks, 8), 1000);
         assert_int_equal(run(400, 2500, 4000, NULL, 0), 4000);
 }
 
@@ -49,6 +52,16 @@ static void test_faster_insole_is_decimated_slower_is_not_bursty(void **state) {
 
         /* the insole runs 1 % fast: 101 samples per second at raw-rate 100 -> 100 per second */
         assert_int_equal(run(100, 9901, 10100, NULL, 0), 10000);
+
+        /* a stalled sender: 70 ms of samples arrive at once, with one time; all are taken */
+        taken = 0;
+        for (uint64_t t = 0; t < 100000; t += 10000)
+                taken += raw_pacer_take(&p, 5000000 + t, 100);
+        for (unsigned i = 0; i < 7; i++)
+                taken += raw_pacer_take(&p, 5170000, 100);
+        assert_int_equal(taken, 17);
+        p = (RawPacer) {};
+        taken = 0;
 
         /* 1 s of silence, then samples again: no burst to catch up */
         for (uint64_t t = 0; t < 1000000; t += 10000)
