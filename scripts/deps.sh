@@ -26,3 +26,5 @@ ensure_debian_packages() {
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmosquitto-dev libinih-dev)
 TEST_PACKAGES=(libcmocka-dev dbus-daemon mosquitto mosquitto-clients openssl systemd python3 prometheus)
 RUN_PACKAGES=(dbus-daemon mosquitto mosquitto-clients)
+# bench/bench-load.py's comparison bridge (bench/bridge-bleak-paho.py); not needed by the tests.
+BENCH_PACKAGES=(python3-bleak python3-paho-mqtt)
