@@ -139,7 +139,14 @@ int main(int argc, char **argv) {
         sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         (void) epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &(struct epoll_event) { .events = EPOLLIN, .data.ptr = NULL });
 
-        r = sd_bus_call_method(bus, "org.bluez", "/org/bluez/hci0", "org.bluez.Adapter1", "StartDiscovery", NULL, NULL, "");
+        /* bluetoothd (the simulator) may still be starting. */
+        for (int i = 0; i < 100; i++) {
+                r = sd_bus_call_method(bus, "org.bluez", "/org/bluez/hci0", "org.bluez.Adapter1", "StartDiscovery", NULL,
+                                       NULL, "");
+                if (r >= 0)
+                        break;
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 50 * 1000 * 1000 }, NULL);
+        }
         if (r < 0) {
                 fprintf(stderr, "StartDiscovery: %s\n", strerror(-r));
                 return 1;
