@@ -96,6 +96,12 @@ static void print_summary(const Config *c) {
         }
 }
 
+/* --check-config answers on stderr in the loader's own form, "FILE:LINE: ...", without a level. */
+static void print_problem(int level, const char *message, void *userdata) {
+        if (level <= LOG_WARNING)
+                fprintf(stderr, "%s\n", message);
+}
+
 static int run(int argc, char **argv) {
         _cleanup_(manager_freep) Manager *m = NULL;
         char error[CONFIG_ERROR_MAX];
@@ -120,15 +126,13 @@ static int run(int argc, char **argv) {
         }
 
         /* --check-config goes through the same constructor as a start (without touching Bluetooth
-         * or the broker), so that what it accepts, a start accepts too. */
+         * or the broker), so that what it accepts, a start accepts too. The constructor logs what
+         * fails, naming the key at fault. */
+        if (arg_check_config)
+                log_set_sink(print_problem, NULL);
         r = manager_new(&config, &m);
         if (r < 0) {
                 config_done(&config);
-                if (arg_check_config) {
-                        fprintf(stderr, "%s: failed to set up the gateway with it: %s\n", arg_config, strerror(-r));
-                        return EXIT_FAILURE;
-                }
-                log_error_errno(r, "%s: failed to set up the gateway with it: %m", arg_config);
                 return EXIT_FAILURE;
         }
         if (arg_check_config) {

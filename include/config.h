@@ -51,6 +51,7 @@ typedef struct WearerConfig {
         char timezone[64];     /* IANA zone name, "" = the system's */
         unsigned stream_rate_hz; /* asked of the insoles; 0 = their own preferred rate */
         unsigned line;         /* where the section starts, for messages */
+        unsigned key_line[CONFIG_KEYS_MAX]; /* where each key of the section was set, as Config's */
 } WearerConfig;
 
 typedef struct Config {
@@ -164,6 +165,15 @@ int config_apply_reload(Config *cur, const Config *next, char *ret_error, size_t
 /* (Even when it returns -EBUSY, every reloadable key has been copied; what needs a restart keeps
  * its running value. `next` is left untouched: the caller still config_done()s it.) */
 const WearerConfig *config_find_wearer(const Config *c, const char *name);
+
+/* Set-up code (the Manager and the modules it builds) reports a problem with a configured value
+ * against the key that set it, as one line in the loader's form
+ *         FILE:LINE: [section] key: TEXT
+ * (without ":LINE" when the key was not in the file and its default is at fault). `field` points at
+ * the member of `c`, or of one of c->wearers, that the key sets; `%m` in the format is `error`.
+ * Logs at `level` and returns -|error|. */
+int config_log_key(const Config *c, int level, int error, const void *field, const char *format, ...)
+        _printf_(5, 6);
 
 /* Like config_load(), for a configuration held in memory (an embedded default); `name` stands in
  * for the path in messages and in ret->path. */

@@ -11,7 +11,9 @@
 
 typedef struct Manager Manager;
 
-int manager_new(Config *config, Manager **ret);   /* takes ownership of *config's contents */
+/* Takes ownership of *config's contents. Logs every failure once: a problem with a configured value
+ * as "FILE:LINE: [section] key: ..." (config_log_key()). */
+int manager_new(Config *config, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 

@@ -97,6 +97,9 @@ int state_store_parse(const char *text, size_t len, StateStore *s);
 /* I/O: dir is created (0700) when missing. load returns -ENOENT when there is no file yet. */
 int state_store_load(const char *dir, StateStore *s);
 int state_store_save(const char *dir, const StateStore *s);
+/* Whether state_store_save() can write into dir: a directory this process may write to, or one
+ * it may create (its parent exists and is writable). Creates nothing; returns 0 or -errno. */
+int state_store_check_directory(const char *dir);
 
 /* Counter bookkeeping (pure).
  *

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #define TOPIC_LEVEL_MAX 32  /* bytes in one level */
 #define TOPIC_PREFIX_MAX 64 /* bytes in a whole prefix, '/' included */
@@ -43,4 +44,10 @@ static inline bool topic_name_is_valid(const char *s) {
 
 static inline bool topic_prefix_is_valid(const char *s) {
         return topic_levels_are_valid(s, TOPIC_PREFIX_MAX);
+}
+
+/* A wearer's name is the level beside "bridge", which holds the gateways' own topics
+ * (<base>/bridge/<id>/...). */
+static inline bool topic_wearer_name_is_valid(const char *s) {
+        return topic_name_is_valid(s) && strcmp(s, "bridge") != 0;
 }

@@ -90,6 +90,7 @@ typedef struct Wearer {
         PressureSample scratch[OIP_MAX_SAMPLES];
 } Wearer;
 
+/* Fails with -ENOMEM, or with zone_load()'s error when the configured time zone cannot be loaded. */
 int wearer_new(size_t index, const WearerConfig *config, const ReminderSettings *settings, Wearer **ret);
 Wearer *wearer_free(Wearer *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Wearer *, wearer_free);

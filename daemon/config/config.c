@@ -106,7 +106,6 @@ struct LoadState {
         const char *section;   /* the schema's name of the current section, NULL before the first */
         WearerConfig *wearer;  /* within [wearer NAME] */
         unsigned section_line[8];
-        unsigned wearer_key_line[CONFIG_MAX_WEARERS][CONFIG_KEYS_MAX];
 
         int error;
         char *error_buf;
@@ -130,11 +129,10 @@ static const char *printable_path(const char *path, char *buf, size_t size) {
         return buf;
 }
 
-_printf_(5, 6) static int load_error(LoadState *st, int error, unsigned line, const ConfigItem *it,
-                                      const char *format, ...) {
+_printf_(5, 0) static int load_errorv(LoadState *st, int error, unsigned line, const ConfigItem *it,
+                                       const char *format, va_list ap) {
         char prefix[128] = "";
         char text[CONFIG_ERROR_MAX];
-        va_list ap;
 
         if (st->error < 0)
                 return st->error; /* the first error is the one reported */
@@ -145,9 +143,8 @@ _printf_(5, 6) static int load_error(LoadState *st, int error, unsigned line, co
         else if (it)
                 (void) snprintf(prefix, sizeof(prefix), "[%s] %s: ", it->info.section, it->info.key);
 
-        va_start(ap, format);
+        errno = -st->error; /* for %m */
         (void) vsnprintf(text, sizeof(text), format, ap);
-        va_end(ap);
 
         if (st->error_buf && st->error_size > 0) {
                 char path[CONFIG_ERROR_MAX];
@@ -159,6 +156,17 @@ _printf_(5, 6) static int load_error(LoadState *st, int error, unsigned line, co
                         (void) snprintf(st->error_buf, st->error_size, "%s: %s%s", path, prefix, text);
         }
         return st->error;
+}
+
+_printf_(5, 6) static int load_error(LoadState *st, int error, unsigned line, const ConfigItem *it,
+                                      const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = load_errorv(st, error, line, it, format, ap);
+        va_end(ap);
+        return r;
 }
 
 /* The value as it may be quoted in a message: escaped and cut short. */
@@ -648,7 +656,7 @@ static int parse_device(LoadState *st, const ConfigItem *it, const char *value, 
                         return load_error(st, -EEXIST, st->lineno, it,
                                           "found '%s', expected an address not used before ([wearer %s] %s on line %u)",
                                           bdaddr_to_string(&a, buf), o->name, role_names[r],
-                                          st->wearer_key_line[i][item_index(other)]);
+                                          o->key_line[item_index(other)]);
                 }
         }
         w->device[role] = a;
@@ -723,9 +731,9 @@ static int begin_section(LoadState *st, const char *text) {
 
                 while (is_blank(*wname))
                         wname++;
-                if (!config_name_is_valid(wname, CONFIG_NAME_MAX))
+                if (!config_name_is_valid(wname, CONFIG_NAME_MAX) || !topic_wearer_name_is_valid(wname))
                         return load_error(st, -EINVAL, st->lineno, NULL,
-                                          "[%s]: found '%s', expected a wearer name of 1-32 characters from a-z, 0-9, '_' and '-'",
+                                          "[%s]: found '%s', expected a wearer name of 1-32 characters from a-z, 0-9, '_' and '-', other than bridge",
                                           ECHO(name), ECHO(wname));
                 for (size_t i = 0; i < c->n_wearers; i++)
                         if (streq(c->wearers[i].name, wname))
@@ -851,8 +859,7 @@ static int handle_key(void *userdata, const char *section, const char *key, cons
         }
 
         if (it->info.flags & CONFIG_KEY_WEARER) {
-                size_t w = (size_t) (st->wearer - st->config->wearers);
-                seen = &st->wearer_key_line[w][item_index(it)];
+                seen = &st->wearer->key_line[item_index(it)];
                 base = st->wearer;
         } else {
                 seen = &st->config->key_line[item_index(it)];
@@ -1226,6 +1233,54 @@ const WearerConfig *config_find_wearer(const Config *c, const char *name) {
         return NULL;
 }
 
+/* ---- problems found at set-up ---- */
+
+/* The schema item whose member holds `field`, and the wearer it belongs to (NULL for the other
+ * sections). */
+static const ConfigItem *item_at(const Config *c, const void *field, const WearerConfig **ret_wearer) {
+        const uint8_t *p = field, *wearers = (const uint8_t *) c->wearers;
+        bool wearer = p >= wearers && p < wearers + sizeof(c->wearers);
+        size_t offset;
+
+        if (wearer) {
+                size_t i = (size_t) (p - wearers) / sizeof(WearerConfig);
+                *ret_wearer = &c->wearers[i];
+                offset = (size_t) (p - (const uint8_t *) &c->wearers[i]);
+        } else {
+                *ret_wearer = NULL;
+                offset = (size_t) (p - (const uint8_t *) c);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(schema); i++) {
+                const ConfigItem *it = &schema[i];
+                size_t size = it->is_string ? sizeof(char *) : it->size;
+
+                if (!!(it->info.flags & CONFIG_KEY_WEARER) == wearer && offset >= it->offset &&
+                    offset < it->offset + size)
+                        return it;
+        }
+        abort(); /* a programming error: the field is not one a key sets */
+}
+
+int config_log_key(const Config *c, int level, int error, const void *field, const char *format, ...) {
+        const WearerConfig *w;
+        const ConfigItem *it = item_at(c, field, &w);
+        char message[CONFIG_ERROR_MAX];
+        LoadState st = {
+                .config = (Config *) c,
+                .path = c->path ?: "(configuration)",
+                .wearer = (WearerConfig *) w,
+                .error_buf = message,
+                .error_size = sizeof(message),
+        };
+        va_list ap;
+
+        va_start(ap, format);
+        (void) load_errorv(&st, error > 0 ? -error : error, (w ? w->key_line : c->key_line)[item_index(it)], it,
+                           format, ap);
+        va_end(ap);
+        return log_full_errno(level, error, "%s", message);
+}
+
 /* ---- reload ---- */
 
 static bool item_differs(const ConfigItem *it, const void *a, const void *b) {
@@ -1271,8 +1326,10 @@ int config_apply_reload(Config *cur, const Config *next, char *ret_error, size_t
 
                 if (it->info.flags & CONFIG_KEY_WEARER)
                         continue;
-                if (!item_differs(it, cur, next))
+                if (!item_differs(it, cur, next)) {
+                        cur->key_line[i] = next->key_line[i]; /* the same value may have moved */
                         continue;
+                }
                 if (it->info.flags & CONFIG_KEY_RELOADABLE) {
                         r = copy_item(it, cur, next);
                         if (r < 0)
@@ -1318,8 +1375,10 @@ int config_apply_reload(Config *cur, const Config *next, char *ret_error, size_t
                 if (!n)
                         continue;
                 for (size_t k = 0; k < ELEMENTSOF(schema); k++)
-                        if ((schema[k].info.flags & CONFIG_KEY_WEARER) && (schema[k].info.flags & CONFIG_KEY_RELOADABLE))
+                        if ((schema[k].info.flags & CONFIG_KEY_WEARER) && (schema[k].info.flags & CONFIG_KEY_RELOADABLE)) {
                                 (void) copy_item(&schema[k], w, n);
+                                w->key_line[k] = n->key_line[k];
+                        }
         }
 
         return st.error;

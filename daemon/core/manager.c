@@ -948,14 +948,14 @@ int manager_new(Config *config, Manager **ret) {
 
         m = calloc(1, sizeof(*m));
         if (!m)
-                return -ENOMEM;
+                return log_oom();
         m->config = *config;
         /* The Manager owns the strings now. */
         *config = (Config) {};
         if (m->config.path) {
                 m->config_path = strdup(m->config.path);
                 if (!m->config_path)
-                        return -ENOMEM;
+                        return log_oom();
         }
         state_store_init(&m->state);
         for (size_t i = 0; i < CONFIG_MAX_WEARERS; i++)
@@ -964,31 +964,38 @@ int manager_new(Config *config, Manager **ret) {
 
         /* Not sd_event_default(): that loop checks its thread with gettid() on every iteration. */
         r = sd_event_new(&m->event);
-        if (r < 0)
-                return r;
-        r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_terminate, m);
-        if (r < 0)
-                return r;
-        r = sd_event_add_signal(m->event, &m->sigint_source, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_terminate, m);
-        if (r < 0)
-                return r;
-        r = sd_event_add_signal(m->event, &m->sighup_source, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_reload, m);
-        if (r < 0)
-                return r;
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_terminate, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sigint_source, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_terminate, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sighup_source, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_reload, m);
         /* Pings the service manager from the loop, so a stuck loop gets us restarted. */
-        r = sd_event_set_watchdog(m->event, true);
+        if (r >= 0)
+                r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "Failed to set up the event loop: %m");
+
+        /* Found now rather than at the first save, minutes later. */
+        r = state_store_check_directory(m->config.state_directory);
+        if (r < 0)
+                return config_log_key(&m->config, LOG_ERR, r, &m->config.state_directory,
+                                      "found '%s', expected a directory that this user can write to or create (%m)",
+                                      m->config.state_directory);
 
         reminder_settings_from_config(&m->config, &settings);
         for (size_t i = 0; i < m->config.n_wearers; i++) {
                 r = wearer_new(i, &m->config.wearers[i], &settings, &m->wearers[i]);
+                if (r == -ENOMEM)
+                        return log_oom();
                 if (r < 0)
-                        return r;
+                        return config_log_key(&m->config, LOG_ERR, r, m->config.wearers[i].timezone,
+                                              "found '%s', expected a time zone file that can be read (%m)",
+                                              m->config.wearers[i].timezone);
                 m->n_wearers++;
         }
 
-        r = mqtt_client_new(m->event, &m->config, &m->mqtt);
+        r = mqtt_client_new(m->event, &m->config, &m->mqtt); /* logs its failures */
         if (r < 0)
                 return r;
         mqtt_client_set_connection_handler(m->mqtt, on_mqtt_connection, m);

@@ -50,10 +50,13 @@ int wearer_new(size_t index, const WearerConfig *config, const ReminderSettings 
         rsc_accumulator_init(&w->rsc);
         w->activity = ACTIVITY_UNKNOWN;
 
-        /* An unknown zone name was rejected by the configuration; a missing database falls back
-         * to UTC rather than losing the wearer. */
+        /* The configuration checked that a named zone exists: if it cannot be loaded, the caller
+         * says so against the key. The system's zone falls back to UTC rather than losing the
+         * wearer. */
         (void) snprintf(w->zone_name, sizeof(w->zone_name), "%s", config->timezone);
         r = zone_load(config->timezone, &w->zone);
+        if (r < 0 && config->timezone[0])
+                return r;
         if (r < 0) {
                 r = zone_load("UTC", &w->zone);
                 if (r < 0)

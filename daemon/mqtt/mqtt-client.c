@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <mosquitto.h>
 #include <netdb.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <time.h>
@@ -644,12 +645,51 @@ static void tls_info_callback(const SSL *ssl, int where, int ret) {
                 (void) SSL_set_tlsext_host_name((SSL *) ssl, name);
 }
 
+static int refuse_passphrase(char *buf, int size, int rwflag, void *userdata) {
+        return -1; /* an encrypted key would need someone at a terminal */
+}
+
+static const char *openssl_reason(void) {
+        const char *reason = ERR_reason_error_string(ERR_peek_last_error());
+        return reason ?: "unreadable";
+}
+
+/* libmosquitto reads the files only when it connects, so a file that is not what its key says would
+ * show up as failed connections, again and again. Loading them once here names the key instead. */
+static int tls_check_files(const Config *cfg) {
+        SSL_CTX *ctx;
+        int r = 0;
+
+        ctx = SSL_CTX_new(TLS_client_method());
+        if (!ctx)
+                return log_oom();
+        SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
+        ERR_clear_error();
+        if (cfg->tls_ca_file && SSL_CTX_load_verify_locations(ctx, cfg->tls_ca_file, NULL) != 1)
+                r = config_log_key(cfg, LOG_ERR, EBADMSG, &cfg->tls_ca_file,
+                                   "found '%s', expected CA certificates in PEM (%s)", cfg->tls_ca_file, openssl_reason());
+        else if (cfg->tls_cert_file && SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert_file) != 1)
+                r = config_log_key(cfg, LOG_ERR, EBADMSG, &cfg->tls_cert_file,
+                                   "found '%s', expected a certificate in PEM (%s)", cfg->tls_cert_file, openssl_reason());
+        else if (cfg->tls_key_file && SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key_file, SSL_FILETYPE_PEM) != 1)
+                r = config_log_key(cfg, LOG_ERR, EBADMSG, &cfg->tls_key_file,
+                                   "found '%s', expected a private key in PEM without a passphrase (%s)", cfg->tls_key_file,
+                                   openssl_reason());
+        else if (cfg->tls_key_file && SSL_CTX_check_private_key(ctx) != 1)
+                r = config_log_key(cfg, LOG_ERR, EBADMSG, &cfg->tls_key_file,
+                                   "found '%s', expected the private key of cert-file (%s)", cfg->tls_key_file,
+                                   openssl_reason());
+        ERR_clear_error();
+        SSL_CTX_free(ctx);
+        return r;
+}
+
 static int client_setup_tls(MqttClient *c) {
         const Config *cfg = c->config;
         const char *ca_path = cfg->tls_ca_path;
         X509_VERIFY_PARAM *param;
         SSL_CTX *ctx;
-        int rc;
+        int r, rc;
 
         (void) snprintf(c->verify_name, sizeof c->verify_name, "%s",
                         cfg->tls_server_name && cfg->tls_server_name[0] ? cfg->tls_server_name : cfg->host);
@@ -672,7 +712,9 @@ static int client_setup_tls(MqttClient *c) {
         }
         if (rc != 1) {
                 SSL_CTX_free(ctx);
-                return log_error_errno(EINVAL, "MQTT: invalid TLS server name '%s'.", c->verify_name);
+                return config_log_key(cfg, LOG_ERR, EINVAL, cfg->tls_server_name ? (const void *) &cfg->tls_server_name : &cfg->host,
+                                      "found '%s', expected a name or address to check the broker's certificate against",
+                                      c->verify_name);
         }
         rc = mosquitto_void_option(c->mosq, MOSQ_OPT_SSL_CTX, ctx);
         SSL_CTX_free(ctx); /* libmosquitto holds its own reference */
@@ -682,6 +724,9 @@ static int client_setup_tls(MqttClient *c) {
 
         if (!cfg->tls_ca_file && !ca_path)
                 ca_path = MQTT_DEFAULT_CA_PATH;
+        r = tls_check_files(cfg);
+        if (r < 0)
+                return r;
         rc = mosquitto_tls_set(c->mosq, cfg->tls_ca_file, ca_path, cfg->tls_cert_file, cfg->tls_key_file, NULL);
         if (rc != MOSQ_ERR_SUCCESS)
                 return log_error_errno(mqtt_errno_from_mosq(rc), "MQTT: TLS configuration refused: %s",
@@ -729,15 +774,21 @@ int mqtt_client_new(sd_event *event, const Config *config, MqttClient **ret) {
         int r, rc;
 
         if (!event || !config || !ret || !config->host)
-                return -EINVAL;
-        if (!mqtt_prefix_is_valid(config->base_topic) || !mqtt_name_is_valid(config->gateway_id))
-                return -EINVAL;
+                return log_error_errno(EINVAL, "MQTT: set up without a configuration.");
+        /* The configuration checks the same rules (topic-name.h): these are a second line. */
+        if (!mqtt_prefix_is_valid(config->base_topic))
+                return config_log_key(config, LOG_ERR, EINVAL, config->base_topic, "found '%s', expected a topic prefix",
+                                      config->base_topic);
+        if (!mqtt_name_is_valid(config->gateway_id))
+                return config_log_key(config, LOG_ERR, EINVAL, config->gateway_id, "found '%s', expected a topic level",
+                                      config->gateway_id);
         if (config->homeassistant && !mqtt_prefix_is_valid(config->homeassistant_prefix))
-                return -EINVAL;
+                return config_log_key(config, LOG_ERR, EINVAL, config->homeassistant_prefix,
+                                      "found '%s', expected a topic prefix", config->homeassistant_prefix);
 
         c = calloc(1, sizeof *c);
         if (!c)
-                return -ENOMEM;
+                return log_oom();
         c->event = sd_event_ref(event);
         c->config = config;
         c->io_fd = -1;
@@ -748,12 +799,14 @@ int mqtt_client_new(sd_event *event, const Config *config, MqttClient **ret) {
         r = mqtt_topic_bridge(c->state_topic, sizeof c->state_topic, config->base_topic, config->gateway_id,
                               MQTT_BRIDGE_STATE);
         if (r < 0)
-                return r;
+                return config_log_key(config, LOG_ERR, r, config->base_topic,
+                                      "found '%s', expected a prefix the gateway's topics fit under (%m)", config->base_topic);
 
         r = mqtt_outbox_new(config->outbox_max > 0 ? config->outbox_max : 10000, MQTT_MAX_INFLIGHT,
                             CLAMP(config->qos, 1, 2), &c->outbox);
         if (r < 0)
-                return r;
+                return config_log_key(config, LOG_ERR, r, &config->outbox_max, "found %u, expected room for it (%m)",
+                                      config->outbox_max);
 
         if (config->client_id[0])
                 (void) snprintf(client_id, sizeof client_id, "%s", config->client_id);
@@ -770,7 +823,8 @@ int mqtt_client_new(sd_event *event, const Config *config, MqttClient **ret) {
          * wait for us) under a stable client id. */
         c->mosq = mosquitto_new_without_wakeup_pair(client_id, false, c);
         if (!c->mosq)
-                return -(errno ?: ENOMEM);
+                return config_log_key(config, LOG_ERR, errno ?: ENOMEM, config->client_id,
+                                      "found '%s', expected a client id libmosquitto accepts (%m)", client_id);
 
         rc = mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION,
                                   config->protocol_version == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
@@ -783,7 +837,8 @@ int mqtt_client_new(sd_event *event, const Config *config, MqttClient **ret) {
         if (rc == MOSQ_ERR_SUCCESS && config->username && config->username[0])
                 rc = mosquitto_username_pw_set(c->mosq, config->username, config->password);
         if (rc != MOSQ_ERR_SUCCESS)
-                return mqtt_errno_from_mosq(rc);
+                return log_error_errno(mqtt_errno_from_mosq(rc), "MQTT: libmosquitto refused an option: %s",
+                                       mosquitto_strerror(rc));
         if (config->password && config->password[0] && !(config->username && config->username[0]))
                 log_warning("MQTT: a password is configured without a user name; it is not sent.");
 
@@ -802,10 +857,12 @@ int mqtt_client_new(sd_event *event, const Config *config, MqttClient **ret) {
         if (config->homeassistant) {
                 r = mqtt_topic_homeassistant_status(c->ha_status_topic, sizeof c->ha_status_topic, config);
                 if (r < 0)
-                        return r;
+                        return config_log_key(config, LOG_ERR, r, config->homeassistant_prefix,
+                                              "found '%s', expected a prefix its status topic fits under (%m)",
+                                              config->homeassistant_prefix);
                 r = mqtt_client_subscribe(c, c->ha_status_topic, on_homeassistant_status, NULL);
                 if (r < 0)
-                        return r;
+                        return log_error_errno(r, "MQTT: failed to subscribe to Home Assistant's status: %m");
                 c->subscriptions->internal = true;
         }
 

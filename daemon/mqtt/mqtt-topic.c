@@ -84,7 +84,7 @@ int mqtt_topic_wearer(char *buf, size_t size, const char *base, const char *wear
                 buf[0] = 0;
         /* Checked here too (not only in the join): a NULL would end the segment list early.
          * "bridge" is reserved for the gateway's own topics. */
-        if (!mqtt_name_is_valid(wearer) || streq(wearer, "bridge"))
+        if (!topic_wearer_name_is_valid(wearer))
                 return -EINVAL;
         switch (which) {
         case MQTT_WEARER_AVAILABILITY:
@@ -148,7 +148,7 @@ int mqtt_topic_device(char *buf, size_t size, const char *base, const char *wear
                 buf[0] = 0;
         if (which < 0 || which >= _MQTT_DEVICE_TOPIC_MAX)
                 return -EINVAL;
-        if (!mqtt_name_is_valid(wearer) || streq(wearer, "bridge"))
+        if (!topic_wearer_name_is_valid(wearer))
                 return -EINVAL;
         r = mqtt_role_to_string(role);
         if (!r)

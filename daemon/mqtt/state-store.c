@@ -438,6 +438,36 @@ int state_store_save(const char *dir, const StateStore *s) {
         return 0;
 }
 
+int state_store_check_directory(const char *dir) {
+        _cleanup_free_ char *parent = NULL;
+        struct stat st;
+        char *slash;
+
+        if (!dir || dir[0] != '/')
+                return -EINVAL;
+        if (stat(dir, &st) >= 0) {
+                if (!S_ISDIR(st.st_mode))
+                        return -ENOTDIR;
+                return access(dir, W_OK | X_OK) < 0 ? -errno : 0;
+        }
+        if (errno != ENOENT)
+                return -errno;
+
+        /* state_store_save() makes the last level only. */
+        parent = strdup(dir);
+        if (!parent)
+                return -ENOMEM;
+        while ((slash = strrchr(parent, '/')) && slash[1] == '\0' && slash != parent)
+                *slash = '\0'; /* trailing slashes */
+        slash = strrchr(parent, '/');
+        slash[slash == parent ? 1 : 0] = '\0';
+        if (stat(parent, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        return access(parent, W_OK | X_OK) < 0 ? -errno : 0;
+}
+
 int state_store_parse_steps_payload(const char *payload, size_t len, uint64_t *ret_today, uint64_t *ret_total,
                                     char ret_day[static 11]) {
         /* Untrusted (any client of the broker can publish there): the strict reader with tight

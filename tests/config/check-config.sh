@@ -19,7 +19,9 @@ fail() {
 }
 
 # The example configuration: exit 0, a summary, nothing on stderr.
-if "$exe" --config "$src/config/insole2mqtt.conf" --check-config >"$tmp/out" 2>"$tmp/err"; then
+mkdir "$tmp/state"
+# (the state directory as the unit gives it: the default, /var/lib/insole2mqtt, is root's)
+if STATE_DIRECTORY=$tmp/state "$exe" --config "$src/config/insole2mqtt.conf" --check-config >"$tmp/out" 2>"$tmp/err"; then
         grep -q "OK" "$tmp/out" || fail "example: no OK in the summary: $(cat "$tmp/out")"
         grep -q "anna" "$tmp/out" || fail "example: wearer anna missing from the summary"
         [ -s "$tmp/err" ] && fail "example: stderr not empty: $(cat "$tmp/err")"
@@ -85,6 +87,49 @@ username = u
 password-file = $tmp/pw
 keepalive = never
 $wearer"
+
+expect_broken wearer-named-bridge 1 "[wearer bridge]
+left = C0:FF:EE:00:00:01"
+
+# Problems that only setting the gateway up finds (the state directory, the content of TLS files, a
+# time zone file) name the file, the line and the key as well, in one line.
+# expect_setup_broken NAME LINE KEY TEXT [real]: as expect_broken, and the line names [section] key.
+expect_setup_broken() {
+        expect_broken "$1" "$2" "$4"
+        grep -qF "$3: found " "$tmp/err" || fail "$1: stderr does not name $3: $(cat "$tmp/err")"
+}
+: >"$tmp/file"
+expect_setup_broken state-directory-is-a-file 2 "[gateway] state-directory" "[gateway]
+state-directory = $tmp/file
+$wearer"
+expect_setup_broken state-directory-parent-missing 2 "[gateway] state-directory" "[gateway]
+state-directory = $tmp/no/such/parent
+$wearer"
+printf 'not a certificate\n' >"$tmp/ca.pem"
+expect_setup_broken ca-file-not-pem 4 "[mqtt] ca-file" "[mqtt]
+host = localhost
+tls = yes
+ca-file = $tmp/ca.pem
+$wearer"
+mkdir -p "$tmp/zoneinfo/Broken"
+printf 'not TZif\n' >"$tmp/zoneinfo/Broken/Zone"
+TZDIR=$tmp/zoneinfo expect_setup_broken timezone-not-tzif 3 "[wearer anna] timezone" "$wearer
+timezone = Broken/Zone"
+
+# A real start (not --check-config) says the same, in one line, and exits non-zero before it
+# touches the bus or the broker.
+for case in state-directory-is-a-file ca-file-not-pem; do
+        if DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/no-bus JOURNAL_STREAM= "$exe" --config "$tmp/$case.conf" \
+                        >"$tmp/out" 2>"$tmp/err"; then
+                fail "start with $case: exit status 0"
+                continue
+        fi
+        lines=$(wc -l <"$tmp/err")
+        [ "$lines" -eq 1 ] || fail "start with $case: $lines lines on stderr: $(cat "$tmp/err")"
+        grep -qF "$tmp/$case.conf:" "$tmp/err" || fail "start with $case: stderr does not name the file: $(cat "$tmp/err")"
+done
+grep -qF "$tmp/ca-file-not-pem.conf:4: [mqtt] ca-file: found '$tmp/ca.pem', expected CA certificates in PEM" "$tmp/err" ||
+        fail "start with ca-file-not-pem: $(cat "$tmp/err")"
 
 # A valid file with a password: the summary does not show it.
 printf '[mqtt]\nusername = u\npassword-file = %s\n%s\n' "$tmp/pw" "$wearer" >"$tmp/good.conf"

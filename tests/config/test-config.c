@@ -613,11 +613,14 @@ static void test_errors(void **state) {
                 { "[bluetooth]\nadapter = hci0\n" WEARER, -EINVAL,
                   "@:2: [bluetooth] adapter: found 'hci0', expected a MAC address such as 00:1A:7D:DA:71:13, or nothing for the first adapter" },
                 { "[wearer Anna]\nleft = C0:FF:EE:00:00:01\n", -EINVAL,
-                  "@:1: [wearer Anna]: found 'Anna', expected a wearer name of 1-32 characters from a-z, 0-9, '_' and '-'" },
+                  "@:1: [wearer Anna]: found 'Anna', expected a wearer name of 1-32 characters from a-z, 0-9, '_' and '-', other than bridge" },
                 { "[wearer]\nleft = C0:FF:EE:00:00:01\n", -EINVAL,
-                  "@:1: [wearer]: found '', expected a wearer name of 1-32 characters from a-z, 0-9, '_' and '-'" },
+                  "@:1: [wearer]: found '', expected a wearer name of 1-32 characters from a-z, 0-9, '_' and '-', other than bridge" },
                 { "[wearer ../x]\nleft = C0:FF:EE:00:00:01\n", -EINVAL,
-                  "@:1: [wearer ../x]: found '../x', expected a wearer name of 1-32 characters from a-z, 0-9, '_' and '-'" },
+                  "@:1: [wearer ../x]: found '../x', expected a wearer name of 1-32 characters from a-z, 0-9, '_' and '-', other than bridge" },
+                /* <base>/bridge/ holds the gateways' topics: the MQTT module refuses it as a wearer */
+                { "[wearer bridge]\nleft = C0:FF:EE:00:00:01\n", -EINVAL,
+                  "@:1: [wearer bridge]: found 'bridge', expected a wearer name of 1-32 characters from a-z, 0-9, '_' and '-', other than bridge" },
                 { "[gateway]\nid = Hall Pi\n" WEARER, -EINVAL,
                   "@:2: [gateway] id: found 'Hall Pi', expected a name of 1-32 characters from a-z, 0-9, '_' and '-'" },
                 { "[mqtt]\nbase-topic = home/+/insoles\n" WEARER, -EINVAL,
@@ -979,6 +982,47 @@ static bool line_sets_key(const char *line, const char *key) {
         return *p == '=';
 }
 
+/* Set-up code reports against a key: one line in the loader's form, with the key's line, or none
+ * when the default is at fault; a wearer's key names the wearer; reload keeps the lines current. */
+static void test_log_key(void **state) {
+        Config c, next;
+
+        assert_int_equal(load_text("[gateway]\nid = hall\n\n"
+                                   "[mqtt]\nbase-topic = home/insoles\n"
+                                   "[wearer anna]\nleft = C0:FF:EE:00:00:01\n"
+                                   "[wearer ben]\nright = C0:FF:EE:00:00:02\ntimezone = UTC\n", &c), 0);
+
+        assert_int_equal(config_log_key(&c, LOG_ERR, EACCES, &c.state_directory, "found '%s', expected more (%m)",
+                                        c.state_directory), -EACCES);
+        assert_int_equal(config_log_key(&c, LOG_WARNING, -EINVAL, c.base_topic, "found it"), -EINVAL);
+        assert_int_equal(config_log_key(&c, LOG_ERR, EBADMSG, c.wearers[1].timezone, "found '%s'", c.wearers[1].timezone),
+                         -EBADMSG);
+        assert_int_equal(config_log_key(&c, LOG_ERR, EINVAL, &c.wearers[1].device[DEVICE_ROLE_RIGHT], "found it"), -EINVAL);
+        assert_int_equal(config_log_key(&c, LOG_ERR, EINVAL, &c.adapter, "found none"), -EINVAL);
+        assert_int_equal(log_lines, 5);
+        assert_string_equal(logged, expect_message(
+                "@: [gateway] state-directory: found '/var/lib/insole2mqtt', expected more (Permission denied)\n"
+                "@:5: [mqtt] base-topic: found it\n"
+                "@:10: [wearer ben] timezone: found 'UTC'\n"
+                "@:9: [wearer ben] right: found it\n"
+                "@: [bluetooth] adapter: found none\n"));
+
+        /* The same values on other lines after a reload: reports follow the file. */
+        assert_int_equal(load_text("[gateway]\n\nid = hall\n\n"
+                                   "[mqtt]\nbase-topic = home/insoles\n"
+                                   "[wearer anna]\nleft = C0:FF:EE:00:00:01\n"
+                                   "[wearer ben]\nright = C0:FF:EE:00:00:02\n\ntimezone = UTC\n", &next), 0);
+        assert_int_equal(config_apply_reload(&c, &next, error, sizeof(error)), 0);
+        logged[0] = '\0';
+        (void) config_log_key(&c, LOG_ERR, EINVAL, c.base_topic, "found it");
+        (void) config_log_key(&c, LOG_ERR, EINVAL, c.wearers[1].timezone, "found it");
+        assert_string_equal(logged, expect_message("@:6: [mqtt] base-topic: found it\n"
+                                                   "@:12: [wearer ben] timezone: found it\n"));
+        log_lines = 0; /* these lines were asked for */
+        config_done(&next);
+        config_done(&c);
+}
+
 static void test_schema_documented(void **state) {
         _cleanup_free_ char *example = read_all("config/insole2mqtt.conf");
         _cleanup_free_ char *doc = read_all("docs/configuration.md");
@@ -1141,6 +1185,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_timezone_root, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_password, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_log_key, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_schema_documented, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_schema_consumed, setup, teardown),
         };
