@@ -1708,6 +1708,19 @@ static int on_managed_objects(sd_bus_message *m, void *userdata, sd_bus_error *r
 
         c->snapshot_applied = true;
         log_info("bluetoothd is available.");
+        if (!c->adapter) {
+                size_t n = 0;
+
+                for (BluezAdapter *a = c->adapters; a; a = a->next)
+                        n++;
+                /* Not fatal: an adapter (a USB dongle) may appear later; client_select_adapter() takes it then. */
+                if (c->config->has_adapter)
+                        (void) config_log_key(c->config, LOG_WARNING, ENODEV, &c->config->adapter,
+                                              "found no adapter with this address among the %zu that bluetoothd has, "
+                                              "expected one (waiting for it)", n);
+                else
+                        log_warning("bluetoothd has no Bluetooth adapter; waiting for one.");
+        }
         if (c->cb.on_service)
                 c->cb.on_service(c->userdata, true);
 

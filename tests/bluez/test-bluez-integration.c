@@ -1049,6 +1049,32 @@ static void test_adapter_power_and_removal(void **state) {
         harness_free(h);
 }
 
+static bool service_is_up(Harness *h, void *arg) {
+        return h->service_up > 0;
+}
+
+/* A configured adapter that bluetoothd does not have: a warning against the key, without the
+ * address, and no connection; the client keeps waiting for it. */
+static void test_adapter_not_found(void **state) {
+        Harness *h = harness_with_sim(FAST_RADIO "wearer anna left=" ANNA_L "\n");
+        bool warned = false;
+
+        config_wearer(&h->config, "anna", ANNA_L, NULL);
+        assert_int_equal(bdaddr_from_string("00:11:22:33:44:55", &h->config.adapter), 0);
+        h->config.has_adapter = true;
+        harness_start_client(h);
+        assert_true(run_until(h, service_is_up, NULL, 10 * USEC_PER_SEC));
+        run_for(h, 500 * USEC_PER_MSEC);
+        for (size_t i = 0; i < h->n_lines; i++) {
+                warned = warned || strstr(h->lines[i], "[bluetooth] adapter: found no adapter with this address among the 1") != NULL;
+                assert_null(strcasestr(h->lines[i], "00:11:22:33:44:55"));
+        }
+        assert_true(warned);
+        assert_false(link_stats(h, 0, DEVICE_ROLE_LEFT).connected);
+        assert_int_equal(h->fatal, 0);
+        harness_free(h);
+}
+
 /* A device that advertises but never accepts a connection: after adapter_reset_after failures the
  * adapter is power-cycled; when that does not help either, the client gives up (on_fatal). */
 static void test_escalation_to_exit(void **state) {
@@ -1136,6 +1162,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_connect_error_after_connected, teardown),
                 cmocka_unit_test_teardown(test_no_power_on_while_bluetoothd_stops, teardown),
                 cmocka_unit_test_teardown(test_adapter_power_and_removal, teardown),
+                cmocka_unit_test_teardown(test_adapter_not_found, teardown),
                 cmocka_unit_test_teardown(test_escalation_to_exit, teardown),
                 cmocka_unit_test_teardown(test_spoofed_signals_ignored, teardown),
         };

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Every key docs/configuration.md marks "reload" takes effect on SIGHUP, seen in what the gateway
-does, not in what it parsed: anna sits, ben stands, the test rewrites the configuration, sends
+does, not in what it parsed: anna and carl sit, ben stands, the test rewrites the configuration, sends
 SIGHUP and watches MQTT, the simulator and the gateway's exit. Reloads more often than the publish
 interval do not hold the metrics back. Prints TAP."""
 
@@ -17,6 +17,7 @@ import ctypes
 from harness import BASE, Subscriber, Tap, World, payloads, wait_for
 
 ANNA_L, ANNA_R, BEN_L, BEN_R = "AA:00:00:00:01:01", "AA:00:00:00:01:02", "AA:00:00:00:02:01", "AA:00:00:00:02:02"
+CARL_L, CARL_R = "AA:00:00:00:03:01", "AA:00:00:00:03:02"
 
 
 def host_clock_synchronised():
@@ -38,7 +39,8 @@ def main():
         port = world.broker()
         env = world.bus("bus")
         world.sim(env, "wearer anna left=%s right=%s mode=sitting weight=70\n"
-                       "wearer ben left=%s right=%s mode=standing weight=70\n" % (ANNA_L, ANNA_R, BEN_L, BEN_R),
+                       "wearer ben left=%s right=%s mode=standing weight=70\n"
+                       "wearer carl left=%s right=%s mode=sitting weight=70\n" % (ANNA_L, ANNA_R, BEN_L, BEN_R, CARL_L, CARL_R),
                   "sim.log")
 
         # Active hours around now in UTC; twelve hours ahead (Etc/GMT-12) is outside them.
@@ -46,6 +48,7 @@ def main():
         start = max(0, hour - 5)
         settings = {
             "trust-wall-clock": "yes", "backoff-initial": "100ms", "backoff-max": "1s", "connect-timeout": "30s",
+            "stable-link": "60s",
             "silence-timeout": "1h", "adapter-reset-after": "0", "exit-after": "0",
             "publish-interval": "2s", "raw-stream": "no", "raw-rate": "10",
             "enabled": "yes", "sitting-limit": "24h", "standing-limit": "24h", "repeat-interval": "24h",
@@ -56,11 +59,11 @@ def main():
 
         def write_config():
             s = dict(settings, state=world.path("gw-state"), port=port, anna_l=ANNA_L, anna_r=ANNA_R,
-                     ben_l=BEN_L, ben_r=BEN_R)
+                     ben_l=BEN_L, ben_r=BEN_R, carl_l=CARL_L, carl_r=CARL_R)
             return world.gateway_config("gw", (
                 "[gateway]\nid = gw\nstate-directory = {state}\ntrust-wall-clock = {trust-wall-clock}\n"
                 "[bluetooth]\nbackoff-initial = {backoff-initial}\nbackoff-max = {backoff-max}\n"
-                "connect-timeout = {connect-timeout}\n"
+                "connect-timeout = {connect-timeout}\nstable-link = {stable-link}\n"
                 "silence-timeout = {silence-timeout}\nadapter-reset-after = {adapter-reset-after}\n"
                 "exit-after = {exit-after}\n"
                 "[mqtt]\nhost = 127.0.0.1\nport = {port}\nhomeassistant = no\n"
@@ -72,7 +75,8 @@ def main():
                 "hourly-step-goal = {hourly-step-goal}\n"
                 "[wearer anna]\nleft = {anna_l}\nright = {anna_r}\nbody-weight-kg = {anna-weight}\n"
                 "timezone = {anna-tz}\n"
-                "[wearer ben]\nleft = {ben_l}\nright = {ben_r}\nbody-weight-kg = {ben-weight}\n").format(**s))
+                "[wearer ben]\nleft = {ben_l}\nright = {ben_r}\nbody-weight-kg = {ben-weight}\n"
+                "[wearer carl]\nleft = {carl_l}\nright = {carl_r}\nbody-weight-kg = 70\ntimezone = UTC\n").format(**s))
 
         conf = write_config()
         sub = Subscriber(world, port)
@@ -105,9 +109,9 @@ def main():
         def activity(wearer, state, mark=0):
             return [p for p in since(mark, "%s/%s/activity" % (BASE, wearer)) if p.get("activity") == state]
 
-        ok = wait_for(lambda: activity("anna", "sitting") and activity("ben", "standing"), 40)
+        ok = wait_for(lambda: activity("anna", "sitting") and activity("ben", "standing") and activity("carl", "sitting"), 40)
         sitting_since = time.monotonic()
-        tap(ok, "anna sits, ben stands", world.log_tail("gateway.log"))
+        tap(ok, "anna and carl sit, ben stands", world.log_tail("gateway.log"))
         wait_for(lambda: latest_state("anna") == "watching" and latest_state("ben") == "watching", 10)
 
         # Reloads more often than publish-interval (2 s) with nothing changed: the metrics go on.
@@ -179,11 +183,14 @@ def main():
         # [reminders] sitting-limit, standing-limit: both have been still for over a minute.
         time.sleep(max(0, 70 - (time.monotonic() - sitting_since)))
         mark = reload(sitting_limit="1min", standing_limit="1min")
-        rem = wait_for(lambda: since(mark, BASE + "/anna/reminder") and since(mark, BASE + "/ben/reminder"), 10)
-        a = [e for e in since(mark, BASE + "/anna/reminder") if e.get("event") == "reminder"]
-        b = [e for e in since(mark, BASE + "/ben/reminder") if e.get("event") == "reminder"]
-        tap(rem and a and a[0].get("reason") == "sitting" and b and b[0].get("reason") == "standing",
-            "sitting-limit and standing-limit 1min: anna is reminded to stop sitting, ben to stop standing", (a, b))
+        rem = wait_for(lambda: since(mark, BASE + "/anna/reminder") and since(mark, BASE + "/ben/reminder") and
+                       since(mark, BASE + "/carl/reminder"), 10)
+        a, b, c = ([e for e in since(mark, BASE + "/%s/reminder" % w) if e.get("event") == "reminder"]
+                   for w in ("anna", "ben", "carl"))
+        tap(rem and a and a[0].get("reason") == "sitting" and b and b[0].get("reason") == "standing" and
+            c and c[0].get("reason") == "sitting",
+            "sitting-limit and standing-limit 1min: anna and carl are reminded to stop sitting, ben to stop standing",
+            (a, b, c))
         first = time.monotonic()
 
         # [reminders] repeat-interval: the pending repeat moves from 24 h to a minute after the first.
@@ -200,21 +207,32 @@ def main():
         tap(rep, "repeat-interval 1min: the reminder repeats a minute after the first (%.0f s)"
             % (time.monotonic() - first), since(mark, BASE + "/anna/reminder")[-2:])
 
-        # [reminders] clear-steps, clear-calf-raises: they move, but not enough for 100000 steps or
-        # 1000 calf raises; lowered, what they did already answers the reminder.
+        # [reminders] clear-walking, clear-steps, clear-calf-raises: anna walks and ben does calf
+        # raises, but clear-walking is off and they do not make 100000 steps or 1000 calf raises; each
+        # key, lowered, lets what they did answer the reminder. Carl sits until clear-steps is low.
+        def cleared(wearer, mark):
+            return [e.get("cleared_by") for e in since(mark, "%s/%s/reminder" % (BASE, wearer))
+                    if e.get("event") == "cleared"]
+
         sim("mode anna mode=walking cadence=110")
         sim("mode ben mode=calf_raises")
         mark = len(sub.messages())
         time.sleep(15)
-        early = [e for w in ("anna", "ben") for e in since(mark, "%s/%s/reminder" % (BASE, w)) if e.get("event") == "cleared"]
-        mark = reload(clear_steps="10", clear_calf_raises="3")
-        got = wait_for(lambda: [e for e in since(mark, BASE + "/anna/reminder") if e.get("event") == "cleared"] and
-                       [e for e in since(mark, BASE + "/ben/reminder") if e.get("event") == "cleared"], 10)
-        ca = [e.get("cleared_by") for e in since(mark, BASE + "/anna/reminder") if e.get("event") == "cleared"]
-        cb = [e.get("cleared_by") for e in since(mark, BASE + "/ben/reminder") if e.get("event") == "cleared"]
-        tap(not early and got and ca[:1] == ["steps"] and cb[:1] == ["calf_raises"],
-            "clear-steps 10 and clear-calf-raises 3: anna's steps and ben's calf raises clear the reminders",
-            (early, ca, cb))
+        early = [by for w in ("anna", "ben", "carl") for by in cleared(w, mark)]
+        mark = reload(clear_walking="5s")
+        got = wait_for(lambda: cleared("anna", mark), 10)
+        time.sleep(2)
+        tap(not early and got and cleared("anna", mark)[:1] == ["walking"] and not cleared("ben", mark) and
+            not cleared("carl", mark),
+            "clear-walking 5s: anna's walking answers her reminder, ben's calf raises and carl's sitting do not",
+            (early, cleared("anna", mark), cleared("ben", mark), cleared("carl", mark)))
+        mark = reload(clear_walking="0", clear_steps="10", clear_calf_raises="3")
+        got_b = wait_for(lambda: cleared("ben", mark), 10)
+        sim("mode carl mode=walking cadence=110")
+        got_c = wait_for(lambda: cleared("carl", mark), 20)
+        tap(got_b and got_c and cleared("ben", mark)[:1] == ["calf_raises"] and cleared("carl", mark)[:1] == ["steps"],
+            "clear-calf-raises 3 and clear-steps 10: ben's calf raises, then carl's first steps answer the reminders",
+            (cleared("ben", mark), cleared("carl", mark)))
 
         # [reminders] enabled
         mark = reload(enabled="no")
@@ -245,6 +263,57 @@ def main():
                        6, 15, "backoff-initial 10min: the dropped insole is not reconnected yet",
                        "backoff-initial 100ms, backoff-max 1s: reconnected")
 
+        # [bluetooth] stable-link, backoff-max: ben's right insole loses its link again and again;
+        # each loss doubles the delay before the next attempt (backoff-initial 100ms) unless the link
+        # had been up for stable-link, which starts it from backoff-initial again.
+        def drop_ben_right(while_away=None):
+            """Seconds from dropping the link until it streams again, None if not within a minute."""
+            mark, t0 = len(sub.messages()), time.monotonic()
+            sim("drop-link " + BEN_R)
+
+            def states():
+                return [p.get("state") for p in online("ben", "right", mark)]
+            wait_for(lambda: "offline" in states(), 10, step=0.05)
+            if while_away:
+                while_away(t0, states)
+            back = wait_for(lambda: "online" in states()[states().index("offline"):] if "offline" in states() else False,
+                            60, step=0.05)
+            return time.monotonic() - t0 if back else None
+
+        mark = reload(backoff_max="1h")
+        time.sleep(1)
+        # Up for minutes, over the 60 s of stable-link: the delay starts from 100 ms (one attempt).
+        first = drop_ben_right()
+        reload(stable_link="1h")
+        time.sleep(1)
+        # Seven losses right after the link came back: 0.2 s, 0.4 s, ... 12.8 s at most.
+        pumped = [drop_ben_right() for _ in range(7)]
+        time.sleep(3)
+        away = {}
+
+        def lower_backoff_max(t0, states):
+            time.sleep(max(0, t0 + 4 - time.monotonic()))
+            away["states"] = states()
+            reload(backoff_max="1s")
+
+        # Up 3 s, below stable-link 1h: the next delay is 12.8-25.6 s. At 4 s it is away; backoff-max
+        # 1s then reschedules the attempt within a second.
+        back = drop_ben_right(lower_backoff_max)
+        tap(first is not None and all(p is not None for p in pumped) and away["states"][-1:] == ["offline"],
+            "stable-link 1h: a link up 3 s does not reset the backoff (still away after 4 s; %d losses before took %s s)"
+            % (len(pumped) + 1, ", ".join("%.1f" % t for t in [first] + pumped if t is not None)), (first, pumped, away))
+        tap(back is not None and back < 10, "backoff-max 1s: the pending attempt moves from 12.8 s or more to %s s"
+            % ("%.1f" % back if back is not None else "never"), back)
+
+        # Up 4 s, over stable-link 2s: the delay starts from 100 ms again, not from 25.6 s or more.
+        reload(backoff_max="1h", stable_link="2s")
+        time.sleep(4)
+        back = drop_ben_right()
+        tap(back is not None and back < 8, "stable-link 2s: a link up 4 s resets the backoff: back after %s s"
+            % ("%.1f" % back if back is not None else "never"), back)
+        reload(stable_link="60s", backoff_max="1s")
+        time.sleep(1)
+
         # [bluetooth] connect-timeout: services that take 3 s to resolve make 1 s attempts time out;
         # with 10 s the insole comes back.
         sim("resolve-delay %s 3s" % ANNA_L)
@@ -263,7 +332,7 @@ def main():
         # (one insole that still streams would show that the adapter works).
         reload(adapter_reset_after="2", exit_after="1")
         time.sleep(1)
-        for address in (ANNA_L, ANNA_R, BEN_L, BEN_R):
+        for address in (ANNA_L, ANNA_R, BEN_L, BEN_R, CARL_L, CARL_R):
             sim("fail-connect %s count=1000" % address)
         sim("drop-link " + BEN_L)
         code = wait_for(lambda: gw.poll() is not None and [gw.returncode], 40)
