@@ -141,6 +141,14 @@ static void test_save_load(void **state) {
 
         assert_non_null(mkdtemp(dir));
         snprintf(sub, sizeof sub, "%s/state", dir); /* created on first save */
+        /* what start-up checks: a missing directory that save can make is fine, one whose parent
+         * is missing or not a directory is not */
+        assert_int_equal(state_store_check_directory(sub), 0);
+        snprintf(path, sizeof path, "%s/", sub);
+        assert_int_equal(state_store_check_directory(path), 0);
+        snprintf(path, sizeof path, "%s/a/b", dir);
+        assert_int_equal(state_store_check_directory(path), -ENOENT);
+        assert_int_equal(state_store_check_directory("relative"), -EINVAL);
         state_store_init(&b);
         assert_int_equal(state_store_load(sub, &b), -ENOENT);
 
@@ -162,6 +170,11 @@ static void test_save_load(void **state) {
         snprintf(path, sizeof path, "%s/" STATE_STORE_FILENAME, sub);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(state_store_check_directory(sub), 0);
+        assert_int_equal(state_store_check_directory(path), -ENOTDIR);
+        snprintf(path, sizeof path, "%s/" STATE_STORE_FILENAME "/x", sub);
+        assert_int_equal(state_store_check_directory(path), -ENOTDIR);
+        snprintf(path, sizeof path, "%s/" STATE_STORE_FILENAME, sub);
 
         /* a corrupt file is reported, not half-loaded */
         FILE *f = fopen(path, "we");
