@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import ctypes
+import importlib
 
 from harness import BASE, Subscriber, Tap, World, payloads, wait_for
 
@@ -55,6 +56,7 @@ def main():
             "active-hours": "%02d:00-%02d:00" % (start, min(24, start + 12)), "quiet-days": "none",
             "clear-steps": "100000", "clear-walking": "0", "clear-calf-raises": "1000", "hourly-step-goal": "250",
             "anna-weight": "70", "anna-tz": "UTC", "ben-weight": "70",
+            "alert-metrics": "step_time_si", "baseline-days": "7",
         }
 
         def write_config():
@@ -73,12 +75,16 @@ def main():
                 "active-hours = {active-hours}\nquiet-days = {quiet-days}\nclear-steps = {clear-steps}\n"
                 "clear-walking = {clear-walking}\nclear-calf-raises = {clear-calf-raises}\n"
                 "hourly-step-goal = {hourly-step-goal}\n"
+                "[alerts]\nmetrics = {alert-metrics}\nbaseline-days = {baseline-days}\n"
                 "[wearer anna]\nleft = {anna_l}\nright = {anna_r}\nbody-weight-kg = {anna-weight}\n"
                 "timezone = {anna-tz}\n"
                 "[wearer ben]\nleft = {ben_l}\nright = {ben_r}\nbody-weight-kg = {ben-weight}\n"
                 "[wearer carl]\nleft = {carl_l}\nright = {carl_r}\nbody-weight-kg = 70\ntimezone = UTC\n").format(**s))
 
         conf = write_config()
+        # Ten days of anna's walking as an earlier run saved them: a baseline for the alerts.
+        with open(os.path.join(world.path("gw-state"), "gait-history.json"), "w") as f:
+            json.dump(importlib.import_module("test-alerts").history(10), f)
         sub = Subscriber(world, port)
         gw = world.gateway(env, conf, "gateway.log", level="info")
 
@@ -145,6 +151,27 @@ def main():
         time.sleep(3)
         n = len(since(mark, BASE + "/anna/left/pressure"))
         tap(n == 0, "raw-stream off: %d frames in 3 s" % n)
+
+        # [alerts] baseline-days, metrics: the baseline of anna's saved days is re-published with
+        # what the new values make of it.
+        def baseline(mark):
+            b = [p for p in since(mark, BASE + "/anna/baseline") if p]
+            return b[-1] if b else {}
+
+        def watched(b):
+            return (b.get("metrics", {}).get("step_time_si") or {}).get("watched")
+
+        b0 = wait_for(lambda: baseline(0), 10)
+        mark = len(sub.messages())
+        reload(baseline_days="14")
+        b1 = wait_for(lambda: baseline(mark).get("needed_days") == 14 and baseline(mark), 10)
+        tap(b0.get("ready") is True and b0.get("days") == 10 and b1 and b1.get("ready") is False,
+            "baseline-days 7 -> 14: ten saved days no longer make a baseline", (b0, baseline(mark)))
+        mark = len(sub.messages())
+        reload(baseline_days="7", alert_metrics="cadence")
+        b2 = wait_for(lambda: baseline(mark).get("needed_days") == 7 and baseline(mark), 10)
+        tap(watched(b0) is True and b2 and b2.get("ready") is True and watched(b2) is False,
+            "metrics step_time_si -> cadence: step_time_si is no longer watched", (b0, baseline(mark)))
 
         # [reminders] hourly-step-goal
         mark = reload(hourly_step_goal="77")
