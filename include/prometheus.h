@@ -145,7 +145,9 @@ typedef struct PrometheusServerStats {
 } PrometheusServerStats;
 
 /* listen: "HOST:PORT" with a numeric IPv4 address, "[IPv6]:PORT", or "systemd" for the stream
- * sockets passed by socket activation (sd_listen_fds()). Logs what went wrong once. */
+ * sockets passed by socket activation (sd_listen_fds()). Logs no failure: the caller says what went
+ * wrong against its configuration (-EADDRINUSE and the like from bind(), -EBADF when systemd passed
+ * no listening stream socket). */
 int prometheus_server_new(sd_event *event, const char *listen, PrometheusCollector collect, void *userdata,
                           PrometheusServer **ret);
 PrometheusServer *prometheus_server_free(PrometheusServer *s);

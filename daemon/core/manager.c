@@ -1021,7 +1021,9 @@ int manager_start(Manager *m) {
         if (m->config.prometheus_listen && m->config.prometheus_listen[0]) {
                 r = prometheus_server_new(m->event, m->config.prometheus_listen, on_metrics_scrape, m, &m->prometheus);
                 if (r < 0)
-                        return r;
+                        return config_log_key(&m->config, LOG_ERR, r, &m->config.prometheus_listen,
+                                              "found '%s', expected an address to serve the metrics on (%m)",
+                                              m->config.prometheus_listen);
         }
 
         /* sd_bus_open_system() honours DBUS_SYSTEM_BUS_ADDRESS, which the tests and the demo use

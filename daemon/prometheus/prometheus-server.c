@@ -289,15 +289,13 @@ static int server_listen(PrometheusServer *s, const char *listen_address) {
 
         r = config_parse_listen_address(listen_address, &ss, &len);
         if (r < 0)
-                return log_error_errno(r, "Invalid Prometheus listening address '%s'.", listen_address);
+                return r;
         fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
-                return log_error_errno(errno, "Failed to create the Prometheus listening socket: %m");
+                return -errno;
         (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int) { 1 }, sizeof(int));
-        if (bind(fd, (struct sockaddr *) &ss, len) < 0)
-                return log_error_errno(errno, "Failed to listen for Prometheus on %s: %m", listen_address);
-        if (listen(fd, LISTEN_BACKLOG) < 0)
-                return log_error_errno(errno, "Failed to listen for Prometheus on %s: %m", listen_address);
+        if (bind(fd, (struct sockaddr *) &ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0)
+                return -errno;
         s->listen_fd[s->n_listeners++] = TAKE_FD(fd);
         log_info("Serving Prometheus metrics on http://%s/metrics", listen_address);
         return 0;
@@ -308,7 +306,7 @@ static int server_take_systemd_sockets(PrometheusServer *s) {
         int n = sd_listen_fds(true);
 
         if (n < 0)
-                return log_error_errno(n, "Failed to take the sockets passed by systemd: %m");
+                return n;
         for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
                 if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 || s->n_listeners >= PROMETHEUS_LISTENERS_MAX) {
                         (void) safe_close(fd);
@@ -319,7 +317,7 @@ static int server_take_systemd_sockets(PrometheusServer *s) {
                 s->listen_fd[s->n_listeners++] = fd;
         }
         if (s->n_listeners == 0)
-                return log_error_errno(EBADF, "prometheus-listen = systemd, but systemd passed no listening stream socket.");
+                return -EBADF; /* none passed: no socket unit, or not a listening stream */
         log_info("Serving Prometheus metrics on %zu socket(s) from systemd.", s->n_listeners);
         return 0;
 }
@@ -348,7 +346,7 @@ int prometheus_server_new(sd_event *event, const char *listen_address, Prometheu
                 return -EINVAL;
         s = calloc(1, sizeof(*s));
         if (!s)
-                return log_oom();
+                return -ENOMEM;
         s->event = sd_event_ref(event);
         s->collect = collect;
         s->userdata = userdata;
@@ -366,11 +364,11 @@ int prometheus_server_new(sd_event *event, const char *listen_address, Prometheu
         for (size_t i = 0; i < s->n_listeners; i++) {
                 r = sd_event_add_io(event, &s->listen_source[i], s->listen_fd[i], EPOLLIN, on_listen, s);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to watch the Prometheus listening socket: %m");
+                        return r;
         }
         r = sd_event_add_time(event, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 100 * USEC_PER_MSEC, on_timer, s);
         if (r < 0)
-                return log_error_errno(r, "Failed to arm the Prometheus endpoint's timer: %m");
+                return r;
         (void) sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
 
         *ret = TAKE_PTR(s);

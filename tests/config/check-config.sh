@@ -130,6 +130,18 @@ for case in state-directory-is-a-file ca-file-not-pem; do
 done
 grep -qF "$tmp/ca-file-not-pem.conf:4: [mqtt] ca-file: found '$tmp/ca.pem', expected CA certificates in PEM" "$tmp/err" ||
         fail "start with ca-file-not-pem: $(cat "$tmp/err")"
+# An address the metrics endpoint cannot listen on (192.0.2.1 is TEST-NET-1, on no machine): only a
+# start finds it, as binding is not something a check may do while the gateway runs.
+printf '[gateway]\nstate-directory = %s/state\n[metrics]\nprometheus-listen = 192.0.2.1:9464\n%s\n' "$tmp" "$wearer" \
+        >"$tmp/listen.conf"
+if "$exe" --config "$tmp/listen.conf" >"$tmp/out" 2>"$tmp/err"; then
+        fail "start with prometheus-listen 192.0.2.1: exit status 0"
+else
+        lines=$(wc -l <"$tmp/err")
+        [ "$lines" -eq 1 ] || fail "start with prometheus-listen 192.0.2.1: $lines lines on stderr: $(cat "$tmp/err")"
+        grep -qF "$tmp/listen.conf:4: [metrics] prometheus-listen: found '192.0.2.1:9464', expected an address to serve the metrics on" \
+                "$tmp/err" || fail "start with prometheus-listen 192.0.2.1: $(cat "$tmp/err")"
+fi
 
 # A valid file with a password: the summary does not show it.
 printf '[mqtt]\nusername = u\npassword-file = %s\n%s\n' "$tmp/pw" "$wearer" >"$tmp/good.conf"
