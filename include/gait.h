@@ -91,6 +91,8 @@ typedef struct GaitParams {
          * records and score them on held-out ones (docs/validation.md). */
         float contact_slope;           /* a contact's rise is steeper than this */
         float toe_off_slope;           /* a toe-off's fall is steeper than this */
+        float contact_level;           /* share of the span: a double bump's first rise is the contact
+                                        * when it reaches this, else the rise after its plateau */
         bool single_foot;              /* one insole only: the other foot never sends; a contact of
                                         * the worn foot counts two steps, standing load is twice
                                         * its load, and two-foot figures stay unknown */
@@ -98,8 +100,10 @@ typedef struct GaitParams {
 
 #define GAIT_CONTACT_SLOPE_DEFAULT 2.5f
 #define GAIT_TOE_OFF_SLOPE_DEFAULT 2.0f
+#define GAIT_CONTACT_LEVEL_DEFAULT 0.35f
 #define GAIT_PARAMS_DEFAULT ((GaitParams) { .body_weight_kg = 0, .not_worn_after_ms = 30000, .running_cadence_spm = 150, \
-                                            .contact_slope = GAIT_CONTACT_SLOPE_DEFAULT, .toe_off_slope = GAIT_TOE_OFF_SLOPE_DEFAULT })
+                                            .contact_slope = GAIT_CONTACT_SLOPE_DEFAULT, .toe_off_slope = GAIT_TOE_OFF_SLOPE_DEFAULT, \
+                                            .contact_level = GAIT_CONTACT_LEVEL_DEFAULT })
 
 typedef struct GaitEngine GaitEngine;
 

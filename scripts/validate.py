@@ -4,7 +4,7 @@
 
 Runs `insole2mqtt analyze --validate=DATADIR` (leave-one-subject-out over the gaitndd records: the
 detector's constants are fitted without the record they are scored on; plus the gaitpdb checks) and
-replaces the text between its begin and end markers in docs/validation.md. Takes about a minute.
+replaces the text between its begin and end markers in docs/validation.md. Takes 1-4 minutes.
 
 Usage: scripts/validate.py [--binary build/daemon/insole2mqtt] [--data data/physionet] [--check]
   --check  exit 1 if docs/validation.md is not what the recordings give (nothing is written)

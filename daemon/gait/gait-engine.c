@@ -39,6 +39,7 @@
  * a contact is looked for at most REFINE_BACK_US before the threshold crossing. */
 #define SLOPE_HALF_US (10500)
 #define REFINE_BACK_US (300 * USEC_PER_MSEC)
+#define CONTACT_PENDING_US (150 * USEC_PER_MSEC)
 #define NOISE_SLOPE_FACTOR 3.0f
 /* The fall that ends in a toe-off is looked for back over a plateau this close (share of the span) above
  * the release crossing, not further: higher up, a slow unloading is still stance. */
@@ -159,6 +160,8 @@ typedef struct FootState {
 
         bool in_stance;
         uint64_t ic_idx;
+        bool contact_pending;    /* in stance, the contact not placed yet ... */
+        uint64_t crossing_idx;   /* ... the sample that crossed the contact threshold */
         uint64_t last_high_idx;
         bool release_pending;
         uint64_t release_t_us;
@@ -356,6 +359,8 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                 e->params.contact_slope = GAIT_CONTACT_SLOPE_DEFAULT;
         if (!(e->params.toe_off_slope > 0 && e->params.toe_off_slope < 1000))
                 e->params.toe_off_slope = GAIT_TOE_OFF_SLOPE_DEFAULT;
+        if (!(e->params.contact_level >= TH_CONTACT && e->params.contact_level < 1))
+                e->params.contact_level = GAIT_CONTACT_LEVEL_DEFAULT;
 
         for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
                 FootState *f = &e->foot[s];
@@ -815,6 +820,20 @@ static uint64_t toe_off_at(const GaitEngine *e, const FootState *f, uint64_t cro
         return j;
 }
 
+/* Contact is the onset of the steep rise that carried the load up through `crossing`: walk back while the
+ * rise is steeper than contact_slope spans per second. A slow creep before it (the FSR's own recovery, a
+ * foot hovering) and a first bump separated by a plateau (a double bump) are not part of it. */
+static uint64_t contact_at(const GaitEngine *e, const FootState *f, uint64_t crossing, uint64_t last) {
+        const RingSample *cur = ring_at(f, crossing);
+        float rise = MAX(e->params.contact_slope * (f->hi - f->lo), noise_slope(f));
+        uint64_t j = crossing;
+
+        while (j > 0 && ring_has(f, j - 1) && cur->t_us - ring_at(f, j - 1)->t_us <= REFINE_BACK_US &&
+               (!f->have_to || ring_at(f, j - 1)->t_us > f->to_t) && slope_at(f, j, last) > rise)
+                j--;
+        return j;
+}
+
 static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
         const RingSample *cur = ring_at(f, idx);
         float lo = f->lo, span = f->hi - f->lo, v = cur->total;
@@ -825,15 +844,6 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
         if (!f->in_stance) {
                 if (v <= lo + TH_CONTACT * span)
                         return;
-                /* Contact is the onset of the steep rise that crossed the threshold: walk back while the
-                 * rise is steeper than contact_slope spans per second. A slow creep before it (the
-                 * FSR's own recovery, a foot hovering) and a first bump separated by a plateau (a
-                 * double bump) are not part of it. */
-                uint64_t j = idx;
-                float rise = MAX(e->params.contact_slope * span, noise_slope(f));
-                while (j > 0 && ring_has(f, j - 1) && cur->t_us - ring_at(f, j - 1)->t_us <= REFINE_BACK_US &&
-                       (!f->have_to || ring_at(f, j - 1)->t_us > f->to_t) && slope_at(f, j, idx) > rise)
-                        j--;
                 if (f->have_to && cur->t_us - f->to_t >= SWING_OFFSET_MIN_US && isfinite(f->swing_min[0])) {
                         for (unsigned c = 0; c < f->layout.n_cells; c++) {
                                 f->cell_offset[c] = f->swing_min[c];
@@ -845,11 +855,25 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                 f->in_stance = true;
                 f->stance_samples = f->stance_at_ceiling = 0;
                 f->stance_max = v;
-                f->ic_idx = j;
                 f->last_high_idx = idx;
                 f->release_pending = false;
                 f->have_bump = false;
-                on_contact(e, f, ring_at(f, j)->t_us);
+                f->contact_pending = true;
+                f->crossing_idx = idx;
+        }
+
+        /* The contact is placed once the load reaches contact_level: a first bump that stops below it
+         * (the heel brushing the floor) is not the landing, the rise that follows its plateau is; one
+         * that reaches it is. A load that never gets there (CONTACT_PENDING_US, or back below the
+         * release level) lands where it crossed the threshold. */
+        if (f->contact_pending) {
+                float level = lo + e->params.contact_level * span;
+                if (v < level && cur->t_us - ring_at(f, f->crossing_idx)->t_us < CONTACT_PENDING_US &&
+                    v >= lo + TH_RELEASE * span)
+                        return;
+                f->contact_pending = false;
+                f->ic_idx = contact_at(e, f, v >= level ? idx : f->crossing_idx, idx);
+                on_contact(e, f, ring_at(f, f->ic_idx)->t_us);
                 return;
         }
 

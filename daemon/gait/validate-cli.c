@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* `insole2mqtt analyze --validate=DATADIR`: the validation of docs/validation.md, regenerated from the
- * recordings. The detector's two constants are fitted by leave-one-subject-out cross-validation over the
+ * recordings. The detector's three constants are fitted by leave-one-subject-out cross-validation over the
  * gaitndd records (each record is one subject): for every held-out record the grid point with the
  * least loss on the other records is chosen and the held-out record is scored with it. The all-data
  * fit (every record) is what the engine's defaults must be. */
@@ -18,9 +18,21 @@
 
 static const float contact_grid[] = { 1.5f, 2.0f, 2.5f, 3.0f, 4.0f };
 static const float toe_off_grid[] = { 1.5f, 2.0f, 3.0f, 4.0f, 6.0f };
+static const float level_grid[] = { 0.30f, 0.35f, 0.40f };
 #define N_CONTACT ELEMENTSOF(contact_grid)
 #define N_TOE_OFF ELEMENTSOF(toe_off_grid)
-#define N_GRID (N_CONTACT * N_TOE_OFF)
+#define N_LEVEL ELEMENTSOF(level_grid)
+#define N_GRID (N_CONTACT * N_TOE_OFF * N_LEVEL)
+
+/* The detector constants of grid point g. */
+static GaitParams grid_params(unsigned g) {
+        GaitParams p = GAIT_PARAMS_DEFAULT;
+
+        p.contact_slope = contact_grid[g / (N_TOE_OFF * N_LEVEL)];
+        p.toe_off_slope = toe_off_grid[g / N_LEVEL % N_TOE_OFF];
+        p.contact_level = level_grid[g % N_LEVEL];
+        return p;
+}
 
 typedef struct RecordResult {
         char name[64];
@@ -112,11 +124,9 @@ static int score_record(const char *dir, const char *name, RecordResult *ret) {
                 return r;
         for (unsigned g = 0; g < N_GRID; g++) {
                 _cleanup_free_ GaitStride *strides = NULL;
-                GaitParams p = GAIT_PARAMS_DEFAULT;
+                GaitParams p = grid_params(g);
                 size_t n;
 
-                p.contact_slope = contact_grid[g / N_TOE_OFF];
-                p.toe_off_slope = toe_off_grid[g % N_TOE_OFF];
                 r = gait_recording_analyze(rec, &p, &strides, &n);
                 if (r < 0)
                         return r;
@@ -181,8 +191,9 @@ static void print_table(FILE *out, const RecordResult *res, size_t n, bool cv, u
                         char stops[32] = "";
                         if (s->ref_stops > 0)
                                 snprintf(stops, sizeof(stops), " (+%zu)", s->ref_stops);
-                        fprintf(out, "| %s | %s | %.1f/%.1f | %zu%s | %zu | %+.2f | %+.2f | %+.2f | %+.2f | %.1f | %.1f | %s%s%s |\n",
-                                res[i].name, foot_side_to_string(side), contact_grid[g / N_TOE_OFF], toe_off_grid[g % N_TOE_OFF],
+                        GaitParams p = grid_params(g);
+                        fprintf(out, "| %s | %s | %.1f/%.1f/%.2f | %zu%s | %zu | %+.2f | %+.2f | %+.2f | %+.2f | %.1f | %.1f | %s%s%s |\n",
+                                res[i].name, foot_side_to_string(side), p.contact_slope, p.toe_off_slope, p.contact_level,
                                 s->ref_strides, stops, s->strides, s->count_err_pct, s->err_pct[GAIT_METRIC_STRIDE],
                                 s->err_pct[GAIT_METRIC_STANCE], s->err_pct[GAIT_METRIC_SWING], s->match_pct,
                                 res[i].score[all_grid][side].match_pct,
@@ -288,13 +299,15 @@ static int validate_gaitndd(const char *datadir, FILE *out) {
                 }
         }
 
-        fprintf(out, "Grid: contact slope %.1f…%.1f, toe-off slope %.1f…%.1f spans/s (%zu points). "
-                     "All-data fit: contact %.1f, toe-off %.1f (engine defaults: %.1f, %.1f%s).\n\n",
-                contact_grid[0], contact_grid[N_CONTACT - 1], toe_off_grid[0], toe_off_grid[N_TOE_OFF - 1], N_GRID,
-                contact_grid[all_grid / N_TOE_OFF], toe_off_grid[all_grid % N_TOE_OFF],
-                GAIT_CONTACT_SLOPE_DEFAULT, GAIT_TOE_OFF_SLOPE_DEFAULT,
-                contact_grid[all_grid / N_TOE_OFF] == GAIT_CONTACT_SLOPE_DEFAULT &&
-                toe_off_grid[all_grid % N_TOE_OFF] == GAIT_TOE_OFF_SLOPE_DEFAULT ? ": the same" : ": **they differ**");
+        GaitParams fit_all = grid_params(all_grid);
+        fprintf(out, "Grid: contact slope %.1f…%.1f, toe-off slope %.1f…%.1f spans/s, contact level %.2f…%.2f spans (%zu points). "
+                     "All-data fit: contact %.1f, toe-off %.1f, level %.2f (engine defaults: %.1f, %.1f, %.2f%s).\n\n",
+                contact_grid[0], contact_grid[N_CONTACT - 1], toe_off_grid[0], toe_off_grid[N_TOE_OFF - 1],
+                level_grid[0], level_grid[N_LEVEL - 1], N_GRID,
+                fit_all.contact_slope, fit_all.toe_off_slope, fit_all.contact_level,
+                GAIT_CONTACT_SLOPE_DEFAULT, GAIT_TOE_OFF_SLOPE_DEFAULT, GAIT_CONTACT_LEVEL_DEFAULT,
+                fit_all.contact_slope == GAIT_CONTACT_SLOPE_DEFAULT && fit_all.toe_off_slope == GAIT_TOE_OFF_SLOPE_DEFAULT &&
+                fit_all.contact_level == GAIT_CONTACT_LEVEL_DEFAULT ? ": the same" : ": **they differ**");
         fprintf(out, "Feet within every target (or excused by the data): cross-validated %zu of %zu, all-data %zu of %zu.\n\n",
                 pass_cv, feet_cv, pass_all, feet_cv);
         fprintf(out, "### Error distribution per group\n\n");
