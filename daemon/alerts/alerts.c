@@ -191,8 +191,11 @@ void alert_sensitivity_limits(AlertSensitivity s, double *ret_k, double *ret_h) 
                 *ret_h = 3.5;
                 break;
         default:
-                *ret_k = 1.0;
-                *ret_h = 3.5;
+                /* h + k = 4.3 standard errors for one day on its own: a large change is found within
+                 * its first day; k = 1.5 keeps a wearer whose days vary a lot (the clinical spread)
+                 * within one false alert per 90 days (docs/alerts.md). */
+                *ret_k = 1.5;
+                *ret_h = 2.8;
                 break;
         }
 }
@@ -266,12 +269,32 @@ static bool day_qualifies(const GaitDay *d) {
         return d->strides >= ALERT_MIN_STRIDES;
 }
 
+/* Rousseeuw and Croux's Qn (J Am Stat Assoc 1993;88:1273-1283): the k-th smallest of the pairwise
+ * distances, k = h(h-1)/2 with h = n/2 + 1, times 2.2219 and the small-sample factor of Croux and
+ * Rousseeuw (1992). As robust to odd days as the MAD (half of them may be anything), but with 82 %
+ * efficiency at normal data instead of 37 %: from a week of days the MAD is too often far too small,
+ * and a spread that is too small is a false alert. */
+static double scale_qn(const double *v, size_t n) {
+        static const double small_n[10] = { 0, 0, 0.399, 0.994, 0.512, 0.844, 0.611, 0.857, 0.669, 0.872 };
+        double d[ALERT_BASELINE_WINDOW * (ALERT_BASELINE_WINDOW - 1) / 2], c;
+        size_t m = 0, h = n / 2 + 1, k = h * (h - 1) / 2;
+
+        if (n < 2)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++)
+                        d[m++] = fabs(v[i] - v[j]);
+        qsort(d, m, sizeof(d[0]), cmp_double);
+        c = n < ELEMENTSOF(small_n) ? small_n[n] : n % 2 ? n / (n + 1.4) : n / (n + 3.8);
+        return 2.2219 * c * d[k - 1];
+}
+
 /* From the latest qualifying days before `before` (0 = all), skipping days of a change that was
  * found and not accepted: the baseline must not quietly absorb it. */
 static void compute_baseline(const AlertMonitor *m, GaitMetric metric, LocalDate before, MetricBaseline *ret) {
         const GaitMetricInfo *info = gait_metric_info(metric);
         const MetricWatch *w = &m->watch[metric];
-        double v[ALERT_BASELINE_WINDOW], dev[ALERT_BASELINE_WINDOW];
+        double v[ALERT_BASELINE_WINDOW];
         size_t n = 0;
 
         *ret = (MetricBaseline) {};
@@ -286,10 +309,7 @@ static void compute_baseline(const AlertMonitor *m, GaitMetric metric, LocalDate
                 return;
         qsort(v, n, sizeof(v[0]), cmp_double);
         ret->median = median_sorted(v, n);
-        for (size_t i = 0; i < n; i++)
-                dev[i] = fabs(v[i] - ret->median);
-        qsort(dev, n, sizeof(dev[0]), cmp_double);
-        double own = 1.4826 * median_sorted(dev, n), prior = MAX(info->day_sd, own);
+        double own = scale_qn(v, n), prior = MAX(info->day_sd, own);
         /* Pooling only ever widens: a wearer who varies more than most keeps their own spread. */
         ret->spread = sqrt((ALERT_PRIOR_DAYS * prior * prior + n * own * own) / (ALERT_PRIOR_DAYS + n));
         ret->spread = MAX(ret->spread, info->day_sd / 2);

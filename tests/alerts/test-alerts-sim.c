@@ -91,12 +91,12 @@ static void test_false_alarms(void **state) {
                                "(%.1f %% of %u wearers had any)\n",
                                spreads[i].name, alert_sensitivity_to_string(s), mean, 100 * any, seeds);
                         /* The issue's bound, at most 1 per wearer per 90 days on average: at every setting for
-                         * the healthy spread, with room to spare at the default; wearers whose walking
-                         * varies as much as in clinical test-retest studies need sensitivity low. */
-                        if (i == 0 || s == ALERT_SENSITIVITY_LOW)
+                         * the healthy spread, with room to spare at the default; at the default and low
+                         * for wearers whose walking varies as much as in clinical test-retest studies. */
+                        if (i == 0 || s != ALERT_SENSITIVITY_HIGH)
                                 assert_true(mean <= 1.0);
                         if (i == 0 && s == ALERT_SENSITIVITY_NORMAL)
-                                assert_true(mean <= 0.35);
+                                assert_true(mean <= 0.15);
                 }
 }
 
@@ -150,16 +150,17 @@ static void test_detection(void **state) {
                 SimOnset onset;
                 GaitMetric metric;
                 const char *what;
-                unsigned days;   /* days of walking after the onset */
-                double required; /* share of seeds detected within them */
+                unsigned days;      /* days of walking after the onset */
+                double required[2]; /* share of seeds detected within them, after 7 and 28 baseline days */
         } cases[] = {
-                { SIM_ONSET_STEP_ASYMMETRY, GAIT_METRIC_STEP_TIME_SI, "step-time asymmetry 2 % -> 10 %", 1, 0.95 },
-                { SIM_ONSET_STANCE_ASYMMETRY, GAIT_METRIC_STANCE_TIME_SI, "stance-time asymmetry +8 points", 1, 0.95 },
-                { SIM_ONSET_CADENCE, GAIT_METRIC_CADENCE, "cadence -15 steps/min", 1, 0.35 },
-                { SIM_ONSET_CADENCE, GAIT_METRIC_CADENCE, "cadence -15 steps/min", 3, 0.90 },
-                { SIM_ONSET_VARIABILITY, GAIT_METRIC_STRIDE_TIME_CV, "stride-time CV 2 % -> 5 %", 1, 0.85 },
-                { SIM_ONSET_VARIABILITY, GAIT_METRIC_STRIDE_TIME_CV, "stride-time CV 2 % -> 5 %", 2, 0.95 },
-                { SIM_ONSET_ML_INDEX, GAIT_METRIC_ML_INDEX, "medial-lateral index +0.15", 1, 0.95 },
+                { SIM_ONSET_STEP_ASYMMETRY, GAIT_METRIC_STEP_TIME_SI, "step-time asymmetry 2 % -> 10 %", 1, { 0.95, 0.95 } },
+                { SIM_ONSET_STANCE_ASYMMETRY, GAIT_METRIC_STANCE_TIME_SI, "stance-time asymmetry +8 points", 1, { 0.95, 0.95 } },
+                /* Not within a day at the false-alarm bound: docs/alerts.md has the arithmetic. */
+                { SIM_ONSET_CADENCE, GAIT_METRIC_CADENCE, "cadence -15 steps/min", 1, { 0.35, 0.40 } },
+                { SIM_ONSET_CADENCE, GAIT_METRIC_CADENCE, "cadence -15 steps/min", 3, { 0.72, 0.95 } },
+                { SIM_ONSET_VARIABILITY, GAIT_METRIC_STRIDE_TIME_CV, "stride-time CV 2 % -> 5 %", 1, { 0.85, 0.95 } },
+                { SIM_ONSET_VARIABILITY, GAIT_METRIC_STRIDE_TIME_CV, "stride-time CV 2 % -> 5 %", 2, { 0.95, 0.95 } },
+                { SIM_ONSET_ML_INDEX, GAIT_METRIC_ML_INDEX, "medial-lateral index +0.15", 1, { 0.95, 0.95 } },
         };
         bool ok = true;
         GaitDayVariability healthy = GAIT_DAY_VARIABILITY_HEALTHY;
@@ -175,10 +176,10 @@ static void test_detection(void **state) {
                         share = (double) d.detected / d.seeds;
                         printf("# %s, %u baseline days: detected within %u day(s) of walking in %.1f %% of %u seeds "
                                "(required %.0f %%); strides to detection median %u, 95th percentile %u\n",
-                               cases[i].what, baselines[b], cases[i].days, 100 * share, seeds, 100 * cases[i].required,
+                               cases[i].what, baselines[b], cases[i].days, 100 * share, seeds, 100 * cases[i].required[b],
                                d.detected ? d.strides[d.detected / 2] : 0,
                                d.detected ? d.strides[MIN((size_t) (d.detected * 0.95), (size_t) d.detected - 1)] : 0);
-                        ok = ok && share >= cases[i].required;
+                        ok = ok && share >= cases[i].required[b];
                 }
         }
         assert_true(ok);
