@@ -78,7 +78,7 @@ typedef struct MetricBaseline {
         bool valid;        /* enough qualifying days */
         unsigned days;     /* qualifying days behind it */
         double median;
-        double spread;     /* robust SD: 1.4826 x MAD, pooled with the metric's typical spread */
+        double spread;     /* robust SD (Qn), pooled with the metric's typical spread */
         double low, high;  /* the usual range: median -/+ 2 spreads (within the plausible range) */
 } MetricBaseline;
 
