@@ -6,6 +6,8 @@
 set -u
 
 exe=$1
+# a cross build's binary runs under qemu-user (tests/meson.build); split into words on purpose
+wrap=${INSOLE2MQTT_EXE_WRAPPER:-}
 src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -21,7 +23,7 @@ fail() {
 # The example configuration: exit 0, a summary, nothing on stderr.
 mkdir "$tmp/state"
 # (the state directory as the unit gives it: the default, /var/lib/insole2mqtt, is root's)
-if STATE_DIRECTORY=$tmp/state "$exe" --config "$src/config/insole2mqtt.conf" --check-config >"$tmp/out" 2>"$tmp/err"; then
+if STATE_DIRECTORY=$tmp/state $wrap "$exe" --config "$src/config/insole2mqtt.conf" --check-config >"$tmp/out" 2>"$tmp/err"; then
         grep -q "OK" "$tmp/out" || fail "example: no OK in the summary: $(cat "$tmp/out")"
         grep -q "anna" "$tmp/out" || fail "example: wearer anna missing from the summary"
         [ -s "$tmp/err" ] && fail "example: stderr not empty: $(cat "$tmp/err")"
@@ -38,7 +40,7 @@ expect_broken() {
         name=$1
         line=$2
         printf '%s\n' "$3" >"$tmp/$name.conf"
-        if "$exe" --config "$tmp/$name.conf" --check-config >"$tmp/out" 2>"$tmp/err"; then
+        if $wrap "$exe" --config "$tmp/$name.conf" --check-config >"$tmp/out" 2>"$tmp/err"; then
                 fail "$name: exit status 0"
                 return
         fi
@@ -119,7 +121,7 @@ timezone = Broken/Zone"
 # A real start (not --check-config) says the same, in one line, and exits non-zero before it
 # touches the bus or the broker.
 for case in state-directory-is-a-file ca-file-not-pem; do
-        if DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/no-bus JOURNAL_STREAM= "$exe" --config "$tmp/$case.conf" \
+        if DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/no-bus JOURNAL_STREAM= $wrap "$exe" --config "$tmp/$case.conf" \
                         >"$tmp/out" 2>"$tmp/err"; then
                 fail "start with $case: exit status 0"
                 continue
@@ -134,7 +136,7 @@ grep -qF "$tmp/ca-file-not-pem.conf:4: [mqtt] ca-file: found '$tmp/ca.pem', expe
 # start finds it, as binding is not something a check may do while the gateway runs.
 printf '[gateway]\nstate-directory = %s/state\n[metrics]\nprometheus-listen = 192.0.2.1:9464\n%s\n' "$tmp" "$wearer" \
         >"$tmp/listen.conf"
-if "$exe" --config "$tmp/listen.conf" >"$tmp/out" 2>"$tmp/err"; then
+if $wrap "$exe" --config "$tmp/listen.conf" >"$tmp/out" 2>"$tmp/err"; then
         fail "start with prometheus-listen 192.0.2.1: exit status 0"
 else
         lines=$(wc -l <"$tmp/err")
@@ -145,14 +147,14 @@ fi
 
 # A valid file with a password: the summary does not show it.
 printf '[mqtt]\nusername = u\npassword-file = %s\n%s\n' "$tmp/pw" "$wearer" >"$tmp/good.conf"
-if "$exe" --config "$tmp/good.conf" --check-config >"$tmp/out" 2>&1; then
+if $wrap "$exe" --config "$tmp/good.conf" --check-config >"$tmp/out" 2>&1; then
         grep -q "$secret" "$tmp/out" && fail "good: the password was printed"
 else
         fail "good: exit status $? ($(cat "$tmp/out"))"
 fi
 
 # No configuration file at all.
-"$exe" --config "$tmp/missing.conf" --check-config >/dev/null 2>&1 && fail "missing file: exit status 0"
+$wrap "$exe" --config "$tmp/missing.conf" --check-config >/dev/null 2>&1 && fail "missing file: exit status 0"
 
 [ "$failures" -eq 0 ] || exit 1
 echo "check-config: all cases passed"

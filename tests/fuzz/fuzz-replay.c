@@ -26,13 +26,15 @@ static int replay_file(const char *path) {
                 fprintf(stderr, "%s: read error\n", path);
                 return -EIO;
         }
-        /* a copy of exactly n bytes, so that ASan catches reads past the input */
-        {
-                _cleanup_free_ uint8_t *copy = malloc(n ?: 1);
+        /* A copy of exactly n bytes, so that ASan catches reads past the input; then once more at an
+         * odd address, so that UBSan's alignment check (sanitizer and cross builds) catches a parser
+         * that reads a wider type through a cast: armhf faults on some unaligned loads. */
+        for (size_t offset = 0; offset <= 1; offset++) {
+                _cleanup_free_ uint8_t *copy = malloc(n + offset ?: 1);
                 if (!copy)
                         return -ENOMEM;
-                memcpy(copy, buf, n);
-                (void) LLVMFuzzerTestOneInput(copy, n);
+                memcpy(copy + offset, buf, n);
+                (void) LLVMFuzzerTestOneInput(copy + offset, n);
         }
         return 0;
 }

@@ -4,6 +4,7 @@ private dbus-daemons with the BlueZ simulator, gateways and a recording subscrib
 
 import json
 import os
+import shlex
 import socket
 import subprocess
 import tempfile
@@ -14,6 +15,8 @@ SOURCE = os.environ.get("INSOLE2MQTT_SOURCE_ROOT",
                         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BUILD = os.environ.get("INSOLE2MQTT_BUILD_ROOT", os.path.join(SOURCE, "build"))
 DATA = os.environ.get("INSOLE2MQTT_DATA", os.path.join(SOURCE, "data", "physionet"))
+# A cross build's programs run under qemu-user (meson passes the wrapper from cross/*.ini).
+WRAPPER = shlex.split(os.environ.get("INSOLE2MQTT_EXE_WRAPPER", ""))
 GATEWAY = os.path.join(BUILD, "daemon", "insole2mqtt")
 SIM = os.path.join(BUILD, "tests", "sim", "insole-sim")
 BASE = "insole2mqtt"
@@ -118,7 +121,7 @@ class World:
         scenario = self.path(log + ".scenario")
         with open(scenario, "w") as f:
             f.write(scenario_text)
-        return self.spawn([SIM, "--datasets", DATA, "--scenario", scenario,
+        return self.spawn(WRAPPER + [SIM, "--datasets", DATA, "--scenario", scenario,
                            "--seed", str(seed)], log, env)
 
     def gateway_config(self, name, text):
@@ -129,7 +132,7 @@ class World:
         return conf
 
     def gateway(self, env, conf, log, level="debug"):
-        return self.spawn([GATEWAY, "--config", conf, "--log-level", level], log, env)
+        return self.spawn(WRAPPER + [GATEWAY, "--config", conf, "--log-level", level], log, env)
 
     def close(self, ok):
         for p in reversed(self.procs):
