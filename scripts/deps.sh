@@ -23,8 +23,32 @@ ensure_debian_packages() {
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# Debian multiarch for the cross builds: dpkg --add-architecture (as root), then apt-get update.
+ensure_foreign_architectures() {
+        local a added=0
+        for a in "$@"; do
+                dpkg --print-foreign-architectures | grep -qx "$a" && continue
+                if [ "$(id -u)" -ne 0 ]; then
+                        echo "Missing Debian architecture $a. Add it with:" >&2
+                        echo "  sudo dpkg --add-architecture $a && sudo apt-get update" >&2
+                        return 1
+                fi
+                dpkg --add-architecture "$a"
+                added=1
+        done
+        [ $added -eq 0 ] || apt-get update -qq >&2
+}
+
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmosquitto-dev libinih-dev)
 TEST_PACKAGES=(libcmocka-dev dbus-daemon mosquitto mosquitto-clients openssl systemd python3 prometheus)
 RUN_PACKAGES=(dbus-daemon mosquitto mosquitto-clients)
 # bench/bench-load.py's comparison bridge (bench/bridge-bleak-paho.py); not needed by the tests.
 BENCH_PACKAGES=(python3-bleak python3-paho-mqtt)
+# The Raspberry Pi builds (cross/*.ini), tested under qemu-user.
+CROSS_ARCHITECTURES=(arm64 armhf)
+CROSS_PACKAGES=(crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user
+        libsystemd-dev:arm64 libmosquitto-dev:arm64 libinih-dev:arm64 libssl-dev:arm64 libcmocka-dev:arm64 pkgconf:arm64
+        libsystemd-dev:armhf libmosquitto-dev:armhf libinih-dev:armhf libssl-dev:armhf libcmocka-dev:armhf)
+# The Debian package (debian/) and its install test; the real-BlueZ VM (tests/vm).
+PACKAGE_PACKAGES=(dpkg-dev debhelper fakeroot lintian debootstrap)
+VM_PACKAGES=(qemu-system-x86 debootstrap cpio e2fsprogs xz-utils)

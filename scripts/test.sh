@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Builds insole2mqtt from scratch and runs every test: once with warnings as errors, once more
-# under AddressSanitizer + UndefinedBehaviorSanitizer. Installs the Debian packages it needs when
-# run as root. Usage: scripts/test.sh [--no-sanitizers] [--keep]
+# Builds insole2mqtt from scratch and runs every test: once with warnings as errors (with the
+# real-BlueZ VM test, tests/vm), once more under AddressSanitizer + UndefinedBehaviorSanitizer, then
+# cross-built for arm64 and armhf (UBSan, tests under qemu-user), then the Debian packages (amd64,
+# arm64: lintian, installed into a clean root). Installs the Debian packages it needs when run as
+# root. Usage: scripts/test.sh [--no-sanitizers] [--keep]
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,12 +18,14 @@ for a in "$@"; do
         case "$a" in
         --no-sanitizers) sanitizers=0 ;;
         --keep) keep=1 ;;
-        -h|--help) sed -n '3,5p' "$0"; exit 0 ;;
+        -h|--help) sed -n '3,7p' "$0"; exit 0 ;;
         *) echo "scripts/test.sh: unknown option '$a'" >&2; exit 2 ;;
         esac
 done
 
-ensure_debian_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+ensure_foreign_architectures "${CROSS_ARCHITECTURES[@]}"
+ensure_debian_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${CROSS_PACKAGES[@]}" \
+        "${PACKAGE_PACKAGES[@]}" "${VM_PACKAGES[@]}"
 
 total_ok=0
 total_fail=0
@@ -52,6 +56,25 @@ PY
         total_skip=$((total_skip + skip))
 }
 
+count_tap() { # $1 = TAP output of a check that is not a meson test; adds it to the totals
+        local ok fail skip
+        skip=$(grep -c '^ok .*# SKIP' "$1" || true)
+        ok=$(grep -c '^ok ' "$1" || true)
+        fail=$(grep -c '^not ok ' "$1" || true)
+        total_ok=$((total_ok + ok - skip))
+        total_fail=$((total_fail + fail))
+        total_skip=$((total_skip + skip))
+}
+
+stage_times=()
+timed() { # NAME COMMAND...: runs COMMAND and notes how long it took for the summary
+        local name=$1 start=$SECONDS rc=0
+        shift
+        "$@" || rc=$?
+        stage_times+=("$(printf '%-28s %4d s' "$name" $((SECONDS - start)))")
+        return $rc
+}
+
 run_suite() { # $1 = build dir, rest = meson setup options
         local dir=$1; shift
         rm -rf "$dir"
@@ -62,23 +85,75 @@ run_suite() { # $1 = build dir, rest = meson setup options
         ninja -C "$dir"
         echo "== test $dir"
         local rc=0
-        meson test -C "$dir" --print-errorlogs --num-processes 2 || rc=$?
+        meson test -C "$dir" --print-errorlogs --num-processes 2 \
+                --timeout-multiplier "${TIMEOUT_MULTIPLIER:-1}" || rc=$?
         count_results "$dir"
         return $rc
 }
 
+package_stage() { # Debian packages from a copy of the tree: build, lint, install and check
+        local out=build-deb arch log r=0
+        rm -rf "$out" && mkdir -p "$out/src"
+        tar -c --exclude='./build*' --exclude=./.git . | tar -x -C "$out/src"
+        for arch in amd64 arm64; do
+                log=$out/dpkg-buildpackage-$arch.log
+                echo "== dpkg-buildpackage -a $arch (log: $log)"
+                # The tests ran above (natively and under qemu-user): not again inside the build.
+                if (cd "$out/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b -Pnocheck -a "$arch") \
+                        >"$log" 2>&1; then
+                        echo "ok - dpkg-buildpackage -a $arch"
+                else
+                        tail -n 30 "$log"
+                        echo "not ok - dpkg-buildpackage -a $arch"
+                fi
+        done >"$out/build.tap"
+        cat "$out/build.tap"
+        count_tap "$out/build.tap"
+        echo "== lintian"
+        for changes in "$out"/*.changes; do
+                if lintian --fail-on error,warning "$changes"; then
+                        echo "ok - lintian $(basename "$changes")"
+                else
+                        echo "not ok - lintian $(basename "$changes")"
+                fi
+        done 2>&1 | grep -v 'running with root privileges' | tee "$out/lintian.tap"
+        count_tap "$out/lintian.tap"
+        for deb in "$out"/insole2mqtt_*_amd64.deb "$out"/insole2mqtt_*_arm64.deb; do
+                echo "== tests/package/test-package.sh $deb"
+                tests/package/test-package.sh "$deb" . >"$out/package.tap" 2>&1 || r=1
+                cat "$out/package.tap"
+                count_tap "$out/package.tap"
+        done
+        grep -q '^not ok' "$out"/*.tap && r=1
+        return $r
+}
+
 rc=0
-run_suite build-test || rc=1
+# -Dvm_tests=true: the gateway of this build against a real bluetoothd in a VM (tests/vm).
+timed "native" run_suite build-test -Dvm_tests=true || rc=1
 if [ $sanitizers -eq 1 ]; then
         # b_lundef=false: the sanitizer runtimes are linked into executables only.
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-                run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug || rc=1
+                timed "native ASan+UBSan" run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug || rc=1
 fi
+# The Raspberry Pi targets: warnings are errors here too (32-bit time_t, size_t and long on armhf),
+# UBSan catches misaligned and other undefined behaviour, and the tests run under qemu-user (slower,
+# hence the longer timeouts) against the native dbus-daemon and mosquitto.
+for arch in "${CROSS_ARCHITECTURES[@]}"; do
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TIMEOUT_MULTIPLIER=3 \
+                timed "$arch (qemu-user, UBSan)" run_suite "build-$arch" --cross-file "cross/$arch.ini" \
+                -Db_sanitize=undefined -Db_lundef=false -Dbenchmarks=false || rc=1
+done
+timed "Debian packages" package_stage || rc=1
 
 if [ $keep -eq 0 ] && [ $rc -eq 0 ]; then
-        rm -rf build-test build-asan
+        rm -rf build-test build-asan build-arm64 build-armhf build-deb
 fi
+
+echo
+echo "time per stage:"
+printf '  %s\n' "${stage_times[@]}"
 
 echo
 echo "tests: $total_ok passed, $total_fail failed, $total_skip skipped"

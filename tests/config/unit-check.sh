@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Checks of the service unit with systemd's own tools.
-#   unit-check.sh verify UNIT           systemd-analyze verify (ExecStart= must name a built binary)
+#   unit-check.sh verify UNIT           systemd-analyze verify (ExecStart= must name a built binary;
+#                                       $UNIT_CHECK_ROOT: an alternative root the unit is installed in)
 #   unit-check.sh security UNIT MAX     systemd-analyze security --offline=yes, exposure <= MAX (e.g. 1.5)
 # Exits 77 (skipped) only when systemd-analyze is not installed at all.
 set -u
@@ -17,7 +18,8 @@ fi
 case "$mode" in
 verify)
         # verify wants the unit's own name; --man=no: no man pages are installed for insole2mqtt.
-        out=$(systemd-analyze verify --man=no "$unit" 2>&1)
+        # UNIT_CHECK_ROOT: the unit and its ExecStart= binary live in that root (an installed package).
+        out=$(systemd-analyze verify --man=no ${UNIT_CHECK_ROOT:+--root="$UNIT_CHECK_ROOT"} "$unit" 2>&1)
         rc=$?
         printf '%s\n' "$out"
         [ "$rc" -eq 0 ] || { echo "systemd-analyze verify failed with $rc"; exit 1; }
