@@ -8,12 +8,12 @@
 #                                                         a cross build under qemu-user, with the
 #                                                         target's valgrind unpacked in VALGRIND-ROOT
 #                                                         (apt-get download valgrind:arm64; dpkg -x)
-# bench-decoders decodes BENCH_FRAMES frames per row; callgrind dumps its counters each time a row
-# starts (--dump-before=run), so each dump holds one row. Includes the benchmark loop's own
-# bookkeeping (a handful of instructions per frame) and one printf per row (spread over the frames).
+# bench-decoders decodes BENCH_FRAMES frames per row (default 2000) and, built with valgrind's
+# callgrind.h, zeroes callgrind's counters before each row's loop and dumps them after it: each
+# dump is one row's loop, the benchmark's own bookkeeping (a few instructions per frame) included.
 set -euo pipefail
 build=$1
-frames=${BENCH_FRAMES:-5000}
+frames=${BENCH_FRAMES:-2000}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 if [ $# -ge 4 ]; then
@@ -23,14 +23,12 @@ if [ $# -ge 4 ]; then
 else
         run=(valgrind --tool=callgrind)
 fi
-BENCH_FRAMES=$frames "${run[@]}" --dump-before=run --dump-instr=no \
-        --callgrind-out-file="$out/cg.out" "$build/bench/bench-decoders" >"$out/rows.txt" 2>"$out/valgrind.log" ||
+BENCH_FRAMES=$frames "${run[@]}" --dump-instr=no --callgrind-out-file="$out/cg.out" \
+        "$build/bench/bench-decoders" >"$out/rows.txt" 2>"$out/valgrind.log" ||
         { cat "$out/valgrind.log" >&2; exit 1; }
-# dumps: cg.out.1 = start-up, cg.out.2 .. = rows 1 ..; the last row is in the final dump (cg.out)
-ls "$out"/cg.out.* | sort -V | tail -n +2 >"$out/dumps"
-echo "$out/cg.out" >>"$out/dumps"
-tail -n +3 "$out/rows.txt" | while IFS= read -r row && read -r dump <&3; do
-        ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$dump")
-        printf '%-12s %-36s %8.0f\n' "$(echo "$row" | cut -c1-12)" "$(echo "$row" | cut -c14-47)" \
-                "$(echo "$ir / $frames" | bc -l)"
-done 3<"$out/dumps"
+for dump in $(ls "$out"/cg.out.* | sort -V); do
+        awk -v frames="$frames" '
+                /^desc: Trigger: Client Request: / { sub(/^desc: Trigger: Client Request: /, ""); label = $0 }
+                /^(summary|totals):/ { ir = $2 }
+                END { if (label != "") printf "%-36s %8.0f\n", label, ir / frames }' "$dump"
+done

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* bluez-probe: runs the BluezClient alone against the system bus (or $DBUS_SYSTEM_BUS_ADDRESS) for
  * a while and prints what it saw, one line per configured device. Used against the simulator and on
- * the shared workspace's real-BlueZ rig (see docs/bluetooth.md). Exit status 0 when every device streamed without sequence gaps.
+ * the real-BlueZ test VM (tests/vm). Exit status 0 when every device streamed without sequence gaps.
  *
  *   bluez-probe [--seconds N] [--silence-ms N] [--adapter MAC] WEARER LEFT-MAC [RIGHT-MAC] ...
  */

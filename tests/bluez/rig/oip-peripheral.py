@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""An Open Insole Profile insole served by a real bluetoothd (the shared workspace's real-BlueZ
-rig, see docs/bluetooth.md).
+"""An Open Insole Profile insole served by a real bluetoothd (the test VM, tests/vm).
 
 Registers a GATT application on one adapter through org.bluez.GattManager1 with the OIP service
 (pressure frame: notify; sensor layout: read; step counter: read + notify; control point: write)

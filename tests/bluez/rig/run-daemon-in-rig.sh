@@ -1,12 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Runs inside the VM of the shared workspace's real-BlueZ rig (docs/bluetooth.md): an Open Insole Profile peripheral on hci0 and
+# Runs inside the real-BlueZ test VM (tests/vm): an Open Insole Profile peripheral on hci0 and
 # the whole gateway (insole2mqtt) on hci1 against the real bluetoothd 5.66, with a mosquitto on
 # loopback inside the VM and a subscriber counting what the gateway publishes.
-# From the repository root on the host, after building build/, through the rig's run.sh (the
-# exact command line is in docs/bluetooth.md):
-#     RIG_PKGS=dbus,bluez,bluez-test-tools,python3,python3-dbus,python3-gi,kmod,busybox,procps,strace,mosquitto,mosquitto-clients,libinih1 \
-#         RIG/run.sh -t 150 . tests/bluez/rig/run-daemon-in-rig.sh [SECONDS] [BUILD-DIR]
+# From the repository root on the host, after building build/ (the VM image has the broker):
+#     tests/vm/run-vm.sh -t 150 . build 'sh tests/bluez/rig/run-daemon-in-rig.sh [SECONDS] /mnt/build'
+# tests/vm/bluez-vm-test.sh, part of the test suite, checks more than this one.
 seconds=${1:-30}
 build=${2:-build}
 ready=/tmp/oip.ready

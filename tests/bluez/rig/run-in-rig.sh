@@ -1,9 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Runs inside the VM of the shared workspace's real-BlueZ rig (docs/bluetooth.md): an Open Insole Profile peripheral on hci0, the
+# Runs inside the real-BlueZ test VM (tests/vm): an Open Insole Profile peripheral on hci0, the
 # BlueZ client (bluez-probe) on hci1, against the real bluetoothd 5.66.
 # From the repository root on the host, after building build-bluez:
-#     RIG/run.sh -t 120 . tests/bluez/rig/run-in-rig.sh [SECONDS] [BUILD-DIR]   (RIG: see docs/bluetooth.md)
+#     tests/vm/run-vm.sh -t 120 . build-bluez 'sh tests/bluez/rig/run-in-rig.sh [SECONDS] /mnt/build'
 # With RESTART_AT=N, bluetoothd is killed N seconds in and started again (the peripheral, whose
 # registrations die with it, too): the client must resume on its own.
 seconds=${1:-20}
