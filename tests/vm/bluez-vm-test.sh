@@ -116,7 +116,7 @@ if "$gw" --config "$t/probe.conf" --check-config >/dev/null 2>&1; then
         write_config unbonded "$bond_line"
         subscribed_before=$(count "subscribed" "$t/peripheral.log")
         start_gateway unbonded
-        if wait_until 30 logged "bond" "$t/gateway-unbonded.log"; then
+        if wait_until 30 logged "refused.*bond" "$t/gateway-unbonded.log"; then
                 # the refusal is logged; give it the time a connection takes here to be sure
                 sleep 5
                 if ! logged "streaming (" "$t/gateway-unbonded.log" &&
