@@ -113,7 +113,8 @@ check "systemd-analyze security of the installed unit: exposure <= 1.5" \
 check "ExecStart= names the installed binary" \
         grep -qx 'ExecStart=/usr/bin/insole2mqtt --config /etc/insole2mqtt/insole2mqtt.conf' \
         "$root/lib/systemd/system/insole2mqtt.service"
-check "apt-get purge removes it" in_root apt-get purge -y insole2mqtt >/dev/null 2>&1
+quiet() { "$@" >/dev/null 2>&1; }
+check "apt-get purge removes it" quiet in_root apt-get purge -y insole2mqtt
 check "nothing left after purge" test ! -e "$root/usr/bin/insole2mqtt" -a ! -e "$root/lib/systemd/system/insole2mqtt.service"
 echo "1..$n"
 [ $failed -eq 0 ]
