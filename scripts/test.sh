@@ -97,10 +97,11 @@ run_suite() { # $1 = build dir, rest = meson setup options
 }
 
 package_stage() { # Debian packages from a copy of the tree: build, lint, install and check
-        local out=build-deb arch log r=0
+        local out=build-deb native arch log r=0
+        native=$(dpkg --print-architecture)
         rm -rf "$out" && mkdir -p "$out/src"
         tar -c --exclude='./build*' --exclude=./.git . | tar -x -C "$out/src"
-        for arch in amd64 arm64; do
+        for arch in "$native" arm64; do
                 log=$out/dpkg-buildpackage-$arch.log
                 echo "== dpkg-buildpackage -a $arch (log: $log)"
                 # The tests ran above (natively and under qemu-user): not again inside the build.
@@ -123,7 +124,7 @@ package_stage() { # Debian packages from a copy of the tree: build, lint, instal
                 fi
         done 2>&1 | grep -v 'running with root privileges' | tee "$out/lintian.tap"
         count_tap "$out/lintian.tap"
-        for deb in "$out"/insole2mqtt_*_amd64.deb "$out"/insole2mqtt_*_arm64.deb; do
+        for deb in "$out"/insole2mqtt_*_"$native".deb "$out"/insole2mqtt_*_arm64.deb; do
                 echo "== tests/package/test-package.sh $deb"
                 tests/package/test-package.sh "$deb" . >"$out/package.tap" 2>&1 || r=1
                 cat "$out/package.tap"
