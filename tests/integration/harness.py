@@ -126,8 +126,11 @@ class World:
 
     def gateway_config(self, name, text):
         conf = self.path(name + ".conf")
-        with open(conf, "w") as f:
+        # Replaced whole, never rewritten in place: a gateway reloading meanwhile reads the old or
+        # the new file, not a truncated one.
+        with open(conf + ".tmp", "w") as f:
             f.write(text)
+        os.replace(conf + ".tmp", conf)
         os.makedirs(self.path(name + "-state"), exist_ok=True)
         return conf
 

@@ -91,9 +91,12 @@ def main():
         def reload(**changes):
             for k, v in changes.items():
                 settings[k.replace("_", "-")] = v
+            # The mark comes before the signal: on a busy machine the gateway may answer before
+            # this process runs again.
+            mark = len(sub.messages())
             write_config()
             gw.send_signal(signal.SIGHUP)
-            return len(sub.messages())
+            return mark
 
         def sim(action):
             subprocess.call(["busctl", "--system", "call", "net.insole2mqtt.Sim", "/net/insole2mqtt/Sim",
