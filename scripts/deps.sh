@@ -20,7 +20,16 @@ ensure_debian_packages() {
         echo "Installing Debian packages: ${missing[*]}" >&2
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq >&2
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+        # The tests and the demo start their own mosquitto and Prometheus on loopback ports; the
+        # packages' system services (Prometheus listens on every interface) are not started by
+        # this install. policy-rc.d is Debian's switch for that; an existing one is left alone.
+        local policy=/usr/sbin/policy-rc.d ours=0 rc=0
+        if [ ! -e "$policy" ]; then
+                printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && ours=1
+        fi
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || rc=$?
+        [ $ours -eq 0 ] || rm -f "$policy"
+        return $rc
 }
 
 # Debian multiarch for the cross builds: dpkg --add-architecture (as root), then apt-get update.
