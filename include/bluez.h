@@ -55,6 +55,7 @@ const char *bluez_notify_path_to_string(BluezNotifyPath p); /* "none", "acquire"
 typedef struct BluezLinkStats {
         BluezLinkState state;
         bool connected;              /* Device1.Connected */
+        bool refused;                /* require-bonded: BlueZ has no bond with it, so it is not used */
         bool has_rssi;
         int16_t rssi;                /* dBm, last advertisement or connection value */
         bool has_battery;

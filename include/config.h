@@ -17,6 +17,7 @@
 #define CONFIG_NAME_MAX TOPIC_LEVEL_MAX  /* wearer names and gateway id: [a-z0-9_-]{1,32} */
 #define CONFIG_MAX_WEARERS 16
 #define CONFIG_TOPIC_MAX TOPIC_PREFIX_MAX
+#define CONFIG_MAX_TRUSTED_GATEWAYS 16
 #define CONFIG_ERROR_MAX 512
 #define CONFIG_KEYS_MAX 96          /* room for the schema table, see config_schema_key() */
 #define CONFIG_PASSWORD_MAX 1024
@@ -61,12 +62,15 @@ typedef struct Config {
         char gateway_id[CONFIG_NAME_MAX + 1];
         char *state_directory;
         bool trust_wall_clock;           /* the wall clock is right from boot (an RTC): days need no NTP sync */
+        unsigned n_trusted_gateways;     /* 0 = every gateway on the broker is believed */
+        char trusted_gateways[CONFIG_MAX_TRUSTED_GATEWAYS][CONFIG_NAME_MAX + 1];
 
         /* [bluetooth] */
         bool has_adapter;
         BdAddr adapter;
         bool power_on_adapter;
         bool auto_discovery;
+        bool require_bonded;             /* stream only from bonded (hence encrypted) links */
         uint64_t connect_timeout_usec;
         uint64_t backoff_initial_usec;
         uint64_t backoff_max_usec;
@@ -96,6 +100,7 @@ typedef struct Config {
         unsigned keepalive_sec;
         int qos;
         unsigned outbox_max;             /* messages held while the broker is away */
+        uint64_t outbox_max_bytes;       /* ... and their topics and payloads, in bytes */
         bool homeassistant;
         char homeassistant_prefix[CONFIG_TOPIC_MAX + 1];
 

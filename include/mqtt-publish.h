@@ -189,6 +189,7 @@ void mqtt_payload_battery(JsonWriter *w, const MqttStamp *stamp, DeviceRole role
 
 typedef struct MqttLinkStats {
         bool connected;
+        bool refused;                  /* require-bonded: not bonded, never connected or streamed */
         bool has_rssi;
         int rssi_dbm;
         double notifications_per_s;

@@ -167,6 +167,14 @@ static int device_services_resolved(sd_bus_message *m, void *obj) {
         BluezDeviceProps *p = obj;
         return read_bool(m, &p->has_services_resolved, &p->services_resolved);
 }
+static int device_paired(sd_bus_message *m, void *obj) {
+        BluezDeviceProps *p = obj;
+        return read_bool(m, &p->has_paired, &p->paired);
+}
+static int device_bonded(sd_bus_message *m, void *obj) {
+        BluezDeviceProps *p = obj;
+        return read_bool(m, &p->has_bonded, &p->bonded);
+}
 static int device_rssi(sd_bus_message *m, void *obj) {
         BluezDeviceProps *p = obj;
         int r;
@@ -235,6 +243,8 @@ static const PropEntry device_table[] = {
         { "Adapter", "o", device_adapter },
         { "Connected", "b", device_connected },
         { "ServicesResolved", "b", device_services_resolved },
+        { "Paired", "b", device_paired },
+        { "Bonded", "b", device_bonded },
         { "RSSI", "n", device_rssi },
         { "Name", "s", device_name },
         { "UUIDs", "as", device_uuids },

@@ -38,6 +38,10 @@ typedef struct BluezDeviceProps {
         bool connected;
         bool has_services_resolved;
         bool services_resolved;
+        bool has_paired;
+        bool paired;
+        bool has_bonded;              /* BlueZ >= 5.65 has Bonded; older ones only Paired */
+        bool bonded;
         bool has_rssi;
         int16_t rssi;
         bool rssi_invalidated;        /* PropertiesChanged listed RSSI as invalidated */

@@ -57,6 +57,10 @@ struct BluezDevice {
         bool advertised;             /* an advertisement arrived since the last attempt began */
         bool seen_at_attempt;        /* ... and had arrived when the current attempt began */
         bool failed_unseen;          /* the last failure happened while we saw no advertisements */
+        bool has_bonded;             /* BlueZ reports Bonded (>= 5.65); else Paired is what we have */
+        bool bonded;
+        bool paired;
+        bool refusal_logged;         /* "not bonded" said once per object, not per attempt */
 
         BluezLinkState state;
         uint64_t state_since_usec;
@@ -266,6 +270,7 @@ static void device_schedule(BluezDevice *d, uint64_t delay_usec);
 static void device_disconnect(BluezDevice *d);
 static void device_on_connected(BluezDevice *d);
 static void device_on_disconnected(BluezDevice *d);
+static bool device_refuse(BluezDevice *d);
 static void char_setup(BluezChar *ch);
 
 /* ---- device state --------------------------------------------------------------------------- */
@@ -496,6 +501,10 @@ static void device_try_connect(BluezDevice *d) {
 
         if (d->state != BLUEZ_LINK_WAITING || !d->path)
                 return;
+        if (device_refuse(d)) {
+                d->want_connect = false;
+                return; /* retried when Bonded/Paired changes */
+        }
         if (d->connected) {
                 device_on_connected(d);
                 return;
@@ -575,11 +584,44 @@ static void device_cut(BluezDevice *d, bool count_failure) {
 
 static void device_check_ready(BluezDevice *d);
 
+/* require-bonded: BlueZ connects to a bonded device at security level medium (it encrypts the
+ * link with the stored key before any ATT traffic; bluez src/device.c, "LTK is available"), so
+ * Bonded (Paired before 5.65) plus a link that came up means an encrypted link with the key of
+ * the device the wearer paired. Someone else using the address cannot encrypt with that key:
+ * the link fails. A device that was never bonded gets no link from us at all. */
+static bool device_is_trusted(BluezDevice *d) {
+        if (!d->client->config->require_bonded)
+                return true;
+        return d->has_bonded ? d->bonded : d->paired;
+}
+
+static bool device_refuse(BluezDevice *d) {
+        char addr[18];
+
+        if (device_is_trusted(d)) {
+                d->stats.refused = false;
+                return false;
+        }
+        d->stats.refused = true;
+        if (!d->refusal_logged) {
+                d->refusal_logged = true;
+                bluez_address_format(&d->address, addr);
+                log_ctx(LOG_WARNING, &d->ctx,
+                        "%s: refused: BlueZ has no bond with this device (pair it once with bluetoothctl, "
+                        "or set require-bonded = no); its data is not used",
+                        d->label);
+                log_ctx(LOG_DEBUG, &d->ctx, "%s: the unbonded device is %s", d->label, addr);
+        }
+        return true;
+}
+
 static void device_on_connected(BluezDevice *d) {
         BluezClient *c = d->client;
 
         if (d->state >= BLUEZ_LINK_RESOLVING) /* already up, or going down */
                 return;
+        if (device_refuse(d))
+                return; /* connected by someone else: not ours to use */
         device_cancel_timer(d);
         d->want_connect = false;
         d->streamed_this_link = false;
@@ -1177,6 +1219,30 @@ static BluezDevice *client_find_device_by_address(BluezClient *c, const BdAddr *
 
 static void device_apply(BluezDevice *d, const BluezDeviceProps *p) {
         BluezClient *c = d->client;
+        bool was_trusted = device_is_trusted(d);
+
+        if (p->has_bonded) {
+                d->has_bonded = true;
+                d->bonded = p->bonded;
+        }
+        if (p->has_paired)
+                d->paired = p->paired;
+        if (device_is_trusted(d) != was_trusted) {
+                if (was_trusted) {
+                        /* the bond was removed: stop using whatever link there is */
+                        d->refusal_logged = false;
+                        if (d->state >= BLUEZ_LINK_RESOLVING && d->state != BLUEZ_LINK_DISCONNECTING) {
+                                (void) device_refuse(d);
+                                device_cut(d, false);
+                        }
+                } else {
+                        d->stats.refused = false;
+                        d->refusal_logged = false;
+                        log_ctx(LOG_INFO, &d->ctx, "%s: bonded now", d->label);
+                        if (d->state == BLUEZ_LINK_WAITING)
+                                device_schedule(d, 0);
+                }
+        }
 
         if (p->has_rssi) {
                 d->stats.has_rssi = true;
@@ -1239,6 +1305,11 @@ static void device_attach(BluezDevice *d, const char *path, const BluezDevicePro
         d->connected = false;
         d->services_resolved = false;
         d->want_connect = false;
+        /* taken as they are at first sight: only later changes are news */
+        d->has_bonded = p->has_bonded;
+        d->bonded = p->has_bonded && p->bonded;
+        d->paired = p->has_paired && p->paired;
+        d->refusal_logged = false;
         device_set_state(d, BLUEZ_LINK_WAITING);
         device_apply(d, p);
         if (d->state == BLUEZ_LINK_WAITING)

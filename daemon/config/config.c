@@ -344,6 +344,34 @@ static int parse_client_id(LoadState *st, const ConfigItem *it, const char *valu
         return 0;
 }
 
+/* "a, b, c": distinct names; "" = none */
+static int parse_name_list(LoadState *st, const ConfigItem *it, const char *value, void *base) {
+        Config *c = base;
+        unsigned n = 0;
+
+        for (const char *p = value; *p;) {
+                size_t l = strcspn(p, ", \t");
+                char name[CONFIG_NAME_MAX + 1];
+
+                if (l > 0) {
+                        if (l > CONFIG_NAME_MAX || n >= CONFIG_MAX_TRUSTED_GATEWAYS)
+                                return -ERANGE;
+                        memcpy(name, p, l);
+                        name[l] = 0;
+                        if (!config_name_is_valid(name, CONFIG_NAME_MAX))
+                                return -EINVAL;
+                        for (unsigned i = 0; i < n; i++)
+                                if (streq(c->trusted_gateways[i], name))
+                                        return -EINVAL;
+                        strcpy(c->trusted_gateways[n++], name);
+                }
+                p += l;
+                p += strspn(p, ", \t");
+        }
+        c->n_trusted_gateways = n;
+        return 0;
+}
+
 static int parse_protocol(LoadState *st, const ConfigItem *it, const char *value, void *base) {
         unsigned *dest = field(base, it);
 
@@ -491,12 +519,16 @@ static const ConfigItem schema[] = {
         { KEY("gateway", "state-directory", "an absolute path", "$STATE_DIRECTORY, else " DEFAULT_STATE_DIRECTORY, 0),
           parse_required_path, STRING(state_directory), .computed_default = true },
         { KEY("gateway", "trust-wall-clock", "yes or no", "no", R), parse_bool, FIELD(trust_wall_clock) },
+        { KEY("gateway", "trusted-gateways", "gateway ids separated by commas (at most 16), or nothing for all",
+              "all", 0),
+          parse_name_list, SPAN(n_trusted_gateways, trusted_gateways), .computed_default = true },
 
         { KEY("bluetooth", "adapter", "a MAC address such as 00:1A:7D:DA:71:13, or nothing for the first adapter",
               "the first adapter", 0),
           parse_adapter, SPAN(has_adapter, adapter), .computed_default = true },
         { KEY("bluetooth", "power-on-adapter", "yes or no", "yes", 0), parse_bool, FIELD(power_on_adapter) },
         { KEY("bluetooth", "auto-discovery", "yes or no", "no", 0), parse_bool, FIELD(auto_discovery) },
+        { KEY("bluetooth", "require-bonded", "yes or no", "yes", 0), parse_bool, FIELD(require_bonded) },
         { KEY("bluetooth", "connect-timeout", DURATION_BETWEEN("1s", "10min"), "30s", R),
           parse_duration, FIELD(connect_timeout_usec), .min = USEC_PER_SEC, .max = 10 * USEC_PER_MINUTE },
         { KEY("bluetooth", "backoff-initial", DURATION_BETWEEN("100ms", "10min"), "1s", R),
@@ -547,6 +579,8 @@ static const ConfigItem schema[] = {
         { KEY("mqtt", "qos", "0, 1 or 2", "1", 0), parse_uint, FIELD(qos), .min = 0, .max = 2 },
         { KEY("mqtt", "outbox-max", "a whole number from 0 to 1000000", "10000", 0),
           parse_uint, FIELD(outbox_max), .min = 0, .max = 1000000 },
+        { KEY("mqtt", "outbox-max-bytes", "a whole number of bytes from 65536 to 1073741824", "4194304", 0),
+          parse_uint, FIELD(outbox_max_bytes), .min = 65536, .max = 1073741824 },
         { KEY("mqtt", "homeassistant", "yes or no", "yes", 0), parse_bool, FIELD(homeassistant) },
         { KEY("mqtt", "homeassistant-prefix", TOPIC_EXPECTED, "homeassistant", 0),
           parse_topic, FIELD(homeassistant_prefix) },

@@ -32,6 +32,7 @@
 typedef struct LinkReport {
         bool published;
         bool connected;
+        bool refused;
         bool has_rssi;
         int rssi_bucket;
         uint64_t errors;             /* decode errors + lost frames + connection failures */
@@ -443,6 +444,7 @@ static bool link_stats(Manager *m, size_t i, DeviceRole d, BluezLinkStats *ls, M
                 return false;
         *ret = (MqttLinkStats) {
                 .connected = ls->connected,
+                .refused = ls->refused,
                 .has_rssi = ls->has_rssi,
                 .rssi_dbm = ls->rssi,
                 .lost_frames = ls->frames_lost,
@@ -458,6 +460,7 @@ static bool link_stats(Manager *m, size_t i, DeviceRole d, BluezLinkStats *ls, M
 static LinkReport link_report_of(Manager *m, size_t i, DeviceRole d, const BluezLinkStats *ls) {
         return (LinkReport) {
                 .connected = ls->connected,
+                .refused = ls->refused,
                 .has_rssi = ls->has_rssi,
                 /* floor division, so that -59 and -51 share a bucket and -60 does not */
                 .rssi_bucket = ls->has_rssi ? (ls->rssi - (ls->rssi < 0 ? RSSI_BUCKET_DB - 1 : 0)) / RSSI_BUCKET_DB : 0,
@@ -491,7 +494,7 @@ static void publish_link_changes(Manager *m, uint64_t mono, uint64_t wall) {
                         if (!m->wearers[i]->config->has_device[d] || !link_stats(m, i, d, &ls, &l))
                                 continue;
                         now = link_report_of(m, i, d, &ls);
-                        if (last->published && now.connected == last->connected &&
+                        if (last->published && now.connected == last->connected && now.refused == last->refused &&
                             now.info_generation == last->info_generation) {
                                 if (now.has_rssi == last->has_rssi && now.rssi_bucket == last->rssi_bucket &&
                                     now.errors == last->errors && now.reconnects == last->reconnects)
@@ -1114,6 +1117,12 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to arm a timer: %m");
 
+        if (!m->config.require_bonded)
+                log_warning("require-bonded = no: any device that uses a configured address is believed, "
+                            "bonded or not (docs/bluetooth.md).");
+        if (m->config.n_trusted_gateways == 0)
+                log_warning("trusted-gateways is empty: step counts from every gateway on the broker are believed "
+                            "(within the plausible step rate).");
         manager_update_status(m);
         (void) sd_notify(false, "READY=1");
         log_info("insole2mqtt %s started: %zu wearer(s).", INSOLE2MQTT_VERSION, m->n_wearers);

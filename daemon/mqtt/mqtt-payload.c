@@ -176,6 +176,7 @@ void mqtt_payload_link(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, c
         stamp_fields(w, stamp);
         json_kv_string(w, "device", mqtt_role_to_string(role));
         json_kv_bool(w, "connected", l->connected);
+        json_kv_bool(w, "refused", l->refused);
         if (l->has_rssi)
                 json_kv_int(w, "rssi_dbm", l->rssi_dbm);
         else

@@ -572,7 +572,7 @@ static void test_errors(void **state) {
                 { "[mqtt]\nhots = example.org\n" WEARER, -EINVAL,
                   "@:2: [mqtt] hots: found an unknown key, expected one of host, port, protocol, tls, ca-file, ca-path, "
                   "cert-file, key-file, tls-server-name, username, password-file, password-credential, base-topic, "
-                  "client-id, keepalive, qos, outbox-max, homeassistant, homeassistant-prefix" },
+                  "client-id, keepalive, qos, outbox-max, outbox-max-bytes, homeassistant, homeassistant-prefix" },
                 { WEARER "hand = C0:FF:EE:00:00:09\n", -EINVAL,
                   "@:3: [wearer anna] hand: found an unknown key, expected one of left, right, footpod, body-weight-kg, "
                   "timezone, stream-rate" },

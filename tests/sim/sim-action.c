@@ -353,6 +353,11 @@ static int device_fault(SimDevice *d, const Tokens *tk, char *err, size_t errsiz
                         set_name(d, buf, len);
                 } else
                         set_name(d, tk->t[2].s, tk->t[2].len);
+        } else if (streq(verb, "unbond") || streq(verb, "bond")) {
+                /* unbond: the bond was removed, or the device using this address never had one
+                 * (an impostor); bond: it paired (as Device1.Pair() does) */
+                d->paired = streq(verb, "bond");
+                sim_device_bond_changed(d);
         } else if (streq(verb, "battery")) {
                 if (tk->n < 3 || parse_unsigned(tk->t[2].s, 255, &n) < 0)
                         return fail(err, errsize, "battery ADDRESS PERCENT");
@@ -569,6 +574,14 @@ int sim_config_line(Sim *sim, const char *line, char *err, size_t errsize) {
                         return fail(err, errsize, "side must be left or right");
                 return add_device(sim, footpod ? DEVICE_RSC : streq(verb, "orphe") ? DEVICE_ORPHE : DEVICE_OIP, w, side,
                                   tk.t[footpod ? 2 : 3].s, err, errsize);
+        }
+        if (streq(verb, "unbond")) {
+                /* from the start: a device with this address that never bonded with us */
+                SimDevice *d = device_arg(sim, &tk, 1, err, errsize);
+                if (!d)
+                        return -EINVAL;
+                d->paired = false;
+                return 0;
         }
         if (streq(verb, "load")) {
                 /* load N_INSOLES RATE_HZ: N/2 walking wearers, addresses 02:00:00:00:WW:0S */

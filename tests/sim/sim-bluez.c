@@ -1022,6 +1022,11 @@ static int method_disconnect(sd_bus_message *m, void *userdata, sd_bus_error *er
         return sd_bus_reply_method_return(m, NULL);
 }
 
+void sim_device_bond_changed(SimDevice *d) {
+        emit_changed(d->sim, d->path, "org.bluez.Device1", "Paired");
+        emit_changed(d->sim, d->path, "org.bluez.Device1", "Bonded");
+}
+
 static int method_pair(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         SimDevice *d = userdata;
         if (d->paired)
@@ -1029,8 +1034,7 @@ static int method_pair(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (!d->in_range)
                 return sd_bus_error_set(error, BLUEZ_ERROR("ConnectionAttemptFailed"), "Page Timeout");
         d->paired = true;
-        emit_changed(d->sim, d->path, "org.bluez.Device1", "Paired");
-        emit_changed(d->sim, d->path, "org.bluez.Device1", "Bonded");
+        sim_device_bond_changed(d);
         return sd_bus_reply_method_return(m, NULL);
 }
 

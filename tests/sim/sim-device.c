@@ -181,6 +181,8 @@ int sim_device_new(Sim *sim, DeviceKind kind, const char *address, Wearer *w, Fo
                 break;
         }
         d->in_range = true;
+        /* bonded: a wearer who paired the insole once, as the gateway requires by default */
+        d->paired = true;
         d->rssi = -62;
         d->battery = (uint8_t) (80 + address_hash(d->address) % 21);
         d->rate_hz = d->preferred_rate_hz = sim->opt.rate_hz;

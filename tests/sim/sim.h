@@ -250,6 +250,7 @@ void sim_advertise(Sim *sim);
 void sim_device_link_lost(SimDevice *d);
 void sim_device_name_changed(SimDevice *d);
 void sim_device_battery_changed(SimDevice *d);
+void sim_device_bond_changed(SimDevice *d); /* emits Paired and Bonded */
 int sim_char_notify(SimChar *c, const uint8_t *data, size_t len); /* 1 sent, 0 not notifying/dropped */
 bool sim_char_notifying(const SimChar *c);
 void sim_char_set_value(SimChar *c, const uint8_t *data, size_t len);

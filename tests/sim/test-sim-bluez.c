@@ -33,7 +33,11 @@ static void test_discovery(void **state) {
         Harness h;
         const char *args[] = { "--seed", "5", "-w", "anna:AA:BB:CC:DD:EE:01,AA:BB:CC:DD:EE:02", "-w",
                                "ben:AA:BB:CC:DD:EE:03,AA:BB:CC:DD:EE:04:standing", "-c", "wearer zed mode=running",
-                               "-c", "footpod zed 11:22:33:44:55:66", NULL };
+                               "-c", "footpod zed 11:22:33:44:55:66",
+                               /* never bonded: BlueZ knows them only from discovery */
+                               "-c", "unbond AA:BB:CC:DD:EE:01", "-c", "unbond AA:BB:CC:DD:EE:02", "-c",
+                               "unbond AA:BB:CC:DD:EE:03", "-c", "unbond AA:BB:CC:DD:EE:04", "-c",
+                               "unbond 11:22:33:44:55:66", NULL };
         harness_start(&h, args);
         assert_int_equal(get_bool(&h, "/org/bluez/hci0", ADAPTER, "Powered"), 1);
         assert_int_equal(get_bool(&h, "/org/bluez/hci0", ADAPTER, "Discovering"), 0);
@@ -87,7 +91,8 @@ static void test_discovery_session_ends_with_client(void **state) {
 
 static void test_temporary_devices_expire(void **state) {
         Harness h;
-        const char *args[] = { "-c", "temporary-timeout 300ms", NULL };
+        const char *args[] = { "-c", "temporary-timeout 300ms", "-w", "anna:AA:BB:CC:DD:EE:01,AA:BB:CC:DD:EE:02",
+                               "-c", "unbond AA:BB:CC:DD:EE:01", "-c", "unbond AA:BB:CC:DD:EE:02", NULL };
         harness_start(&h, args);
         discover(&h);
         ok(&h, "/org/bluez/hci0/dev_AA_BB_CC_DD_EE_02", DEV, "Connect");
@@ -357,7 +362,9 @@ static bool name_has_owner(Harness *h, char *ret_owner) {
 static void test_bluetoothd_restart(void **state) {
         Harness h;
         char before[64], after[64];
-        harness_start(&h, NULL);
+        const char *args[] = { "-w", "anna:AA:BB:CC:DD:EE:01,AA:BB:CC:DD:EE:02", "-c", "unbond AA:BB:CC:DD:EE:01",
+                                "-c", "unbond AA:BB:CC:DD:EE:02", NULL };
+        harness_start(&h, args);
         connect_l1(&h);
         char err[256];
         assert_true(call(&h, "/org/bluez/hci0/dev_AA_BB_CC_DD_EE_02", "org.freedesktop.DBus.Properties", "Set", err, NULL, "ssv",
