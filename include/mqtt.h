@@ -28,6 +28,10 @@
 
 typedef struct MqttClient MqttClient;
 
+/* The largest message we accept from the broker (topic + payload + headers). Every topic we read
+ * (steps, availability, reminder/set, Home Assistant's status) carries well under 4 KiB. */
+#define MQTT_MAX_INCOMING_PACKET 16384u
+
 typedef enum MqttPublishKind {
         MQTT_PUBLISH_EVENT,     /* QoS >= 1, never dropped silently (refused with -ENOBUFS when full) */
         MQTT_PUBLISH_STATE,     /* retained QoS >= 1, cached; identical payloads are not re-sent */

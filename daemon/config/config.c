@@ -550,7 +550,7 @@ static const ConfigItem schema[] = {
         /* 8883 with tls = yes and no port: check_tls() */
         { KEY("mqtt", "port", "a port number from 1 to 65535", "1883", 0),
           parse_uint, FIELD(port), .min = 1, .max = 65535 },
-        { KEY("mqtt", "protocol", "3.1.1 or 5", "3.1.1", 0), parse_protocol, FIELD(protocol_version) },
+        { KEY("mqtt", "protocol", "3.1.1 or 5", "5", 0), parse_protocol, FIELD(protocol_version) },
         { KEY("mqtt", "tls", "yes or no", "no", 0), parse_bool, FIELD(tls) },
         { KEY("mqtt", "ca-file", "an absolute path", NULL, 0), parse_path, STRING(tls_ca_file) },
         { KEY("mqtt", "ca-path", "an absolute path", DEFAULT_CA_PATH " with tls = yes and no ca-file", 0),

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -32,6 +34,8 @@
 #define MQTT_RESOLVE_POLL_USEC (20 * USEC_PER_MSEC)
 #define MQTT_HA_REANNOUNCE_DELAY_USEC (1 * USEC_PER_SEC)
 #define MQTT_DEFAULT_CA_PATH "/etc/ssl/certs"
+/* MQTT 5: the session outlives a disconnect by this long (3.1.1's clean session false has no limit) */
+#define MQTT_SESSION_EXPIRY_SEC (7u * 24 * 3600)
 
 #define IN_SET(x, a, b, c) ((x) == (a) || (x) == (b) || (x) == (c))
 
@@ -98,6 +102,8 @@ struct MqttClient {
         int connack_rc;             /* last CONNACK code, to classify a refusal */
         uint64_t reconnects;
         uint64_t connect_failures;
+        uint64_t oversized;         /* incoming messages over MQTT_MAX_INCOMING_PACKET, ignored */
+        uint64_t oversized_logged_usec;
         uint64_t rng;
 
         char state_topic[MQTT_TOPIC_MAX];
@@ -219,6 +225,7 @@ static void notify_connection(MqttClient *c, bool connected, int error) {
 }
 
 static int client_attempt(MqttClient *c);
+static uint64_t now_monotonic(void);
 static int client_connect_address(MqttClient *c, const char *address);
 
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -594,6 +601,20 @@ static int on_fetch_timeout(sd_event_source *es, uint64_t usec, void *userdata) 
 static void on_mosq_message(struct mosquitto *mosq, void *userdata, const struct mosquitto_message *msg) {
         MqttClient *c = userdata;
 
+        /* Only reachable with MQTT 3.1.1 (with 5 the broker holds such messages back): libmosquitto
+         * has read it whole already; at least nothing parses it. */
+        if (msg->payloadlen < 0 || (size_t) msg->payloadlen + strlen(msg->topic) > MQTT_MAX_INCOMING_PACKET) {
+                uint64_t now = now_monotonic();
+                c->oversized++;
+                if (c->oversized_logged_usec == 0 || now - c->oversized_logged_usec >= 60 * USEC_PER_SEC) {
+                        c->oversized_logged_usec = now;
+                        log_warning("MQTT: ignoring a %d-byte message on %s (more than %u bytes; %" PRIu64
+                                    " so far). Limit message sizes on the broker (message_size_limit).",
+                                    msg->payloadlen, msg->topic, MQTT_MAX_INCOMING_PACKET, c->oversized);
+                }
+                return;
+        }
+
         for (Subscription *s = c->subscriptions; s; s = s->next) {
                 if (!streq(s->topic, msg->topic))
                         continue;
@@ -631,6 +652,34 @@ static void on_homeassistant_status(MqttClient *c, const char *topic, const void
         log_info("MQTT: Home Assistant is online, announcing again.");
         (void) sd_event_add_time_relative(c->event, &c->reannounce_timer, CLOCK_MONOTONIC,
                                           MQTT_HA_REANNOUNCE_DELAY_USEC, 0, on_reannounce, c);
+}
+
+/* MQTT 5 CONNECT properties: Maximum Packet Size, so that the broker never sends us a message we
+ * would have to hold whole (libmosquitto reads every packet into one buffer of the announced
+ * length; a client has no limit of its own, see its packet__read()), and a session expiry so that
+ * the broker keeps our subscriptions like 3.1.1's clean session false.
+ *
+ * libmosquitto only takes CONNECT properties through the blocking mosquitto_connect_bind_v5().
+ * It stores them before it validates the port, and every later connect, the asynchronous one
+ * included, sends the stored ones (lib/connect.c, 2.0.11 to 2.0.20): so we hand them over with a
+ * port it refuses, which connects nowhere. The integration test (test-broker-abuse.py) checks that
+ * the broker honours the limit, so a libmosquitto that behaves otherwise fails there. */
+static int client_set_connect_properties(MqttClient *c) {
+        mosquitto_property *props = NULL;
+        int rc;
+
+        rc = mosquitto_property_add_int32(&props, MQTT_PROP_MAXIMUM_PACKET_SIZE, MQTT_MAX_INCOMING_PACKET);
+        if (rc == MOSQ_ERR_SUCCESS)
+                rc = mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, MQTT_SESSION_EXPIRY_SEC);
+        if (rc == MOSQ_ERR_SUCCESS) {
+                rc = mosquitto_connect_bind_v5(c->mosq, "127.0.0.1", -1, (int) c->config->keepalive_sec, NULL, props);
+                rc = rc == MOSQ_ERR_INVAL ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOT_SUPPORTED;
+        }
+        mosquitto_property_free_all(&props);
+        if (rc != MOSQ_ERR_SUCCESS)
+                return log_error_errno(mqtt_errno_from_mosq(rc), "MQTT: cannot set the MQTT 5 connect properties: %s",
+                                       mosquitto_strerror(rc));
+        return 0;
 }
 
 static void tls_info_callback(const SSL *ssl, int where, int ret) {
@@ -847,6 +896,14 @@ int mqtt_client_new(sd_event *event, const Config *config, MqttClient **ret) {
                 if (r < 0)
                         return r;
         }
+        if (config->protocol_version == 5) {
+                r = client_set_connect_properties(c);
+                if (r < 0)
+                        return r;
+        } else
+                log_warning("MQTT 3.1.1 cannot ask the broker to hold back large messages: limit them on the broker "
+                            "(message_size_limit %u in mosquitto.conf) or use protocol = 5.",
+                            MQTT_MAX_INCOMING_PACKET);
 
         mosquitto_connect_callback_set(c->mosq, on_mosq_connect);
         mosquitto_disconnect_callback_set(c->mosq, on_mosq_disconnect);

@@ -295,7 +295,7 @@ static void test_defaults(void **state) {
         assert_string_equal(c.state_directory, "/var/lib/private/insole2mqtt");
         assert_string_equal(c.host, "localhost");
         assert_int_equal(c.port, 1883);
-        assert_int_equal(c.protocol_version, 311);
+        assert_int_equal(c.protocol_version, 5);
         assert_int_equal(c.qos, 1);
         assert_false(c.tls);
         assert_false(c.auto_discovery);
