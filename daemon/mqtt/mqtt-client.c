@@ -103,6 +103,8 @@ struct MqttClient {
         uint64_t reconnects;
         uint64_t connect_failures;
         uint64_t oversized;         /* incoming messages over MQTT_MAX_INCOMING_PACKET, ignored */
+        MqttOutboxStats drops_logged; /* the outbox's drop counters as last logged */
+        uint64_t drops_logged_usec;
         uint64_t oversized_logged_usec;
         uint64_t rng;
 
@@ -356,10 +358,34 @@ static int on_io_prepare(sd_event_source *s, void *userdata) {
         return sd_event_source_set_io_events(s, EPOLLIN | (mosquitto_want_write(c->mosq) ? EPOLLOUT : 0));
 }
 
+/* Every drop is counted by the outbox; here it is also said, with its reason, at most once a
+ * minute (a long outage with the raw stream on drops hundreds a second). */
+static void client_log_drops(MqttClient *c) {
+        MqttOutboxStats now;
+        uint64_t t = now_monotonic();
+
+        mqtt_outbox_get_stats(c->outbox, &now);
+        if (now.dropped == c->drops_logged.dropped)
+                return;
+        if (c->drops_logged_usec != 0 && t - c->drops_logged_usec < 60 * USEC_PER_SEC)
+                return;
+        log_warning("MQTT: dropped %" PRIu64 " message(s) since %s: %" PRIu64 " because the outbox held %u messages "
+                    "(outbox-max), %" PRIu64 " because it held %zu bytes (outbox-max-bytes), %" PRIu64
+                    " raw samples whose write failed. %s",
+                    now.dropped - c->drops_logged.dropped, c->drops_logged_usec ? "the last report" : "start",
+                    now.dropped_count - c->drops_logged.dropped_count, now.pending + now.inflight,
+                    now.dropped_bytes - c->drops_logged.dropped_bytes, now.bytes,
+                    now.dropped_write - c->drops_logged.dropped_write,
+                    c->state == CLIENT_CONNECTED ? "" : "The broker is unreachable.");
+        c->drops_logged = now;
+        c->drops_logged_usec = t;
+}
+
 static int on_misc_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         MqttClient *c = userdata;
         int rc;
 
+        client_log_drops(c);
         if (c->state == CLIENT_CONNECTED || c->state == CLIENT_CONNECTING) {
                 rc = mosquitto_loop_misc(c->mosq);
                 if (c->state == CLIENT_CONNECTED || c->state == CLIENT_CONNECTING) {
@@ -856,6 +882,7 @@ int mqtt_client_new(sd_event *event, const Config *config, MqttClient **ret) {
         if (r < 0)
                 return config_log_key(config, LOG_ERR, r, &config->outbox_max, "found %u, expected room for it (%m)",
                                       config->outbox_max);
+        mqtt_outbox_set_max_bytes(c->outbox, (size_t) config->outbox_max_bytes);
 
         if (config->client_id[0])
                 (void) snprintf(client_id, sizeof client_id, "%s", config->client_id);

@@ -12,6 +12,7 @@ struct Message {
         MqttMessageKind kind;
         int mid;            /* 0 while pending */
         size_t len;
+        size_t cost;        /* what it holds in memory, for the byte bound */
         char *topic;        /* points into data[] */
         char *payload;
         char data[];
@@ -32,6 +33,8 @@ typedef struct List {
 
 struct MqttOutbox {
         unsigned max_messages;
+        size_t max_bytes;
+        size_t bytes;
         unsigned max_inflight;
         int qos;
         List pending;
@@ -89,10 +92,15 @@ int mqtt_outbox_new(unsigned max_messages, unsigned max_inflight, int qos, MqttO
         if (!o)
                 return -ENOMEM;
         o->max_messages = max_messages;
+        o->max_bytes = SIZE_MAX;
         o->max_inflight = MIN(max_inflight, 65535u);
         o->qos = qos;
         *ret = o;
         return 0;
+}
+
+void mqtt_outbox_set_max_bytes(MqttOutbox *o, size_t max_bytes) {
+        o->max_bytes = max_bytes > 0 ? max_bytes : SIZE_MAX;
 }
 
 MqttOutbox *mqtt_outbox_free(MqttOutbox *o) {
@@ -119,7 +127,8 @@ static Message *message_new(MqttMessageKind kind, const char *topic, const void 
         m = malloc(sizeof *m + tlen + 1 + len + 1);
         if (!m)
                 return NULL;
-        *m = (Message) { .kind = kind, .len = len };
+        /* + malloc's own header, so that the bound holds for what the process really uses */
+        *m = (Message) { .kind = kind, .len = len, .cost = sizeof *m + tlen + 1 + len + 1 + 16 };
         m->topic = m->data;
         memcpy(m->topic, topic, tlen + 1);
         m->payload = m->data + tlen + 1;
@@ -171,12 +180,21 @@ static int retained_update(MqttOutbox *o, const char *topic, const void *payload
         return 1;
 }
 
-static bool drop_oldest_stream(MqttOutbox *o) {
+static void message_release(MqttOutbox *o, List *l, Message *m) {
+        list_remove(l, m);
+        o->bytes -= m->cost;
+        free(m);
+}
+
+static bool drop_oldest_stream(MqttOutbox *o, bool for_bytes) {
         for (Message *m = o->pending.head; m; m = m->next)
                 if (m->kind == MQTT_MESSAGE_STREAM) {
-                        list_remove(&o->pending, m);
-                        free(m);
+                        message_release(o, &o->pending, m);
                         o->stats.dropped++;
+                        if (for_bytes)
+                                o->stats.dropped_bytes++;
+                        else
+                                o->stats.dropped_count++;
                         return true;
                 }
         return false;
@@ -212,22 +230,35 @@ static int enqueue(MqttOutbox *o, MqttMessageKind kind, const char *topic, const
                                 old->next->prev = m;
                         else
                                 o->pending.tail = m;
+                        o->bytes = o->bytes - old->cost + m->cost;
                         free(old);
                         return 1;
                 }
         }
 
-        if (mqtt_outbox_depth(o) >= o->max_messages && !drop_oldest_stream(o)) {
-                /* Full of events and states we must not lose: refuse the newest. States are still
-                 * in the retained cache and go out with the next requeue. */
-                o->stats.dropped++;
-                return -ENOBUFS;
-        }
-
         m = message_new(kind, topic, payload, len);
         if (!m)
                 return -ENOMEM;
+        for (;;) {
+                bool over_count = mqtt_outbox_depth(o) >= o->max_messages;
+                bool over_bytes = m->cost > o->max_bytes || o->bytes > o->max_bytes - m->cost;
+
+                if (!over_count && !over_bytes)
+                        break;
+                if (m->cost <= o->max_bytes && drop_oldest_stream(o, !over_count))
+                        continue;
+                /* Full of events and states we must not lose: refuse the newest. States are still
+                 * in the retained cache and go out with the next requeue. */
+                free(m);
+                o->stats.dropped++;
+                if (over_count)
+                        o->stats.dropped_count++;
+                else
+                        o->stats.dropped_bytes++;
+                return -ENOBUFS;
+        }
         list_append(&o->pending, m);
+        o->bytes += m->cost;
         return 1;
 }
 
@@ -289,13 +320,13 @@ int mqtt_outbox_flush(MqttOutbox *o, struct mosquitto *mosq) {
                 if (qos == 0) {
                         if (rc == MOSQ_ERR_NO_CONN)
                                 return -ENOTCONN; /* not queued: keep it for later */
-                        list_remove(&o->pending, m);
-                        free(m);
+                        message_release(o, &o->pending, m);
                         o->stats.handed++;
                         if (rc == MOSQ_ERR_SUCCESS)
                                 o->stats.published++;
                         else if (rc_means_queued_by_library(rc)) {
                                 o->stats.dropped++; /* the write failed; QoS 0 is not retried */
+                                o->stats.dropped_write++;
                                 return -ENOTCONN;
                         } else
                                 o->stats.rejected++;
@@ -303,12 +334,12 @@ int mqtt_outbox_flush(MqttOutbox *o, struct mosquitto *mosq) {
                         continue;
                 }
 
-                list_remove(&o->pending, m);
                 if (!rc_means_queued_by_library(rc)) {
-                        free(m);
+                        message_release(o, &o->pending, m);
                         o->stats.rejected++;
                         continue;
                 }
+                list_remove(&o->pending, m);
                 m->mid = mid;
                 list_append(&o->inflight, m);
                 o->stats.handed++;
@@ -322,8 +353,7 @@ int mqtt_outbox_flush(MqttOutbox *o, struct mosquitto *mosq) {
 bool mqtt_outbox_acked(MqttOutbox *o, int mid) {
         for (Message *m = o->inflight.head; m; m = m->next)
                 if (m->mid == mid) {
-                        list_remove(&o->inflight, m);
-                        free(m);
+                        message_release(o, &o->inflight, m);
                         o->stats.published++;
                         return true;
                 }
@@ -335,4 +365,5 @@ void mqtt_outbox_get_stats(const MqttOutbox *o, MqttOutboxStats *ret) {
         ret->pending = o->pending.n;
         ret->inflight = o->inflight.n;
         ret->retained = o->n_retained;
+        ret->bytes = o->bytes;
 }

@@ -36,18 +36,24 @@ typedef enum MqttMessageKind {
 
 typedef struct MqttOutboxStats {
         uint64_t published;  /* acknowledged (QoS>0) or written (QoS 0) */
-        uint64_t dropped;    /* STREAM messages dropped for room, EVENTs refused when full */
+        uint64_t dropped;    /* STREAM messages dropped for room, EVENTs refused when full, QoS 0 writes that failed */
+        uint64_t dropped_count; /* ... of them because max_messages was reached */
+        uint64_t dropped_bytes; /* ... because max_bytes was reached (or the message alone is larger) */
+        uint64_t dropped_write; /* ... QoS 0 messages whose write failed (not retried) */
         uint64_t rejected;   /* refused by libmosquitto's own checks (topic, size) */
         uint64_t handed;     /* passed to mosquitto_publish() */
         unsigned pending;    /* waiting here */
         unsigned inflight;   /* handed over, not yet acknowledged */
         unsigned retained;   /* topics in the retained cache */
+        size_t bytes;        /* held by pending and in-flight messages, allocation included */
 } MqttOutboxStats;
 
 typedef struct MqttOutbox MqttOutbox;
 
 int mqtt_outbox_new(unsigned max_messages, unsigned max_inflight, int qos, MqttOutbox **ret);
 MqttOutbox *mqtt_outbox_free(MqttOutbox *o);
+/* Also bound the bytes held by pending and in-flight messages (default: no byte bound). */
+void mqtt_outbox_set_max_bytes(MqttOutbox *o, size_t max_bytes);
 DEFINE_TRIVIAL_CLEANUP_FUNC(MqttOutbox *, mqtt_outbox_free);
 
 /* 1 queued, 0 unchanged STATE (nothing to do), -ENOBUFS full, -ENOMEM, -EINVAL. */
