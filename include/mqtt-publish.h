@@ -159,6 +159,8 @@ typedef struct MqttHealth {
         uint64_t mqtt_dropped;
         unsigned mqtt_outbox_depth;
         unsigned mqtt_inflight;
+        uint64_t mqtt_outbox_bytes;
+        uint64_t mqtt_refused;         /* broker messages not believed: oversized, implausible, untrusted */
 } MqttHealth;
 
 void mqtt_payload_bridge_health(JsonWriter *w, const MqttStamp *stamp, const MqttHealth *h);

@@ -45,6 +45,8 @@ typedef struct MqttClientStats {
         uint64_t published;
         uint64_t dropped;
         uint64_t rejected;
+        uint64_t oversized;             /* incoming messages over MQTT_MAX_INCOMING_PACKET, ignored */
+        uint64_t outbox_bytes;
         unsigned outbox_depth;  /* pending + in flight */
         unsigned inflight;
 } MqttClientStats;

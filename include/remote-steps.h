@@ -31,3 +31,21 @@ int remote_steps_parse(const void *payload, size_t len, RemoteSteps *ret);
 /* Whether a device counter state published by another gateway should replace ours: ours is
  * unknown, the device restarted since (another boot), or it is the same boot further on. */
 bool remote_device_state_is_newer(const BluezStepState *ours, const MqttDeviceSteps *remote);
+
+/* Plausibility of another gateway's count (anyone allowed to publish on the broker can write one):
+ * today's count can only have grown by what the wearer could have walked since we last knew it,
+ * REMOTE_STEPS_MAX_RATE steps per second (a sprint is about 4.5), plus REMOTE_STEPS_SLACK_SEC of
+ * it for clocks that disagree. known_usec is the wall clock when `ours` was last known to be
+ * right; 0 = never, and then the step may be up to unknown_max (REMOTE_STEPS_DAY_MAX for today's
+ * count, REMOTE_STEPS_LIFETIME_MAX for a total a new gateway has never seen). */
+#define REMOTE_STEPS_MAX_RATE 5u
+#define REMOTE_STEPS_SLACK_SEC 10u
+#define REMOTE_STEPS_DAY_MAX (REMOTE_STEPS_MAX_RATE * UINT64_C(3600) * 24)
+#define REMOTE_STEPS_LIFETIME_MAX (REMOTE_STEPS_DAY_MAX * 365 * 120)
+bool remote_steps_plausible(uint64_t ours, uint64_t theirs, uint64_t known_usec, uint64_t now_usec,
+                            uint64_t unknown_max);
+
+/* Whether the configuration believes this gateway's counts: an empty trusted-gateways list
+ * believes every gateway; our own id is always believed; an anonymous count only with an empty
+ * list. */
+bool remote_gateway_is_trusted(const Config *config, const char *gateway);

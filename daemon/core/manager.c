@@ -57,6 +57,9 @@ struct Manager {
         bool steps_published[CONFIG_MAX_WEARERS];
         int last_battery[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
         RawPacer raw_pacer[CONFIG_MAX_WEARERS][_FOOT_SIDE_MAX];
+        uint64_t steps_known_usec[CONFIG_MAX_WEARERS]; /* wall clock: our count last known right */
+        uint64_t remote_refused;                       /* step counts from the broker we did not believe */
+        uint64_t remote_refused_logged_usec;
 
         StateStore state;
         GaitAlerts *alerts;
@@ -245,6 +248,7 @@ static void manager_restore_state(Manager *m) {
                         continue;
                 w->steps_total = ws->steps_total;
                 wearer_restore_footpod(w, ws->distance_total_dm, ws->has_footpod_total, ws->footpod_total_dm);
+                m->steps_known_usec[i] = m->state.saved_usec;
                 if (ws->coach_json) {
                         JsonParseError error = {};
                         r = coach_restore(w->coach, &now, ws->coach_json, strlen(ws->coach_json), &error);
@@ -689,6 +693,18 @@ static void on_reminder_command(MqttClient *c, const char *topic, const void *pa
 
 /* Another gateway's count for a wearer we do not hold right now (or our own retained message
  * after a restart): take over the larger counts and the newer insole counter states. */
+/* Counted always, said at most once a minute: anyone who may publish there can send many. */
+static void refuse_remote_steps(Manager *m, Wearer *w, const char *why) {
+        uint64_t now = now_monotonic(m);
+
+        m->remote_refused++;
+        if (m->remote_refused_logged_usec != 0 && now - m->remote_refused_logged_usec < USEC_PER_MINUTE)
+                return;
+        m->remote_refused_logged_usec = now;
+        log_ctx(LOG_WARNING, &w->log, "Refusing a step count on the broker: %s (%" PRIu64 " refused so far).", why,
+                m->remote_refused);
+}
+
 static void on_steps_message(MqttClient *c, const char *topic, const void *payload, size_t len, bool retained,
                              void *userdata) {
         struct CommandCtx *ctx = userdata;
@@ -708,7 +724,20 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
                 return;
         }
         now = coach_clock(m);
+        if (!remote_gateway_is_trusted(&m->config, rs.gateway)) {
+                refuse_remote_steps(m, w, "from a gateway not in trusted-gateways");
+                return;
+        }
         (void) local_date_to_string(coach_today(w->coach)->date, our_day, sizeof(our_day));
+        if ((streq(rs.day, our_day) &&
+             !remote_steps_plausible(coach_today(w->coach)->steps, rs.steps_today, m->steps_known_usec[ctx->wearer],
+                                     now.wall_usec, REMOTE_STEPS_DAY_MAX)) ||
+            !remote_steps_plausible(w->steps_total, rs.steps_total, m->steps_known_usec[ctx->wearer], now.wall_usec,
+                                    REMOTE_STEPS_LIFETIME_MAX)) {
+                refuse_remote_steps(m, w, "it grew faster than anyone walks");
+                return;
+        }
+        m->steps_known_usec[ctx->wearer] = now.wall_usec;
         if (streq(rs.day, our_day) && rs.steps_today > coach_today(w->coach)->steps) {
                 log_ctx(LOG_DEBUG, &w->log, "Taking over today's count from %s: %" PRIu64 " steps.",
                         rs.gateway[0] ? rs.gateway : "the broker", rs.steps_today);
@@ -772,6 +801,8 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         for (size_t i = 0; i < m->n_wearers; i++) {
                 wearer_tick(m->wearers[i], &now);
                 drain_wearer(m, i, &now);
+                if (wearer_any_streaming(m->wearers[i]))
+                        m->steps_known_usec[i] = now.wall_usec; /* we count them ourselves */
         }
         publish_link_changes(m, now.mono_usec, now.wall_usec);
         publish_bridge_changes(m, now.wall_usec);
@@ -803,6 +834,7 @@ static int on_health(sd_event_source *s, uint64_t usec, void *userdata) {
         h.uptime_usec = now - m->start_usec;
         (void) mqtt_read_rss_bytes(&h.memory_rss_bytes);
         h.notifications_per_s = elapsed > 0 ? (double) (m->notifications - m->notifications_at_health) / elapsed : 0;
+        h.mqtt_refused = m->remote_refused;
         mqtt_health_fill_transport(&h, m->mqtt);
 
         for (size_t i = 0; i < m->n_wearers; i++) {

@@ -65,3 +65,31 @@ bool remote_device_state_is_newer(const BluezStepState *ours, const MqttDeviceSt
                 return true;
         return remote->steps > ours->steps;
 }
+
+bool remote_steps_plausible(uint64_t ours, uint64_t theirs, uint64_t known_usec, uint64_t now_usec,
+                            uint64_t unknown_max) {
+        uint64_t elapsed_sec;
+
+        if (theirs <= ours)
+                return true;
+        if (known_usec == 0)
+                return theirs - ours <= unknown_max;
+        elapsed_sec = now_usec > known_usec ? (now_usec - known_usec) / USEC_PER_SEC : 0;
+        /* a day's worth at most: beyond that the day changed anyway (today), and a total grows
+         * by at most that much a day */
+        elapsed_sec = MIN(elapsed_sec, (uint64_t) 365 * 24 * 3600) + REMOTE_STEPS_SLACK_SEC;
+        return theirs - ours <= elapsed_sec * REMOTE_STEPS_MAX_RATE;
+}
+
+bool remote_gateway_is_trusted(const Config *config, const char *gateway) {
+        if (config->n_trusted_gateways == 0)
+                return true;
+        if (!gateway || !gateway[0])
+                return false;
+        if (streq(gateway, config->gateway_id))
+                return true;
+        for (unsigned i = 0; i < config->n_trusted_gateways; i++)
+                if (streq(gateway, config->trusted_gateways[i]))
+                        return true;
+        return false;
+}

@@ -1212,6 +1212,8 @@ void mqtt_client_get_stats(const MqttClient *c, MqttClientStats *ret) {
                 .published = o.published,
                 .dropped = o.dropped,
                 .rejected = o.rejected,
+                .oversized = c->oversized,
+                .outbox_bytes = o.bytes,
                 .outbox_depth = o.pending + o.inflight,
                 .inflight = o.inflight,
         };

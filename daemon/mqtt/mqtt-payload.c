@@ -121,6 +121,8 @@ void mqtt_payload_bridge_health(JsonWriter *w, const MqttStamp *stamp, const Mqt
         json_kv_uint(w, "dropped", h->mqtt_dropped);
         json_kv_uint(w, "outbox_depth", h->mqtt_outbox_depth);
         json_kv_uint(w, "inflight", h->mqtt_inflight);
+        json_kv_uint(w, "outbox_bytes", h->mqtt_outbox_bytes);
+        json_kv_uint(w, "refused", h->mqtt_refused);
         json_object_end(w);
         json_object_end(w);
 }

@@ -305,4 +305,6 @@ void mqtt_health_fill_transport(MqttHealth *h, const MqttClient *c) {
         h->mqtt_dropped = st.dropped;
         h->mqtt_outbox_depth = st.outbox_depth;
         h->mqtt_inflight = st.inflight;
+        h->mqtt_outbox_bytes = st.outbox_bytes;
+        h->mqtt_refused += st.oversized;
 }

@@ -70,11 +70,48 @@ static void test_device_state_newer(void **state) {
         assert_false(remote_device_state_is_newer(&ours, &remote));
 }
 
+static void test_plausible(void **state) {
+        const uint64_t t = 1795341600ULL * USEC_PER_SEC;
+
+        /* lower or equal: nothing to believe */
+        assert_true(remote_steps_plausible(100, 50, t, t, REMOTE_STEPS_DAY_MAX));
+        /* 60 s later: at most 5 steps/s over 60 s + 10 s of slack = 350 more */
+        assert_true(remote_steps_plausible(1000, 1350, t, t + 60 * USEC_PER_SEC, REMOTE_STEPS_DAY_MAX));
+        assert_false(remote_steps_plausible(1000, 1351, t, t + 60 * USEC_PER_SEC, REMOTE_STEPS_DAY_MAX));
+        /* the forged count of the issue */
+        assert_false(remote_steps_plausible(1234, UINT64_C(4600000000000000000), t, t + 3600 * USEC_PER_SEC,
+                                            REMOTE_STEPS_DAY_MAX));
+        /* a clock that went backwards: only the slack */
+        assert_true(remote_steps_plausible(0, 50, t, t - USEC_PER_SEC, REMOTE_STEPS_DAY_MAX));
+        assert_false(remote_steps_plausible(0, 51, t, t - USEC_PER_SEC, REMOTE_STEPS_DAY_MAX));
+        /* nothing known: a day's worth for today, a life's for a total */
+        assert_true(remote_steps_plausible(0, REMOTE_STEPS_DAY_MAX, 0, t, REMOTE_STEPS_DAY_MAX));
+        assert_false(remote_steps_plausible(0, REMOTE_STEPS_DAY_MAX + 1, 0, t, REMOTE_STEPS_DAY_MAX));
+        assert_true(remote_steps_plausible(0, 5000000, 0, t, REMOTE_STEPS_LIFETIME_MAX));
+        assert_false(remote_steps_plausible(0, UINT64_C(4600000000000000000), 0, t, REMOTE_STEPS_LIFETIME_MAX));
+}
+
+static void test_trusted_gateways(void **state) {
+        Config c = { .gateway_id = "hall" };
+
+        assert_true(remote_gateway_is_trusted(&c, "anyone"));
+        assert_true(remote_gateway_is_trusted(&c, ""));
+        strcpy(c.trusted_gateways[0], "room1");
+        strcpy(c.trusted_gateways[1], "room2");
+        c.n_trusted_gateways = 2;
+        assert_true(remote_gateway_is_trusted(&c, "room2"));
+        assert_true(remote_gateway_is_trusted(&c, "hall"));
+        assert_false(remote_gateway_is_trusted(&c, "room3"));
+        assert_false(remote_gateway_is_trusted(&c, ""));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_full_payload),
                 cmocka_unit_test(test_parse_minimal_and_hostile),
                 cmocka_unit_test(test_device_state_newer),
+                cmocka_unit_test(test_plausible),
+                cmocka_unit_test(test_trusted_gateways),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
