@@ -21,6 +21,7 @@ typedef struct RemoteSteps {
         uint64_t steps_total;
         char day[11];
         char gateway[CONFIG_NAME_MAX + 1]; /* "" when the publisher did not say */
+        uint64_t seq;                      /* 0 when absent */
         MqttDeviceSteps device[_DEVICE_ROLE_MAX];
 } RemoteSteps;
 

@@ -32,8 +32,10 @@
 #include "config.h"
 #include "insole.h"
 
-#define STATE_STORE_VERSION 1
+#define STATE_STORE_VERSION 2           /* 2 ends with "end=<checksum>"; 1 (no end line) is still read */
 #define STATE_STORE_FILENAME "state"
+#define STATE_STORE_LAST_FILENAME "state.last"       /* the previous good file, kept by every save */
+#define STATE_STORE_DAMAGED_FILENAME "state.damaged" /* a file that could not be read, kept aside */
 #define STATE_STORE_MAX_SEQS 1024
 #define STATE_STORE_MAX_SIZE (1024 * 1024)
 #define STATE_DEVICE_INFO_MAX 64 /* = DEVICE_INFO_STRING_MAX */
@@ -94,8 +96,17 @@ uint64_t state_store_get_seq(const StateStore *s, const char *topic);
 int state_store_format(const StateStore *s, char **ret, size_t *ret_len);
 int state_store_parse(const char *text, size_t len, StateStore *s);
 
-/* I/O: dir is created (0700) when missing. load returns -ENOENT when there is no file yet. */
-int state_store_load(const char *dir, StateStore *s);
+/* I/O: dir is created (0700) when missing.
+ *
+ * load reads "state", all or nothing. When that is missing or damaged (unreadable, truncated, a bad
+ * value, a wrong checksum) a damaged one is renamed to "state.damaged" and "state.last" is read
+ * instead; *ret_source (may be NULL) says which one was loaded. -ENOENT: neither is usable (the
+ * caller restores from the broker). -EPROTONOSUPPORT: "state" was written by a newer version; it
+ * is left alone and must never be overwritten (the caller refuses to start). */
+int state_store_load(const char *dir, StateStore *s, const char **ret_source);
+/* Writes a temporary file, fsyncs it, keeps the current "state" as "state.last", renames the new
+ * one over "state", fsyncs the directory. On any error (read-only or full file system) nothing
+ * that was there is changed and the temporary file is removed. */
 int state_store_save(const char *dir, const StateStore *s);
 /* Whether state_store_save() can write into dir: a directory this process may write to, or one
  * it may create (its parent exists and is writable). Creates nothing; returns 0 or -errno. */

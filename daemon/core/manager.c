@@ -60,6 +60,10 @@ struct Manager {
         uint64_t steps_known_usec[CONFIG_MAX_WEARERS]; /* wall clock: our count last known right */
         uint64_t remote_refused;                       /* step counts from the broker we did not believe */
         uint64_t remote_refused_logged_usec;
+        bool restore_from_broker;                      /* no usable state file: ask the broker */
+        unsigned restore_pending;                      /* retained topics still being fetched */
+        sd_event_source *restore_timer;                /* gives up waiting for the broker */
+        bool publishing;                               /* manager_start_publishing() ran */
 
         StateStore state;
         GaitAlerts *alerts;
@@ -178,8 +182,8 @@ static void manager_save_state(Manager *m) {
         CoachClock now = coach_clock(m);
         int r;
 
-        if (!m->config.state_directory)
-                return;
+        if (!m->config.state_directory || !m->publishing)
+                return; /* a lost state not restored yet: saving now would make it zero for good */
         for (size_t i = 0; i < m->n_wearers; i++) {
                 Wearer *w = m->wearers[i];
                 WearerState *ws = state_store_wearer(&m->state, w->config->name, true);
@@ -224,22 +228,41 @@ static void manager_save_state(Manager *m) {
                 log_warning_errno(r, "Failed to save state to %s, will try again: %m", m->config.state_directory);
 }
 
-static void manager_restore_state(Manager *m) {
+static int manager_restore_state(Manager *m) {
         CoachClock now = coach_clock(m);
+        const char *source = NULL;
         int r;
 
         if (!m->config.state_directory)
-                return;
-        r = state_store_load(m->config.state_directory, &m->state);
-        if (r == -ENOENT)
-                return;
+                return 0;
+        r = state_store_load(m->config.state_directory, &m->state, &source);
+        if (r == -EPROTONOSUPPORT)
+                return log_error_errno(r, "%s/" STATE_STORE_FILENAME " was written by a newer version of insole2mqtt; "
+                                       "refusing to start rather than overwrite it. Start the newer version again, or "
+                                       "move the file away (today's counts then come back from the broker).",
+                                       m->config.state_directory);
         if (r < 0) {
-                log_warning_errno(r, "Failed to read the saved state in %s, starting afresh: %m",
-                                  m->config.state_directory);
+                /* Both copies gone or damaged: today's counts and every seq come back from what we
+                 * published (retained) before anything new is published; topics with nothing
+                 * retained continue after the wall clock in ms (no topic publishes 1000/s), so
+                 * that no seq ever goes backwards. */
+                if (r != -ENOENT)
+                        log_warning_errno(r, "Cannot read the saved state in %s: %m", m->config.state_directory);
+                log_info("No saved state: restoring today's counts and sequence numbers from the broker.");
                 state_store_done(&m->state);
                 state_store_init(&m->state);
-                return;
+                m->restore_from_broker = true;
+                if (now.wall_trusted)
+                        mqtt_client_set_seq_floor(m->mqtt, now.wall_usec / USEC_PER_MSEC);
+                else
+                        log_warning("The wall clock is not synchronised: sequence numbers of topics with nothing "
+                                    "retained restart from 1.");
+                return 0;
         }
+        if (source && streq(source, STATE_STORE_LAST_FILENAME))
+                log_warning("%s/" STATE_STORE_FILENAME " is missing or damaged (kept as " STATE_STORE_DAMAGED_FILENAME
+                            " if it was there); continuing from " STATE_STORE_LAST_FILENAME ".",
+                            m->config.state_directory);
         for (size_t i = 0; i < m->n_wearers; i++) {
                 Wearer *w = m->wearers[i];
                 WearerState *ws = state_store_wearer(&m->state, w->config->name, false);
@@ -278,6 +301,7 @@ static void manager_restore_state(Manager *m) {
                 }
         }
         log_info("Restored the saved state of %zu wearer(s).", m->state.n_wearers);
+        return 0;
 }
 
 /* ---- publishing --------------------------------------------------------------------------- */
@@ -724,6 +748,8 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
                 return;
         }
         now = coach_clock(m);
+        if (streq(rs.gateway, m->config.gateway_id) && rs.seq > 0)
+                (void) mqtt_client_set_seq(c, topic, rs.seq); /* what we published before a lost state */
         if (!remote_gateway_is_trusted(&m->config, rs.gateway)) {
                 refuse_remote_steps(m, w, "from a gateway not in trusted-gateways");
                 return;
@@ -748,7 +774,7 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
                 w->steps_total = rs.steps_total;
         /* Our own insole counter states are in our state file; another gateway's are newer when it
          * held the insoles after us. */
-        if (streq(rs.gateway, m->config.gateway_id))
+        if (streq(rs.gateway, m->config.gateway_id) && !(m->restore_from_broker && !m->publishing))
                 return;
         for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
                 BluezStepState ours;
@@ -954,6 +980,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
 
         sd_event_source_disable_unref(m->save_timer);
+        sd_event_source_disable_unref(m->restore_timer);
         sd_event_source_disable_unref(m->health_timer);
         sd_event_source_disable_unref(m->publish_timer);
         sd_event_source_disable_unref(m->tick_timer);
@@ -1046,8 +1073,85 @@ const Config *manager_config(const Manager *m) {
         return &m->config;
 }
 
+static int manager_start_publishing(Manager *m);
+
+/* ---- a lost state comes back from the broker ------------------------------------------------ */
+
+#define RESTORE_FETCH_USEC (2 * USEC_PER_SEC)   /* per retained topic, once connected */
+#define RESTORE_DEADLINE_USEC (30 * USEC_PER_SEC) /* the broker is away: start without it */
+
+static void restore_done_one(Manager *m) {
+        if (m->restore_pending > 0 && --m->restore_pending == 0) {
+                log_info("Restored from the broker; publishing.");
+                (void) manager_start_publishing(m);
+        }
+}
+
+/* One of our own retained payloads: its seq is the last one we used on that topic. */
+static void on_restore_fetched(MqttClient *c, const char *topic, const void *payload, size_t len, int error,
+                               void *userdata) {
+        static const JsonParseLimits limits = { .max_size = 16384, .max_depth = 8, .max_values = 1024 };
+        _cleanup_(json_document_freep) JsonDocument *doc = NULL;
+        Manager *m = userdata;
+        uint64_t seq;
+
+        if (error >= 0 && payload && json_parse(payload, len, &limits, &doc, NULL) >= 0 &&
+            json_value_get_uint64(json_value_member(json_document_root(doc), "seq"), UINT64_MAX / 2, &seq) >= 0)
+                (void) mqtt_client_set_seq(c, topic, seq);
+        restore_done_one(m);
+}
+
+static int on_restore_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        log_warning("The broker did not answer within %u s: starting without the counts it holds.",
+                    (unsigned) (RESTORE_DEADLINE_USEC / USEC_PER_SEC));
+        m->restore_pending = 0;
+        (void) manager_start_publishing(m);
+        return 0;
+}
+
+static int restore_fetch(Manager *m, const char *topic) {
+        int r = mqtt_client_fetch_retained(m->mqtt, topic, RESTORE_FETCH_USEC, on_restore_fetched, m);
+        if (r >= 0)
+                m->restore_pending++;
+        return r;
+}
+
+/* Today's counts come with our own retained steps message (the steps subscription takes them over
+ * like another gateway's); the seqs of the other retained topics are fetched here. The steps
+ * message arrives with the same burst of retained messages, before the last fetch times out. */
+static int manager_restore_from_broker(Manager *m) {
+        char topic[MQTT_TOPIC_MAX];
+        int r;
+
+        static const MqttWearerTopic wearer_topics[] = { MQTT_WEARER_TODAY, MQTT_WEARER_DAILY,
+                                                         MQTT_WEARER_REMINDER_STATE };
+        static const MqttDeviceTopic device_topics[] = { MQTT_DEVICE_BATTERY, MQTT_DEVICE_LINK };
+
+        if (mqtt_topic_bridge(topic, sizeof(topic), m->config.base_topic, m->config.gateway_id, MQTT_BRIDGE_INFO) >= 0)
+                (void) restore_fetch(m, topic);
+        for (size_t i = 0; i < m->n_wearers; i++) {
+                const WearerConfig *wc = m->wearers[i]->config;
+                for (size_t t = 0; t < ELEMENTSOF(wearer_topics); t++)
+                        if (mqtt_topic_wearer(topic, sizeof(topic), m->config.base_topic, wc->name, wearer_topics[t]) >= 0)
+                                (void) restore_fetch(m, topic);
+                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
+                        for (size_t t = 0; wc->has_device[d] && t < ELEMENTSOF(device_topics); t++)
+                                if (mqtt_topic_device(topic, sizeof(topic), m->config.base_topic, wc->name, d,
+                                                      device_topics[t]) >= 0)
+                                        (void) restore_fetch(m, topic);
+        }
+        if (m->restore_pending == 0)
+                return manager_start_publishing(m);
+        r = sd_event_add_time_relative(m->event, &m->restore_timer, CLOCK_MONOTONIC, RESTORE_DEADLINE_USEC, 0,
+                                       on_restore_deadline, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm a timer: %m");
+        return 0;
+}
+
 int manager_start(Manager *m) {
-        CoachClock now;
         int r;
 
         m->start_usec = m->health_usec = now_monotonic(m);
@@ -1077,7 +1181,9 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the Bluetooth client: %m");
 
-        manager_restore_state(m);
+        r = manager_restore_state(m);
+        if (r < 0)
+                return r;
         (void) mqtt_client_load_seqs(m->mqtt, &m->state);
         gait_alerts_load(m->alerts, m->config.state_directory);
         r = gait_alerts_start(m->alerts);
@@ -1120,14 +1226,45 @@ int manager_start(Manager *m) {
                                                        w->config->name);
                 }
         }
-        now = coach_clock(m);
+        r = mqtt_client_start(m->mqtt);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the MQTT client: %m");
+        if (m->restore_from_broker) {
+                CoachClock now = coach_clock(m);
+                /* the coach must know what day it is to take today's count over */
+                for (size_t i = 0; i < m->n_wearers; i++)
+                        wearer_tick(m->wearers[i], &now);
+                r = manager_restore_from_broker(m);
+        } else
+                r = manager_start_publishing(m);
+        if (r < 0)
+                return r;
+
+        if (!m->config.require_bonded)
+                log_warning("require-bonded = no: any device that uses a configured address is believed, "
+                            "bonded or not (docs/bluetooth.md).");
+        if (m->config.n_trusted_gateways == 0)
+                log_warning("trusted-gateways is empty: step counts from every gateway on the broker are believed "
+                            "(within the plausible step rate).");
+        manager_update_status(m);
+        (void) sd_notify(false, "READY=1");
+        log_info("insole2mqtt %s started: %zu wearer(s).", INSOLE2MQTT_VERSION, m->n_wearers);
+        return 0;
+}
+
+/* Everything that publishes or counts: held back while a lost state comes back from the broker. */
+static int manager_start_publishing(Manager *m) {
+        CoachClock now = coach_clock(m);
+        int r;
+
+        if (m->publishing)
+                return 0;
+        m->publishing = true;
+        m->restore_timer = sd_event_source_disable_unref(m->restore_timer);
         device_info_init(m);
         publish_bridge_info(m, now.wall_usec);
         (void) mqtt_publish_discovery_with_info(m->mqtt, INSOLE2MQTT_VERSION, m->device_info);
 
-        r = mqtt_client_start(m->mqtt);
-        if (r < 0)
-                return log_error_errno(r, "Failed to start the MQTT client: %m");
         r = bluez_client_start(m->bluez);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the Bluetooth client: %m");
@@ -1148,16 +1285,6 @@ int manager_start(Manager *m) {
                                        on_save, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm a timer: %m");
-
-        if (!m->config.require_bonded)
-                log_warning("require-bonded = no: any device that uses a configured address is believed, "
-                            "bonded or not (docs/bluetooth.md).");
-        if (m->config.n_trusted_gateways == 0)
-                log_warning("trusted-gateways is empty: step counts from every gateway on the broker are believed "
-                            "(within the plausible step rate).");
-        manager_update_status(m);
-        (void) sd_notify(false, "READY=1");
-        log_info("insole2mqtt %s started: %zu wearer(s).", INSOLE2MQTT_VERSION, m->n_wearers);
         return 0;
 }
 

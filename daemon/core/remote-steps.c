@@ -33,6 +33,9 @@ int remote_steps_parse(const void *payload, size_t len, RemoteSteps *ret) {
                 return -EBADMSG;
         memcpy(rs.day, s, slen + 1);
 
+        if (json_value_member(root, "seq") &&
+            json_value_get_uint64(json_value_member(root, "seq"), UINT64_MAX / 2, &rs.seq) < 0)
+                return -EBADMSG;
         if (json_value_member(root, "gateway")) {
                 if (json_value_get_string(json_value_member(root, "gateway"), &s, &slen) < 0 ||
                     slen == 0 || slen > CONFIG_NAME_MAX)

@@ -114,6 +114,7 @@ struct MqttClient {
 
         Subscription *subscriptions;
         SeqEntry *seqs;
+        uint64_t seq_floor;
 
         MqttConnectionHandler connection_handler;
         void *connection_userdata;
@@ -1110,6 +1111,7 @@ static SeqEntry *seq_find(MqttClient *c, const char *topic, bool create) {
         if (!e)
                 return NULL;
         memcpy(e->topic, topic, n + 1);
+        e->seq = c->seq_floor;
         e->next = c->seqs;
         c->seqs = e;
         return e;
@@ -1121,6 +1123,10 @@ uint64_t mqtt_client_next_seq(MqttClient *c, const char *topic) {
         if (!e)
                 return 0; /* out of memory: 0 tells consumers "unknown" */
         return ++e->seq;
+}
+
+void mqtt_client_set_seq_floor(MqttClient *c, uint64_t floor) {
+        c->seq_floor = floor;
 }
 
 int mqtt_client_set_seq(MqttClient *c, const char *topic, uint64_t last_seq) {

@@ -120,6 +120,16 @@ static bool day_is_valid(const char *d) {
         return true;
 }
 
+/* FNV-1a 64: catches a torn or edited file; not a defence against someone who can write it. */
+static uint64_t checksum(const char *p, size_t n) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (size_t i = 0; i < n; i++) {
+                h ^= (uint8_t) p[i];
+                h *= 0x100000001b3ULL;
+        }
+        return h;
+}
+
 int state_store_format(const StateStore *s, char **ret, size_t *ret_len) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
@@ -168,6 +178,12 @@ int state_store_format(const StateStore *s, char **ret, size_t *ret_len) {
         for (size_t i = 0; i < s->n_seqs; i++)
                 if (topic_is_plain(s->seqs[i].topic))
                         fprintf(f, "seq.%s=%" PRIu64 "\n", s->seqs[i].topic, s->seqs[i].seq);
+        /* the end: a file without it was cut short */
+        if (fflush(f) != 0) {
+                fclose(f);
+                return -ENOMEM;
+        }
+        fprintf(f, "end=%016" PRIx64 "\n", checksum(buf, size));
         if (fclose(f) != 0)
                 return -ENOMEM;
         *ret_len = size;
@@ -303,8 +319,29 @@ int state_store_parse(const char *text, size_t len, StateStore *s) {
         line = strtok_r(copy, "\n", &save);
         if (!line || sscanf(line, "insole2mqtt-state %u", &major) != 1)
                 return -EBADMSG;
-        if (major != STATE_STORE_VERSION)
+        if (major > STATE_STORE_VERSION)
                 return -EPROTONOSUPPORT;
+        if (major < 1)
+                return -EBADMSG;
+        if (major >= 2) {
+                /* all or nothing: the last line is "end=<checksum of everything before it>" */
+                const char *end = len >= 2 ? memrchr(text, '\n', len - 1) : NULL;
+                uint64_t sum;
+                char tail[32];
+                size_t tail_len;
+
+                end = end ? end + 1 : NULL;
+                if (!end || text[len - 1] != '\n')
+                        return -EBADMSG;
+                tail_len = (size_t) (text + len - 1 - end);
+                if (tail_len != 4 + 16)
+                        return -EBADMSG;
+                memcpy(tail, end, tail_len);
+                tail[tail_len] = 0;
+                if (strncmp(tail, "end=", 4) != 0 || sscanf(tail + 4, "%16" SCNx64, &sum) != 1 ||
+                    sum != checksum(text, (size_t) (end - text)))
+                        return -EBADMSG;
+        }
 
         while ((line = strtok_r(NULL, "\n", &save))) {
                 char *eq, *key = line;
@@ -312,6 +349,8 @@ int state_store_parse(const char *text, size_t len, StateStore *s) {
 
                 if (line[0] == '#' || line[0] == 0)
                         continue;
+                if (strncmp(line, "end=", 4) == 0)
+                        break; /* checked above */
                 eq = strchr(line, '=');
                 if (!eq)
                         return -EBADMSG;
@@ -341,7 +380,7 @@ static int path_join(char *buf, size_t size, const char *dir, const char *name) 
         return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 
-int state_store_load(const char *dir, StateStore *s) {
+static int load_file(const char *dir, const char *name, StateStore *s) {
         char path[4096];
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
@@ -349,7 +388,7 @@ int state_store_load(const char *dir, StateStore *s) {
         struct stat st;
         int r;
 
-        r = path_join(path, sizeof path, dir, STATE_STORE_FILENAME);
+        r = path_join(path, sizeof path, dir, name);
         if (r < 0)
                 return r;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -375,7 +414,37 @@ int state_store_load(const char *dir, StateStore *s) {
                         break;
                 len += (size_t) n;
         }
+        if (len == 0)
+                return -EBADMSG; /* empty: a save that never got its data */
         return state_store_parse(buf, len, s);
+}
+
+int state_store_load(const char *dir, StateStore *s, const char **ret_source) {
+        char from[4096], to[4096];
+        int r, q;
+
+        if (ret_source)
+                *ret_source = NULL;
+        r = load_file(dir, STATE_STORE_FILENAME, s);
+        if (r >= 0) {
+                if (ret_source)
+                        *ret_source = STATE_STORE_FILENAME;
+                return r;
+        }
+        if (r == -EPROTONOSUPPORT)
+                return r; /* a newer version's: never ours to replace */
+        if (r != -ENOENT && path_join(from, sizeof from, dir, STATE_STORE_FILENAME) >= 0 &&
+            path_join(to, sizeof to, dir, STATE_STORE_DAMAGED_FILENAME) >= 0)
+                /* kept for whoever wants to look; it would otherwise become state.last at the next save */
+                (void) rename(from, to);
+        q = load_file(dir, STATE_STORE_LAST_FILENAME, s);
+        if (q >= 0) {
+                if (ret_source)
+                        *ret_source = STATE_STORE_LAST_FILENAME;
+                return q;
+        }
+        state_store_done(s);
+        return q == -EPROTONOSUPPORT ? q : -ENOENT;
 }
 
 static int write_all(int fd, const char *p, size_t n) {
@@ -423,6 +492,14 @@ int state_store_save(const char *dir, const StateStore *s) {
                 r = -errno;
         if (r >= 0 && close(TAKE_FD(fd)) < 0)
                 r = -errno;
+        if (r >= 0) {
+                /* the current one becomes the last good copy (no "state" between the two renames:
+                 * a crash there leaves state.last, which load falls back to) */
+                char last[4096];
+                r = path_join(last, sizeof last, dir, STATE_STORE_LAST_FILENAME);
+                if (r >= 0 && rename(path, last) < 0 && errno != ENOENT)
+                        r = -errno;
+        }
         if (r >= 0 && rename(tmp, path) < 0)
                 r = -errno;
         if (r < 0) {

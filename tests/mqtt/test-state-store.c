@@ -50,7 +50,7 @@ static void test_roundtrip(void **state) {
 
         fill(&a);
         assert_int_equal(state_store_format(&a, &text, &len), 0);
-        assert_true(strncmp(text, "insole2mqtt-state 1\n", 20) == 0);
+        assert_true(strncmp(text, "insole2mqtt-state 2\n", 20) == 0);
         assert_non_null(strstr(text, "wearer.anna.steps_today=1234\n"));
         state_store_init(&b);
         assert_int_equal(state_store_parse(text, len, &b), 0);
@@ -107,7 +107,7 @@ static void test_parse_errors(void **state) {
         state_store_init(&s);
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(state_store_parse(bad[i], strlen(bad[i]), &s), -EBADMSG);
-        assert_int_equal(state_store_parse("insole2mqtt-state 2\n", 20, &s), -EPROTONOSUPPORT);
+        assert_int_equal(state_store_parse("insole2mqtt-state 3\n", 20, &s), -EPROTONOSUPPORT);
         assert_int_equal(state_store_parse("insole2mqtt-state 1\n\0x", 22, &s), -EBADMSG);
 
         /* unknown keys and roles from a newer daemon are skipped */
@@ -150,23 +150,25 @@ static void test_save_load(void **state) {
         assert_int_equal(state_store_check_directory(path), -ENOENT);
         assert_int_equal(state_store_check_directory("relative"), -EINVAL);
         state_store_init(&b);
-        assert_int_equal(state_store_load(sub, &b), -ENOENT);
+        assert_int_equal(state_store_load(sub, &b, NULL), -ENOENT);
 
         fill(&a);
         assert_int_equal(state_store_save(sub, &a), 0);
-        a.wearers[0].steps_today = 1300; /* a second save replaces the first */
+        a.wearers[0].steps_today = 1300; /* a second save replaces the first, which becomes state.last */
         assert_int_equal(state_store_save(sub, &a), 0);
-        assert_int_equal(state_store_load(sub, &b), 0);
+        const char *source;
+        assert_int_equal(state_store_load(sub, &b, &source), 0);
+        assert_string_equal(source, STATE_STORE_FILENAME);
         assert_int_equal(state_store_wearer(&b, "anna", false)->steps_today, 1300);
 
-        /* nothing but the file is left behind, and it is private */
+        /* nothing but the file and the last good copy is left behind, and they are private */
         d = opendir(sub);
         assert_non_null(d);
         while ((de = readdir(d)))
                 if (de->d_name[0] != '.' || (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")))
                         n++;
         closedir(d);
-        assert_int_equal(n, 1);
+        assert_int_equal(n, 2);
         snprintf(path, sizeof path, "%s/" STATE_STORE_FILENAME, sub);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
@@ -176,16 +178,59 @@ static void test_save_load(void **state) {
         assert_int_equal(state_store_check_directory(path), -ENOTDIR);
         snprintf(path, sizeof path, "%s/" STATE_STORE_FILENAME, sub);
 
-        /* a corrupt file is reported, not half-loaded */
+        /* a corrupt file is never half-loaded: it is kept aside and the last good copy is read */
         FILE *f = fopen(path, "we");
         fputs("insole2mqtt-state 1\nwearer.anna.steps_today=oops\n", f);
         fclose(f);
-        assert_int_equal(state_store_load(sub, &b), -EBADMSG);
-        assert_int_equal(b.n_wearers, 0);
+        assert_int_equal(state_store_load(sub, &b, &source), 0);
+        assert_string_equal(source, STATE_STORE_LAST_FILENAME);
+        assert_int_equal(state_store_wearer(&b, "anna", false)->steps_today, 1234);
+        snprintf(path, sizeof path, "%s/" STATE_STORE_DAMAGED_FILENAME, sub);
+        assert_int_equal(stat(path, &st), 0);
+        unlink(path);
 
+        /* a newer version's file is left alone */
+        snprintf(path, sizeof path, "%s/" STATE_STORE_FILENAME, sub);
+        f = fopen(path, "we");
+        fputs("insole2mqtt-state 99\nwhatever=1\n", f);
+        fclose(f);
+        assert_int_equal(state_store_load(sub, &b, NULL), -EPROTONOSUPPORT);
+        assert_int_equal(stat(path, &st), 0);
+
+        unlink(path);
+        snprintf(path, sizeof path, "%s/" STATE_STORE_LAST_FILENAME, sub);
         unlink(path);
         rmdir(sub);
         rmdir(dir);
+        state_store_done(&a);
+        state_store_done(&b);
+}
+
+/* All or nothing: every cut of a good file, and every single changed byte, is refused whole. */
+static void test_damage_refused(void **state) {
+        _cleanup_free_ char *text = NULL;
+        StateStore a, b;
+        size_t len;
+
+        fill(&a);
+        state_store_init(&b);
+        assert_int_equal(state_store_format(&a, &text, &len), 0);
+        assert_int_equal(state_store_parse(text, len, &b), 0);
+        for (size_t cut = 0; cut < len; cut++)
+                assert_int_not_equal(state_store_parse(text, cut, &b), 0);
+        for (size_t i = 0; i < len; i += 7) {
+                char saved = text[i];
+                text[i] = (char) (saved == '7' ? '8' : '7');
+                assert_int_not_equal(state_store_parse(text, len, &b), 0);
+                assert_int_equal(b.n_wearers, 0);
+                text[i] = saved;
+        }
+        /* a version 1 file (no end line) is still read */
+        const char v1[] = "insole2mqtt-state 1\nwearer.anna.steps_today=5\nseq.a/b=3\n";
+        assert_int_equal(state_store_parse(v1, sizeof v1 - 1, &b), 0);
+        assert_int_equal(state_store_get_seq(&b, "a/b"), 3);
+        const char future[] = "insole2mqtt-state 3\n";
+        assert_int_equal(state_store_parse(future, sizeof future - 1, &b), -EPROTONOSUPPORT);
         state_store_done(&a);
         state_store_done(&b);
 }
@@ -236,6 +281,7 @@ int main(void) {
                 cmocka_unit_test(test_roundtrip),
                 cmocka_unit_test(test_parse_errors),
                 cmocka_unit_test(test_save_load),
+                cmocka_unit_test(test_damage_refused),
                 cmocka_unit_test(test_counters),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
