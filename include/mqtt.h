@@ -89,8 +89,10 @@ int mqtt_client_publish(MqttClient *c, MqttPublishKind kind, const char *topic, 
  * mqtt_client_set_seq() (e.g. from the state store) so that seq keeps rising across restarts. */
 uint64_t mqtt_client_next_seq(MqttClient *c, const char *topic);
 int mqtt_client_set_seq(MqttClient *c, const char *topic, uint64_t last_seq);
-/* Topics whose seq is not known yet (nothing saved, nothing retained) continue after floor. */
-void mqtt_client_set_seq_floor(MqttClient *c, uint64_t floor);
+/* The last seq used on topic, 0 = none yet. */
+uint64_t mqtt_client_get_seq(MqttClient *c, const char *topic);
+/* Every topic, known or not yet, continues after at least floor. */
+void mqtt_client_raise_seqs(MqttClient *c, uint64_t floor);
 
 /* Subscribes (QoS 1) now and after every reconnect; handler for messages matching filter exactly
  * (no wildcards: we only ever subscribe to our own fixed topics). */

@@ -60,7 +60,7 @@ struct Manager {
         uint64_t steps_known_usec[CONFIG_MAX_WEARERS]; /* wall clock: our count last known right */
         uint64_t remote_refused;                       /* step counts from the broker we did not believe */
         uint64_t remote_refused_logged_usec;
-        bool restore_from_broker;                      /* no usable state file: ask the broker */
+        bool seqs_unsure;                              /* we may have published past the state we loaded */
         unsigned restore_pending;                      /* retained topics still being fetched */
         sd_event_source *restore_timer;                /* gives up waiting for the broker */
         bool publishing;                               /* manager_start_publishing() ran */
@@ -243,26 +243,22 @@ static int manager_restore_state(Manager *m) {
                                        m->config.state_directory);
         if (r < 0) {
                 /* Both copies gone or damaged: today's counts and every seq come back from what we
-                 * published (retained) before anything new is published; topics with nothing
-                 * retained continue after the wall clock in ms (no topic publishes 1000/s), so
-                 * that no seq ever goes backwards. */
+                 * published, before anything new is published. */
                 if (r != -ENOENT)
                         log_warning_errno(r, "Cannot read the saved state in %s: %m", m->config.state_directory);
                 log_info("No saved state: restoring today's counts and sequence numbers from the broker.");
                 state_store_done(&m->state);
                 state_store_init(&m->state);
-                m->restore_from_broker = true;
-                if (now.wall_trusted)
-                        mqtt_client_set_seq_floor(m->mqtt, now.wall_usec / USEC_PER_MSEC);
-                else
-                        log_warning("The wall clock is not synchronised: sequence numbers of topics with nothing "
-                                    "retained restart from 1.");
+                m->seqs_unsure = true;
                 return 0;
         }
-        if (source && streq(source, STATE_STORE_LAST_FILENAME))
+        if (source && streq(source, STATE_STORE_LAST_FILENAME)) {
+                /* older than what we published since: the broker has the newer counts and seqs */
                 log_warning("%s/" STATE_STORE_FILENAME " is missing or damaged (kept as " STATE_STORE_DAMAGED_FILENAME
-                            " if it was there); continuing from " STATE_STORE_LAST_FILENAME ".",
-                            m->config.state_directory);
+                            " if it was there); continuing from " STATE_STORE_LAST_FILENAME
+                            " and what the broker holds.", m->config.state_directory);
+                m->seqs_unsure = true;
+        }
         for (size_t i = 0; i < m->n_wearers; i++) {
                 Wearer *w = m->wearers[i];
                 WearerState *ws = state_store_wearer(&m->state, w->config->name, false);
@@ -717,6 +713,8 @@ static void on_reminder_command(MqttClient *c, const char *topic, const void *pa
 
 /* Another gateway's count for a wearer we do not hold right now (or our own retained message
  * after a restart): take over the larger counts and the newer insole counter states. */
+static void restore_seq(Manager *m, const char *topic, uint64_t seq);
+
 /* Counted always, said at most once a minute: anyone who may publish there can send many. */
 static void refuse_remote_steps(Manager *m, Wearer *w, const char *why) {
         uint64_t now = now_monotonic(m);
@@ -749,7 +747,7 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
         }
         now = coach_clock(m);
         if (streq(rs.gateway, m->config.gateway_id) && rs.seq > 0)
-                (void) mqtt_client_set_seq(c, topic, rs.seq); /* what we published before a lost state */
+                restore_seq(m, topic, rs.seq);
         if (!remote_gateway_is_trusted(&m->config, rs.gateway)) {
                 refuse_remote_steps(m, w, "from a gateway not in trusted-gateways");
                 return;
@@ -774,7 +772,7 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
                 w->steps_total = rs.steps_total;
         /* Our own insole counter states are in our state file; another gateway's are newer when it
          * held the insoles after us. */
-        if (streq(rs.gateway, m->config.gateway_id) && !(m->restore_from_broker && !m->publishing))
+        if (streq(rs.gateway, m->config.gateway_id) && !(m->seqs_unsure && !m->publishing))
                 return;
         for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
                 BluezStepState ours;
@@ -1078,11 +1076,22 @@ static int manager_start_publishing(Manager *m);
 /* ---- a lost state comes back from the broker ------------------------------------------------ */
 
 #define RESTORE_FETCH_USEC (2 * USEC_PER_SEC)   /* per retained topic, once connected */
-#define RESTORE_DEADLINE_USEC (30 * USEC_PER_SEC) /* the broker is away: start without it */
+#define RESTORE_DEADLINE_USEC (10 * USEC_PER_SEC) /* the broker is away: start without it */
+
+/* One of our own retained messages: a seq beyond the one we know means the state we loaded is older
+ * than what we published (its saves failed, or it is state.last). */
+static void restore_seq(Manager *m, const char *topic, uint64_t seq) {
+        if (m->publishing)
+                return;
+        if (seq > mqtt_client_get_seq(m->mqtt, topic))
+                m->seqs_unsure = true;
+        (void) mqtt_client_set_seq(m->mqtt, topic, seq);
+}
 
 static void restore_done_one(Manager *m) {
         if (m->restore_pending > 0 && --m->restore_pending == 0) {
-                log_info("Restored from the broker; publishing.");
+                log_debug("Compared the saved state with the broker's retained messages%s.",
+                          m->seqs_unsure ? ": it is older" : "");
                 (void) manager_start_publishing(m);
         }
 }
@@ -1097,15 +1106,16 @@ static void on_restore_fetched(MqttClient *c, const char *topic, const void *pay
 
         if (error >= 0 && payload && json_parse(payload, len, &limits, &doc, NULL) >= 0 &&
             json_value_get_uint64(json_value_member(json_document_root(doc), "seq"), UINT64_MAX / 2, &seq) >= 0)
-                (void) mqtt_client_set_seq(c, topic, seq);
+                restore_seq(m, topic, seq);
         restore_done_one(m);
 }
 
 static int on_restore_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
-        log_warning("The broker did not answer within %u s: starting without the counts it holds.",
+        log_warning("The broker did not answer within %u s: starting without what it holds.",
                     (unsigned) (RESTORE_DEADLINE_USEC / USEC_PER_SEC));
+        m->seqs_unsure = true; /* nothing to compare the state with */
         m->restore_pending = 0;
         (void) manager_start_publishing(m);
         return 0;
@@ -1118,9 +1128,13 @@ static int restore_fetch(Manager *m, const char *topic) {
         return r;
 }
 
-/* Today's counts come with our own retained steps message (the steps subscription takes them over
- * like another gateway's); the seqs of the other retained topics are fetched here. The steps
- * message arrives with the same burst of retained messages, before the last fetch times out. */
+/* At every start, before anything is published or counted: what we published last is on the
+ * broker. Today's counts come with our own retained steps message (the steps subscription takes
+ * them over like another gateway's, BlueZ has not started); the seqs of the other retained topics
+ * are fetched here. The steps message arrives with the same burst of retained messages, before
+ * the last fetch times out. A state file that is older than those (state.last, none, or saves
+ * that failed) means we do not know the seqs of topics that are not retained: they all continue
+ * after the wall clock in ms (no topic publishes 1000 a second), so no seq ever goes backwards. */
 static int manager_restore_from_broker(Manager *m) {
         char topic[MQTT_TOPIC_MAX];
         int r;
@@ -1229,14 +1243,13 @@ int manager_start(Manager *m) {
         r = mqtt_client_start(m->mqtt);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the MQTT client: %m");
-        if (m->restore_from_broker) {
+        {
                 CoachClock now = coach_clock(m);
                 /* the coach must know what day it is to take today's count over */
                 for (size_t i = 0; i < m->n_wearers; i++)
                         wearer_tick(m->wearers[i], &now);
-                r = manager_restore_from_broker(m);
-        } else
-                r = manager_start_publishing(m);
+        }
+        r = manager_restore_from_broker(m);
         if (r < 0)
                 return r;
 
@@ -1261,6 +1274,13 @@ static int manager_start_publishing(Manager *m) {
                 return 0;
         m->publishing = true;
         m->restore_timer = sd_event_source_disable_unref(m->restore_timer);
+        if (m->seqs_unsure) {
+                if (now.wall_trusted)
+                        mqtt_client_raise_seqs(m->mqtt, now.wall_usec / USEC_PER_MSEC);
+                else
+                        log_warning("The saved state is older than what was published, and the wall clock is not "
+                                    "synchronised: sequence numbers of topics with nothing retained may repeat.");
+        }
         device_info_init(m);
         publish_bridge_info(m, now.wall_usec);
         (void) mqtt_publish_discovery_with_info(m->mqtt, INSOLE2MQTT_VERSION, m->device_info);

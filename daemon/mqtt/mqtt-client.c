@@ -1125,8 +1125,15 @@ uint64_t mqtt_client_next_seq(MqttClient *c, const char *topic) {
         return ++e->seq;
 }
 
-void mqtt_client_set_seq_floor(MqttClient *c, uint64_t floor) {
-        c->seq_floor = floor;
+uint64_t mqtt_client_get_seq(MqttClient *c, const char *topic) {
+        SeqEntry *e = seq_find(c, topic, false);
+        return e ? e->seq : 0;
+}
+
+void mqtt_client_raise_seqs(MqttClient *c, uint64_t floor) {
+        c->seq_floor = MAX(c->seq_floor, floor);
+        for (SeqEntry *e = c->seqs; e; e = e->next)
+                e->seq = MAX(e->seq, floor);
 }
 
 int mqtt_client_set_seq(MqttClient *c, const char *topic, uint64_t last_seq) {
