@@ -58,6 +58,18 @@ def wait_port(port, timeout=10):
     return False
 
 
+def proc_status_bytes(pid, field):
+    """A size from /proc/PID/status (VmRSS, VmHWM, ...) in bytes, None when the process is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def wait_for(pred, timeout, step=0.2):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -11,23 +11,14 @@ protection is printed as a figure. Prints TAP."""
 import os
 import subprocess
 import sys
-import time
 
-from harness import BASE, Subscriber, Tap, World, free_port, payloads, wait_for, wait_port
+from harness import BASE, Subscriber, Tap, World, free_port, payloads, proc_status_bytes, wait_for, wait_port
 
 MEMORY_MAX = 64 * 1024 * 1024
 BIG = 100 * 1024 * 1024
 LEFT, RIGHT = "AA:00:00:00:02:01", "AA:00:00:00:02:02"
 TOPICS = [BASE + "/anna/steps", BASE + "/anna/availability", BASE + "/anna/left/availability",
           BASE + "/anna/right/availability", BASE + "/anna/reminder/set", "homeassistant/status"]
-
-
-def vm_hwm(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return None
 
 
 def broker(world, name, extra=""):
@@ -76,7 +67,7 @@ def run(world, tap, name, port, protocol, env, live_flood=True):
     publishing = wait_for(lambda: len(payloads(sub.messages(), gait)) >= n + 3 or gw.poll() is not None, 30) \
         and gw.poll() is None
     alive = gw.poll() is None
-    hwm = vm_hwm(gw.pid) if alive else None
+    hwm = proc_status_bytes(gw.pid, "VmHWM") if alive else None
     gw.terminate()
     gw.wait(10)
     return alive, publishing, hwm

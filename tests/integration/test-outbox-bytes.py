@@ -11,19 +11,11 @@ import os
 import sys
 import time
 
-from harness import BASE, Subscriber, Tap, World, free_port, payloads, wait_for, wait_port
+from harness import BASE, Subscriber, Tap, World, free_port, payloads, proc_status_bytes, wait_for, wait_port
 
 LEFT, RIGHT = "AA:00:00:00:03:01", "AA:00:00:00:03:02"
 MAX_BYTES = 256 * 1024
 OUTAGE_S = float(os.environ.get("INSOLE2MQTT_OUTAGE_S", "60"))
-
-
-def vm_rss(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def main():
@@ -42,11 +34,11 @@ def main():
         gw = world.gateway(env, conf, "gateway.log", level="info")
         # streaming starts within a second or two; take the baseline once the gait engine has data
         time.sleep(8)
-        base = vm_rss(gw.pid)
+        base = proc_status_bytes(gw.pid, "VmRSS") or 0
         peak = base
         end = time.monotonic() + OUTAGE_S
         while time.monotonic() < end and gw.poll() is None:
-            peak = max(peak, vm_rss(gw.pid))
+            peak = max(peak, proc_status_bytes(gw.pid, "VmRSS") or 0)
             time.sleep(0.5)
         growth = peak - base
         print("# outage %.0f s, raw stream 2 x 100 Hz: RSS %.1f MiB -> peak %.1f MiB (growth %.0f KiB, bound %d KiB)"

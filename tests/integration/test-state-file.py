@@ -25,11 +25,10 @@ STEPS = BASE + "/anna/steps"
 
 
 class Seqs:
-    """The largest seq and steps_today seen on every topic, from one subscriber over the whole test."""
+    """The payloads with a seq that one subscriber saw published (not retained) since a point."""
 
     def __init__(self, sub):
         self.sub = sub
-        self.done = 0
 
     def since(self, start):
         out = []
@@ -78,7 +77,7 @@ def run(world, sub, conf, log, wrap=None, pidfile=None):
         p = world.gateway(world.env, conf, log, level="info")
         pid = p.pid
     seqs = Seqs(sub)
-    ok = wait_for(lambda: len([1 for t, v in seqs.since(start) if t == STEPS]) >= 2 or p.poll() is not None, 40)
+    wait_for(lambda: len([1 for t, v in seqs.since(start) if t == STEPS]) >= 2 or p.poll() is not None, 40)
     time.sleep(1)
     try:
         os.kill(pid, signal.SIGTERM)
