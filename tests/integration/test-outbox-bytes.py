@@ -32,8 +32,10 @@ def main():
                                           "[wearer anna]\nleft = %s\nright = %s\n"
                                           % (world.path("gw-state"), port, MAX_BYTES, LEFT, RIGHT))
         gw = world.gateway(env, conf, "gateway.log", level="info")
-        # streaming starts within a second or two; take the baseline once the gait engine has data
-        time.sleep(8)
+        # with the broker away the gateway waits up to 10 s for it before it starts counting; take the
+        # baseline once both insoles stream and the gait engine has data
+        wait_for(lambda: open(world.path("gateway.log"), errors="replace").read().count(": streaming (") >= 2, 40)
+        time.sleep(3)
         base = proc_status_bytes(gw.pid, "VmRSS") or 0
         peak = base
         end = time.monotonic() + OUTAGE_S
