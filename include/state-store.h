@@ -34,7 +34,7 @@
 
 #define STATE_STORE_VERSION 2           /* 2 ends with "end=<checksum>"; 1 (no end line) is still read */
 #define STATE_STORE_FILENAME "state"
-#define STATE_STORE_LAST_FILENAME "state.last"       /* the previous good file, kept by every save */
+#define STATE_STORE_LAST_FILENAME "state.prev"       /* the previous good file, kept by every save */
 #define STATE_STORE_DAMAGED_FILENAME "state.damaged" /* a file that could not be read, kept aside */
 #define STATE_STORE_MAX_SEQS 1024
 #define STATE_STORE_MAX_SIZE (1024 * 1024)
@@ -99,13 +99,13 @@ int state_store_parse(const char *text, size_t len, StateStore *s);
 /* I/O: dir is created (0700) when missing.
  *
  * load reads "state", all or nothing. When that is missing or damaged (unreadable, truncated, a bad
- * value, a wrong checksum) a damaged one is renamed to "state.damaged" and "state.last" is read
+ * value, a wrong checksum) a damaged one is renamed to "state.damaged" and "state.prev" is read
  * instead; *ret_source (may be NULL) says which one was loaded. -ENOENT: neither is usable (the
  * caller restores from the broker). -EPROTONOSUPPORT: "state" was written by a newer version; it
  * is left alone and must never be overwritten (the caller refuses to start). */
 int state_store_load(const char *dir, StateStore *s, const char **ret_source);
-/* Writes a temporary file, fsyncs it, keeps the current "state" as "state.last", renames the new
- * one over "state", fsyncs the directory. On any error (read-only or full file system) nothing
+/* write_file_atomic() with keep_previous: the current "state" stays as "state.prev" (a hard link,
+ * "state" never goes missing), the new one is renamed over it, the directory fsynced. On any error (read-only or full file system) nothing
  * that was there is changed and the temporary file is removed. */
 int state_store_save(const char *dir, const StateStore *s);
 /* Whether state_store_save() can write into dir: a directory this process may write to, or one

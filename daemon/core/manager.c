@@ -1079,7 +1079,7 @@ static int manager_start_publishing(Manager *m);
 #define RESTORE_DEADLINE_USEC (10 * USEC_PER_SEC) /* the broker is away: start without it */
 
 /* One of our own retained messages: a seq beyond the one we know means the state we loaded is older
- * than what we published (its saves failed, or it is state.last). */
+ * than what we published (its saves failed, or it is state.prev). */
 static void restore_seq(Manager *m, const char *topic, uint64_t seq) {
         if (m->publishing)
                 return;
@@ -1132,7 +1132,7 @@ static int restore_fetch(Manager *m, const char *topic) {
  * broker. Today's counts come with our own retained steps message (the steps subscription takes
  * them over like another gateway's, BlueZ has not started); the seqs of the other retained topics
  * are fetched here. The steps message arrives with the same burst of retained messages, before
- * the last fetch times out. A state file that is older than those (state.last, none, or saves
+ * the last fetch times out. A state file that is older than those (state.prev, none, or saves
  * that failed) means we do not know the seqs of topics that are not retained: they all continue
  * after the wall clock in ms (no topic publishes 1000 a second), so no seq ever goes backwards. */
 static int manager_restore_from_broker(Manager *m) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "file-io.h"
 #include "json-parse.h"
 #include "mqtt-publish.h"
 #include "state-store.h"
@@ -382,38 +383,16 @@ static int path_join(char *buf, size_t size, const char *dir, const char *name) 
 
 static int load_file(const char *dir, const char *name, StateStore *s) {
         char path[4096];
-        _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
-        struct stat st;
         int r;
 
         r = path_join(path, sizeof path, dir, name);
         if (r < 0)
                 return r;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADMSG;
-        if (st.st_size > STATE_STORE_MAX_SIZE)
-                return -E2BIG;
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (len < (size_t) st.st_size) {
-                ssize_t n = read(fd, buf + len, (size_t) st.st_size - len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-        }
+        r = read_file_bounded(path, STATE_STORE_MAX_SIZE, &buf, &len);
+        if (r < 0)
+                return r;
         if (len == 0)
                 return -EBADMSG; /* empty: a save that never got its data */
         return state_store_parse(buf, len, s);
@@ -435,7 +414,7 @@ int state_store_load(const char *dir, StateStore *s, const char **ret_source) {
                 return r; /* a newer version's: never ours to replace */
         if (r != -ENOENT && path_join(from, sizeof from, dir, STATE_STORE_FILENAME) >= 0 &&
             path_join(to, sizeof to, dir, STATE_STORE_DAMAGED_FILENAME) >= 0)
-                /* kept for whoever wants to look; it would otherwise become state.last at the next save */
+                /* kept for whoever wants to look; it would otherwise become state.prev at the next save */
                 (void) rename(from, to);
         q = load_file(dir, STATE_STORE_LAST_FILENAME, s);
         if (q >= 0) {
@@ -447,72 +426,18 @@ int state_store_load(const char *dir, StateStore *s, const char **ret_source) {
         return q == -EPROTONOSUPPORT ? q : -ENOENT;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
 int state_store_save(const char *dir, const StateStore *s) {
-        char path[4096], tmp[4096];
         _cleanup_free_ char *text = NULL;
-        _cleanup_close_ int fd = -1, dfd = -1;
         size_t len;
         int r;
 
         if (!dir || !dir[0])
                 return -EINVAL;
-        r = path_join(path, sizeof path, dir, STATE_STORE_FILENAME);
-        if (r < 0)
-                return r;
-        r = path_join(tmp, sizeof tmp, dir, "." STATE_STORE_FILENAME ".XXXXXX");
-        if (r < 0)
-                return r;
         r = state_store_format(s, &text, &len);
         if (r < 0)
                 return r;
-
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return -errno;
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        r = write_all(fd, text, len);
-        if (r >= 0 && fchmod(fd, 0600) < 0)
-                r = -errno;
-        if (r >= 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r >= 0 && close(TAKE_FD(fd)) < 0)
-                r = -errno;
-        if (r >= 0) {
-                /* the current one becomes the last good copy (no "state" between the two renames:
-                 * a crash there leaves state.last, which load falls back to) */
-                char last[4096];
-                r = path_join(last, sizeof last, dir, STATE_STORE_LAST_FILENAME);
-                if (r >= 0 && rename(path, last) < 0 && errno != ENOENT)
-                        r = -errno;
-        }
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlink(tmp);
-                return r;
-        }
-        /* make the rename itself durable */
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-                return -errno;
-        if (fsync(dfd) < 0)
-                return -errno;
-        return 0;
+        /* the file it replaces stays as state.prev: the last good copy that load falls back to */
+        return write_file_atomic(dir, STATE_STORE_FILENAME, text, len, true);
 }
 
 int state_store_check_directory(const char *dir) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """The state file never loses the day. A walking wearer's gateway is started and stopped twice so
-that its state directory holds "state" and "state.last"; then each damage case is applied to a copy
+that its state directory holds "state" and "state.prev"; then each damage case is applied to a copy
 of it and the gateway started on that copy: state truncated, one bad value, random bytes, empty,
 missing, both copies missing (the broker's retained messages bring the counts back), a file from
 a newer version (refused with a clear error, left alone), a read-only and a full directory (a
@@ -118,10 +118,10 @@ def main():
                 last_steps = max(last_steps, max(counts))
             return ok
 
-        for i in range(2):  # two clean runs: state and state.last
+        for i in range(2):  # two clean runs: state and state.prev
             msgs, rc = run(world, sub, conf, "golden%d.log" % i)
             account("clean run %d" % (i + 1), msgs)
-        tap({"state", "state.last"} <= set(os.listdir(golden)), "a save keeps the previous file as state.last",
+        tap({"state", "state.prev"} <= set(os.listdir(golden)), "a save keeps the previous file as state.prev",
             os.listdir(golden))
 
         with open(os.path.join(golden, "state"), "rb") as f:
@@ -143,7 +143,7 @@ def main():
                 with open(os.path.join(d, "state"), "wb") as f:
                     f.write(make())
             if name == "both copies missing":
-                os.remove(os.path.join(d, "state.last"))
+                os.remove(os.path.join(d, "state.prev"))
             msgs, rc = run(world, sub, config(world, d, port), name + ".log")
             account(name, msgs)
             if make:

@@ -154,7 +154,7 @@ static void test_save_load(void **state) {
 
         fill(&a);
         assert_int_equal(state_store_save(sub, &a), 0);
-        a.wearers[0].steps_today = 1300; /* a second save replaces the first, which becomes state.last */
+        a.wearers[0].steps_today = 1300; /* a second save replaces the first, which becomes state.prev */
         assert_int_equal(state_store_save(sub, &a), 0);
         const char *source;
         assert_int_equal(state_store_load(sub, &b, &source), 0);
