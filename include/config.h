@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "insole.h"
 #include "macro.h"
 #include "topic-name.h"
 
@@ -21,26 +22,6 @@
 #define CONFIG_ERROR_MAX 512
 #define CONFIG_KEYS_MAX 96          /* room for the schema table, see config_schema_key() */
 #define CONFIG_PASSWORD_MAX 1024
-
-typedef struct BdAddr {
-        uint8_t b[6]; /* b[0] is the first byte as written, "AA" in AA:BB:CC:DD:EE:FF */
-} BdAddr;
-
-/* Parses "AA:BB:CC:DD:EE:FF" (either case); -EINVAL otherwise. */
-int bdaddr_from_string(const char *s, BdAddr *ret);
-/* Writes "AA:BB:CC:DD:EE:FF" into buf (>= 18 bytes). */
-char *bdaddr_to_string(const BdAddr *a, char *buf);
-bool bdaddr_equal(const BdAddr *a, const BdAddr *b);
-
-typedef enum DeviceRole {
-        DEVICE_ROLE_LEFT,
-        DEVICE_ROLE_RIGHT,
-        DEVICE_ROLE_FOOTPOD,
-        _DEVICE_ROLE_MAX,
-        _DEVICE_ROLE_INVALID = -1,
-} DeviceRole;
-
-const char *device_role_to_string(DeviceRole r); /* "left", "right", "footpod" */
 
 #define CONFIG_NOTIFY_COALESCE_AUTO UINT64_MAX
 
@@ -183,7 +164,6 @@ int config_log_key(const Config *c, int level, int error, const void *field, con
 /* Like config_load(), for a configuration held in memory (an embedded default); `name` stands in
  * for the path in messages and in ret->path. */
 int config_load_string(const char *text, const char *name, Config *ret, char *ret_error, size_t error_size);
-DeviceRole device_role_from_string(const char *s);
 /* A listening address: "HOST:PORT" with a numeric IPv4 address or "[IPv6]:PORT" (no names: a
  * listener must not wait for DNS). -EINVAL, or -ERANGE for a port outside 1-65535. */
 int config_parse_listen_address(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);

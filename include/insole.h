@@ -1,13 +1,38 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* Domain types shared by decoders, the gait engine, the exercise/reminder rules, the simulator and
- * the offline analyser. Nothing here does I/O. */
+/* Domain types shared by decoders, the gait engine, the exercise/reminder rules, the BlueZ client,
+ * the MQTT module, the simulator and the offline analyser. Nothing here does I/O. */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #define INSOLE_MAX_CELLS 32
+
+typedef struct BdAddr {
+        uint8_t b[6]; /* b[0] is the first byte as written, "AA" in AA:BB:CC:DD:EE:FF */
+} BdAddr;
+
+#define BDADDR_STRING_MAX 18 /* "AA:BB:CC:DD:EE:FF" and its NUL */
+
+/* Parses "AA:BB:CC:DD:EE:FF" (either case); -EINVAL otherwise. */
+int bdaddr_from_string(const char *s, BdAddr *ret);
+/* Writes "AA:BB:CC:DD:EE:FF" into buf (>= BDADDR_STRING_MAX bytes) and returns buf. */
+char *bdaddr_to_string(const BdAddr *a, char *buf);
+bool bdaddr_equal(const BdAddr *a, const BdAddr *b);
+
+/* The devices a wearer can have; their names are topic levels and state-file keys. */
+typedef enum DeviceRole {
+        DEVICE_ROLE_LEFT,
+        DEVICE_ROLE_RIGHT,
+        DEVICE_ROLE_FOOTPOD,
+        _DEVICE_ROLE_MAX,
+        _DEVICE_ROLE_INVALID = -EINVAL,
+} DeviceRole;
+
+const char *device_role_to_string(DeviceRole r); /* "left", "right", "footpod" */
+DeviceRole device_role_from_string(const char *s);
 
 typedef enum FootSide {
         FOOT_LEFT,
@@ -94,6 +119,8 @@ typedef enum ActivityState {
         ACTIVITY_WALKING,
         ACTIVITY_RUNNING,
         _ACTIVITY_MAX,
+        _ACTIVITY_INVALID = -EINVAL,
 } ActivityState;
 
 const char *activity_state_to_string(ActivityState s); /* "unknown", "not_worn", "sitting", ... */
+ActivityState activity_state_from_string(const char *s);

@@ -40,12 +40,9 @@
 #include "insole.h"
 #include "json.h"
 
-#define MQTT_TOPIC_MAX 256
+#define MQTT_TOPIC_MAX TOPIC_MAX
 #define MQTT_NAME_MAX TOPIC_LEVEL_MAX
-#define MQTT_TIMESTAMP_MAX 32 /* "left", "right", "footpod"; NULL when out of range. */
-const char *mqtt_role_to_string(DeviceRole role);
-
-/* "2026-11-22T10:00:00.123Z" + NUL, with room */
+#define MQTT_TIMESTAMP_MAX 32 /* "2026-11-22T10:00:00.123Z" + NUL, with room */
 
 /* [a-z0-9_-]{1,32}, NUL-terminated within 33 bytes. */
 bool mqtt_name_is_valid(const char *s);
@@ -95,9 +92,6 @@ int mqtt_topic_bridge(char *buf, size_t size, const char *base, const char *gate
 int mqtt_topic_wearer(char *buf, size_t size, const char *base, const char *wearer, MqttWearerTopic which);
 int mqtt_topic_device(char *buf, size_t size, const char *base, const char *wearer, DeviceRole role,
                       MqttDeviceTopic which);
-
-/* "left", "right", "footpod"; NULL when out of range. */
-const char *mqtt_role_to_string(DeviceRole role);
 
 /* "2026-11-22T10:00:00.123Z" (UTC, milliseconds). Returns buf (>= MQTT_TIMESTAMP_MAX bytes). */
 char *mqtt_format_timestamp(uint64_t realtime_usec, char *buf);

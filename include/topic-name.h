@@ -12,6 +12,7 @@
 
 #define TOPIC_LEVEL_MAX 32  /* bytes in one level */
 #define TOPIC_PREFIX_MAX 64 /* bytes in a whole prefix, '/' included */
+#define TOPIC_MAX 256       /* bytes in a whole topic and its NUL */
 
 static inline bool topic_char_is_valid(char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';

@@ -15,37 +15,6 @@ bool bluez_path_is_below(const char *path, const char *parent) {
         return strncmp(path, parent, n) == 0 && path[n] == '/' && path[n + 1] != 0;
 }
 
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        c = (char) tolower((unsigned char) c);
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        return -1;
-}
-
-int bluez_address_parse(const char *s, BdAddr *ret) {
-        BdAddr a;
-
-        if (!s || strlen(s) != 17)
-                return -EINVAL;
-        for (size_t i = 0; i < 6; i++) {
-                int hi = hexval(s[i * 3]), lo = hexval(s[i * 3 + 1]);
-                if (hi < 0 || lo < 0)
-                        return -EINVAL;
-                if (i < 5 && s[i * 3 + 2] != ':')
-                        return -EINVAL;
-                a.b[i] = (uint8_t) (hi << 4 | lo);
-        }
-        *ret = a;
-        return 0;
-}
-
-void bluez_address_format(const BdAddr *a, char buf[static 18]) {
-        (void) snprintf(buf, 18, "%02X:%02X:%02X:%02X:%02X:%02X", a->b[0], a->b[1], a->b[2], a->b[3],
-                        a->b[4], a->b[5]);
-}
-
 /* ---- property tables ---------------------------------------------------------------------- */
 
 typedef int (*PropSetter)(sd_bus_message *m, void *obj);
@@ -124,7 +93,7 @@ static int read_address(sd_bus_message *m, bool *has, BdAddr *a) {
         if (r < 0)
                 return r;
         /* A malformed address is as good as none. */
-        *has = bluez_address_parse(s, a) >= 0;
+        *has = bdaddr_from_string(s, a) >= 0;
         return 0;
 }
 

@@ -76,10 +76,8 @@ typedef struct BluezCharProps {
         size_t value_len;
 } BluezCharProps;
 
-/* Object path validation and the address hidden in a BlueZ device path ("…/dev_AA_BB_…"). */
+/* Object path validation. */
 bool bluez_path_is_below(const char *path, const char *parent);
-int bluez_address_parse(const char *s, BdAddr *ret);
-void bluez_address_format(const BdAddr *a, char buf[static 18]);
 
 /* A service of the decoder registry that makes a device an insole or footpod (Battery and Device
  * Information do not). uuid must be normalised. */

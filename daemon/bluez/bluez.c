@@ -605,7 +605,7 @@ static bool device_refuse(BluezDevice *d) {
         d->stats.refused = true;
         if (!d->refusal_logged) {
                 d->refusal_logged = true;
-                bluez_address_format(&d->address, addr);
+                bdaddr_to_string(&d->address, addr);
                 log_ctx(LOG_WARNING, &d->ctx,
                         "%s: refused: BlueZ has no bond with this device (pair it once with bluetoothctl, "
                         "or set require-bonded = no); its data is not used",
@@ -1298,7 +1298,7 @@ static void device_attach(BluezDevice *d, const char *path, const BluezDevicePro
                 (void) log_oom();
                 return;
         }
-        bluez_address_format(&d->address, addr);
+        bdaddr_to_string(&d->address, addr);
         log_ctx(LOG_DEBUG, &d->ctx, "%s is %s at %s", d->label, addr, path);
         log_ctx(LOG_INFO, &d->ctx, "%s: known to BlueZ", d->label);
 
@@ -1367,7 +1367,7 @@ static void client_maybe_report(BluezClient *c, const char *path, const BluezDev
         c->reported[c->reported_next] = copy;
         c->reported_next = (c->reported_next + 1) % REPORTED_MAX;
 
-        bluez_address_format(&p->address, disc.address);
+        bdaddr_to_string(&p->address, disc.address);
         if (p->name)
                 (void) log_escape(p->name, p->name_len, disc.name_escaped, sizeof(disc.name_escaped));
         disc.has_rssi = p->has_rssi;
@@ -1720,7 +1720,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
                                 addr[17] = 0;
                                 for (size_t i = 2; i < 17; i += 3)
                                         addr[i] = addr[i] == '_' ? ':' : '!';
-                                p.has_address = bluez_address_parse(addr, &p.address) >= 0;
+                                p.has_address = bdaddr_from_string(addr, &p.address) >= 0;
                         }
                         client_maybe_report(c, path, &p);
                 }

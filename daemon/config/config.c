@@ -19,60 +19,6 @@
 #define DEFAULT_ZONEINFO "/usr/share/zoneinfo"
 #define ECHO_MAX 80 /* values quoted back in messages are cut here */
 
-static const char *const role_names[_DEVICE_ROLE_MAX] = {
-        [DEVICE_ROLE_LEFT] = "left",
-        [DEVICE_ROLE_RIGHT] = "right",
-        [DEVICE_ROLE_FOOTPOD] = "footpod",
-};
-
-const char *device_role_to_string(DeviceRole r) {
-        if (r < 0 || r >= _DEVICE_ROLE_MAX)
-                return NULL;
-        return role_names[r];
-}
-
-DeviceRole device_role_from_string(const char *s) {
-        for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++)
-                if (s && streq(s, role_names[r]))
-                        return r;
-        return _DEVICE_ROLE_INVALID;
-}
-
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
-int bdaddr_from_string(const char *s, BdAddr *ret) {
-        BdAddr a;
-
-        if (!s || strlen(s) != 17)
-                return -EINVAL;
-        for (size_t i = 0; i < 6; i++) {
-                int hi = hex_value(s[i * 3]), lo = hex_value(s[i * 3 + 1]);
-                if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != ':'))
-                        return -EINVAL;
-                a.b[i] = (uint8_t) (hi << 4 | lo);
-        }
-        *ret = a;
-        return 0;
-}
-
-char *bdaddr_to_string(const BdAddr *a, char *buf) {
-        (void) snprintf(buf, 18, "%02X:%02X:%02X:%02X:%02X:%02X", a->b[0], a->b[1], a->b[2], a->b[3], a->b[4],
-                        a->b[5]);
-        return buf;
-}
-
-bool bdaddr_equal(const BdAddr *a, const BdAddr *b) {
-        return memcmp(a->b, b->b, sizeof(a->b)) == 0;
-}
-
 /* ---- the schema ---- */
 
 typedef struct LoadState LoadState;
@@ -686,10 +632,10 @@ static int parse_device(LoadState *st, const ConfigItem *it, const char *value, 
                 for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++) {
                         if (!o->has_device[r] || !bdaddr_equal(&o->device[r], &a))
                                 continue;
-                        const ConfigItem *other = find_item("wearer", role_names[r]);
+                        const ConfigItem *other = find_item("wearer", device_role_to_string(r));
                         return load_error(st, -EEXIST, st->lineno, it,
                                           "found '%s', expected an address not used before ([wearer %s] %s on line %u)",
-                                          bdaddr_to_string(&a, buf), o->name, role_names[r],
+                                          bdaddr_to_string(&a, buf), o->name, device_role_to_string(r),
                                           o->key_line[item_index(other)]);
                 }
         }

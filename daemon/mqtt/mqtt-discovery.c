@@ -168,7 +168,7 @@ static int entity_config(const Config *c, const char *version, const WearerConfi
 
         if (role) {
                 for (DeviceRole i = 0; i < _DEVICE_ROLE_MAX; i++)
-                        if (streq(mqtt_role_to_string(i), role))
+                        if (streq(device_role_to_string(i), role))
                                 dr = i;
                 r = snprintf(object, sizeof object, "insole2mqtt_%s_%s", role, e->object);
         } else
@@ -318,7 +318,7 @@ int mqtt_discovery_build_with_info(const Config *c, const char *version, const M
                         if (!wc->has_device[role])
                                 continue;
                         for (size_t k = 0; k < ELEMENTSOF(device_entities); k++) {
-                                r = entity_config(c, version, wc, mqtt_role_to_string(role),
+                                r = entity_config(c, version, wc, device_role_to_string(role),
                                                   info ? &info[i][role] : NULL, &device_entities[k], cb, userdata);
                                 if (r < 0)
                                         return r;

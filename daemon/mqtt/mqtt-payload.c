@@ -79,7 +79,7 @@ void mqtt_payload_bridge_info(JsonWriter *w, const MqttStamp *stamp, const MqttB
                 json_array_begin(w);
                 for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++)
                         if (c->wearers[i].has_device[r])
-                                json_string(w, mqtt_role_to_string(r));
+                                json_string(w, device_role_to_string(r));
                 json_array_end(w);
                 if (info->device_info) {
                         bool any = false;
@@ -93,7 +93,7 @@ void mqtt_payload_bridge_info(JsonWriter *w, const MqttStamp *stamp, const MqttB
                                 json_object_begin(w);
                                 for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++)
                                         if (c->wearers[i].has_device[r])
-                                                mqtt_payload_device_info(w, mqtt_role_to_string(r),
+                                                mqtt_payload_device_info(w, device_role_to_string(r),
                                                                          &info->device_info[i][r]);
                                 json_object_end(w);
                         }
@@ -144,7 +144,7 @@ void mqtt_payload_steps(JsonWriter *w, const MqttStamp *stamp, const MqttSteps *
                 for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++) {
                         if (!s->device[r].valid)
                                 continue;
-                        json_key(w, mqtt_role_to_string(r));
+                        json_key(w, device_role_to_string(r));
                         json_object_begin(w);
                         json_kv_uint(w, "boot_id", s->device[r].boot_id);
                         json_kv_uint(w, "steps", s->device[r].steps);
@@ -168,7 +168,7 @@ void mqtt_payload_activity(JsonWriter *w, const MqttStamp *stamp, ActivityState 
 void mqtt_payload_battery(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, unsigned battery_percent) {
         json_object_begin(w);
         stamp_fields(w, stamp);
-        json_kv_string(w, "device", mqtt_role_to_string(role));
+        json_kv_string(w, "device", device_role_to_string(role));
         json_kv_uint(w, "battery_pct", MIN(battery_percent, 100u));
         json_object_end(w);
 }
@@ -176,7 +176,7 @@ void mqtt_payload_battery(JsonWriter *w, const MqttStamp *stamp, DeviceRole role
 void mqtt_payload_link(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, const MqttLinkStats *l) {
         json_object_begin(w);
         stamp_fields(w, stamp);
-        json_kv_string(w, "device", mqtt_role_to_string(role));
+        json_kv_string(w, "device", device_role_to_string(role));
         json_kv_bool(w, "connected", l->connected);
         json_kv_bool(w, "refused", l->refused);
         if (l->has_rssi)

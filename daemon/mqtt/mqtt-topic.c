@@ -120,19 +120,6 @@ int mqtt_topic_wearer(char *buf, size_t size, const char *base, const char *wear
         }
 }
 
-/* Our own table rather than config's device_role_to_string(), so that this library does not need
- * the config module; the strings are the same. */
-const char *mqtt_role_to_string(DeviceRole role) {
-        static const char *const table[_DEVICE_ROLE_MAX] = {
-                [DEVICE_ROLE_LEFT] = "left",
-                [DEVICE_ROLE_RIGHT] = "right",
-                [DEVICE_ROLE_FOOTPOD] = "footpod",
-        };
-        if (role < 0 || role >= _DEVICE_ROLE_MAX)
-                return NULL;
-        return table[role];
-}
-
 static const char *const device_topic_table[_MQTT_DEVICE_TOPIC_MAX] = {
         [MQTT_DEVICE_AVAILABILITY] = "availability",
         [MQTT_DEVICE_BATTERY] = "battery",
@@ -150,7 +137,7 @@ int mqtt_topic_device(char *buf, size_t size, const char *base, const char *wear
                 return -EINVAL;
         if (!topic_wearer_name_is_valid(wearer))
                 return -EINVAL;
-        r = mqtt_role_to_string(role);
+        r = device_role_to_string(role);
         if (!r)
                 return -EINVAL;
         return mqtt_topic_join(buf, size, base, wearer, r, device_topic_table[which], NULL);

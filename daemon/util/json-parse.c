@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "json-parse.h"
 #include "macro.h"
 
@@ -138,16 +139,10 @@ static int new_node(Parser *ps, JsonType type, size_t offset, uint32_t parent, u
 static int hex4(const unsigned char *s, uint32_t *ret) {
         uint32_t v = 0;
         for (unsigned i = 0; i < 4; i++) {
-                unsigned char c = s[i];
-                v <<= 4;
-                if (c >= '0' && c <= '9')
-                        v |= (uint32_t) (c - '0');
-                else if (c >= 'a' && c <= 'f')
-                        v |= (uint32_t) (c - 'a' + 10);
-                else if (c >= 'A' && c <= 'F')
-                        v |= (uint32_t) (c - 'A' + 10);
-                else
+                int d = unhexchar((char) s[i]);
+                if (d < 0)
                         return -EINVAL;
+                v = v << 4 | (uint32_t) d;
         }
         *ret = v;
         return 0;

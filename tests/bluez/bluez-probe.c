@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
                         p.config.silence_timeout_usec = strtoull(optarg, NULL, 10) * USEC_PER_MSEC;
                         break;
                 case 'a':
-                        if (bluez_address_parse(optarg, &p.config.adapter) < 0) {
+                        if (bdaddr_from_string(optarg, &p.config.adapter) < 0) {
                                 fprintf(stderr, "bad adapter address\n");
                                 return 2;
                         }
@@ -112,7 +112,7 @@ int main(int argc, char **argv) {
                 w = &p.config.wearers[p.config.n_wearers++];
                 snprintf(w->name, sizeof(w->name), "%s", argv[i++]);
                 for (DeviceRole role = DEVICE_ROLE_LEFT; role <= DEVICE_ROLE_RIGHT && i < argc; role++) {
-                        if (bluez_address_parse(argv[i], &w->device[role]) < 0)
+                        if (bdaddr_from_string(argv[i], &w->device[role]) < 0)
                                 break;
                         w->has_device[role] = true;
                         i++;

@@ -350,12 +350,12 @@ static void test_parse_bad_address_and_wrong_signature(void **state) {
         sd_bus_message *m = new_signal(f, "/", "org.freedesktop.DBus.ObjectManager", "InterfacesAdded");
         BdAddr a;
 
-        assert_int_equal(bluez_address_parse("AA:BB:CC:DD:EE:0", &a), -EINVAL);
-        assert_int_equal(bluez_address_parse("AA:BB:CC:DD:EE:0G", &a), -EINVAL);
-        assert_int_equal(bluez_address_parse("AA-BB:CC:DD:EE:00", &a), -EINVAL);
-        assert_int_equal(bluez_address_parse("aa:bb:cc:dd:ee:ff", &a), 0);
+        assert_int_equal(bdaddr_from_string("AA:BB:CC:DD:EE:0", &a), -EINVAL);
+        assert_int_equal(bdaddr_from_string("AA:BB:CC:DD:EE:0G", &a), -EINVAL);
+        assert_int_equal(bdaddr_from_string("AA-BB:CC:DD:EE:00", &a), -EINVAL);
+        assert_int_equal(bdaddr_from_string("aa:bb:cc:dd:ee:ff", &a), 0);
         char buf[18];
-        bluez_address_format(&a, buf);
+        bdaddr_to_string(&a, buf);
         assert_string_equal(buf, "AA:BB:CC:DD:EE:FF");
 
         /* InterfacesAdded with a body that is not oa{sa{sv}} is refused before any read. */

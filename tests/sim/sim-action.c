@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "log.h"
 #include "macro.h"
 #include "sim.h"
@@ -34,16 +35,6 @@ static int fail(char *err, size_t errsize, const char *fmt, ...) {
                 vsnprintf(err, errsize, fmt, ap);
         va_end(ap);
         return -EINVAL;
-}
-
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
 }
 
 /* Splits on blanks; "double quotes" group and understand \\ \" \n \t \xNN. '#' starts a comment
@@ -77,7 +68,7 @@ static int tokenize(const char *line, Tokens *ret, char *err, size_t errsize) {
                                         c = '\t';
                                         break;
                                 case 'x': {
-                                        int hi = hexval(p[0]), lo = hi >= 0 ? hexval(p[1]) : -1;
+                                        int hi = unhexchar(p[0]), lo = hi >= 0 ? unhexchar(p[1]) : -1;
                                         if (lo < 0)
                                                 return fail(err, errsize, "bad \\x escape");
                                         c = (char) (hi * 16 + lo);
