@@ -9,8 +9,8 @@
 
 #include "file-io.h"
 #include "json-parse.h"
-#include "mqtt-publish.h"
 #include "state-store.h"
+#include "topic-name.h"
 
 static void wearer_state_init(WearerState *w, const char *name) {
         *w = (WearerState) { .activity = ACTIVITY_UNKNOWN };
@@ -35,7 +35,7 @@ void state_store_done(StateStore *s) {
 }
 
 WearerState *state_store_wearer(StateStore *s, const char *name, bool create) {
-        if (!mqtt_name_is_valid(name))
+        if (!topic_name_is_valid(name))
                 return NULL;
         for (size_t i = 0; i < s->n_wearers; i++)
                 if (streq(s->wearers[i].name, name))
@@ -48,8 +48,8 @@ WearerState *state_store_wearer(StateStore *s, const char *name, bool create) {
 
 static bool topic_is_plain(const char *t) {
         /* Only what our topic builders produce: [a-z0-9_-/], bounded. */
-        size_t n = strnlen(t, MQTT_TOPIC_MAX);
-        if (n == 0 || n >= MQTT_TOPIC_MAX)
+        size_t n = strnlen(t, TOPIC_MAX);
+        if (n == 0 || n >= TOPIC_MAX)
                 return false;
         for (size_t i = 0; i < n; i++)
                 if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') || t[i] == '_' || t[i] == '-' ||
@@ -144,7 +144,7 @@ int state_store_format(const StateStore *s, char **ret, size_t *ret_len) {
         for (size_t i = 0; i < s->n_wearers; i++) {
                 const WearerState *w = &s->wearers[i];
 
-                if (!mqtt_name_is_valid(w->name))
+                if (!topic_name_is_valid(w->name))
                         continue;
                 if (day_is_valid(w->day))
                         fprintf(f, "wearer.%s.day=%s\n", w->name, w->day);
@@ -155,17 +155,17 @@ int state_store_format(const StateStore *s, char **ret, size_t *ret_len) {
                 fprintf(f, "wearer.%s.activity_since_usec=%" PRIu64 "\n", w->name, w->activity_since_usec);
                 for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++) {
                         if (w->battery_percent[r] >= 0 && w->battery_percent[r] <= 100)
-                                fprintf(f, "wearer.%s.%s.battery_pct=%d\n", w->name, mqtt_role_to_string(r),
+                                fprintf(f, "wearer.%s.%s.battery_pct=%d\n", w->name, device_role_to_string(r),
                                         w->battery_percent[r]);
                         if (w->has_device_steps[r])
                                 fprintf(f, "wearer.%s.%s.device_steps=%" PRIu64 "\n", w->name,
-                                        mqtt_role_to_string(r), w->device_steps[r]);
+                                        device_role_to_string(r), w->device_steps[r]);
                         if (w->has_device_boot_id[r])
-                                fprintf(f, "wearer.%s.%s.boot_id=%" PRIu32 "\n", w->name, mqtt_role_to_string(r),
+                                fprintf(f, "wearer.%s.%s.boot_id=%" PRIu32 "\n", w->name, device_role_to_string(r),
                                         w->device_boot_id[r]);
                         for (StateDeviceInfo k = 0; k < _STATE_DEVICE_INFO_MAX; k++)
                                 if (device_info_is_valid(w->device_info[r][k]))
-                                        fprintf(f, "wearer.%s.%s.%s=%s\n", w->name, mqtt_role_to_string(r),
+                                        fprintf(f, "wearer.%s.%s.%s=%s\n", w->name, device_role_to_string(r),
                                                 device_info_keys[k], w->device_info[r][k]);
                 }
                 if (w->distance_total_dm > 0)
@@ -209,17 +209,8 @@ static int parse_u64(const char *v, uint64_t *ret) {
 }
 
 static ActivityState activity_from_string(const char *v) {
-        for (ActivityState a = 0; a < _ACTIVITY_MAX; a++)
-                if (streq(v, activity_state_to_string(a)))
-                        return a;
-        return ACTIVITY_UNKNOWN;
-}
-
-static DeviceRole role_from_string(const char *v) {
-        for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++)
-                if (streq(v, mqtt_role_to_string(r)))
-                        return r;
-        return _DEVICE_ROLE_INVALID;
+        ActivityState a = activity_state_from_string(v);
+        return a < 0 ? ACTIVITY_UNKNOWN : a;
 }
 
 /* key is "wearer.<name>.<field>" or "wearer.<name>.<role>.<field>", already without "wearer." */
@@ -242,7 +233,7 @@ static int parse_wearer_key(StateStore *s, char *key, const char *value) {
                 DeviceRole role;
 
                 *sub++ = 0;
-                role = role_from_string(field);
+                role = device_role_from_string(field);
                 if (role < 0)
                         return 0; /* a role from the future */
                 if (streq(sub, "battery_pct")) {
