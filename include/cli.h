@@ -4,5 +4,9 @@
 /* Sub-commands of the insole2mqtt binary. Each returns a process exit status. argv[0] is the
  * sub-command's name. */
 
-int decode_cli(int argc, char **argv);   /* daemon/decoders/decode-cli.c */
-int analyze_cli(int argc, char **argv);  /* daemon/gait/analyze-cli.c */
+int decode_cli(int argc, char **argv);   /* daemon/cli/decode-cli.c */
+int analyze_cli(int argc, char **argv);  /* daemon/cli/analyze-cli.c */
+
+/* `analyze --validate=DATADIR`: prints the generated part of docs/validation.md (markdown) for the
+ * recordings in DATADIR/gaitndd and DATADIR/gaitpdb. Returns a process exit status. */
+int gait_validate_cli(const char *datadir); /* daemon/cli/validate-cli.c */

@@ -62,7 +62,3 @@ unsigned gait_foot_score_misses(const GaitFootScore *s);
 /* Where a record cannot meet a target for a reason in the data itself: the targets (mask as above)
  * that are excused, and why. NULL when nothing is excused. */
 const char *gait_known_data_issue(const char *record, FootSide foot, unsigned *ret_targets);
-
-/* `analyze --validate=DATADIR`: prints the generated part of docs/validation.md (markdown) for the
- * recordings in DATADIR/gaitndd and DATADIR/gaitpdb. Returns a process exit status. */
-int gait_validate_cli(const char *datadir);

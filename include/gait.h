@@ -258,3 +258,8 @@ int gait_snapshot_to_json(const GaitSnapshot *s, JsonWriter *w);
 
 /* Symmetry index in %, NAN when either side is not finite or both are 0. */
 float gait_symmetry_index(float left, float right);
+
+/* Summarises strides[0..n) (any order, both feet) into *ret; steps = n (each stride closes with
+ * one contact). scratch holds at least n floats. duration_us is left 0 for the caller. The engine's
+ * windows, `analyze` and the validation share it. */
+void gait_summarize_strides(const GaitStride *strides, size_t n, float *scratch, GaitWindowSummary *ret);

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "decoder.h"
+#include "hex.h"
 #include "json.h"
 #include "macro.h"
 
@@ -21,15 +22,6 @@ static void decode_cli_usage(FILE *f) {
               "UUID: 2a53, 0x2A53 or the full 128-bit form. HEX may contain spaces, ':' or '-'\n"
               "and may be split over several arguments, e.g. '04-00-03-b4'.\n",
               f);
-}
-
-static int hex_digit(int c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        c = tolower(c);
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        return -1;
 }
 
 /* Returns the number of bytes, -EINVAL for stray characters or an odd digit count, -E2BIG if too long. */
@@ -49,7 +41,7 @@ static int parse_hex_args(int n, char **args, uint8_t *buf, size_t size) {
                                 j++;
                                 continue;
                         }
-                        v = hex_digit((unsigned char) s[j]);
+                        v = unhexchar(s[j]);
                         if (v < 0)
                                 return -EINVAL;
                         if (hi < 0) {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gait-internal.h"
+#include "cli.h"
 #include "gait-recording.h"
 #include "gait-validate.h"
 #include "macro.h"

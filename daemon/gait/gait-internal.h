@@ -12,10 +12,6 @@ float gait_median(float *v, size_t n);
 /* Coefficient of variation (sample SD / mean x 100) of v[0..n). NAN when n < 2. */
 float gait_cv_pct(const float *v, size_t n);
 
-/* Summarises strides[0..n) (any order, both feet) into *ret; steps = n (each stride closes with
- * one contact). scratch holds at least n floats. duration_us is left 0 for the caller. */
-void gait_summarize_strides(const GaitStride *strides, size_t n, float *scratch, GaitWindowSummary *ret);
-
 /* One text row of n whitespace-separated finite numbers into v: 1; a blank line: 0; anything else
  * (fewer numbers, a non-number, NaN/inf): -EBADMSG. Text after the n numbers is ignored. */
 int gait_parse_row(const char *line, double *v, unsigned n);
