@@ -1067,7 +1067,7 @@ static void balance_tick(GaitEngine *e, const RingSample *l, const RingSample *r
 static ActivityState posture_tick(GaitEngine *e, uint64_t now, float ref, float load, bool empty);
 static void single_foot_tick(GaitEngine *e, uint64_t now, float ref);
 
-static void wearer_tick(GaitEngine *e, uint64_t now) {
+static void engine_activity_tick(GaitEngine *e, uint64_t now) {
         const FootState *fl = &e->foot[FOOT_LEFT], *fr = &e->foot[FOOT_RIGHT];
         float ref = wearer_reference_load(e);
 
@@ -1246,7 +1246,7 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
         if (e->next_tick_us == 0)
                 e->next_tick_us = e->now_us;
         while (e->now_us >= e->next_tick_us) {
-                wearer_tick(e, e->next_tick_us);
+                engine_activity_tick(e, e->next_tick_us);
                 e->next_tick_us += TICK_US;
         }
         return 0;

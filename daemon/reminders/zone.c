@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daily.h"
+#include "zone.h"
 #include "macro.h"
 
 #define TZIF_MAX_SIZE (256U * 1024U)

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "daily.h"
+#include "zone.h"
 #include "macro.h"
 
 #define BERLIN_RULE "CET-1CEST,M3.5.0,M10.5.0/3"
