@@ -170,10 +170,6 @@ int mqtt_publish_alert_state(MqttClient *c, const char *wearer, const char *stat
 int mqtt_publish_baseline(MqttClient *c, const char *wearer, const char *baseline_json, uint64_t now_usec);
 /* <base>/<wearer>/alert/set: the handler gets the raw (untrusted) payload. */
 int mqtt_subscribe_alert_set(MqttClient *c, const char *wearer, MqttMessageHandler h, void *userdata);
-/* Multi-gateway: the latest retained <base>/<wearer>/steps from the broker; parse it with
- * state_store_parse_steps_payload(). */
-int mqtt_fetch_steps(MqttClient *c, const char *wearer, uint64_t timeout_usec, MqttRetainedHandler h,
-                     void *userdata);
 
 /* Health helpers: the resident set size from /proc/self/statm, and the transport counters. */
 int mqtt_read_rss_bytes(uint64_t *ret);

@@ -112,26 +112,3 @@ int state_store_save(const char *dir, const StateStore *s);
  * it may create (its parent exists and is writable). Creates nothing; returns 0 or -errno. */
 int state_store_check_directory(const char *dir);
 
-/* Counter bookkeeping (pure).
- *
- * state_store_new_day(): at local midnight (or on load, when the stored day is not today): a later
- * day resets steps_today; returns 1 when it did.
- *
- * state_store_merge_steps(): counters from the broker (another gateway saw the wearer): for the
- * same day the larger steps_today wins, a later day is adopted, an earlier one ignored;
- * steps_total never goes down. Returns 1 when w changed.
- *
- * state_store_device_delta(): steps to add from an insole's own cumulative counter: the forward
- * difference to the last value seen. The first value after a (re)start of the insole's tracking
- * counts nothing (its steps were counted elsewhere or before), and a counter that went backwards
- * (reset, battery change, another insole) restarts the baseline. Implausible jumps (more than
- * max_jump) are ignored the same way. */
-int state_store_new_day(WearerState *w, const char *day);
-int state_store_merge_steps(WearerState *w, uint64_t today, uint64_t total, const char *day);
-uint64_t state_store_device_delta(WearerState *w, DeviceRole role, uint64_t counter, uint64_t max_jump);
-
-/* Reads a retained <base>/<wearer>/steps payload (from the broker, for several gateways) into
- * today/total/day. Untrusted input: a flat JSON object; -EBADMSG unless steps_today, steps_total
- * (integers) and day (YYYY-MM-DD) are there. */
-int state_store_parse_steps_payload(const char *payload, size_t len, uint64_t *ret_today, uint64_t *ret_total,
-                                    char ret_day[static 11]);

@@ -256,17 +256,6 @@ int mqtt_publish_baseline(MqttClient *c, const char *wearer, const char *baselin
         return publish_wrapped_kind(c, wearer, MQTT_WEARER_BASELINE, MQTT_PUBLISH_STATE, baseline_json, now_usec);
 }
 
-int mqtt_fetch_steps(MqttClient *c, const char *wearer, uint64_t timeout_usec, MqttRetainedHandler h,
-                     void *userdata) {
-        char topic[MQTT_TOPIC_MAX];
-        int r;
-
-        r = mqtt_topic_wearer(topic, sizeof topic, client_config(c)->base_topic, wearer, MQTT_WEARER_STEPS);
-        if (r < 0)
-                return r;
-        return mqtt_client_fetch_retained(c, topic, timeout_usec, h, userdata);
-}
-
 int mqtt_client_load_seqs(MqttClient *c, const StateStore *s) {
         int r;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "macro.h"
 #include "remote-steps.h"
 
 static int parse(const char *s, RemoteSteps *ret) {
@@ -50,6 +51,29 @@ static void test_parse_minimal_and_hostile(void **state) {
         /* Duplicate keys could make two readers see different counts: refused. */
         assert_int_equal(parse("{\"steps_today\":1,\"steps_today\":9,\"steps_total\":2,\"day\":\"2026-11-22\"}", &rs),
                          -EBADMSG);
+
+        /* The cases of the state store's former parser of the same message. */
+        const char *bad[] = {
+                "{}", "{\"steps_today\":1,\"steps_total\":2}",
+                "{\"steps_today\":\"1\",\"steps_total\":2,\"day\":\"2026-11-22\"}",
+                "{\"steps_today\":99999999999999999999999,\"steps_total\":2,\"day\":\"2026-11-22\"}",
+                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\"} x",
+                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\",\"x\":[[[[[1]]]]]}",
+                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\\u0000\"}",
+                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"\xff\xfe\x32\x36-11-22\"}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(parse(bad[i], &rs), -EBADMSG);
+
+        /* Unknown members from a newer gateway are fine, within the limit of 64 values. */
+        assert_int_equal(parse("{\"steps_today\":5,\"steps_total\":6,\"day\":\"2026-11-23\",\"x\":{\"a\":[1]}}", &rs), 0);
+        assert_int_equal(rs.steps_today, 5);
+        assert_string_equal(rs.day, "2026-11-23");
+        char many[1024] = "{\"steps_today\":5,\"steps_total\":6,\"day\":\"2026-11-23\",\"x\":[0";
+        for (unsigned i = 0; i < 64; i++)
+                strcat(many, ",0");
+        strcat(many, "]}");
+        assert_int_equal(parse(many, &rs), -EBADMSG);
 }
 
 static void test_device_state_newer(void **state) {

@@ -459,40 +459,6 @@ static void test_discovery(void **state) {
         collected_free(&col);
 }
 
-static void test_steps_payload_parse(void **state) {
-        uint64_t today, total;
-        char day[11];
-
-        const char *good = "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":1234,"
-                           "\"steps_total\":98765,\"day\":\"2026-11-22\"}";
-        assert_int_equal(state_store_parse_steps_payload(good, strlen(good), &today, &total, day), 0);
-        assert_int_equal(today, 1234);
-        assert_int_equal(total, 98765);
-        assert_string_equal(day, "2026-11-22");
-
-        const char *bad[] = {
-                "", "{}", "[]", "{\"steps_today\":1,\"steps_total\":2}",
-                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-2\"}",
-                "{\"steps_today\":-1,\"steps_total\":2,\"day\":\"2026-11-22\"}",
-                "{\"steps_today\":1.5,\"steps_total\":2,\"day\":\"2026-11-22\"}",
-                "{\"steps_today\":1,\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\"}",
-                "{\"steps_today\":\"1\",\"steps_total\":2,\"day\":\"2026-11-22\"}",
-                "{\"steps_today\":99999999999999999999999,\"steps_total\":2,\"day\":\"2026-11-22\"}",
-                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\"} x",
-                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\",\"x\":[[[[[1]]]]]}",
-                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"2026-11-22\\u0000\"}",
-                "{\"steps_today\":1,\"steps_total\":2,\"day\":\"\xff\xfe\x32\x36-11-22\"}",
-        };
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                assert_int_equal(state_store_parse_steps_payload(bad[i], strlen(bad[i]), &today, &total, day), -EBADMSG);
-
-        /* unknown members from a newer gateway are fine */
-        const char *newer = "{\"steps_today\":5,\"steps_total\":6,\"day\":\"2026-11-23\",\"x\":{\"a\":[1]}}";
-        assert_int_equal(state_store_parse_steps_payload(newer, strlen(newer), &today, &total, day), 0);
-        assert_int_equal(today, 5);
-        assert_string_equal(day, "2026-11-23");
-}
-
 static void test_backoff_and_errors(void **state) {
         /* 1, 2, 4, 8, 16, 32, 60, 60 s: the delay lies in the upper half of each */
         const uint64_t caps[] = { 1, 2, 4, 8, 16, 32, 60, 60, 60 };
@@ -538,7 +504,6 @@ int main(void) {
                 cmocka_unit_test(test_other_payloads),
                 cmocka_unit_test(test_wrap_object),
                 cmocka_unit_test(test_discovery),
-                cmocka_unit_test(test_steps_payload_parse),
                 cmocka_unit_test(test_backoff_and_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

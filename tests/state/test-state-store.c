@@ -235,54 +235,12 @@ static void test_damage_refused(void **state) {
         state_store_done(&b);
 }
 
-static void test_counters(void **state) {
-        StateStore s;
-        WearerState *w;
-
-        state_store_init(&s);
-        w = state_store_wearer(&s, "anna", true);
-
-        /* day rollover */
-        assert_int_equal(state_store_new_day(w, "2026-11-22"), 1);
-        w->steps_today = 100;
-        w->steps_total = 1000;
-        assert_int_equal(state_store_new_day(w, "2026-11-22"), 0);
-        assert_int_equal(state_store_new_day(w, "2026-11-21"), 0); /* clock went back: keep */
-        assert_int_equal(w->steps_today, 100);
-        assert_int_equal(state_store_new_day(w, "bogus"), -EINVAL);
-
-        /* the broker's (another gateway's) counters */
-        assert_int_equal(state_store_merge_steps(w, 80, 990, "2026-11-22"), 0);   /* older news */
-        assert_int_equal(state_store_merge_steps(w, 150, 1050, "2026-11-22"), 1);
-        assert_int_equal(w->steps_today, 150);
-        assert_int_equal(w->steps_total, 1050);
-        assert_int_equal(state_store_merge_steps(w, 5000, 900, "2026-11-21"), 0); /* an older day */
-        assert_int_equal(w->steps_today, 150);
-        assert_int_equal(state_store_merge_steps(w, 7, 1057, "2026-11-23"), 1);   /* a later day */
-        assert_string_equal(w->day, "2026-11-23");
-        assert_int_equal(w->steps_today, 7);
-        assert_int_equal(state_store_merge_steps(w, 1, 1, "x"), -EINVAL);
-
-        /* the insole's own counter */
-        assert_int_equal(state_store_device_delta(w, DEVICE_ROLE_LEFT, 5000, 1000), 0); /* baseline */
-        assert_int_equal(state_store_device_delta(w, DEVICE_ROLE_LEFT, 5010, 1000), 10);
-        assert_int_equal(state_store_device_delta(w, DEVICE_ROLE_LEFT, 5010, 1000), 0);
-        assert_int_equal(state_store_device_delta(w, DEVICE_ROLE_LEFT, 3, 1000), 0);    /* reset */
-        assert_int_equal(state_store_device_delta(w, DEVICE_ROLE_LEFT, 8, 1000), 5);
-        assert_int_equal(state_store_device_delta(w, DEVICE_ROLE_LEFT, 90000, 1000), 0); /* implausible */
-        assert_int_equal(state_store_device_delta(w, DEVICE_ROLE_LEFT, 90004, 1000), 4);
-        assert_int_equal(state_store_device_delta(w, DEVICE_ROLE_RIGHT, 42, 1000), 0);  /* its own baseline */
-        assert_int_equal(state_store_device_delta(w, _DEVICE_ROLE_MAX, 42, 1000), 0);
-        state_store_done(&s);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roundtrip),
                 cmocka_unit_test(test_parse_errors),
                 cmocka_unit_test(test_save_load),
                 cmocka_unit_test(test_damage_refused),
-                cmocka_unit_test(test_counters),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
