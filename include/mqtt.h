@@ -112,9 +112,10 @@ void mqtt_client_get_stats(const MqttClient *c, MqttClientStats *ret);
 bool mqtt_client_is_connected(const MqttClient *c);
 const Config *mqtt_client_get_config(const MqttClient *c);
 
-/* The reconnect delay after `attempt` consecutive failures (0-based): 1 s doubling to 60 s, then a
- * point in the upper half of it chosen by `random`. */
-uint64_t mqtt_backoff_delay(unsigned attempt, uint64_t random);
+/* The reconnect backoff (util's backoff_delay()): 1 s doubling to 60 s, then a point in the upper
+ * half of it. */
+#define MQTT_BACKOFF_INITIAL_USEC (1 * USEC_PER_SEC)
+#define MQTT_BACKOFF_MAX_USEC (60 * USEC_PER_SEC)
 
 /* libmosquitto return code -> -errno. */
 int mqtt_errno_from_mosq(int mosq_rc);

@@ -1,43 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "bluez-policy.h"
 
-void bluez_backoff_init(BluezBackoff *b, uint64_t initial_usec, uint64_t max_usec) {
-        *b = (BluezBackoff) {
-                .initial_usec = initial_usec > 0 ? initial_usec : 1,
-                .max_usec = MAX(max_usec, initial_usec),
-        };
-}
-
-uint64_t bluez_backoff_next(BluezBackoff *b, BluezRandomFunc rnd, void *userdata) {
-        uint64_t base = b->initial_usec;
-
-        /* Doubling stops at max; the shift count is bounded so that it can never overflow. */
-        for (unsigned i = 0; i < b->attempt && base < b->max_usec; i++)
-                base = base > b->max_usec / 2 ? b->max_usec : base * 2;
-        base = MIN(base, b->max_usec);
-
-        if (b->attempt < UINT32_MAX)
-                b->attempt++;
-
-        /* Equal jitter: never less than half the base, so a crowd of devices that failed together
-         * spreads out without any of them retrying almost immediately. */
-        uint64_t half = base / 2;
-        uint64_t span = base - half;
-        uint64_t r = rnd ? rnd(userdata) : 0;
-        return half + (span > 0 ? r % (span + 1) : 0);
-}
-
-void bluez_backoff_reset(BluezBackoff *b) {
-        b->attempt = 0;
-}
-
-void bluez_backoff_set_limits(BluezBackoff *b, uint64_t initial_usec, uint64_t max_usec) {
-        uint32_t attempt = b->attempt;
-
-        bluez_backoff_init(b, initial_usec, max_usec);
-        b->attempt = attempt;
-}
-
 bool bluez_link_is_stable(uint64_t link_up_usec, uint64_t link_down_usec, uint64_t stable_usec) {
         if (link_up_usec == 0 || link_down_usec < link_up_usec)
                 return false;

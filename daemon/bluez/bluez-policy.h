@@ -1,32 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The pure decisions of the BlueZ client: reconnect backoff, step-counter reconciliation, the
- * data-path watchdog and the adapter escalation ladder. No I/O, no clock, no logging: time and
- * randomness come in as arguments, so the unit tests drive them directly. */
+/* The pure decisions of the BlueZ client: step-counter reconciliation, the data-path watchdog and
+ * the adapter escalation ladder (its reconnect backoff is util's backoff.h). No I/O, no clock, no
+ * logging: time and randomness come in as arguments, so the unit tests drive them directly. */
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "bluez.h"
 
-/* Returns a uniformly distributed 64-bit value; the client uses random_u64() from getrandom(), the
- * tests a deterministic sequence. */
-typedef uint64_t (*BluezRandomFunc)(void *userdata);
-
-typedef struct BluezBackoff {
-        uint64_t initial_usec;
-        uint64_t max_usec;
-        unsigned attempt; /* consecutive failures since the last stable link */
-} BluezBackoff;
-
-void bluez_backoff_init(BluezBackoff *b, uint64_t initial_usec, uint64_t max_usec);
-/* The delay before the next attempt: the exponential base min(initial * 2^attempt, max) with "equal
- * jitter", i.e. uniformly in [base/2, base]. Advances the attempt counter. */
-uint64_t bluez_backoff_next(BluezBackoff *b, BluezRandomFunc rnd, void *userdata);
-void bluez_backoff_reset(BluezBackoff *b);
-/* New limits (a reload): the escalation so far is kept, the next delay follows the new limits. */
-void bluez_backoff_set_limits(BluezBackoff *b, uint64_t initial_usec, uint64_t max_usec);
 /* A link that stayed up at least stable_usec resets the backoff; shorter ones keep escalating. */
 bool bluez_link_is_stable(uint64_t link_up_usec, uint64_t link_down_usec, uint64_t stable_usec);
 

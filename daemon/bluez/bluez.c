@@ -6,6 +6,7 @@
 
 #include "bluez-notify.h"
 #include "bluez-parse.h"
+#include "backoff.h"
 #include "bluez-policy.h"
 #include "bluez.h"
 #include "log.h"
@@ -69,7 +70,7 @@ struct BluezDevice {
         bool failure_counted;        /* this link's failure is already accounted for */
         uint64_t streaming_since_usec;
 
-        BluezBackoff backoff;
+        Backoff backoff;
         sd_event_source *timer;      /* next connection attempt */
         bool want_connect;           /* queued behind another device's attempt */
         sd_bus_slot *connect_slot;
@@ -386,6 +387,10 @@ static bool device_seen(BluezDevice *d) {
         return d->seen_at_attempt || d->advertised;
 }
 
+static uint64_t client_random(BluezClient *c) {
+        return c->rnd ? c->rnd(c->rnd_userdata) : 0;
+}
+
 /* Back to WAITING with the next backoff delay. */
 static void device_wait(BluezDevice *d) {
         BluezClient *c = d->client;
@@ -395,7 +400,7 @@ static void device_wait(BluezDevice *d) {
                 device_set_state(d, BLUEZ_LINK_ABSENT);
                 return;
         }
-        delay = bluez_backoff_next(&d->backoff, c->rnd, c->rnd_userdata);
+        delay = backoff_next(&d->backoff, client_random(c));
         device_set_state(d, BLUEZ_LINK_WAITING);
         log_ctx(LOG_DEBUG, &d->ctx, "%s: next connection attempt in %" PRIu64 " ms", d->label,
                 delay / USEC_PER_MSEC);
@@ -655,7 +660,7 @@ static void device_on_disconnected(BluezDevice *d) {
 
         if (d->streamed_this_link) {
                 if (bluez_link_is_stable(d->streaming_since_usec, now, c->config->stable_link_usec))
-                        bluez_backoff_reset(&d->backoff);
+                        backoff_reset(&d->backoff);
                 log_ctx(LOG_INFO, &d->ctx, "%s: link lost after %" PRIu64 " s, reconnecting", d->label,
                         (now - d->stats.link_up_usec) / USEC_PER_SEC);
         } else {
@@ -1253,10 +1258,9 @@ static void device_apply(BluezDevice *d, const BluezDeviceProps *p) {
                         d->advertised = true;
                         if (d->state == BLUEZ_LINK_WAITING && d->failed_unseen) {
                                 d->failed_unseen = false;
-                                device_schedule(d, bluez_backoff_next(&(BluezBackoff) {
-                                                        .initial_usec = c->config->backoff_initial_usec,
-                                                        .max_usec = c->config->backoff_initial_usec,
-                                                }, c->rnd, c->rnd_userdata));
+                                device_schedule(d, backoff_delay(c->config->backoff_initial_usec,
+                                                                 c->config->backoff_initial_usec, 0,
+                                                                 client_random(c)));
                         }
                 }
         } else if (p->rssi_invalidated)
@@ -2000,7 +2004,7 @@ int bluez_client_new(sd_event *event, sd_bus *bus, const Config *config, const B
                         (void) snprintf(d->label, sizeof(d->label), "%s of %s", role_noun(r), config->wearers[w].name);
                         d->ctx = (LogContext) { .wearer = config->wearers[w].name, .device = role_noun(r) };
                         d->state = BLUEZ_LINK_ABSENT;
-                        bluez_backoff_init(&d->backoff, config->backoff_initial_usec, config->backoff_max_usec);
+                        backoff_init(&d->backoff, config->backoff_initial_usec, config->backoff_max_usec);
                         decoder_state_reset(&d->decoder_state);
                 }
 
@@ -2161,12 +2165,12 @@ void bluez_client_config_changed(BluezClient *c) {
                 uint64_t when = 0;
                 int enabled = SD_EVENT_OFF;
 
-                bluez_backoff_set_limits(&d->backoff, c->config->backoff_initial_usec, c->config->backoff_max_usec);
+                backoff_set_limits(&d->backoff, c->config->backoff_initial_usec, c->config->backoff_max_usec);
                 if (d->state != BLUEZ_LINK_WAITING || !d->timer ||
                     sd_event_source_get_enabled(d->timer, &enabled) < 0 || enabled == SD_EVENT_OFF ||
                     sd_event_source_get_time(d->timer, &when) < 0 || when <= now + d->backoff.max_usec)
                         continue;
-                device_schedule(d, bluez_backoff_next(&d->backoff, c->rnd, c->rnd_userdata));
+                device_schedule(d, backoff_next(&d->backoff, client_random(c)));
         }
 }
 

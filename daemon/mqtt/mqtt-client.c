@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "log.h"
 #include "mqtt-outbox.h"
 #include "mqtt-publish.h"
@@ -28,8 +29,6 @@
 
 #define MQTT_MAX_INFLIGHT 20u
 #define MQTT_MISC_INTERVAL_USEC (1 * USEC_PER_SEC)
-#define MQTT_BACKOFF_INITIAL_USEC (1 * USEC_PER_SEC)
-#define MQTT_BACKOFF_MAX_USEC (60 * USEC_PER_SEC)
 #define MQTT_CONNECT_TIMEOUT_USEC (15 * USEC_PER_SEC)
 #define MQTT_RESOLVE_POLL_USEC (20 * USEC_PER_MSEC)
 #define MQTT_HA_REANNOUNCE_DELAY_USEC (1 * USEC_PER_SEC)
@@ -198,16 +197,6 @@ static bool connack_is_fatal(int rc) {
         }
 }
 
-uint64_t mqtt_backoff_delay(unsigned attempt, uint64_t random) {
-        uint64_t delay;
-
-        /* 1 s doubling to 60 s, then a random point in the upper half so that gateways restarted
-         * together do not reconnect in lock step. */
-        delay = MQTT_BACKOFF_INITIAL_USEC << MIN(attempt, 6u);
-        delay = MIN(delay, MQTT_BACKOFF_MAX_USEC);
-        return delay / 2 + random % (delay / 2 + 1);
-}
-
 static uint64_t client_random(MqttClient *c) {
         /* xorshift64*: jitter only, no need for quality */
         c->rng ^= c->rng >> 12;
@@ -276,7 +265,7 @@ static void client_lost(MqttClient *c, int mosq_rc, int error) {
                 return;
         }
 
-        delay = mqtt_backoff_delay(c->attempt, client_random(c));
+        delay = backoff_delay(MQTT_BACKOFF_INITIAL_USEC, MQTT_BACKOFF_MAX_USEC, c->attempt, client_random(c));
         c->attempt++;
         c->state = CLIENT_WAITING;
 

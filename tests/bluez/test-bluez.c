@@ -15,78 +15,7 @@
 #include "decoder.h"
 #include "log.h"
 
-/* ---- a scripted random source -------------------------------------------------------------- */
-
-typedef struct Script {
-        const uint64_t *v;
-        size_t n, i;
-} Script;
-
-static uint64_t script_next(void *userdata) {
-        Script *s = userdata;
-        uint64_t v = s->v[s->i % s->n];
-        s->i++;
-        return v;
-}
-
-static uint64_t zero_random(void *userdata) {
-        return 0;
-}
-
-static uint64_t max_random(void *userdata) {
-        return UINT64_MAX;
-}
-
-/* ---- backoff ------------------------------------------------------------------------------------ */
-
-static void test_backoff_doubles_and_caps(void **state) {
-        BluezBackoff b;
-        /* With the smallest random value the delay is exactly half the base. */
-        uint64_t expected_base[] = { 1, 2, 4, 8, 16, 32, 60, 60, 60 };
-
-        bluez_backoff_init(&b, 1 * USEC_PER_SEC, 60 * USEC_PER_SEC);
-        for (size_t i = 0; i < ELEMENTSOF(expected_base); i++)
-                assert_int_equal(bluez_backoff_next(&b, zero_random, NULL), expected_base[i] * USEC_PER_SEC / 2);
-
-        /* With the largest it is the base itself (r % (span + 1) == span for r = 2^64 - 1 only if
-         * span + 1 divides 2^64; here we check the bound instead). */
-        bluez_backoff_reset(&b);
-        for (size_t i = 0; i < ELEMENTSOF(expected_base); i++) {
-                uint64_t d = bluez_backoff_next(&b, max_random, NULL);
-                assert_true(d >= expected_base[i] * USEC_PER_SEC / 2);
-                assert_true(d <= expected_base[i] * USEC_PER_SEC);
-        }
-}
-
-static void test_backoff_jitter_spreads(void **state) {
-        const uint64_t values[] = { 0, 250000, 500000, 123456789 };
-        Script s = { .v = values, .n = ELEMENTSOF(values) };
-        BluezBackoff b;
-
-        bluez_backoff_init(&b, 1 * USEC_PER_SEC, 60 * USEC_PER_SEC);
-        /* base 1 s: half 500 ms, span 500 ms -> 500 ms + r % 500001 */
-        assert_int_equal(bluez_backoff_next(&b, script_next, &s), 500000);
-        bluez_backoff_reset(&b);
-        assert_int_equal(bluez_backoff_next(&b, script_next, &s), 750000);
-        bluez_backoff_reset(&b);
-        assert_int_equal(bluez_backoff_next(&b, script_next, &s), 1000000);
-        bluez_backoff_reset(&b);
-        assert_int_equal(bluez_backoff_next(&b, script_next, &s), 500000 + 123456789 % 500001);
-}
-
-static void test_backoff_never_overflows(void **state) {
-        BluezBackoff b;
-
-        bluez_backoff_init(&b, 1, UINT64_MAX / 2);
-        b.attempt = 1000;
-        uint64_t d = bluez_backoff_next(&b, zero_random, NULL);
-        assert_true(d >= UINT64_MAX / 8);
-        assert_true(d <= UINT64_MAX / 2);
-
-        /* Degenerate configuration: max below initial keeps initial. */
-        bluez_backoff_init(&b, 10, 5);
-        assert_int_equal(bluez_backoff_next(&b, zero_random, NULL), 5);
-}
+/* ---- link ---------------------------------------------------------------------------------------- */
 
 static void test_link_stable(void **state) {
         assert_false(bluez_link_is_stable(0, 100, 10));
@@ -535,9 +464,6 @@ static void test_parse_replies(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_backoff_doubles_and_caps),
-                cmocka_unit_test(test_backoff_jitter_spreads),
-                cmocka_unit_test(test_backoff_never_overflows),
                 cmocka_unit_test(test_link_stable),
                 cmocka_unit_test(test_link_rate),
                 cmocka_unit_test(test_steps_first_reading_is_baseline),
