@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bluez-notify.h"
+#include "event-util.h"
 #include "log.h"
 
 /* Ready sockets taken from the inner set per wake-up; more are reported on the next one. */
@@ -143,17 +144,11 @@ static int on_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata
         r = sd_event_now(d->event, CLOCK_MONOTONIC, &now);
         if (r < 0)
                 return 0;
-        if (!d->coalesce_timer) {
-                r = sd_event_add_time(d->event, &d->coalesce_timer, CLOCK_MONOTONIC, now + window, 1,
-                                      on_coalesce_timer, d);
-                if (r < 0) {
-                        log_debug_errno(r, "Cannot coalesce notification wake-ups, reading at once: %m");
-                        return 0;
-                }
-                (void) sd_event_source_set_description(d->coalesce_timer, "bluez-notify-coalesce");
-        } else {
-                (void) sd_event_source_set_time(d->coalesce_timer, now + window);
-                (void) sd_event_source_set_enabled(d->coalesce_timer, SD_EVENT_ONESHOT);
+        r = event_timer_arm(d->event, &d->coalesce_timer, CLOCK_MONOTONIC, now + window, 1, on_coalesce_timer, d,
+                            "bluez-notify-coalesce");
+        if (r < 0) {
+                log_debug_errno(r, "Cannot coalesce notification wake-ups, reading at once: %m");
+                return 0;
         }
         (void) sd_event_source_set_enabled(d->io, SD_EVENT_OFF);
         return 0;

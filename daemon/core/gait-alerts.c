@@ -8,6 +8,7 @@
 #include "file-io.h"
 #include "gait-alerts.h"
 #include "log.h"
+#include "time-util.h"
 
 #define DAY_GAIT_JSON_MAX 2048
 
@@ -227,11 +228,8 @@ void gait_alerts_drain(GaitAlerts *a, size_t i, uint64_t wall_usec) {
         AlertMonitor *m = a->monitors[i];
         AlertEvent e;
 
-        if (wall_usec == 0) {
-                struct timespec ts;
-                (void) clock_gettime(CLOCK_REALTIME, &ts);
-                wall_usec = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-        }
+        if (wall_usec == 0)
+                wall_usec = clock_now_usec(CLOCK_REALTIME);
         if (wr->gait_today_fresh) {
                 alert_monitor_update_today(m, &wr->gait_today);
                 wr->gait_today_fresh = false;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bluez.h"
+#include "event-util.h"
 #include "gait-alerts.h"
 #include "gateway-metrics.h"
 #include "log.h"
@@ -17,6 +18,7 @@
 #include "raw-pacer.h"
 #include "remote-steps.h"
 #include "state-store.h"
+#include "time-util.h"
 #include "wearer.h"
 
 #define TICK_USEC USEC_PER_SEC
@@ -112,28 +114,6 @@ static void manager_quit(Manager *m, int error) {
         m->quit = true;
 }
 
-/* sd-event time sources are one-shot: a periodic timer sets its next time and enables itself again. */
-static int timer_rearm(sd_event_source *s, uint64_t usec) {
-        int r;
-
-        r = sd_event_source_set_time(s, usec);
-        if (r < 0)
-                return r;
-        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-}
-
-static uint64_t now_monotonic(Manager *m) {
-        uint64_t t = 0;
-        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
-        return t;
-}
-
-static uint64_t now_realtime(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
 /* A Raspberry Pi has no real-time clock: its wall clock is a guess until NTP synchronised it.
  * The kernel knows (adjtimex() stops reporting TIME_ERROR), and systemd-timesyncd leaves a flag
  * file. The configuration can vouch for it (an RTC, or a machine that is always synchronised). */
@@ -149,8 +129,8 @@ static bool wall_clock_trusted(const Manager *m) {
 
 static CoachClock coach_clock(Manager *m) {
         return (CoachClock) {
-                .mono_usec = now_monotonic(m),
-                .wall_usec = now_realtime(),
+                .mono_usec = event_now_usec(m->event, CLOCK_MONOTONIC),
+                .wall_usec = clock_now_usec(CLOCK_REALTIME),
                 .wall_trusted = wall_clock_trusted(m),
         };
 }
@@ -717,7 +697,7 @@ static void restore_seq(Manager *m, const char *topic, uint64_t seq);
 
 /* Counted always, said at most once a minute: anyone who may publish there can send many. */
 static void refuse_remote_steps(Manager *m, Wearer *w, const char *why) {
-        uint64_t now = now_monotonic(m);
+        uint64_t now = event_now_usec(m->event, CLOCK_MONOTONIC);
 
         m->remote_refused++;
         if (m->remote_refused_logged_usec != 0 && now - m->remote_refused_logged_usec < USEC_PER_MINUTE)
@@ -831,7 +811,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         publish_link_changes(m, now.mono_usec, now.wall_usec);
         publish_bridge_changes(m, now.wall_usec);
         manager_update_status(m);
-        return timer_rearm(s, usec + TICK_USEC);
+        return event_timer_rearm(s, usec + TICK_USEC);
 }
 
 static int on_publish(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -846,12 +826,12 @@ static int on_publish(sd_event_source *s, uint64_t usec, void *userdata) {
                 publish_json(m, w, mqtt_publish_today, coach_activity_to_json(w->coach, &now, json_begin(m)),
                              now.wall_usec);
         }
-        return timer_rearm(s, usec + m->config.publish_interval_usec);
+        return event_timer_rearm(s, usec + m->config.publish_interval_usec);
 }
 
 static int on_health(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
-        uint64_t now = now_monotonic(m), wall = now_realtime();
+        uint64_t now = event_now_usec(m->event, CLOCK_MONOTONIC), wall = clock_now_usec(CLOCK_REALTIME);
         MqttHealth h = {};
         double elapsed = (double) (now - m->health_usec) / 1e6;
 
@@ -882,14 +862,14 @@ static int on_health(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) mqtt_publish_bridge_health(m->mqtt, &h, wall);
         m->notifications_at_health = m->notifications;
         m->health_usec = now;
-        return timer_rearm(s, usec + HEALTH_INTERVAL_USEC);
+        return event_timer_rearm(s, usec + HEALTH_INTERVAL_USEC);
 }
 
 static int on_save(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
         manager_save_state(m);
-        return timer_rearm(s, usec + SAVE_INTERVAL_USEC);
+        return event_timer_rearm(s, usec + SAVE_INTERVAL_USEC);
 }
 
 /* ---- the Prometheus endpoint ---------------------------------------------------------------- */
@@ -903,7 +883,7 @@ static int on_metrics_scrape(PromWriter *w, void *userdata) {
                 .bluez = m->bluez,
                 .mqtt = m->mqtt,
                 .last_battery = (const int (*)[_DEVICE_ROLE_MAX]) m->last_battery,
-                .now_usec = now_monotonic(m),
+                .now_usec = event_now_usec(m->event, CLOCK_MONOTONIC),
                 .start_usec = m->start_usec,
                 .notifications = m->notifications,
                 .server = m->prometheus,
@@ -926,12 +906,12 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
 /* A new publish interval counts from the last publication, not from the reload: reloads more
  * often than the interval must not hold the metrics back. */
 static void manager_reschedule_publish(Manager *m, uint64_t old_interval) {
-        uint64_t next = 0, now = now_monotonic(m);
+        uint64_t next = 0, now = event_now_usec(m->event, CLOCK_MONOTONIC);
 
         if (!m->publish_timer || sd_event_source_get_time(m->publish_timer, &next) < 0)
                 return;
         next = next > old_interval ? next - old_interval + m->config.publish_interval_usec : now;
-        (void) timer_rearm(m->publish_timer, MAX(next, now));
+        (void) event_timer_rearm(m->publish_timer, MAX(next, now));
 }
 
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -1168,7 +1148,7 @@ static int manager_restore_from_broker(Manager *m) {
 int manager_start(Manager *m) {
         int r;
 
-        m->start_usec = m->health_usec = now_monotonic(m);
+        m->start_usec = m->health_usec = event_now_usec(m->event, CLOCK_MONOTONIC);
 
         /* First, so that an address we cannot bind stops us before we connect anywhere. */
         if (m->config.prometheus_listen && m->config.prometheus_listen[0]) {

@@ -26,6 +26,7 @@
 #include "mqtt-publish.h"
 #include "mqtt.h"
 #include "state-store.h"
+#include "time-util.h"
 
 #define MQTT_MAX_INFLIGHT 20u
 #define MQTT_MISC_INTERVAL_USEC (1 * USEC_PER_SEC)
@@ -217,7 +218,6 @@ static void notify_connection(MqttClient *c, bool connected, int error) {
 }
 
 static int client_attempt(MqttClient *c);
-static uint64_t now_monotonic(void);
 static int client_connect_address(MqttClient *c, const char *address);
 
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -352,7 +352,7 @@ static int on_io_prepare(sd_event_source *s, void *userdata) {
  * minute (a long outage with the raw stream on drops hundreds a second). */
 static void client_log_drops(MqttClient *c) {
         MqttOutboxStats now;
-        uint64_t t = now_monotonic();
+        uint64_t t = clock_now_usec(CLOCK_MONOTONIC);
 
         mqtt_outbox_get_stats(c->outbox, &now);
         if (now.dropped == c->drops_logged.dropped)
@@ -620,7 +620,7 @@ static void on_mosq_message(struct mosquitto *mosq, void *userdata, const struct
         /* Only reachable with MQTT 3.1.1 (with 5 the broker holds such messages back): libmosquitto
          * has read it whole already; at least nothing parses it. */
         if (msg->payloadlen < 0 || (size_t) msg->payloadlen + strlen(msg->topic) > MQTT_MAX_INCOMING_PACKET) {
-                uint64_t now = now_monotonic();
+                uint64_t now = clock_now_usec(CLOCK_MONOTONIC);
                 c->oversized++;
                 if (c->oversized_logged_usec == 0 || now - c->oversized_logged_usec >= 60 * USEC_PER_SEC) {
                         c->oversized_logged_usec = now;
@@ -1010,12 +1010,6 @@ int mqtt_client_start(MqttClient *c) {
         return client_attempt(c);
 }
 
-static uint64_t now_monotonic(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / USEC_PER_MSEC;
-}
-
 int mqtt_client_stop(MqttClient *c, uint64_t timeout_usec) {
         JsonWriter w;
         char buf[64];
@@ -1034,10 +1028,10 @@ int mqtt_client_stop(MqttClient *c, uint64_t timeout_usec) {
         /* Drain by driving libmosquitto directly with poll(): this runs at shutdown, typically after
          * the event loop has finished (sd_event_run() refuses then), and blocking here is the
          * point. */
-        deadline = now_monotonic() + timeout_usec;
+        deadline = clock_now_usec(CLOCK_MONOTONIC) + timeout_usec;
         while (c->state == CLIENT_CONNECTED && mqtt_outbox_depth(c->outbox) > 0) {
                 struct pollfd pfd = { .fd = mosquitto_socket(c->mosq), .events = POLLIN };
-                uint64_t now = now_monotonic();
+                uint64_t now = clock_now_usec(CLOCK_MONOTONIC);
                 int rc = MOSQ_ERR_SUCCESS;
 
                 if (now >= deadline || pfd.fd < 0)

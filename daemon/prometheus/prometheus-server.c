@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "event-util.h"
 #include "log.h"
 #include "prometheus.h"
 
@@ -59,12 +60,6 @@ struct PrometheusServer {
         uint64_t write_timeout_usec;
 };
 
-static uint64_t now_usec(PrometheusServer *s) {
-        uint64_t t = 0;
-        (void) sd_event_now(s->event, CLOCK_MONOTONIC, &t);
-        return t;
-}
-
 static void server_arm_timer(PrometheusServer *s) {
         uint64_t next = UINT64_MAX;
 
@@ -75,8 +70,7 @@ static void server_arm_timer(PrometheusServer *s) {
                 (void) sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
                 return;
         }
-        (void) sd_event_source_set_time(s->timer, next);
-        (void) sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+        (void) event_timer_rearm(s->timer, next);
 }
 
 static void conn_close(Conn *c) {
@@ -161,7 +155,7 @@ static void conn_answer(Conn *c, int status, const HttpRequest *req) {
         c->head_sent = c->body_sent = 0;
         c->body_len = req->method == HTTP_METHOD_HEAD ? 0 : c->body.len;
         c->state = CONN_WRITING;
-        c->deadline_usec = now_usec(s) + s->write_timeout_usec;
+        c->deadline_usec = event_now_usec(s->event, CLOCK_MONOTONIC) + s->write_timeout_usec;
 }
 
 /* Done writing: stop sending, then close. Unread request bytes would make close() send a reset
@@ -257,7 +251,7 @@ static int on_listen(sd_event_source *source, int fd, uint32_t revents, void *us
                 c->fd = TAKE_FD(cfd);
                 c->state = CONN_READING;
                 c->req_len = 0;
-                c->accepted_usec = now_usec(s);
+                c->accepted_usec = event_now_usec(s->event, CLOCK_MONOTONIC);
                 c->deadline_usec = c->accepted_usec + s->head_timeout_usec;
                 s->stats.connections++;
                 s->stats.open++;
@@ -268,7 +262,7 @@ static int on_listen(sd_event_source *source, int fd, uint32_t revents, void *us
 
 static int on_timer(sd_event_source *source, uint64_t usec, void *userdata) {
         PrometheusServer *s = userdata;
-        uint64_t now = now_usec(s);
+        uint64_t now = event_now_usec(s->event, CLOCK_MONOTONIC);
 
         for (size_t i = 0; i < PROMETHEUS_CONNECTIONS_MAX; i++) {
                 Conn *c = &s->conns[i];

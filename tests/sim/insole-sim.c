@@ -14,11 +14,10 @@
 #include "log.h"
 #include "macro.h"
 #include "sim.h"
+#include "time-util.h"
 
 uint64_t sim_mono_now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+        return clock_now_usec(CLOCK_MONOTONIC);
 }
 
 uint64_t sim_now(Sim *sim) {

@@ -21,11 +21,10 @@
 #include "macro.h"
 #include "open-insole-profile.h"
 #include "sim-harness.h"
+#include "time-util.h"
 
 uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+        return clock_now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC;
 }
 
 pid_t spawn(char **argv, int stdout_fd) {
