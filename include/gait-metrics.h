@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "string-table.h"
+
 #define GAIT_METRICS(X)                                                                                  \
         X(CADENCE, "cadence", "steps/min", 1, 0, 300, 2.5, 80, 1, 1)                                     \
         X(STRIDE_TIME, "stride_time", "ms", 0, 0, 10000, 25, 800, 1, 0)                                  \
@@ -91,17 +93,10 @@ typedef enum AlertSensitivity {
         ALERT_SENSITIVITY_NORMAL,
         ALERT_SENSITIVITY_HIGH,
         _ALERT_SENSITIVITY_MAX,
-        _ALERT_SENSITIVITY_INVALID = -1,
+        _ALERT_SENSITIVITY_INVALID = -EINVAL,
 } AlertSensitivity;
 
-static inline const char *alert_sensitivity_to_string(AlertSensitivity s) {
-        static const char *const names[_ALERT_SENSITIVITY_MAX] = { "low", "normal", "high" };
-        return (int) s >= 0 && s < _ALERT_SENSITIVITY_MAX ? names[s] : NULL;
-}
+static const char *const alert_sensitivity_table[_ALERT_SENSITIVITY_MAX] = { "low", "normal", "high" };
 
-static inline AlertSensitivity alert_sensitivity_from_string(const char *s) {
-        for (AlertSensitivity i = 0; i < _ALERT_SENSITIVITY_MAX; i++)
-                if (s && strcmp(alert_sensitivity_to_string(i), s) == 0)
-                        return i;
-        return _ALERT_SENSITIVITY_INVALID;
-}
+_DEFINE_STRING_TABLE_LOOKUP_TO_STRING(alert_sensitivity, AlertSensitivity, static inline)
+_DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(alert_sensitivity, AlertSensitivity, static inline)

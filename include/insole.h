@@ -71,6 +71,8 @@ typedef enum PressureUnit {
         _PRESSURE_UNIT_MAX,
 } PressureUnit;
 
+const char *pressure_unit_to_string(PressureUnit u); /* "raw", "N", "kPa" */
+
 /* Where the cells of one insole are. Coordinates are normalised to the insole outline:
  * x from heel (0) to toe (1), y from medial (0, the big-toe side) to lateral (1). */
 typedef struct InsoleCell {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alerts.h"
+#include "string-table.h"
 
 #define ALERT_EVENT_QUEUE 16
 #define ALERT_STATE_VERSION 1
@@ -35,7 +36,7 @@ static const char *const metric_label[_GAIT_METRIC_MAX] = {
         [GAIT_METRIC_LEFT_SHARE] = "Standing weight on the left",
 };
 
-static const char *const event_type_table[_ALERT_EVENT_TYPE_MAX] = {
+static const char *const alert_event_type_table[_ALERT_EVENT_TYPE_MAX] = {
         [ALERT_EVENT_CHANGED] = "changed",
         [ALERT_EVENT_RETURNED] = "returned",
         [ALERT_EVENT_ACKNOWLEDGED] = "acknowledged",
@@ -43,9 +44,7 @@ static const char *const event_type_table[_ALERT_EVENT_TYPE_MAX] = {
         [ALERT_EVENT_ERROR] = "error",
 };
 
-const char *alert_event_type_to_string(AlertEventType t) {
-        return (int) t >= 0 && t < _ALERT_EVENT_TYPE_MAX ? event_type_table[t] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(alert_event_type, AlertEventType);
 
 /* Per metric: a two-sided CUSUM and, once it fired, the change it found. */
 typedef struct MetricWatch {

@@ -9,7 +9,9 @@
 #include "backoff.h"
 #include "bluez-policy.h"
 #include "bluez.h"
+#include "event-util.h"
 #include "log.h"
+#include "string-table.h"
 
 #define BLUEZ_OBJECT_MANAGER_PATH "/"
 #define BLUEZ_PATH_NAMESPACE "/org/bluez"
@@ -144,7 +146,7 @@ struct BluezClient {
         int fatal_error;
 };
 
-static const char *const link_state_table[_BLUEZ_LINK_STATE_MAX] = {
+static const char *const bluez_link_state_table[_BLUEZ_LINK_STATE_MAX] = {
         [BLUEZ_LINK_ABSENT] = "absent",
         [BLUEZ_LINK_WAITING] = "waiting",
         [BLUEZ_LINK_CONNECTING] = "connecting",
@@ -154,23 +156,15 @@ static const char *const link_state_table[_BLUEZ_LINK_STATE_MAX] = {
         [BLUEZ_LINK_DISCONNECTING] = "disconnecting",
 };
 
-const char *bluez_link_state_to_string(BluezLinkState s) {
-        if (s < 0 || s >= _BLUEZ_LINK_STATE_MAX)
-                return NULL;
-        return link_state_table[s];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(bluez_link_state, BluezLinkState);
 
-static const char *const notify_path_table[_BLUEZ_NOTIFY_PATH_MAX] = {
+static const char *const bluez_notify_path_table[_BLUEZ_NOTIFY_PATH_MAX] = {
         [BLUEZ_NOTIFY_NONE] = "none",
         [BLUEZ_NOTIFY_ACQUIRE] = "acquire",
         [BLUEZ_NOTIFY_START] = "start-notify",
 };
 
-const char *bluez_notify_path_to_string(BluezNotifyPath p) {
-        if (p < 0 || p >= _BLUEZ_NOTIFY_PATH_MAX)
-                return NULL;
-        return notify_path_table[p];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(bluez_notify_path, BluezNotifyPath);
 
 static const char *role_noun(DeviceRole r) {
         switch (r) {
@@ -195,14 +189,7 @@ static bool isempty_str(const char *s) {
 }
 
 static uint64_t now_usec(BluezClient *c) {
-        uint64_t t;
-
-        if (sd_event_now(c->event, CLOCK_MONOTONIC, &t) < 0) {
-                struct timespec ts;
-                (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-                t = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-        }
-        return t;
+        return event_now_usec(c->event, CLOCK_MONOTONIC);
 }
 
 static uint64_t default_random(void *userdata) {
@@ -419,19 +406,11 @@ static void device_schedule(BluezDevice *d, uint64_t delay_usec) {
         uint64_t when = now_usec(c) + delay_usec;
         int r;
 
-        if (!d->timer) {
-                /* Accuracy 0 would mean sd-event's default of 250 ms: far coarser than the backoff. */
-                r = sd_event_add_time(c->event, &d->timer, CLOCK_MONOTONIC, when, TIMER_ACCURACY_USEC,
-                                      device_timer_handler, d);
-                if (r < 0) {
-                        log_ctx_errno(LOG_ERR, &d->ctx, r, "%s: failed to arm the reconnection timer: %m", d->label);
-                        return;
-                }
-                (void) sd_event_source_set_description(d->timer, "bluez-device-reconnect");
-                return;
-        }
-        (void) sd_event_source_set_time(d->timer, when);
-        (void) sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
+        /* Accuracy 0 would mean sd-event's default of 250 ms: far coarser than the backoff. */
+        r = event_timer_arm(c->event, &d->timer, CLOCK_MONOTONIC, when, TIMER_ACCURACY_USEC, device_timer_handler,
+                            d, "bluez-device-reconnect");
+        if (r < 0)
+                log_ctx_errno(LOG_ERR, &d->ctx, r, "%s: failed to arm the reconnection timer: %m", d->label);
 }
 
 static void device_cancel_timer(BluezDevice *d) {

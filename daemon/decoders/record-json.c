@@ -65,16 +65,10 @@ static void oip_frame_json(const OipPressureFrame *f, JsonWriter *w) {
         }
 }
 
-static const char *const pressure_unit_names[_PRESSURE_UNIT_MAX] = {
-        [PRESSURE_UNIT_RAW] = "raw",
-        [PRESSURE_UNIT_NEWTON] = "N",
-        [PRESSURE_UNIT_KPA] = "kPa",
-};
-
 static void oip_layout_json(const OipSensorLayout *l, JsonWriter *w) {
         json_kv_uint(w, "version", l->version);
         json_kv_string(w, "side", foot_side_to_string(l->layout.side));
-        json_kv_string(w, "unit", l->layout.unit < _PRESSURE_UNIT_MAX ? pressure_unit_names[l->layout.unit] : NULL);
+        json_kv_string(w, "unit", pressure_unit_to_string(l->layout.unit));
         json_kv_double(w, "scale", l->layout.scale, 6);
         json_kv_double(w, "offset", l->layout.offset, 6);
         json_key(w, "cells");

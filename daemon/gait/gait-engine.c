@@ -6,6 +6,7 @@
 
 #include "gait-internal.h"
 #include "macro.h"
+#include "string-table.h"
 
 /* Samples kept per foot for refining events and measuring a stance afterwards. A stance longer than
  * this (at the insole's rate) is not a gait stance and gets no stance metrics. */
@@ -256,44 +257,32 @@ struct GaitEngine {
         unsigned mark_pos, mark_n;
 };
 
-const char *gait_event_type_to_string(GaitEventType t) {
-        static const char *const names[_GAIT_EVENT_TYPE_MAX] = {
-                [GAIT_EVENT_INITIAL_CONTACT] = "initial_contact",
-                [GAIT_EVENT_TOE_OFF] = "toe_off",
-        };
-        if (t < 0 || t >= _GAIT_EVENT_TYPE_MAX)
-                return NULL;
-        return names[t];
-}
+static const char *const gait_event_type_table[_GAIT_EVENT_TYPE_MAX] = {
+        [GAIT_EVENT_INITIAL_CONTACT] = "initial_contact",
+        [GAIT_EVENT_TOE_OFF] = "toe_off",
+};
 
-const char *strike_pattern_to_string(StrikePattern p) {
-        static const char *const names[_STRIKE_PATTERN_MAX] = {
-                [STRIKE_HEEL] = "heel", [STRIKE_MIDFOOT] = "midfoot",
-                [STRIKE_FOREFOOT] = "forefoot", [STRIKE_FLAT] = "flat",
-        };
-        if (p < 0 || p >= _STRIKE_PATTERN_MAX)
-                return NULL;
-        return names[p];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(gait_event_type, GaitEventType);
 
-const char *gait_foot_quality_to_string(GaitFootQuality q) {
-        static const char *const names[_GAIT_FOOT_QUALITY_MAX] = {
-                [GAIT_QUALITY_OK] = "ok", [GAIT_QUALITY_NO_SIGNAL] = "no_signal", [GAIT_QUALITY_FLAT] = "flat",
-                [GAIT_QUALITY_SATURATED] = "saturated", [GAIT_QUALITY_UNRELIABLE] = "unreliable",
-        };
-        if (q < 0 || q >= _GAIT_FOOT_QUALITY_MAX)
-                return NULL;
-        return names[q];
-}
+static const char *const strike_pattern_table[_STRIKE_PATTERN_MAX] = {
+        [STRIKE_HEEL] = "heel", [STRIKE_MIDFOOT] = "midfoot",
+        [STRIKE_FOREFOOT] = "forefoot", [STRIKE_FLAT] = "flat",
+};
 
-const char *gait_window_to_string(GaitWindow w) {
-        static const char *const names[_GAIT_WINDOW_MAX] = {
-                [GAIT_WINDOW_10S] = "last_10s", [GAIT_WINDOW_60S] = "last_60s", [GAIT_WINDOW_DAY] = "day",
-        };
-        if (w < 0 || w >= _GAIT_WINDOW_MAX)
-                return NULL;
-        return names[w];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(strike_pattern, StrikePattern);
+
+static const char *const gait_foot_quality_table[_GAIT_FOOT_QUALITY_MAX] = {
+        [GAIT_QUALITY_OK] = "ok", [GAIT_QUALITY_NO_SIGNAL] = "no_signal", [GAIT_QUALITY_FLAT] = "flat",
+        [GAIT_QUALITY_SATURATED] = "saturated", [GAIT_QUALITY_UNRELIABLE] = "unreliable",
+};
+
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(gait_foot_quality, GaitFootQuality);
+
+static const char *const gait_window_table[_GAIT_WINDOW_MAX] = {
+        [GAIT_WINDOW_10S] = "last_10s", [GAIT_WINDOW_60S] = "last_60s", [GAIT_WINDOW_DAY] = "day",
+};
+
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(gait_window, GaitWindow);
 
 static float percentile_of(const float *v, unsigned n, float p, float *tmp) {
         memcpy(tmp, v, n * sizeof(float));

@@ -167,9 +167,7 @@ static int entity_config(const Config *c, const char *version, const WearerConfi
         int r;
 
         if (role) {
-                for (DeviceRole i = 0; i < _DEVICE_ROLE_MAX; i++)
-                        if (streq(device_role_to_string(i), role))
-                                dr = i;
+                dr = device_role_from_string(role);
                 r = snprintf(object, sizeof object, "insole2mqtt_%s_%s", role, e->object);
         } else
                 r = snprintf(object, sizeof object, "insole2mqtt_%s", e->object);

@@ -192,22 +192,11 @@ void mqtt_payload_link(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, c
         json_object_end(w);
 }
 
-static const char *pressure_unit_to_string(PressureUnit u) {
-        switch (u) {
-        case PRESSURE_UNIT_NEWTON:
-                return "N";
-        case PRESSURE_UNIT_KPA:
-                return "kPa";
-        default:
-                return "raw";
-        }
-}
-
 void mqtt_payload_pressure(JsonWriter *w, const MqttStamp *stamp, const PressureSample *s, PressureUnit unit) {
         json_object_begin(w);
         stamp_fields(w, stamp);
         json_kv_uint(w, "monotonic_us", s->t_us);
-        json_kv_string(w, "unit", pressure_unit_to_string(unit));
+        json_kv_string(w, "unit", pressure_unit_to_string(unit) ?: "raw");
         json_key(w, "cells");
         json_array_begin(w);
         for (unsigned i = 0; i < MIN((unsigned) s->n_cells, (unsigned) INSOLE_MAX_CELLS); i++)

@@ -6,6 +6,7 @@
 
 #include "daily.h"
 #include "macro.h"
+#include "string-table.h"
 
 static const char *const exercise_kind_table[_EXERCISE_KIND_MAX] = {
         [EXERCISE_CALF_RAISES] = "calf_raises",
@@ -14,11 +15,7 @@ static const char *const exercise_kind_table[_EXERCISE_KIND_MAX] = {
         [EXERCISE_SINGLE_LEG_RIGHT] = "single_leg_right",
 };
 
-const char *exercise_kind_to_string(ExerciseKind k) {
-        if (k < 0 || k >= _EXERCISE_KIND_MAX)
-                return NULL;
-        return exercise_kind_table[k];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(exercise_kind, ExerciseKind);
 
 void day_counters_reset(DayCounters *c, LocalDate date) {
         *c = (DayCounters) { .date = date };

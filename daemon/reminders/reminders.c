@@ -7,6 +7,7 @@
 
 #include "macro.h"
 #include "reminders.h"
+#include "string-table.h"
 
 /* A gap in tracking (not worn, disconnected, unknown activity) shorter than this is a glitch: the
  * still bout goes on. A longer one ends the bout and cancels a pending reminder. */
@@ -70,7 +71,7 @@ struct Coach {
         size_t sum_head, sum_len;
 };
 
-static const char *const state_table[_REMINDER_STATE_MAX] = {
+static const char *const reminder_state_table[_REMINDER_STATE_MAX] = {
         [REMINDER_STATE_WATCHING] = "watching",
         [REMINDER_STATE_DUE] = "due",
         [REMINDER_STATE_DISABLED] = "disabled",
@@ -84,26 +85,21 @@ static const char *const state_table[_REMINDER_STATE_MAX] = {
         [REMINDER_STATE_SNOOZED] = "snoozed",
 };
 
-const char *reminder_state_to_string(ReminderState s) {
-        return s >= 0 && s < _REMINDER_STATE_MAX ? state_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(reminder_state, ReminderState);
 
-const char *reminder_reason_to_string(ReminderReason r) {
-        static const char *const t[_REMINDER_REASON_MAX] = { "sitting", "standing" };
-        return r >= 0 && r < _REMINDER_REASON_MAX ? t[r] : NULL;
-}
+static const char *const reminder_reason_table[_REMINDER_REASON_MAX] = { "sitting", "standing" };
 
-const char *reminder_cleared_by_to_string(ReminderClearedBy c) {
-        static const char *const t[_REMINDER_CLEARED_BY_MAX] = { "steps", "walking", "calf_raises" };
-        return c >= 0 && c < _REMINDER_CLEARED_BY_MAX ? t[c] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(reminder_reason, ReminderReason);
 
-const char *reminder_event_type_to_string(ReminderEventType t) {
-        static const char *const tab[_REMINDER_EVENT_TYPE_MAX] = {
-                "reminder", "cleared", "cancelled", "snoozed", "paused", "resumed", "error", "state", "exercise",
-        };
-        return t >= 0 && t < _REMINDER_EVENT_TYPE_MAX ? tab[t] : NULL;
-}
+static const char *const reminder_cleared_by_table[_REMINDER_CLEARED_BY_MAX] = { "steps", "walking", "calf_raises" };
+
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(reminder_cleared_by, ReminderClearedBy);
+
+static const char *const reminder_event_type_table[_REMINDER_EVENT_TYPE_MAX] = {
+        "reminder", "cleared", "cancelled", "snoozed", "paused", "resumed", "error", "state", "exercise",
+};
+
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(reminder_event_type, ReminderEventType);
 
 /* ---- queues ---- */
 

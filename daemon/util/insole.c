@@ -57,6 +57,14 @@ FootRegion foot_region_of(float x) {
         return REGION_TOES;
 }
 
+static const char *const pressure_unit_table[_PRESSURE_UNIT_MAX] = {
+        [PRESSURE_UNIT_RAW] = "raw",
+        [PRESSURE_UNIT_NEWTON] = "N",
+        [PRESSURE_UNIT_KPA] = "kPa",
+};
+
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(pressure_unit, PressureUnit);
+
 static const char *const foot_region_table[_REGION_MAX] = {
         [REGION_HEEL] = "heel", [REGION_MIDFOOT] = "midfoot",
         [REGION_FOREFOOT] = "forefoot", [REGION_TOES] = "toes",

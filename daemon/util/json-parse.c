@@ -10,6 +10,7 @@
 #include "hex.h"
 #include "json-parse.h"
 #include "macro.h"
+#include "string-table.h"
 
 #define NO_INDEX UINT32_MAX
 #define NUMBER_TEXT_MAX 255
@@ -69,11 +70,7 @@ static const char *const json_type_table[_JSON_TYPE_MAX] = {
         [JSON_TYPE_STRING] = "string", [JSON_TYPE_ARRAY] = "array",  [JSON_TYPE_OBJECT] = "object",
 };
 
-const char *json_type_to_string(JsonType t) {
-        if (t < 0 || t >= _JSON_TYPE_MAX)
-                return NULL;
-        return json_type_table[t];
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(json_type, JsonType);
 
 _printf_(4, 5) static int set_error(JsonParseError *e, size_t offset, int r, const char *fmt, ...) {
         va_list ap;
