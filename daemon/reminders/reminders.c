@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "reminder-command.h"
 #include "reminders.h"
 #include "string-table.h"
 
@@ -16,9 +17,6 @@
 #define EXERCISE_SET_GAP_USEC (10 * USEC_PER_SEC)
 /* A day whose counting missed more than this is reported as partial. */
 #define PARTIAL_SLACK_USEC (5 * USEC_PER_MINUTE)
-#define COMMAND_MAX_SIZE 1024U
-#define SNOOZE_MAX_MIN (12 * 60)
-#define PAUSE_MAX_MIN (7 * 24 * 60)
 #define EVENT_QUEUE 64
 #define SUMMARY_QUEUE 2
 #define COACH_STATE_VERSION 1
@@ -634,128 +632,77 @@ void coach_set_reference_load(Coach *c, float left, float right) {
         exercise_detector_set_reference(&c->detector, left, right);
 }
 
-/* ---- commands ---- */
+/* ---- commands (parsed in reminder-command.c) ---- */
 
-static int command_error(Coach *c, uint64_t mono, int r, const JsonParseError *pe, const char *msg) {
+static int command_error(Coach *c, uint64_t mono, int r, int64_t offset, const char *msg) {
         ReminderEvent *e = push_event(c, REMINDER_EVENT_ERROR, mono);
-        if (pe) {
-                (void) snprintf(e->error, sizeof(e->error), "%s", pe->message);
-                e->error_offset = (int64_t) pe->offset;
-        } else
-                (void) snprintf(e->error, sizeof(e->error), "%s", msg);
+
+        (void) snprintf(e->error, sizeof(e->error), "%s", msg);
+        e->error_offset = offset;
         settle_events(c); /* a bad command changes nothing: the state after it is the state before */
         return r < 0 ? r : -EINVAL;
 }
 
-/* "2026-05-01T18:00:00Z" -> usec since the epoch. UTC only: the payload says what it means. */
-static int parse_utc_timestamp(const char *s, uint64_t *ret) {
-        unsigned y, mo, d, h, mi, se;
-        int n = 0;
-
-        if (strlen(s) != 20 || sscanf(s, "%4u-%2u-%2uT%2u:%2u:%2uZ%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || n != 20)
-                return -EINVAL;
-        if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
-                return -EINVAL;
-        int64_t days = days_from_civil((int) y, (int) mo, (int) d);
-        int y2, m2, d2;
-        civil_from_days(days, &y2, &m2, &d2);
-        if ((unsigned) d2 != d)
-                return -EINVAL; /* 31 April and friends */
-        *ret = ((uint64_t) days * 86400 + h * 3600 + mi * 60 + se) * USEC_PER_SEC;
-        return 0;
-}
-
 int coach_command(Coach *c, const CoachClock *now, const void *payload, size_t len) {
-        static const char *const keys[] = { "action", "minutes", "until", NULL };
-        const JsonParseLimits limits = { .max_size = COMMAND_MAX_SIZE, .max_depth = 2, .max_values = 16 };
-        _cleanup_(json_document_freep) JsonDocument *doc = NULL;
-        JsonParseError pe = {};
-        const JsonValue *root, *minutes_v, *until_v;
-        const char *action;
-        int64_t minutes = 0;
+        ReminderCommandError error = {};
+        ReminderCommand cmd;
         uint64_t mono = now->mono_usec;
+        ReminderEvent *e;
         int r;
 
         advance(c, now);
 
-        r = json_parse(payload, len, &limits, &doc, &pe);
+        r = reminder_command_parse(payload, len, &cmd, &error);
         if (r < 0)
-                return command_error(c, mono, r, &pe, NULL);
-        root = json_document_root(doc);
-        r = json_expect_object_keys(root, "command", keys, &pe);
-        if (r < 0)
-                return command_error(c, mono, r, &pe, NULL);
-        r = json_expect_string(json_value_member(root, "action"), "action", 16, &action, &pe);
-        if (r < 0)
-                return command_error(c, mono, r, &pe, NULL);
-        minutes_v = json_value_member(root, "minutes");
-        until_v = json_value_member(root, "until");
+                return command_error(c, mono, r, error.offset, error.message);
 
-        if (streq(action, "snooze")) {
-                if (until_v)
-                        return command_error(c, mono, -EINVAL, NULL, "'until': not allowed with snooze");
-                r = json_expect_int64(minutes_v, "minutes", 1, SNOOZE_MAX_MIN, &minutes, &pe);
-                if (r < 0)
-                        return command_error(c, mono, r, &pe, NULL);
+        switch (cmd.action) {
+        case REMINDER_ACTION_SNOOZE:
                 /* A pending reminder repeats when the snooze ends (the state holds it back until then). */
-                c->snooze_until = mono + (uint64_t) minutes * USEC_PER_MINUTE;
-                ReminderEvent *e = push_event(c, REMINDER_EVENT_SNOOZED, mono);
-                e->minutes = (uint32_t) minutes;
+                c->snooze_until = mono + (uint64_t) cmd.minutes * USEC_PER_MINUTE;
+                e = push_event(c, REMINDER_EVENT_SNOOZED, mono);
+                e->minutes = cmd.minutes;
                 e->until_mono_usec = c->snooze_until;
-                evaluate(c, now);
-                return 0;
-        }
+                break;
 
-        if (streq(action, "pause")) {
-                uint64_t until = 0;
+        case REMINDER_ACTION_PAUSE: {
+                uint64_t until = 0, minutes = cmd.minutes;
 
-                if (minutes_v && until_v)
-                        return command_error(c, mono, -EINVAL, NULL, "'minutes' and 'until' exclude each other");
-                if (minutes_v) {
-                        r = json_expect_int64(minutes_v, "minutes", 1, PAUSE_MAX_MIN, &minutes, &pe);
-                        if (r < 0)
-                                return command_error(c, mono, r, &pe, NULL);
-                        until = mono + (uint64_t) minutes * USEC_PER_MINUTE;
-                } else if (until_v) {
-                        const char *s;
-                        uint64_t wall;
+                if (cmd.minutes > 0)
+                        until = mono + (uint64_t) cmd.minutes * USEC_PER_MINUTE;
+                else if (cmd.has_until) {
+                        uint64_t wall = cmd.until_wall_usec;
 
-                        r = json_expect_string(until_v, "until", 32, &s, &pe);
-                        if (r < 0)
-                                return command_error(c, mono, r, &pe, NULL);
-                        if (parse_utc_timestamp(s, &wall) < 0)
-                                return command_error(c, mono, -EINVAL, NULL,
-                                                     "'until': expected a UTC time such as 2026-05-01T18:00:00Z");
                         if (!now->wall_trusted)
-                                return command_error(c, mono, -EAGAIN, NULL,
+                                return command_error(c, mono, -EAGAIN, -1,
                                                      "'until': the gateway clock is not synchronised yet, use 'minutes'");
-                        if (wall <= now->wall_usec || wall - now->wall_usec > (uint64_t) PAUSE_MAX_MIN * USEC_PER_MINUTE)
-                                return command_error(c, mono, -ERANGE, NULL, "'until': expected a time within the next 7 days");
+                        if (wall <= now->wall_usec ||
+                            wall - now->wall_usec > (uint64_t) REMINDER_PAUSE_MAX_MIN * USEC_PER_MINUTE)
+                                return command_error(c, mono, -ERANGE, -1, "'until': expected a time within the next 7 days");
                         /* From here on a duration: later wall clock jumps do not shorten the pause. */
                         until = mono + (wall - now->wall_usec);
-                        minutes = (int64_t) ((wall - now->wall_usec + USEC_PER_MINUTE - 1) / USEC_PER_MINUTE);
+                        minutes = (wall - now->wall_usec + USEC_PER_MINUTE - 1) / USEC_PER_MINUTE;
                 }
                 c->paused = true;
                 c->pause_until = until;
-                ReminderEvent *e = push_event(c, REMINDER_EVENT_PAUSED, mono);
+                e = push_event(c, REMINDER_EVENT_PAUSED, mono);
                 e->minutes = (uint32_t) minutes;
                 e->until_mono_usec = until;
-                evaluate(c, now);
-                return 0;
+                break;
         }
 
-        if (streq(action, "resume")) {
-                if (minutes_v || until_v)
-                        return command_error(c, mono, -EINVAL, NULL, "resume takes no other keys");
+        case REMINDER_ACTION_RESUME:
                 c->paused = false;
                 c->pause_until = 0;
                 c->snooze_until = 0;
                 push_event(c, REMINDER_EVENT_RESUMED, mono);
-                evaluate(c, now);
-                return 0;
-        }
+                break;
 
-        return command_error(c, mono, -EINVAL, NULL, "'action': expected \"snooze\", \"pause\" or \"resume\"");
+        default: /* the parser returns no other action */
+                return command_error(c, mono, -EINVAL, -1, "unknown action");
+        }
+        evaluate(c, now);
+        return 0;
 }
 
 /* ---- outputs ---- */
