@@ -4,9 +4,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "backoff.h"
 #include "bluez-notify.h"
 #include "bluez-parse.h"
-#include "backoff.h"
 #include "bluez-policy.h"
 #include "bluez.h"
 #include "event-util.h"

@@ -91,7 +91,9 @@ static double stride_value_ms(const GaitStride *s, unsigned metric) {
 }
 
 static double ref_value_ms(const GaitReferenceRow *row, FootSide side, unsigned metric) {
-        double s = metric == GAIT_METRIC_STRIDE ? row->stride_s[side] : metric == GAIT_METRIC_STANCE ? row->stance_s[side] : row->swing_s[side];
+        double s = metric == GAIT_METRIC_STRIDE   ? row->stride_s[side]
+                   : metric == GAIT_METRIC_STANCE ? row->stance_s[side]
+                                                  : row->swing_s[side];
         return s * 1000.0;
 }
 
@@ -144,7 +146,9 @@ void gait_score_record(const GaitReference *ref, const GaitStride *strides, size
                         s->ref_ms[m] = median(v, ref->n);
                         s->err_pct[m] = 100.0 * (s->ms[m] - s->ref_ms[m]) / s->ref_ms[m];
                 }
-                s->count_err_pct = s->ref_strides > 0 ? 100.0 * ((double) s->strides - (double) s->ref_strides) / (double) s->ref_strides : NAN;
+                s->count_err_pct = s->ref_strides > 0
+                                           ? 100.0 * ((double) s->strides - (double) s->ref_strides) / (double) s->ref_strides
+                                           : NAN;
 
                 for (size_t i = 0; i < ref->n; i++) {
                         double a, b, want = ref_value_ms(&ref->rows[i], side, GAIT_METRIC_STRIDE);

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "zone.h"
 #include "macro.h"
+#include "zone.h"
 
 #define TZIF_MAX_SIZE (256U * 1024U)
 #define TZIF_MAX_TRANSITIONS 4096U

@@ -7,7 +7,7 @@
  * stride time within 2 %, median stance and swing within 5 %, strides within the reference's span
  * within 1 %, and 95 % of the reference strides matched by a detected stride within 20 ms. Feet that
  * miss a target for a reason in the data (gait_known_data_issue()) are excused from it; feet that
- * miss one because of the detector are listed in gait-shortfalls.h with floors, so they cannot get
+ * miss one because of the detector are listed in gait-shortfalls.inc with floors, so they cannot get
  * worse unnoticed. A foot that meets every target now must keep meeting it.
  * gaitpdb (8 sensors per foot, newtons, 100 Hz; no event annotations): all 16 walks: left and right
  * median stride within 2 %, cadence 70-150 spm, heel-first landing for most strides of the controls,
@@ -79,7 +79,7 @@ static const struct {
         double phase_limit_pct; /* |median stance/swing error| when those are missed */
         double count_limit_pct; /* |count error| when missed */
 } shortfalls[] = {
-#include "gait-shortfalls.h"
+#include "gait-shortfalls.inc"
 };
 
 /* Sensors that clip in these recordings: the signal sits at one value for up to 650 ms in most

@@ -15,9 +15,10 @@
 #include <mosquitto.h>
 
 #include "backoff.h"
-#include "mqtt.h"
 #include "mqtt-publish.h"
+#include "mqtt.h"
 #include "state-store.h"
+
 #include "schema-check.h"
 
 #define T0 UINT64_C(1795341600123456) /* 2026-11-22T10:00:00.123456Z */

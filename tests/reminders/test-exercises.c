@@ -10,9 +10,10 @@
 
 #include "exercises.h"
 #include "macro.h"
+#include "reminders.h"
+
 #include "foot-load-util.h"
 #include "reminder-defaults.h"
-#include "reminders.h"
 
 #define REF 350.0f /* N per foot standing on both feet: a 71 kg wearer */
 #define DT_US (10 * USEC_PER_MSEC)
@@ -233,7 +234,9 @@ static void test_coach_calf_raises_clear_reminder(void **state) {
         coach_set_reference_load(coach, REF, REF);
 
         /* Tuesday 2026-11-24 10:00 UTC. */
-        CoachClock now = { .mono_usec = USEC_PER_SEC, .wall_usec = (uint64_t) days_from_civil(2026, 11, 24) * USEC_PER_DAY + 10 * USEC_PER_HOUR, .wall_trusted = true };
+        CoachClock now = { .mono_usec = USEC_PER_SEC,
+                           .wall_usec = (uint64_t) days_from_civil(2026, 11, 24) * USEC_PER_DAY + 10 * USEC_PER_HOUR,
+                           .wall_trusted = true };
         coach_set_connected(coach, &now, true);
         coach_feed_activity(coach, &now, ACTIVITY_STANDING);
         for (int i = 0; i < 31 * 6; i++) {

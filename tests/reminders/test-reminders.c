@@ -10,9 +10,10 @@
 
 #include "json-parse.h"
 #include "macro.h"
+#include "reminders.h"
+
 #include "foot-load-util.h"
 #include "reminder-defaults.h"
-#include "reminders.h"
 
 #define BERLIN_RULE "CET-1CEST,M3.5.0,M10.5.0/3"
 #define MAX_EVENTS 4096

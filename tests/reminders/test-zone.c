@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "zone.h"
 #include "macro.h"
+#include "zone.h"
 
 #define BERLIN_RULE "CET-1CEST,M3.5.0,M10.5.0/3"
 
