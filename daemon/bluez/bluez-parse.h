@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
-#include "config.h"
+#include "insole.h"
 
 #define BLUEZ_SERVICE "org.bluez"
 #define BLUEZ_ADAPTER_INTERFACE "org.bluez.Adapter1"
