@@ -1125,6 +1125,12 @@ uint64_t mqtt_client_next_seq(MqttClient *c, const char *topic) {
         return ++e->seq;
 }
 
+uint64_t mqtt_client_peek_seq(MqttClient *c, const char *topic) {
+        SeqEntry *e = seq_find(c, topic, true);
+
+        return e ? e->seq + 1 : 0;
+}
+
 uint64_t mqtt_client_get_seq(MqttClient *c, const char *topic) {
         SeqEntry *e = seq_find(c, topic, false);
         return e ? e->seq : 0;
