@@ -700,7 +700,8 @@ static void on_mqtt_connection(MqttClient *c, bool connected, int error, void *u
         Manager *m = userdata;
 
         if (error < 0) {
-                log_error_errno(error, "The MQTT broker refused us for good (%m); exiting.");
+                /* The MQTT client logged the failure and its cause, once, at error level. */
+                log_notice("Exiting: the MQTT client gave up.");
                 manager_quit(m, error);
                 return;
         }
