@@ -66,8 +66,9 @@ static void puts_(JsonWriter *w, const char *s) {
         put(w, s, strlen(s));
 }
 
-/* Comma handling before any value or key. */
-static void before_value(JsonWriter *w) {
+/* Comma handling before any value or key. Inlined on purpose: it runs once per value, and with the
+ * join check GCC stopped inlining it on its own (+0.3% instructions per gait payload). */
+static inline __attribute__((always_inline)) void before_value(JsonWriter *w) {
         if (w->error)
                 return;
         if (w->join_object) {
