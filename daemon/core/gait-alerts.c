@@ -172,8 +172,10 @@ static void publish(GaitAlerts *a, size_t i, MqttMessage *msg, int build_result)
 static void publish_retained(GaitAlerts *a, size_t i, uint64_t wall_usec) {
         MqttMessage msg;
 
-        publish(a, i, &msg, alert_monitor_state_to_json(a->monitors[i], begin(a, i, &msg, MQTT_MESSAGE_ALERT_STATE, wall_usec)));
-        publish(a, i, &msg, alert_monitor_baseline_to_json(a->monitors[i], begin(a, i, &msg, MQTT_MESSAGE_BASELINE, wall_usec)));
+        publish(a, i, &msg,
+                alert_monitor_state_to_json(a->monitors[i], begin(a, i, &msg, MQTT_MESSAGE_ALERT_STATE, wall_usec)));
+        publish(a, i, &msg,
+                alert_monitor_baseline_to_json(a->monitors[i], begin(a, i, &msg, MQTT_MESSAGE_BASELINE, wall_usec)));
         a->publish_retained[i] = false;
 }
 

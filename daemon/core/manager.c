@@ -310,6 +310,11 @@ static JsonWriter *json_begin(Manager *m, MqttMessageType type, const Wearer *w,
                                   m->json_buffer, sizeof(m->json_buffer));
 }
 
+/* The same for the messages that name no device: the bridge's (w NULL) and a wearer's own. */
+static JsonWriter *message_begin(Manager *m, MqttMessageType type, const Wearer *w, uint64_t wall_usec) {
+        return json_begin(m, type, w, _DEVICE_ROLE_INVALID, wall_usec);
+}
+
 static int publish_json(Manager *m, Wearer *w, int build_result) {
         int r;
 
@@ -325,9 +330,11 @@ static int publish_json(Manager *m, Wearer *w, int build_result) {
 
 /* role _DEVICE_ROLE_INVALID: the wearer's availability, else that device's. */
 static int publish_online(Manager *m, Wearer *w, DeviceRole role, bool online) {
-        MqttMessageType type = role == _DEVICE_ROLE_INVALID ? MQTT_MESSAGE_AVAILABILITY : MQTT_MESSAGE_DEVICE_AVAILABILITY;
+        MqttMessageType type = role == _DEVICE_ROLE_INVALID ? MQTT_MESSAGE_AVAILABILITY
+                                                            : MQTT_MESSAGE_DEVICE_AVAILABILITY;
 
-        return publish_json(m, w, mqtt_payload_availability(json_begin(m, type, w, role, 0), online, m->config.gateway_id));
+        return publish_json(m, w, mqtt_payload_availability(json_begin(m, type, w, role, 0), online,
+                                                            m->config.gateway_id));
 }
 
 /* Steps are published only by the gateway that counted them: a gateway that merely took over
@@ -348,8 +355,7 @@ static void publish_steps(Manager *m, size_t i, const CoachClock *now) {
                 if (w->config->has_device[d] && bluez_client_get_step_state(m->bluez, i, d, &st) >= 0 && st.valid)
                         s.device[d] = (MqttDeviceSteps) { .valid = true, .boot_id = st.boot_id, .steps = st.steps };
         }
-        if (publish_json(m, w, mqtt_payload_steps(json_begin(m, MQTT_MESSAGE_STEPS, w, _DEVICE_ROLE_INVALID, now->wall_usec),
-                                                  &s)) >= 0) {
+        if (publish_json(m, w, mqtt_payload_steps(message_begin(m, MQTT_MESSAGE_STEPS, w, now->wall_usec), &s)) >= 0) {
                 m->published_steps[i] = w->steps_total;
                 m->steps_published[i] = true;
                 w->steps_counted_here = false;
@@ -366,9 +372,9 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
         while (wearer_take_activity_change(w, &change)) {
                 log_ctx(LOG_DEBUG, &w->log, "Activity: %s -> %s", activity_state_to_string(change.previous),
                         activity_state_to_string(change.state));
-                (void) publish_json(m, w, mqtt_payload_activity(json_begin(m, MQTT_MESSAGE_ACTIVITY, w, _DEVICE_ROLE_INVALID,
-                                                                           now->wall_usec),
-                                                                change.state, change.previous, change.previous_duration_usec));
+                (void) publish_json(m, w, mqtt_payload_activity(message_begin(m, MQTT_MESSAGE_ACTIVITY, w, now->wall_usec),
+                                                                change.state, change.previous,
+                                                                change.previous_duration_usec));
         }
         while (coach_take_event(w->coach, &event)) {
                 switch (event.type) {
@@ -376,34 +382,34 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
                         state_changed = true;
                         break;
                 case REMINDER_EVENT_EXERCISE:
-                        publish_json(m, w, reminder_event_to_json(&event, json_begin(m, MQTT_MESSAGE_EXERCISE, w,
-                                                                                        _DEVICE_ROLE_INVALID, now->wall_usec)));
+                        publish_json(m, w, reminder_event_to_json(&event, message_begin(m, MQTT_MESSAGE_EXERCISE, w,
+                                                                                               now->wall_usec)));
                         break;
                 case REMINDER_EVENT_REMINDER:
                         log_ctx(LOG_INFO, &w->log, "Move reminder (%s for %" PRIu64 " min).",
                                 reminder_reason_to_string(event.reason), (uint64_t) (event.still_usec / USEC_PER_MINUTE));
-                        publish_json(m, w, reminder_event_to_json(&event, json_begin(m, MQTT_MESSAGE_REMINDER, w,
-                                                                                        _DEVICE_ROLE_INVALID, now->wall_usec)));
+                        publish_json(m, w, reminder_event_to_json(&event, message_begin(m, MQTT_MESSAGE_REMINDER, w,
+                                                                                               now->wall_usec)));
                         state_changed = true;
                         break;
                 case REMINDER_EVENT_ERROR:
                         /* A refused command changed nothing: the retained state stays as it is. */
-                        publish_json(m, w, reminder_event_to_json(&event, json_begin(m, MQTT_MESSAGE_REMINDER, w,
-                                                                                        _DEVICE_ROLE_INVALID, now->wall_usec)));
+                        publish_json(m, w, reminder_event_to_json(&event, message_begin(m, MQTT_MESSAGE_REMINDER, w,
+                                                                                               now->wall_usec)));
                         break;
                 default:
-                        publish_json(m, w, reminder_event_to_json(&event, json_begin(m, MQTT_MESSAGE_REMINDER, w,
-                                                                                        _DEVICE_ROLE_INVALID, now->wall_usec)));
+                        publish_json(m, w, reminder_event_to_json(&event, message_begin(m, MQTT_MESSAGE_REMINDER, w,
+                                                                                               now->wall_usec)));
                         state_changed = true;
                 }
         }
         if (state_changed)
-                publish_json(m, w, coach_state_to_json(w->coach, now, json_begin(m, MQTT_MESSAGE_REMINDER_STATE, w,
-                                                                                 _DEVICE_ROLE_INVALID, now->wall_usec)));
+                publish_json(m, w, coach_state_to_json(w->coach, now, message_begin(m, MQTT_MESSAGE_REMINDER_STATE, w,
+                                                                                        now->wall_usec)));
         while (wearer_take_summary(w, now, &summary)) {
                 gait_alerts_end_day(m->alerts, i, &summary);
-                publish_json(m, w, day_summary_event_to_json(&summary, json_begin(m, MQTT_MESSAGE_DAILY, w,
-                                                                                   _DEVICE_ROLE_INVALID, now->wall_usec)));
+                publish_json(m, w, day_summary_event_to_json(&summary, message_begin(m, MQTT_MESSAGE_DAILY, w,
+                                                                                          now->wall_usec)));
         }
         gait_alerts_drain(m->alerts, i, now->wall_usec);
         publish_steps(m, i, now);
@@ -508,7 +514,8 @@ static void publish_link(Manager *m, size_t i, DeviceRole d, const BluezLinkStat
                          uint64_t mono, uint64_t wall) {
         LinkReport *rep = &m->link_report[i][d];
 
-        if (publish_json(m, m->wearers[i], mqtt_payload_link(json_begin(m, MQTT_MESSAGE_LINK, m->wearers[i], d, wall), d, l)) < 0)
+        if (publish_json(m, m->wearers[i],
+                         mqtt_payload_link(json_begin(m, MQTT_MESSAGE_LINK, m->wearers[i], d, wall), d, l)) < 0)
                 return;
         *rep = link_report_of(m, i, d, ls);
         rep->published = true;
@@ -550,7 +557,7 @@ static void publish_bridge_info(Manager *m, uint64_t wall) {
                 .device_info = m->device_info,
         };
 
-        if (publish_json(m, NULL, mqtt_payload_bridge_info(json_begin(m, MQTT_MESSAGE_BRIDGE_INFO, NULL, _DEVICE_ROLE_INVALID, wall),
+        if (publish_json(m, NULL, mqtt_payload_bridge_info(message_begin(m, MQTT_MESSAGE_BRIDGE_INFO, NULL, wall),
                                                            &info)) >= 0)
                 m->adapter_published = true;
 }
@@ -591,7 +598,8 @@ static void on_bluez_record(void *userdata, size_t wearer, DeviceRole role, cons
         case RECORD_BATTERY_LEVEL:
                 if (m->last_battery[wearer][role] != rec->battery.percent) {
                         m->last_battery[wearer][role] = rec->battery.percent;
-                        (void) publish_json(m, w, mqtt_payload_battery(json_begin(m, MQTT_MESSAGE_BATTERY, w, role, now.wall_usec),
+                        (void) publish_json(m, w, mqtt_payload_battery(json_begin(m, MQTT_MESSAGE_BATTERY, w, role,
+                                                                                  now.wall_usec),
                                                                        role, rec->battery.percent));
                 }
                 return;
@@ -621,7 +629,8 @@ static void on_bluez_record(void *userdata, size_t wearer, DeviceRole role, cons
                 /* Paced by the samples' own times: arrival times come in bursts (connection events). */
                 if (w->have_latest[side] &&
                     raw_pacer_take(&m->raw_pacer[wearer][side], w->latest[side].t_us, m->config.raw_rate_hz))
-                        (void) publish_json(m, w, mqtt_payload_pressure(json_begin(m, MQTT_MESSAGE_PRESSURE, w, role, now.wall_usec),
+                        (void) publish_json(m, w, mqtt_payload_pressure(json_begin(m, MQTT_MESSAGE_PRESSURE, w, role,
+                                                                                   now.wall_usec),
                                                                         &w->latest[side], w->layout[side].unit));
         }
 }
@@ -855,10 +864,9 @@ static int on_publish(sd_event_source *s, uint64_t usec, void *userdata) {
                 Wearer *w = m->wearers[i];
 
                 if (wearer_any_streaming(w))
-                        publish_json(m, w, wearer_gait_json(w, &now, json_begin(m, MQTT_MESSAGE_GAIT, w, _DEVICE_ROLE_INVALID,
-                                                                                 now.wall_usec)));
-                publish_json(m, w, coach_activity_to_json(w->coach, &now, json_begin(m, MQTT_MESSAGE_TODAY, w, _DEVICE_ROLE_INVALID,
-                                                                                     now.wall_usec)));
+                        publish_json(m, w, wearer_gait_json(w, &now, message_begin(m, MQTT_MESSAGE_GAIT, w, now.wall_usec)));
+                publish_json(m, w, coach_activity_to_json(w->coach, &now,
+                                                          message_begin(m, MQTT_MESSAGE_TODAY, w, now.wall_usec)));
         }
         return timer_rearm(s, usec + m->config.publish_interval_usec);
 }
@@ -893,8 +901,7 @@ static int on_health(sd_event_source *s, uint64_t usec, void *userdata) {
                         publish_link(m, i, d, &ls, &l, now, wall);
                 }
         }
-        (void) publish_json(m, NULL, mqtt_payload_bridge_health(json_begin(m, MQTT_MESSAGE_BRIDGE_HEALTH, NULL, _DEVICE_ROLE_INVALID,
-                                                                           wall),
+        (void) publish_json(m, NULL, mqtt_payload_bridge_health(message_begin(m, MQTT_MESSAGE_BRIDGE_HEALTH, NULL, wall),
                                                                 &h));
         m->notifications_at_health = m->notifications;
         m->health_usec = now;
