@@ -184,7 +184,10 @@ static void client_lost(MqttClient *c, int mosq_rc, int error) {
         if (!was_connected)
                 c->connect_failures++;
 
-        if (mosq_rc == MOSQ_ERR_CONN_REFUSED && connack_is_fatal(c->connack_rc)) {
+        /* libmosquitto returns CONN_REFUSED for an MQTT 3.1.1 refusal but PROTOCOL for an MQTT 5
+         * reason code (seen with 2.0.11; lib/handle_connack.c): the CONNACK tells which it was. */
+        if ((mosq_rc == MOSQ_ERR_CONN_REFUSED || mosq_rc == MOSQ_ERR_PROTOCOL) &&
+            connack_is_fatal(c->connack_rc)) {
                 /* the broker's own reason ("not authorised") says more than MOSQ_ERR_AUTH would */
                 cause = c->connack_rc < 0x80 ? mosquitto_connack_string(c->connack_rc)
                                              : mosquitto_reason_string(c->connack_rc);
@@ -346,6 +349,7 @@ static int on_connect_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 static int client_connect_address(MqttClient *c, const char *address) {
         int rc, fd, r;
 
+        c->connack_rc = 0; /* a refusal is classified by this attempt's CONNACK only */
         rc = mosquitto_connect_async(c->mosq, address, c->config->port, (int) c->config->keepalive_sec);
         if (rc != MOSQ_ERR_SUCCESS) {
                 c->state = CLIENT_CONNECTING; /* so that client_lost() classifies it */
