@@ -9,12 +9,12 @@
  *   <base>/bridge/<gateway>/health             periodic
  *   <base>/<wearer>/availability               retained                       {"state":...}
  *   <base>/<wearer>/<left|right|footpod>/availability   retained
- *   <base>/<wearer>/gait                       the gait engine's metrics, wrapped with timestamp + seq
+ *   <base>/<wearer>/gait                       the gait engine's metrics after timestamp + seq
  *   <base>/<wearer>/steps                      retained counters
  *   <base>/<wearer>/activity                   state changes (events)
  *   <base>/<wearer>/<role>/battery, /link      retained
  *   <base>/<wearer>/<role>/pressure            optional decimated raw stream (QoS 0, droppable)
- *   <base>/<wearer>/reminder                   reminder events (the reminders module's JSON, wrapped)
+ *   <base>/<wearer>/reminder                   reminder events (the reminders module's JSON, stamped)
  *   <base>/<wearer>/reminder/set               command topic (subscribed)
  *   <base>/<wearer>/reminder/state             retained reminder state (the reminders module's JSON)
  *   <base>/<wearer>/daily                      retained daily summary (the reminders module's JSON)
