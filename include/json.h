@@ -22,6 +22,7 @@ typedef struct JsonWriter {
         unsigned depth;
         bool first[JSON_MAX_DEPTH + 1];
         bool after_key;
+        bool join_object;   /* set by json_object_join_next() */
 } JsonWriter;
 
 void json_writer_init(JsonWriter *w, char *buf, size_t size);
@@ -38,6 +39,11 @@ void json_object_end(JsonWriter *w);
 void json_array_begin(JsonWriter *w);
 void json_array_end(JsonWriter *w);
 void json_key(JsonWriter *w, const char *key);
+/* The next json_object_begin() opens no object of its own: its members continue the object that
+ * is open, and its json_object_end() closes that one. So a publisher can write its own leading
+ * members and let a module's unchanged builder append the rest, in one pass. Any other value
+ * first is misuse (-EINVAL). */
+void json_object_join_next(JsonWriter *w);
 
 void json_string(JsonWriter *w, const char *s);
 /* Escapes arbitrary bytes; invalid UTF-8 and control bytes become \u00XX escapes. */

@@ -9,12 +9,12 @@
  *   <base>/bridge/<gateway>/health             periodic
  *   <base>/<wearer>/availability               retained                       {"state":...}
  *   <base>/<wearer>/<left|right|footpod>/availability   retained
- *   <base>/<wearer>/gait                       the gait engine's metrics, wrapped with timestamp + seq
+ *   <base>/<wearer>/gait                       the gait engine's metrics after timestamp + seq
  *   <base>/<wearer>/steps                      retained counters
  *   <base>/<wearer>/activity                   state changes (events)
  *   <base>/<wearer>/<role>/battery, /link      retained
  *   <base>/<wearer>/<role>/pressure            optional decimated raw stream (QoS 0, droppable)
- *   <base>/<wearer>/reminder                   reminder events (the reminders module's JSON, wrapped)
+ *   <base>/<wearer>/reminder                   reminder events (the reminders module's JSON, stamped)
  *   <base>/<wearer>/reminder/set               command topic (subscribed)
  *   <base>/<wearer>/reminder/state             retained reminder state (the reminders module's JSON)
  *   <base>/<wearer>/daily                      retained daily summary (the reminders module's JSON)
@@ -30,7 +30,9 @@
  * single '/'.
  *
  * Builders are pure: time comes in as CLOCK_REALTIME microseconds, sequence numbers as arguments;
- * they write one complete JSON object into a JsonWriter and never log. */
+ * they never log. A payload is written once: mqtt_payload_begin_stamped() writes the leading
+ * "timestamp" and "seq", and the builder that follows (ours below, or another module's, such as
+ * gait_snapshot_to_json()) appends its members to the same object. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -102,6 +104,11 @@ typedef struct MqttStamp {
         uint64_t seq; /* per topic, starts at 1, +1 per message published on that topic */
 } MqttStamp;
 
+/* Opens the payload object with {"timestamp":...,"seq":N and lets the next builder's object join
+ * it (json_object_join_next()): that builder's members follow, its closing brace ends the payload.
+ * The builders below that take no stamp write a complete object, joinable the same way. */
+void mqtt_payload_begin_stamped(JsonWriter *w, const MqttStamp *stamp);
+
 /* {"state":"online"} / {"state":"offline"}: bridge state (birth and last will) and availability.
  * Deliberately nothing else, so that the last will (fixed bytes set at connect) and the birth
  * look alike, as zigbee2mqtt users expect. */
@@ -109,7 +116,7 @@ void mqtt_payload_state(JsonWriter *w, bool online);
 /* {"state":"online","gateway":"room-a"}: a wearer's or an insole's availability. Several gateways
  * may serve one wearer; the gateway field tells whose claim it is (Home Assistant reads only
  * `state`). */
-void mqtt_payload_availability(JsonWriter *w, bool online, const char *gateway);
+int mqtt_payload_availability(JsonWriter *w, bool online, const char *gateway);
 
 /* A device's own Device Information (already validated as printable text by the caller); NULL or
  * "" fields are left out. Payload text only: never part of a topic or an id. */
@@ -137,7 +144,7 @@ typedef struct MqttBridgeInfo {
         const MqttDeviceInfo (*device_info)[_DEVICE_ROLE_MAX];
 } MqttBridgeInfo;
 
-void mqtt_payload_bridge_info(JsonWriter *w, const MqttStamp *stamp, const MqttBridgeInfo *info);
+int mqtt_payload_bridge_info(JsonWriter *w, const MqttBridgeInfo *info);
 
 typedef struct MqttHealth {
         uint64_t uptime_usec;
@@ -157,7 +164,7 @@ typedef struct MqttHealth {
         uint64_t mqtt_refused;         /* broker messages not believed: oversized, implausible, untrusted */
 } MqttHealth;
 
-void mqtt_payload_bridge_health(JsonWriter *w, const MqttStamp *stamp, const MqttHealth *h);
+int mqtt_payload_bridge_health(JsonWriter *w, const MqttHealth *h);
 
 /* The insole's own cumulative counter as last accounted for, so that another gateway picking the
  * wearer up can count the steps taken in between exactly once. */
@@ -175,13 +182,12 @@ typedef struct MqttSteps {
         MqttDeviceSteps device[_DEVICE_ROLE_MAX];
 } MqttSteps;
 
-void mqtt_payload_steps(JsonWriter *w, const MqttStamp *stamp, const MqttSteps *s);
+int mqtt_payload_steps(JsonWriter *w, const MqttSteps *s);
 
-void mqtt_payload_activity(JsonWriter *w, const MqttStamp *stamp, ActivityState state,
-                           ActivityState previous, uint64_t previous_duration_usec);
+int mqtt_payload_activity(JsonWriter *w, ActivityState state, ActivityState previous, uint64_t previous_duration_usec);
 
 /* battery_percent 0..100 */
-void mqtt_payload_battery(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, unsigned battery_percent);
+int mqtt_payload_battery(JsonWriter *w, DeviceRole role, unsigned battery_percent);
 
 typedef struct MqttLinkStats {
         bool connected;
@@ -196,15 +202,68 @@ typedef struct MqttLinkStats {
         MqttDeviceInfo info;           /* the device's Device Information, as far as known */
 } MqttLinkStats;
 
-void mqtt_payload_link(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, const MqttLinkStats *l);
+int mqtt_payload_link(JsonWriter *w, DeviceRole role, const MqttLinkStats *l);
 
 /* One decimated pressure sample; unit from the insole's layout. */
-void mqtt_payload_pressure(JsonWriter *w, const MqttStamp *stamp, const PressureSample *s, PressureUnit unit);
+int mqtt_payload_pressure(JsonWriter *w, const PressureSample *s, PressureUnit unit);
 
-/* Wraps an already-serialised JSON object (the gait engine's metrics, a reminder event) as
- * {"timestamp":...,"seq":N, <its members>}. -EINVAL (sticky on w) when object_json is not an
- * object. */
-int mqtt_payload_wrap_object(JsonWriter *w, const MqttStamp *stamp, const char *object_json);
+/* Every message the gateway publishes: one row each in mqtt_messages[] (mqtt-message.c), the
+ * single description of its topic, delivery and schema that the publish path, the tests and
+ * docs/mqtt.md share. */
+typedef enum MqttMessageType {
+        MQTT_MESSAGE_BRIDGE_INFO,
+        MQTT_MESSAGE_BRIDGE_HEALTH,
+        MQTT_MESSAGE_AVAILABILITY,          /* the wearer's */
+        MQTT_MESSAGE_DEVICE_AVAILABILITY,   /* one insole's or footpod's */
+        MQTT_MESSAGE_GAIT,
+        MQTT_MESSAGE_STEPS,
+        MQTT_MESSAGE_ACTIVITY,
+        MQTT_MESSAGE_BATTERY,
+        MQTT_MESSAGE_LINK,
+        MQTT_MESSAGE_PRESSURE,
+        MQTT_MESSAGE_REMINDER,
+        MQTT_MESSAGE_REMINDER_STATE,
+        MQTT_MESSAGE_DAILY,
+        MQTT_MESSAGE_EXERCISE,
+        MQTT_MESSAGE_TODAY,
+        MQTT_MESSAGE_BASELINE,
+        MQTT_MESSAGE_ALERT,
+        MQTT_MESSAGE_ALERT_STATE,
+        _MQTT_MESSAGE_TYPE_MAX,
+        _MQTT_MESSAGE_TYPE_INVALID = -1,
+} MqttMessageType;
+
+typedef enum MqttTopicScope {
+        MQTT_SCOPE_BRIDGE,  /* <base>/bridge/<gateway>/... */
+        MQTT_SCOPE_WEARER,  /* <base>/<wearer>/... */
+        MQTT_SCOPE_DEVICE,  /* <base>/<wearer>/<role>/... */
+} MqttTopicScope;
+
+/* How the outbox treats a message (mqtt.h has the details). */
+typedef enum MqttPublishKind {
+        MQTT_PUBLISH_EVENT,     /* QoS >= 1, never dropped silently (refused with -ENOBUFS when full) */
+        MQTT_PUBLISH_STATE,     /* retained QoS >= 1, cached; identical payloads are not re-sent */
+        MQTT_PUBLISH_STREAM,    /* QoS 0, dropped oldest-first when the outbox is full */
+} MqttPublishKind;
+
+typedef struct MqttMessageInfo {
+        const char *topic_pattern;  /* as docs/mqtt.md writes it: "<base>/<wearer>/gait" */
+        MqttTopicScope scope;
+        int topic;                  /* MqttBridgeTopic, MqttWearerTopic or MqttDeviceTopic, per scope */
+        MqttPublishKind kind;
+        bool retain;                /* kind == STATE */
+        int qos;                    /* 0, or -1: the configured qos (1 or 2) */
+        bool stamped;               /* starts with "timestamp" and "seq" */
+        bool raw_stream_only;       /* published only with raw_stream = yes */
+        const char *schema;         /* docs/schema/<schema>.json */
+} MqttMessageInfo;
+
+extern const MqttMessageInfo mqtt_messages[_MQTT_MESSAGE_TYPE_MAX];
+
+/* The message's topic: wearer is ignored for bridge messages, role used only for device ones.
+ * -EINVAL for an unknown type or a name the topic builders refuse, -ENAMETOOLONG. */
+int mqtt_message_topic(char *buf, size_t size, const char *base, const char *gateway, MqttMessageType type,
+                       const char *wearer, DeviceRole role);
 
 /* Home Assistant MQTT discovery: one callback per entity config (retained). Devices: the gateway,
  * one per wearer, one per configured insole/footpod (via_device the gateway). unique_ids depend only

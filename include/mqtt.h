@@ -25,18 +25,13 @@
 
 #include "config.h"
 #include "macro.h"
+#include "mqtt-publish.h"
 
 typedef struct MqttClient MqttClient;
 
 /* The largest message we accept from the broker (topic + payload + headers). Every topic we read
  * (steps, availability, reminder/set, Home Assistant's status) carries well under 4 KiB. */
 #define MQTT_MAX_INCOMING_PACKET 16384u
-
-typedef enum MqttPublishKind {
-        MQTT_PUBLISH_EVENT,     /* QoS >= 1, never dropped silently (refused with -ENOBUFS when full) */
-        MQTT_PUBLISH_STATE,     /* retained QoS >= 1, cached; identical payloads are not re-sent */
-        MQTT_PUBLISH_STREAM,    /* QoS 0, dropped oldest-first when the outbox is full */
-} MqttPublishKind;
 
 typedef struct MqttClientStats {
         bool connected;
@@ -88,6 +83,8 @@ int mqtt_client_publish(MqttClient *c, MqttPublishKind kind, const char *topic, 
 /* Next sequence number for topic (1, 2, ...), per topic for the life of the client; seeded by
  * mqtt_client_set_seq() (e.g. from the state store) so that seq keeps rising across restarts. */
 uint64_t mqtt_client_next_seq(MqttClient *c, const char *topic);
+/* The number mqtt_client_next_seq() will return next, without taking it. */
+uint64_t mqtt_client_peek_seq(MqttClient *c, const char *topic);
 int mqtt_client_set_seq(MqttClient *c, const char *topic, uint64_t last_seq);
 /* The last seq used on topic, 0 = none yet. */
 uint64_t mqtt_client_get_seq(MqttClient *c, const char *topic);
@@ -123,52 +120,47 @@ int mqtt_errno_from_mosq(int mosq_rc);
  * resolution failures are retried: at boot the network is often not up yet). */
 bool mqtt_error_is_fatal(int mosq_rc);
 
-/* ---- Convenience: topic + stamp (timestamp, per-topic seq) + payload, queued in one call. ----
- * now_usec is CLOCK_REALTIME. Names are configured names (checked again: -EINVAL). Kinds:
- * bridge info, availability, steps, battery, link and discovery are retained STATEs (sent again after
- * reconnects and on Home Assistant's birth; call them on change, a new timestamp is a change);
- * health, gait, activity and reminder are EVENTs; pressure is a droppable STREAM. */
-
-#include "mqtt-publish.h"
+/* ---- Publishing: one path for every message in mqtt_messages[] ----
+ *
+ *     MqttMessage msg;
+ *     r = mqtt_message_queue(&msg, gait_snapshot_to_json(&snap,
+ *                            mqtt_message_begin(&msg, c, MQTT_MESSAGE_GAIT, "anna", _DEVICE_ROLE_INVALID, now, buf, size)));
+ *
+ * mqtt_message_begin() builds the topic and, for stamped messages, writes {"timestamp":...,"seq":N
+ * into the writer it returns; the builder appends its members to that same object; the message is
+ * queued as written (the outbox keeps its copy): no second serialisation, no parsing. now_usec is
+ * CLOCK_REALTIME. The seq is used only when the message is queued (a builder that fails, with
+ * -ENODATA say, takes none). State messages are retained, sent again after reconnects and on Home
+ * Assistant's birth: publish them on change (a new timestamp is a change). */
 
 struct StateStore;
 
-int mqtt_publish_bridge_info(MqttClient *c, const MqttBridgeInfo *info, uint64_t now_usec);
-int mqtt_publish_bridge_health(MqttClient *c, const MqttHealth *h, uint64_t now_usec);
-/* role _DEVICE_ROLE_INVALID: the wearer's availability, else that insole's. */
-int mqtt_publish_availability(MqttClient *c, const char *wearer, DeviceRole role, bool online);
-int mqtt_publish_steps(MqttClient *c, const char *wearer, const MqttSteps *s, uint64_t now_usec);
-int mqtt_publish_activity(MqttClient *c, const char *wearer, ActivityState state, ActivityState previous,
-                          uint64_t previous_duration_usec, uint64_t now_usec);
-/* gait_json: the gait engine's serialised metrics object (fields per docs/metrics.md). */
-int mqtt_publish_gait(MqttClient *c, const char *wearer, const char *gait_json, uint64_t now_usec);
-/* reminder_json: the reminders module's serialised event object. */
-int mqtt_publish_reminder(MqttClient *c, const char *wearer, const char *reminder_json, uint64_t now_usec);
-/* The reminders module's retained state (docs/reminders.md), daily summary (retained) and exercise
- * events, wrapped with timestamp + seq like the others. */
-int mqtt_publish_reminder_state(MqttClient *c, const char *wearer, const char *state_json, uint64_t now_usec);
-int mqtt_publish_daily(MqttClient *c, const char *wearer, const char *daily_json, uint64_t now_usec);
-int mqtt_publish_exercise(MqttClient *c, const char *wearer, const char *exercise_json, uint64_t now_usec);
-/* today_json: the reminders module's day so far (steps, hourly goal progress, exercises); retained. */
-int mqtt_publish_today(MqttClient *c, const char *wearer, const char *today_json, uint64_t now_usec);
-int mqtt_publish_battery(MqttClient *c, const char *wearer, DeviceRole role, unsigned battery_percent,
-                         uint64_t now_usec);
-int mqtt_publish_link(MqttClient *c, const char *wearer, DeviceRole role, const MqttLinkStats *l, uint64_t now_usec);
-int mqtt_publish_pressure(MqttClient *c, const char *wearer, DeviceRole role, const PressureSample *s,
-                          PressureUnit unit, uint64_t now_usec);
+typedef struct MqttMessage {
+        MqttClient *client;
+        const MqttMessageInfo *info;
+        char topic[MQTT_TOPIC_MAX];
+        uint64_t seq;
+        int error;
+        JsonWriter json;
+} MqttMessage;
+
+/* buf/size: the caller's buffer (the hot path: no allocation), or NULL/0 for a growing one. Always
+ * returns a writer; on a bad type or name, or a raw-stream message while raw_stream is off, it is
+ * one that refuses everything, and mqtt_message_queue() reports why. */
+JsonWriter *mqtt_message_begin(MqttMessage *m, MqttClient *c, MqttMessageType type, const char *wearer,
+                               DeviceRole role, uint64_t now_usec, char *buf, size_t size);
+/* Queues what was written, unless build_result (the builder's return value) is negative. Releases
+ * the writer. Returns 1 queued, 0 unchanged state or a raw-stream message that is off, build_result
+ * when negative, -EINVAL (bad topic or JSON), -ENOBUFS (buffer or outbox full), -ENOMEM. */
+int mqtt_message_queue(MqttMessage *m, int build_result);
+
 /* Home Assistant discovery for every configured wearer and insole (no-op unless
- * config->homeassistant). Unchanged configs are not sent again. */
-int mqtt_publish_discovery(MqttClient *c, const char *version);
-/* The same with the devices' own Device Information (per configured wearer and role, may be NULL);
- * only the entity configs whose payload changed go out again. */
-int mqtt_publish_discovery_with_info(MqttClient *c, const char *version, const MqttDeviceInfo (*info)[_DEVICE_ROLE_MAX]);
+ * config->homeassistant), with the devices' own Device Information (per configured wearer and role,
+ * may be NULL); only the entity configs whose payload changed go out again. */
+int mqtt_publish_discovery(MqttClient *c, const char *version, const MqttDeviceInfo (*info)[_DEVICE_ROLE_MAX]);
 
 /* <base>/<wearer>/reminder/set: the handler gets the raw (untrusted) payload. */
 int mqtt_subscribe_reminder_set(MqttClient *c, const char *wearer, MqttMessageHandler h, void *userdata);
-/* The alerts module's payloads (docs/alerts.md): events, and the retained state and baseline. */
-int mqtt_publish_alert(MqttClient *c, const char *wearer, const char *alert_json, uint64_t now_usec);
-int mqtt_publish_alert_state(MqttClient *c, const char *wearer, const char *state_json, uint64_t now_usec);
-int mqtt_publish_baseline(MqttClient *c, const char *wearer, const char *baseline_json, uint64_t now_usec);
 /* <base>/<wearer>/alert/set: the handler gets the raw (untrusted) payload. */
 int mqtt_subscribe_alert_set(MqttClient *c, const char *wearer, MqttMessageHandler h, void *userdata);
 

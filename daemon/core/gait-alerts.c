@@ -157,27 +157,26 @@ void gait_alerts_save(GaitAlerts *a, const char *dir) {
 
 /* ---- MQTT ---- */
 
-typedef int (*AlertPublisher)(MqttClient *c, const char *wearer, const char *json, uint64_t now_usec);
+/* Starts message type for wearer i: the builder appends to the writer returned. */
+static JsonWriter *begin(GaitAlerts *a, size_t i, MqttMessage *msg, MqttMessageType type, uint64_t wall_usec) {
+        return mqtt_message_begin(msg, a->mqtt, type, a->names[i], _DEVICE_ROLE_INVALID, wall_usec, NULL, 0);
+}
 
-static void publish(GaitAlerts *a, size_t i, AlertPublisher p, JsonWriter *w, int build_result, uint64_t wall_usec) {
-        const char *s;
+static void publish(GaitAlerts *a, size_t i, MqttMessage *msg, int build_result) {
         int r;
 
-        if (build_result >= 0 && json_writer_finish(w, &s, NULL) >= 0) {
-                r = p(a->mqtt, a->names[i], s, wall_usec);
-                if (r < 0 && r != -ENOBUFS)
-                        log_ctx_errno(LOG_DEBUG, &a->wearers[i]->log, r, "Failed to queue a message: %m");
-        }
-        json_writer_done(w);
+        r = mqtt_message_queue(msg, build_result);
+        if (r < 0 && r != -ENOBUFS && build_result >= 0)
+                log_ctx_errno(LOG_DEBUG, &a->wearers[i]->log, r, "Failed to queue a message: %m");
 }
 
 static void publish_retained(GaitAlerts *a, size_t i, uint64_t wall_usec) {
-        JsonWriter w;
+        MqttMessage msg;
 
-        json_writer_init_dynamic(&w);
-        publish(a, i, mqtt_publish_alert_state, &w, alert_monitor_state_to_json(a->monitors[i], &w), wall_usec);
-        json_writer_init_dynamic(&w);
-        publish(a, i, mqtt_publish_baseline, &w, alert_monitor_baseline_to_json(a->monitors[i], &w), wall_usec);
+        publish(a, i, &msg,
+                alert_monitor_state_to_json(a->monitors[i], begin(a, i, &msg, MQTT_MESSAGE_ALERT_STATE, wall_usec)));
+        publish(a, i, &msg,
+                alert_monitor_baseline_to_json(a->monitors[i], begin(a, i, &msg, MQTT_MESSAGE_BASELINE, wall_usec)));
         a->publish_retained[i] = false;
 }
 
@@ -235,15 +234,14 @@ void gait_alerts_drain(GaitAlerts *a, size_t i, uint64_t wall_usec) {
                 wr->gait_today_fresh = false;
         }
         while (alert_monitor_take_event(m, &e)) {
-                JsonWriter w;
+                MqttMessage msg;
 
                 if (e.type == ALERT_EVENT_CHANGED) {
                         char since[16];
                         log_ctx(LOG_INFO, &wr->log, "Walking changed: %s %s (since %s).", gait_metric_to_string(e.metric),
                                 direction_word(e.direction), local_date_to_string(e.since, since, sizeof(since)));
                 }
-                json_writer_init_dynamic(&w);
-                publish(a, i, mqtt_publish_alert, &w, alert_event_to_json(&e, &w), wall_usec);
+                publish(a, i, &msg, alert_event_to_json(&e, begin(a, i, &msg, MQTT_MESSAGE_ALERT, wall_usec)));
                 if (e.type != ALERT_EVENT_ERROR) {
                         a->publish_retained[i] = true;
                         a->dirty = true;

@@ -104,7 +104,7 @@ struct Manager {
         uint64_t device_info_rejected;
 
         char last_status[256];
-        JsonWriter json;
+        MqttMessage message;
         char json_buffer[JSON_BUFFER_SIZE];
 };
 
@@ -282,24 +282,39 @@ static int manager_restore_state(Manager *m) {
 
 /* ---- publishing --------------------------------------------------------------------------- */
 
-typedef int (*WearerPublisher)(MqttClient *c, const char *wearer, const char *json, uint64_t now_usec);
-
-/* Payloads are built in the Manager's buffer: start one with json_begin(), pass the builder's
- * result to publish_json(). One at a time; nothing here runs concurrently. */
-static JsonWriter *json_begin(Manager *m) {
-        json_writer_init(&m->json, m->json_buffer, sizeof(m->json_buffer));
-        return &m->json;
+/* Payloads are written once, in the Manager's buffer: json_begin() starts the message (topic,
+ * timestamp, seq), the module's builder appends its members, publish_json() queues the result.
+ * One at a time; nothing here runs concurrently. w is NULL for the bridge's messages. */
+static JsonWriter *json_begin(Manager *m, MqttMessageType type, const Wearer *w, DeviceRole role, uint64_t wall_usec) {
+        return mqtt_message_begin(&m->message, m->mqtt, type, w ? w->config->name : NULL, role, wall_usec,
+                                  m->json_buffer, sizeof(m->json_buffer));
 }
 
-static void publish_json(Manager *m, Wearer *w, WearerPublisher publish, int build_result, uint64_t wall_usec) {
-        const char *s;
+/* The same for the messages that name no device: the bridge's (w NULL) and a wearer's own. */
+static JsonWriter *message_begin(Manager *m, MqttMessageType type, const Wearer *w, uint64_t wall_usec) {
+        return json_begin(m, type, w, _DEVICE_ROLE_INVALID, wall_usec);
+}
+
+static int publish_json(Manager *m, Wearer *w, int build_result) {
         int r;
 
-        if (build_result < 0 || json_writer_finish(&m->json, &s, NULL) < 0)
-                return;
-        r = publish(m->mqtt, w->config->name, s, wall_usec);
-        if (r < 0 && r != -ENOBUFS)
-                log_ctx_errno(LOG_DEBUG, &w->log, r, "Failed to queue a message: %m");
+        r = mqtt_message_queue(&m->message, build_result);
+        if (r < 0 && r != -ENOBUFS && build_result >= 0) {
+                if (w)
+                        log_ctx_errno(LOG_DEBUG, &w->log, r, "Failed to queue a message: %m");
+                else
+                        log_debug_errno(r, "Failed to queue a message: %m");
+        }
+        return r;
+}
+
+/* role _DEVICE_ROLE_INVALID: the wearer's availability, else that device's. */
+static int publish_online(Manager *m, Wearer *w, DeviceRole role, bool online) {
+        MqttMessageType type = role == _DEVICE_ROLE_INVALID ? MQTT_MESSAGE_AVAILABILITY
+                                                            : MQTT_MESSAGE_DEVICE_AVAILABILITY;
+
+        return publish_json(m, w, mqtt_payload_availability(json_begin(m, type, w, role, 0), online,
+                                                            m->config.gateway_id));
 }
 
 /* Steps are published only by the gateway that counted them: a gateway that merely took over
@@ -320,7 +335,7 @@ static void publish_steps(Manager *m, size_t i, const CoachClock *now) {
                 if (w->config->has_device[d] && bluez_client_get_step_state(m->bluez, i, d, &st) >= 0 && st.valid)
                         s.device[d] = (MqttDeviceSteps) { .valid = true, .boot_id = st.boot_id, .steps = st.steps };
         }
-        if (mqtt_publish_steps(m->mqtt, w->config->name, &s, now->wall_usec) >= 0) {
+        if (publish_json(m, w, mqtt_payload_steps(message_begin(m, MQTT_MESSAGE_STEPS, w, now->wall_usec), &s)) >= 0) {
                 m->published_steps[i] = w->steps_total;
                 m->steps_published[i] = true;
                 w->steps_counted_here = false;
@@ -337,8 +352,9 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
         while (wearer_take_activity_change(w, &change)) {
                 log_ctx(LOG_DEBUG, &w->log, "Activity: %s -> %s", activity_state_to_string(change.previous),
                         activity_state_to_string(change.state));
-                (void) mqtt_publish_activity(m->mqtt, w->config->name, change.state, change.previous,
-                                             change.previous_duration_usec, now->wall_usec);
+                (void) publish_json(m, w, mqtt_payload_activity(message_begin(m, MQTT_MESSAGE_ACTIVITY, w, now->wall_usec),
+                                                                change.state, change.previous,
+                                                                change.previous_duration_usec));
         }
         while (coach_take_event(w->coach, &event)) {
                 switch (event.type) {
@@ -346,34 +362,34 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
                         state_changed = true;
                         break;
                 case REMINDER_EVENT_EXERCISE:
-                        publish_json(m, w, mqtt_publish_exercise, reminder_event_to_json(&event, json_begin(m)),
-                                     now->wall_usec);
+                        publish_json(m, w, reminder_event_to_json(&event, message_begin(m, MQTT_MESSAGE_EXERCISE, w,
+                                                                                               now->wall_usec)));
                         break;
                 case REMINDER_EVENT_REMINDER:
                         log_ctx(LOG_INFO, &w->log, "Move reminder (%s for %" PRIu64 " min).",
                                 reminder_reason_to_string(event.reason), (uint64_t) (event.still_usec / USEC_PER_MINUTE));
-                        publish_json(m, w, mqtt_publish_reminder, reminder_event_to_json(&event, json_begin(m)),
-                                     now->wall_usec);
+                        publish_json(m, w, reminder_event_to_json(&event, message_begin(m, MQTT_MESSAGE_REMINDER, w,
+                                                                                               now->wall_usec)));
                         state_changed = true;
                         break;
                 case REMINDER_EVENT_ERROR:
                         /* A refused command changed nothing: the retained state stays as it is. */
-                        publish_json(m, w, mqtt_publish_reminder, reminder_event_to_json(&event, json_begin(m)),
-                                     now->wall_usec);
+                        publish_json(m, w, reminder_event_to_json(&event, message_begin(m, MQTT_MESSAGE_REMINDER, w,
+                                                                                               now->wall_usec)));
                         break;
                 default:
-                        publish_json(m, w, mqtt_publish_reminder, reminder_event_to_json(&event, json_begin(m)),
-                                     now->wall_usec);
+                        publish_json(m, w, reminder_event_to_json(&event, message_begin(m, MQTT_MESSAGE_REMINDER, w,
+                                                                                               now->wall_usec)));
                         state_changed = true;
                 }
         }
         if (state_changed)
-                publish_json(m, w, mqtt_publish_reminder_state, coach_state_to_json(w->coach, now, json_begin(m)),
-                             now->wall_usec);
+                publish_json(m, w, coach_state_to_json(w->coach, now, message_begin(m, MQTT_MESSAGE_REMINDER_STATE, w,
+                                                                                        now->wall_usec)));
         while (wearer_take_summary(w, now, &summary)) {
                 gait_alerts_end_day(m->alerts, i, &summary);
-                publish_json(m, w, mqtt_publish_daily, day_summary_event_to_json(&summary, json_begin(m)),
-                             now->wall_usec);
+                publish_json(m, w, day_summary_event_to_json(&summary, message_begin(m, MQTT_MESSAGE_DAILY, w,
+                                                                                          now->wall_usec)));
         }
         gait_alerts_drain(m->alerts, i, now->wall_usec);
         publish_steps(m, i, now);
@@ -382,8 +398,8 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
 static void publish_availability(Manager *m, size_t i, DeviceRole role, bool online) {
         Wearer *w = m->wearers[i];
 
-        (void) mqtt_publish_availability(m->mqtt, w->config->name, role, online);
-        (void) mqtt_publish_availability(m->mqtt, w->config->name, _DEVICE_ROLE_INVALID, wearer_any_streaming(w));
+        (void) publish_online(m, w, role, online);
+        (void) publish_online(m, w, _DEVICE_ROLE_INVALID, wearer_any_streaming(w));
 }
 
 /* ---- status -------------------------------------------------------------------------------- */
@@ -478,7 +494,8 @@ static void publish_link(Manager *m, size_t i, DeviceRole d, const BluezLinkStat
                          uint64_t mono, uint64_t wall) {
         LinkReport *rep = &m->link_report[i][d];
 
-        if (mqtt_publish_link(m->mqtt, m->wearers[i]->config->name, d, l, wall) < 0)
+        if (publish_json(m, m->wearers[i],
+                         mqtt_payload_link(json_begin(m, MQTT_MESSAGE_LINK, m->wearers[i], d, wall), d, l)) < 0)
                 return;
         *rep = link_report_of(m, i, d, ls);
         rep->published = true;
@@ -520,7 +537,8 @@ static void publish_bridge_info(Manager *m, uint64_t wall) {
                 .device_info = m->device_info,
         };
 
-        if (mqtt_publish_bridge_info(m->mqtt, &info, wall) >= 0)
+        if (publish_json(m, NULL, mqtt_payload_bridge_info(message_begin(m, MQTT_MESSAGE_BRIDGE_INFO, NULL, wall),
+                                                           &info)) >= 0)
                 m->adapter_published = true;
 }
 
@@ -537,7 +555,7 @@ static void publish_bridge_changes(Manager *m, uint64_t wall) {
         if (m->device_info_changed) {
                 m->device_info_changed = false;
                 m->adapter_published = false;
-                (void) mqtt_publish_discovery_with_info(m->mqtt, INSOLE2MQTT_VERSION, m->device_info);
+                (void) mqtt_publish_discovery(m->mqtt, INSOLE2MQTT_VERSION, m->device_info);
         }
         if (!m->adapter_published)
                 publish_bridge_info(m, wall);
@@ -560,7 +578,9 @@ static void on_bluez_record(void *userdata, size_t wearer, DeviceRole role, cons
         case RECORD_BATTERY_LEVEL:
                 if (m->last_battery[wearer][role] != rec->battery.percent) {
                         m->last_battery[wearer][role] = rec->battery.percent;
-                        (void) mqtt_publish_battery(m->mqtt, w->config->name, role, rec->battery.percent, now.wall_usec);
+                        (void) publish_json(m, w, mqtt_payload_battery(json_begin(m, MQTT_MESSAGE_BATTERY, w, role,
+                                                                                  now.wall_usec),
+                                                                       role, rec->battery.percent));
                 }
                 return;
         case RECORD_DEVICE_INFO_STRING:
@@ -589,8 +609,9 @@ static void on_bluez_record(void *userdata, size_t wearer, DeviceRole role, cons
                 /* Paced by the samples' own times: arrival times come in bursts (connection events). */
                 if (w->have_latest[side] &&
                     raw_pacer_take(&m->raw_pacer[wearer][side], w->latest[side].t_us, m->config.raw_rate_hz))
-                        (void) mqtt_publish_pressure(m->mqtt, w->config->name, role, &w->latest[side],
-                                                     w->layout[side].unit, now.wall_usec);
+                        (void) publish_json(m, w, mqtt_payload_pressure(json_begin(m, MQTT_MESSAGE_PRESSURE, w, role,
+                                                                                   now.wall_usec),
+                                                                        &w->latest[side], w->layout[side].unit));
         }
 }
 
@@ -668,7 +689,8 @@ static void on_mqtt_connection(MqttClient *c, bool connected, int error, void *u
         Manager *m = userdata;
 
         if (error < 0) {
-                log_error_errno(error, "The MQTT broker refused us for good (%m); exiting.");
+                /* The MQTT client logged the failure and its cause, once, at error level. */
+                log_notice("Exiting: the MQTT client gave up.");
                 manager_quit(m, error);
                 return;
         }
@@ -793,7 +815,7 @@ static void on_availability_message(MqttClient *c, const char *topic, const void
                 return;
         ours_online = ctx->role == _DEVICE_ROLE_INVALID ? wearer_any_streaming(w) : w->streaming[ctx->role];
         if (!ours_online)
-                (void) mqtt_publish_availability(m->mqtt, w->config->name, ctx->role, false);
+                (void) publish_online(m, w, ctx->role, false);
 }
 
 /* ---- timers ------------------------------------------------------------------------------- */
@@ -822,9 +844,9 @@ static int on_publish(sd_event_source *s, uint64_t usec, void *userdata) {
                 Wearer *w = m->wearers[i];
 
                 if (wearer_any_streaming(w))
-                        publish_json(m, w, mqtt_publish_gait, wearer_gait_json(w, &now, json_begin(m)), now.wall_usec);
-                publish_json(m, w, mqtt_publish_today, coach_activity_to_json(w->coach, &now, json_begin(m)),
-                             now.wall_usec);
+                        publish_json(m, w, wearer_gait_json(w, &now, message_begin(m, MQTT_MESSAGE_GAIT, w, now.wall_usec)));
+                publish_json(m, w, coach_activity_to_json(w->coach, &now,
+                                                          message_begin(m, MQTT_MESSAGE_TODAY, w, now.wall_usec)));
         }
         return event_timer_rearm(s, usec + m->config.publish_interval_usec);
 }
@@ -859,7 +881,8 @@ static int on_health(sd_event_source *s, uint64_t usec, void *userdata) {
                         publish_link(m, i, d, &ls, &l, now, wall);
                 }
         }
-        (void) mqtt_publish_bridge_health(m->mqtt, &h, wall);
+        (void) publish_json(m, NULL, mqtt_payload_bridge_health(message_begin(m, MQTT_MESSAGE_BRIDGE_HEALTH, NULL, wall),
+                                                                &h));
         m->notifications_at_health = m->notifications;
         m->health_usec = now;
         return event_timer_rearm(s, usec + HEALTH_INTERVAL_USEC);
@@ -1263,7 +1286,7 @@ static int manager_start_publishing(Manager *m) {
         }
         device_info_init(m);
         publish_bridge_info(m, now.wall_usec);
-        (void) mqtt_publish_discovery_with_info(m->mqtt, INSOLE2MQTT_VERSION, m->device_info);
+        (void) mqtt_publish_discovery(m->mqtt, INSOLE2MQTT_VERSION, m->device_info);
 
         r = bluez_client_start(m->bluez);
         if (r < 0)
@@ -1311,8 +1334,8 @@ int manager_run(Manager *m) {
                         continue;
                 for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
                         if (w->streaming[d])
-                                (void) mqtt_publish_availability(m->mqtt, w->config->name, d, false);
-                (void) mqtt_publish_availability(m->mqtt, w->config->name, _DEVICE_ROLE_INVALID, false);
+                                (void) publish_online(m, w, d, false);
+                (void) publish_online(m, w, _DEVICE_ROLE_INVALID, false);
         }
         q = mqtt_client_stop(m->mqtt, SHUTDOWN_FLUSH_USEC);
         if (q < 0)

@@ -5,11 +5,8 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <netdb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <poll.h>
 #include <time.h>
-#include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -23,6 +20,7 @@
 #include "backoff.h"
 #include "log.h"
 #include "mqtt-outbox.h"
+#include "mqtt-tls.h"
 #include "mqtt-publish.h"
 #include "mqtt.h"
 #include "state-store.h"
@@ -33,7 +31,6 @@
 #define MQTT_CONNECT_TIMEOUT_USEC (15 * USEC_PER_SEC)
 #define MQTT_RESOLVE_POLL_USEC (20 * USEC_PER_MSEC)
 #define MQTT_HA_REANNOUNCE_DELAY_USEC (1 * USEC_PER_SEC)
-#define MQTT_DEFAULT_CA_PATH "/etc/ssl/certs"
 /* MQTT 5: the session outlives a disconnect by this long (3.1.1's clean session false has no limit) */
 #define MQTT_SESSION_EXPIRY_SEC (7u * 24 * 3600)
 
@@ -120,72 +117,6 @@ struct MqttClient {
         void *connection_userdata;
 };
 
-int mqtt_errno_from_mosq(int rc) {
-        switch (rc) {
-        case MOSQ_ERR_SUCCESS:
-                return 0;
-        case MOSQ_ERR_NOMEM:
-                return -ENOMEM;
-        case MOSQ_ERR_PROTOCOL:
-        case MOSQ_ERR_MALFORMED_PACKET:
-        case MOSQ_ERR_DUPLICATE_PROPERTY:
-                return -EPROTO;
-        case MOSQ_ERR_INVAL:
-                return -EINVAL;
-        case MOSQ_ERR_NO_CONN:
-                return -ENOTCONN;
-        case MOSQ_ERR_CONN_REFUSED:
-                return -ECONNREFUSED;
-        case MOSQ_ERR_NOT_FOUND:
-                return -ENOENT;
-        case MOSQ_ERR_CONN_LOST:
-                return -ECONNRESET;
-        case MOSQ_ERR_TLS:
-        case MOSQ_ERR_TLS_HANDSHAKE:
-                return -EKEYREJECTED;
-        case MOSQ_ERR_PAYLOAD_SIZE:
-        case MOSQ_ERR_OVERSIZE_PACKET:
-                return -EMSGSIZE;
-        case MOSQ_ERR_NOT_SUPPORTED:
-        case MOSQ_ERR_QOS_NOT_SUPPORTED:
-                return -EOPNOTSUPP;
-        case MOSQ_ERR_AUTH:
-        case MOSQ_ERR_ACL_DENIED:
-                return -EACCES;
-        case MOSQ_ERR_ERRNO:
-                return errno > 0 ? -errno : -EIO;
-        case MOSQ_ERR_EAI:
-                return -EADDRNOTAVAIL;
-        case MOSQ_ERR_PROXY:
-                return -EHOSTUNREACH;
-        case MOSQ_ERR_MALFORMED_UTF8:
-                return -EILSEQ;
-        case MOSQ_ERR_KEEPALIVE:
-                return -ETIMEDOUT;
-        default:
-                return -EIO;
-        }
-}
-
-bool mqtt_error_is_fatal(int rc) {
-        switch (rc) {
-        case MOSQ_ERR_NOMEM:
-        case MOSQ_ERR_PROTOCOL:
-        case MOSQ_ERR_INVAL:
-        case MOSQ_ERR_NOT_FOUND:
-        case MOSQ_ERR_TLS:
-        case MOSQ_ERR_PAYLOAD_SIZE:
-        case MOSQ_ERR_NOT_SUPPORTED:
-        case MOSQ_ERR_AUTH:
-        case MOSQ_ERR_ACL_DENIED:
-        case MOSQ_ERR_UNKNOWN:
-        case MOSQ_ERR_PROXY:
-                return true;
-        default:
-                return false;
-        }
-}
-
 /* CONNACK refusals that no retry can fix: bad protocol version, identifier rejected, bad user name
  * or password, not authorised (MQTT 3.1.1 codes 1, 2, 4, 5 and their MQTT 5 reason codes). */
 static bool connack_is_fatal(int rc) {
@@ -232,6 +163,7 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 /* The connection attempt failed or the connection went away: classify, then back off. */
 static void client_lost(MqttClient *c, int mosq_rc, int error) {
         bool was_connected = c->state == CLIENT_CONNECTED;
+        const char *cause = NULL;
         uint64_t delay;
         int r;
 
@@ -241,7 +173,13 @@ static void client_lost(MqttClient *c, int mosq_rc, int error) {
         if (!was_connected)
                 c->connect_failures++;
 
-        if (mosq_rc == MOSQ_ERR_CONN_REFUSED && connack_is_fatal(c->connack_rc)) {
+        /* libmosquitto returns CONN_REFUSED for an MQTT 3.1.1 refusal but PROTOCOL for an MQTT 5
+         * reason code (seen with 2.0.11; lib/handle_connack.c): the CONNACK tells which it was. */
+        if ((mosq_rc == MOSQ_ERR_CONN_REFUSED || mosq_rc == MOSQ_ERR_PROTOCOL) &&
+            connack_is_fatal(c->connack_rc)) {
+                /* the broker's own reason ("not authorised") says more than MOSQ_ERR_AUTH would */
+                cause = c->connack_rc < 0x80 ? mosquitto_connack_string(c->connack_rc)
+                                             : mosquitto_reason_string(c->connack_rc);
                 mosq_rc = MOSQ_ERR_AUTH;
                 error = -EACCES;
         }
@@ -259,8 +197,9 @@ static void client_lost(MqttClient *c, int mosq_rc, int error) {
 
         if (mqtt_error_is_fatal(mosq_rc)) {
                 c->state = CLIENT_FAILED;
+                /* The one error line for this failure: the Manager, told below, does not repeat it. */
                 log_error_errno(error, "MQTT: giving up on %s:%u: %s (%m)", c->config->host, c->config->port,
-                                mosquitto_strerror(mosq_rc));
+                                cause ?: mosquitto_strerror(mosq_rc));
                 notify_connection(c, false, error);
                 return;
         }
@@ -399,6 +338,7 @@ static int on_connect_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 static int client_connect_address(MqttClient *c, const char *address) {
         int rc, fd, r;
 
+        c->connack_rc = 0; /* a refusal is classified by this attempt's CONNACK only */
         rc = mosquitto_connect_async(c->mosq, address, c->config->port, (int) c->config->keepalive_sec);
         if (rc != MOSQ_ERR_SUCCESS) {
                 c->state = CLIENT_CONNECTING; /* so that client_lost() classifies it */
@@ -486,11 +426,6 @@ static int on_resolve_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         return client_connect_address(c, c->addresses[c->next_address++]);
 }
 
-static bool host_is_numeric(const char *host) {
-        unsigned char buf[sizeof(struct in6_addr)];
-        return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
-}
-
 /* One connection attempt: resolve off the loop (getaddrinfo_a), then a non-blocking connect. */
 static int client_attempt(MqttClient *c) {
         struct gaicb *list[1];
@@ -498,7 +433,7 @@ static int client_attempt(MqttClient *c) {
         int r;
 
         c->n_addresses = c->next_address = 0;
-        if (host_is_numeric(c->config->host))
+        if (mqtt_host_is_numeric(c->config->host))
                 return client_connect_address(c, c->config->host);
 
         res = calloc(1, sizeof *res);
@@ -698,112 +633,6 @@ static int client_set_connect_properties(MqttClient *c) {
         return 0;
 }
 
-static void tls_info_callback(const SSL *ssl, int where, int ret) {
-        const char *name;
-
-        /* libmosquitto sets SNI to the address it connects to (here a numeric one, resolved by us);
-         * replace it with the configured name before the ClientHello is built. */
-        if (!(where & SSL_CB_HANDSHAKE_START))
-                return;
-        name = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-        if (name)
-                (void) SSL_set_tlsext_host_name((SSL *) ssl, name);
-}
-
-static int refuse_passphrase(char *buf, int size, int rwflag, void *userdata) {
-        return -1; /* an encrypted key would need someone at a terminal */
-}
-
-static const char *openssl_reason(void) {
-        const char *reason = ERR_reason_error_string(ERR_peek_last_error());
-        return reason ?: "unreadable";
-}
-
-/* libmosquitto reads the files only when it connects, so a file that is not what its key says would
- * show up as failed connections, again and again. Loading them once here names the key instead. */
-static int tls_check_files(const Config *cfg) {
-        SSL_CTX *ctx;
-        int r = 0;
-
-        ctx = SSL_CTX_new(TLS_client_method());
-        if (!ctx)
-                return log_oom();
-        SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
-        ERR_clear_error();
-        if (cfg->tls_ca_file && SSL_CTX_load_verify_locations(ctx, cfg->tls_ca_file, NULL) != 1)
-                r = config_log_key(cfg, LOG_ERR, EBADMSG, &cfg->tls_ca_file,
-                                   "found '%s', expected CA certificates in PEM (%s)", cfg->tls_ca_file, openssl_reason());
-        else if (cfg->tls_cert_file && SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert_file) != 1)
-                r = config_log_key(cfg, LOG_ERR, EBADMSG, &cfg->tls_cert_file,
-                                   "found '%s', expected a certificate in PEM (%s)", cfg->tls_cert_file, openssl_reason());
-        else if (cfg->tls_key_file && SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key_file, SSL_FILETYPE_PEM) != 1)
-                r = config_log_key(cfg, LOG_ERR, EBADMSG, &cfg->tls_key_file,
-                                   "found '%s', expected a private key in PEM without a passphrase (%s)", cfg->tls_key_file,
-                                   openssl_reason());
-        else if (cfg->tls_key_file && SSL_CTX_check_private_key(ctx) != 1)
-                r = config_log_key(cfg, LOG_ERR, EBADMSG, &cfg->tls_key_file,
-                                   "found '%s', expected the private key of cert-file (%s)", cfg->tls_key_file,
-                                   openssl_reason());
-        ERR_clear_error();
-        SSL_CTX_free(ctx);
-        return r;
-}
-
-static int client_setup_tls(MqttClient *c) {
-        const Config *cfg = c->config;
-        const char *ca_path = cfg->tls_ca_path;
-        X509_VERIFY_PARAM *param;
-        SSL_CTX *ctx;
-        int r, rc;
-
-        (void) snprintf(c->verify_name, sizeof c->verify_name, "%s",
-                        cfg->tls_server_name && cfg->tls_server_name[0] ? cfg->tls_server_name : cfg->host);
-
-        ctx = SSL_CTX_new(TLS_client_method());
-        if (!ctx)
-                return log_error_errno(ENOMEM, "MQTT: cannot create a TLS context.");
-        /* OpenSSL checks the name during chain verification (RFC 6125 matching, no partial
-         * wildcards). We connect to a numeric address we resolved ourselves, which is what
-         * libmosquitto would compare against, so its own check is switched off below with
-         * mosquitto_tls_insecure_set(): verification itself stays on. */
-        param = SSL_CTX_get0_param(ctx);
-        if (host_is_numeric(c->verify_name))
-                rc = X509_VERIFY_PARAM_set1_ip_asc(param, c->verify_name);
-        else {
-                X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-                rc = X509_VERIFY_PARAM_set1_host(param, c->verify_name, 0);
-                SSL_CTX_set_app_data(ctx, c->verify_name);
-                SSL_CTX_set_info_callback(ctx, tls_info_callback);
-        }
-        if (rc != 1) {
-                SSL_CTX_free(ctx);
-                return config_log_key(cfg, LOG_ERR, EINVAL, cfg->tls_server_name ? (const void *) &cfg->tls_server_name : &cfg->host,
-                                      "found '%s', expected a name or address to check the broker's certificate against",
-                                      c->verify_name);
-        }
-        rc = mosquitto_void_option(c->mosq, MOSQ_OPT_SSL_CTX, ctx);
-        SSL_CTX_free(ctx); /* libmosquitto holds its own reference */
-        if (rc != MOSQ_ERR_SUCCESS)
-                return log_error_errno(mqtt_errno_from_mosq(rc), "MQTT: TLS not available: %s", mosquitto_strerror(rc));
-        (void) mosquitto_int_option(c->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 1);
-
-        if (!cfg->tls_ca_file && !ca_path)
-                ca_path = MQTT_DEFAULT_CA_PATH;
-        r = tls_check_files(cfg);
-        if (r < 0)
-                return r;
-        rc = mosquitto_tls_set(c->mosq, cfg->tls_ca_file, ca_path, cfg->tls_cert_file, cfg->tls_key_file, NULL);
-        if (rc != MOSQ_ERR_SUCCESS)
-                return log_error_errno(mqtt_errno_from_mosq(rc), "MQTT: TLS configuration refused: %s",
-                                       mosquitto_strerror(rc));
-        rc = mosquitto_tls_opts_set(c->mosq, 1 /* SSL_VERIFY_PEER */, NULL, NULL);
-        if (rc == MOSQ_ERR_SUCCESS)
-                rc = mosquitto_tls_insecure_set(c->mosq, true);
-        if (rc != MOSQ_ERR_SUCCESS)
-                return log_error_errno(mqtt_errno_from_mosq(rc), "MQTT: TLS options refused: %s", mosquitto_strerror(rc));
-        return 0;
-}
-
 /* libmosquitto 2.0 writes one byte to an internal socketpair for every packet it queues, to wake
  * its own select() loop (lib/packet_mosq.c, packet__queue()). Driven from sd-event, nobody reads
  * that pair: the writes are pure cost, and once it is full every one fails with EAGAIN. The pair
@@ -909,7 +738,7 @@ int mqtt_client_new(sd_event *event, const Config *config, MqttClient **ret) {
                 log_warning("MQTT: a password is configured without a user name; it is not sent.");
 
         if (config->tls) {
-                r = client_setup_tls(c);
+                r = mqtt_tls_setup(c->mosq, config, c->verify_name, sizeof c->verify_name);
                 if (r < 0)
                         return r;
         }
@@ -1106,6 +935,12 @@ uint64_t mqtt_client_next_seq(MqttClient *c, const char *topic) {
         if (!e)
                 return 0; /* out of memory: 0 tells consumers "unknown" */
         return ++e->seq;
+}
+
+uint64_t mqtt_client_peek_seq(MqttClient *c, const char *topic) {
+        SeqEntry *e = seq_find(c, topic, true);
+
+        return e ? e->seq + 1 : 0;
 }
 
 uint64_t mqtt_client_get_seq(MqttClient *c, const char *topic) {

@@ -4,11 +4,13 @@
 
 #include "mqtt-publish.h"
 
-static void stamp_fields(JsonWriter *w, const MqttStamp *stamp) {
+void mqtt_payload_begin_stamped(JsonWriter *w, const MqttStamp *stamp) {
         char ts[MQTT_TIMESTAMP_MAX];
 
+        json_object_begin(w);
         json_kv_string(w, "timestamp", mqtt_format_timestamp(stamp->realtime_usec, ts));
         json_kv_uint(w, "seq", stamp->seq);
+        json_object_join_next(w);
 }
 
 void mqtt_payload_state(JsonWriter *w, bool online) {
@@ -17,12 +19,13 @@ void mqtt_payload_state(JsonWriter *w, bool online) {
         json_object_end(w);
 }
 
-void mqtt_payload_availability(JsonWriter *w, bool online, const char *gateway) {
+int mqtt_payload_availability(JsonWriter *w, bool online, const char *gateway) {
         json_object_begin(w);
         json_kv_string(w, "state", online ? "online" : "offline");
         if (gateway && mqtt_name_is_valid(gateway))
                 json_kv_string(w, "gateway", gateway);
         json_object_end(w);
+        return w->error;
 }
 
 static bool nonempty(const char *s) {
@@ -46,11 +49,10 @@ void mqtt_payload_device_info(JsonWriter *w, const char *key, const MqttDeviceIn
         json_object_end(w);
 }
 
-void mqtt_payload_bridge_info(JsonWriter *w, const MqttStamp *stamp, const MqttBridgeInfo *info) {
+int mqtt_payload_bridge_info(JsonWriter *w, const MqttBridgeInfo *info) {
         const Config *c = info->config;
 
         json_object_begin(w);
-        stamp_fields(w, stamp);
         json_kv_string(w, "version", info->version);
         json_kv_string(w, "gateway", c->gateway_id);
         json_kv_string(w, "base_topic", c->base_topic);
@@ -102,11 +104,11 @@ void mqtt_payload_bridge_info(JsonWriter *w, const MqttStamp *stamp, const MqttB
         }
         json_array_end(w);
         json_object_end(w);
+        return w->error;
 }
 
-void mqtt_payload_bridge_health(JsonWriter *w, const MqttStamp *stamp, const MqttHealth *h) {
+int mqtt_payload_bridge_health(JsonWriter *w, const MqttHealth *h) {
         json_object_begin(w);
-        stamp_fields(w, stamp);
         json_kv_uint(w, "uptime_s", h->uptime_usec / USEC_PER_SEC);
         json_kv_uint(w, "memory_rss_bytes", h->memory_rss_bytes);
         json_kv_double(w, "notifications_per_s", h->notifications_per_s, 2);
@@ -125,11 +127,11 @@ void mqtt_payload_bridge_health(JsonWriter *w, const MqttStamp *stamp, const Mqt
         json_kv_uint(w, "refused", h->mqtt_refused);
         json_object_end(w);
         json_object_end(w);
+        return w->error;
 }
 
-void mqtt_payload_steps(JsonWriter *w, const MqttStamp *stamp, const MqttSteps *s) {
+int mqtt_payload_steps(JsonWriter *w, const MqttSteps *s) {
         json_object_begin(w);
-        stamp_fields(w, stamp);
         json_kv_uint(w, "steps_today", s->steps_today);
         json_kv_uint(w, "steps_total", s->steps_total);
         json_kv_string(w, "day", s->day);
@@ -153,29 +155,28 @@ void mqtt_payload_steps(JsonWriter *w, const MqttStamp *stamp, const MqttSteps *
                 json_object_end(w);
         }
         json_object_end(w);
+        return w->error;
 }
 
-void mqtt_payload_activity(JsonWriter *w, const MqttStamp *stamp, ActivityState state,
-                           ActivityState previous, uint64_t previous_duration_usec) {
+int mqtt_payload_activity(JsonWriter *w, ActivityState state, ActivityState previous, uint64_t previous_duration_usec) {
         json_object_begin(w);
-        stamp_fields(w, stamp);
         json_kv_string(w, "activity", activity_state_to_string(state));
         json_kv_string(w, "previous", activity_state_to_string(previous));
         json_kv_uint(w, "previous_duration_ms", previous_duration_usec / USEC_PER_MSEC);
         json_object_end(w);
+        return w->error;
 }
 
-void mqtt_payload_battery(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, unsigned battery_percent) {
+int mqtt_payload_battery(JsonWriter *w, DeviceRole role, unsigned battery_percent) {
         json_object_begin(w);
-        stamp_fields(w, stamp);
         json_kv_string(w, "device", device_role_to_string(role));
         json_kv_uint(w, "battery_pct", MIN(battery_percent, 100u));
         json_object_end(w);
+        return w->error;
 }
 
-void mqtt_payload_link(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, const MqttLinkStats *l) {
+int mqtt_payload_link(JsonWriter *w, DeviceRole role, const MqttLinkStats *l) {
         json_object_begin(w);
-        stamp_fields(w, stamp);
         json_kv_string(w, "device", device_role_to_string(role));
         json_kv_bool(w, "connected", l->connected);
         json_kv_bool(w, "refused", l->refused);
@@ -190,11 +191,11 @@ void mqtt_payload_link(JsonWriter *w, const MqttStamp *stamp, DeviceRole role, c
         json_kv_uint(w, "connected_s", l->connected_usec / USEC_PER_SEC);
         mqtt_payload_device_info(w, "device_info", &l->info);
         json_object_end(w);
+        return w->error;
 }
 
-void mqtt_payload_pressure(JsonWriter *w, const MqttStamp *stamp, const PressureSample *s, PressureUnit unit) {
+int mqtt_payload_pressure(JsonWriter *w, const PressureSample *s, PressureUnit unit) {
         json_object_begin(w);
-        stamp_fields(w, stamp);
         json_kv_uint(w, "monotonic_us", s->t_us);
         json_kv_string(w, "unit", pressure_unit_to_string(unit) ?: "raw");
         json_key(w, "cells");
@@ -215,51 +216,5 @@ void mqtt_payload_pressure(JsonWriter *w, const MqttStamp *stamp, const Pressure
                 json_array_end(w);
         }
         json_object_end(w);
-}
-
-static bool is_json_space(char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-int mqtt_payload_wrap_object(JsonWriter *w, const MqttStamp *stamp, const char *object_json) {
-        const char *b, *e;
-        size_t inner_len;
-        _cleanup_free_ char *inner = NULL;
-
-        if (!object_json)
-                goto invalid;
-        b = object_json;
-        while (is_json_space(*b))
-                b++;
-        e = b + strlen(b);
-        while (e > b && is_json_space(e[-1]))
-                e--;
-        if (e - b < 2 || *b != '{' || e[-1] != '}')
-                goto invalid;
-        b++, e--;
-        while (b < e && is_json_space(*b))
-                b++;
-        inner_len = (size_t) (e - b);
-        inner = strndup(b, inner_len);
-        if (!inner) {
-                if (!w->error)
-                        w->error = -ENOMEM;
-                return -ENOMEM;
-        }
-
-        json_object_begin(w);
-        stamp_fields(w, stamp);
-        if (inner_len > 0) {
-                /* The members are already serialised JSON from our own modules: splice them in
-                 * after our two fields (json_raw() writes the separating comma), keeping one
-                 * object. */
-                json_raw(w, inner);
-        }
-        json_object_end(w);
         return w->error;
-
-invalid:
-        if (!w->error)
-                w->error = -EINVAL;
-        return -EINVAL;
 }

@@ -72,6 +72,22 @@ def main():
         time.sleep(2)
         tap(len(seen()) == n, "a reader cannot forge steps or commands, the gateway cannot command, the carer cannot "
             "write steps, a gateway cannot write another gateway's bridge topics", seen()[n:])
+
+        # A wrong password is final: the gateway exits, with the failure and its cause on one error line.
+        with open(world.path("wrong-pw"), "w") as f:
+            f.write("not-the-secret\n")
+        conf = world.gateway_config("hall", "[gateway]\nid = hall\nstate-directory = %s\n\n[mqtt]\nhost = 127.0.0.1\n"
+                                            "port = %d\nusername = insole2mqtt-hall\npassword-file = %s\n\n"
+                                            "[wearer anna]\nleft = AA:BB:CC:00:00:01\n"
+                                            % (world.path("hall-state"), port, world.path("wrong-pw")))
+        gw = world.gateway(world.bus("bus"), conf, "hall.log", level="info")
+        exited = wait_for(lambda: gw.poll() is not None, 30)
+        errors = [l for l in world.log_tail("hall.log", 200).splitlines()
+                  if l.split(":")[0] in ("emerg", "alert", "crit", "err")]
+        tap(exited and gw.returncode != 0, "a refused password makes the gateway exit", world.log_tail("hall.log"))
+        tap(len(errors) == 1 and "giving up" in errors[0] and any(w in errors[0].lower() for w in ("authori", "password")),
+            "logged once at error level, with its cause (the broker's reason)",
+            "\n".join(errors))
     finally:
         world.close(bool(tap.results) and all(tap.results))
     return tap.finish()

@@ -420,6 +420,31 @@ static unsigned idle_wakeups(sd_event *e, uint64_t usec) {
         return n;
 }
 
+/* The daemon's one publish path: begin (topic, timestamp, seq), the builder appends, queue. */
+static int publish_steps(MqttClient *c, const char *wearer, const MqttSteps *steps) {
+        MqttMessage m;
+        return mqtt_message_queue(&m, mqtt_payload_steps(mqtt_message_begin(&m, c, MQTT_MESSAGE_STEPS, wearer,
+                                                                            _DEVICE_ROLE_INVALID, now_real(), NULL, 0),
+                                                         steps));
+}
+
+/* A gait-like payload: {"timestamp":...,"seq":N,"cadence_spm":104.5,"stance_time_ms":612}, or
+ * {...,"n":n} when n > 0, or the stamp alone when n < 0. */
+static int publish_gait_like(MqttClient *c, const char *wearer, int n) {
+        MqttMessage m;
+        JsonWriter *w = mqtt_message_begin(&m, c, MQTT_MESSAGE_GAIT, wearer, _DEVICE_ROLE_INVALID, now_real(), NULL, 0);
+
+        json_object_begin(w);
+        if (n > 0)
+                json_kv_uint(w, "n", (unsigned) n);
+        else if (n == 0) {
+                json_kv_double(w, "cadence_spm", 104.5, 1);
+                json_kv_uint(w, "stance_time_ms", 612);
+        }
+        json_object_end(w);
+        return mqtt_message_queue(&m, w->error);
+}
+
 static void assert_schema(const char *schema_name, const char *payload) {
         char err[512];
 
@@ -450,19 +475,34 @@ static void test_plain_topics_and_reannounce(void **state) {
         assert_int_equal(mqtt_client_start(c), 0);
         assert_true(run_until(e, 5 * USEC_PER_SEC, cond_connected, c));
 
-        assert_int_equal(mqtt_publish_discovery(c, "0.1.0"), 1 - 1); /* returns 0 */
-        assert_int_equal(mqtt_publish_availability(c, "anna", _DEVICE_ROLE_INVALID, true), 1);
-        assert_int_equal(mqtt_publish_availability(c, "anna", _DEVICE_ROLE_INVALID, true), 0); /* unchanged */
-        assert_int_equal(mqtt_publish_steps(c, "anna", &steps, now_real()), 1);
-        assert_int_equal(mqtt_publish_activity(c, "anna", ACTIVITY_WALKING, ACTIVITY_STANDING, 2 * USEC_PER_SEC,
-                                               now_real()), 1);
+        assert_int_equal(mqtt_publish_discovery(c, "0.1.0", NULL), 1 - 1); /* returns 0 */
+        for (int i = 0; i < 2; i++) { /* the second time unchanged */
+                MqttMessage m;
+                assert_int_equal(mqtt_message_queue(&m, mqtt_payload_availability(mqtt_message_begin(&m, c, MQTT_MESSAGE_AVAILABILITY, "anna",
+                                                                                                   _DEVICE_ROLE_INVALID, 0, NULL, 0),
+                                                                                true, "gw1")),
+                                 1 - i);
+        }
+        assert_int_equal(publish_steps(c, "anna", &steps), 1);
+        {
+                MqttMessage m;
+                assert_int_equal(mqtt_message_queue(&m, mqtt_payload_activity(mqtt_message_begin(&m, c, MQTT_MESSAGE_ACTIVITY, "anna",
+                                                                                               _DEVICE_ROLE_INVALID, now_real(), NULL, 0),
+                                                                            ACTIVITY_WALKING, ACTIVITY_STANDING, 2 * USEC_PER_SEC)),
+                                 1);
+        }
         for (int i = 0; i < 20; i++)
-                assert_int_equal(mqtt_publish_gait(c, "anna", "{\"cadence_spm\":104.5,\"stance_time_ms\":612}",
-                                                   now_real()), 1);
-        assert_int_equal(mqtt_publish_battery(c, "anna", DEVICE_ROLE_LEFT, 81, now_real()), 1);
+                assert_int_equal(publish_gait_like(c, "anna", 0), 1);
+        {
+                MqttMessage m;
+                assert_int_equal(mqtt_message_queue(&m, mqtt_payload_battery(mqtt_message_begin(&m, c, MQTT_MESSAGE_BATTERY, "anna",
+                                                                                              DEVICE_ROLE_LEFT, now_real(), NULL, 0),
+                                                                           DEVICE_ROLE_LEFT, 81)),
+                                 1);
+        }
         /* a hostile name never becomes a topic */
-        assert_int_equal(mqtt_publish_gait(c, "evil/#", "{}", now_real()), -EINVAL);
-        assert_int_equal(mqtt_publish_steps(c, "$SYS", &steps, now_real()), -EINVAL);
+        assert_int_equal(publish_gait_like(c, "evil/#", -1), -EINVAL);
+        assert_int_equal(publish_steps(c, "$SYS", &steps), -EINVAL);
 
         assert_true(run_until(e, 5 * USEC_PER_SEC, cond_outbox_empty, c));
         w = (CountWait) { &s, "insole/anna/gait", NULL, 20 };
@@ -496,7 +536,7 @@ static void test_plain_topics_and_reannounce(void **state) {
         n_discovery = subscriber_count(&s, "homeassistant/sensor/anna/insole2mqtt_cadence/config", NULL);
         assert_int_equal(n_discovery, 1);
         /* discovery is not sent again when nothing changed */
-        assert_int_equal(mqtt_publish_discovery(c, "0.1.0"), 0);
+        assert_int_equal(mqtt_publish_discovery(c, "0.1.0", NULL), 0);
         sleep_loop(e, 200 * USEC_PER_MSEC);
         assert_int_equal(subscriber_count(&s, "homeassistant/sensor/anna/insole2mqtt_cadence/config", NULL), 1);
 
@@ -524,7 +564,11 @@ static void test_plain_topics_and_reannounce(void **state) {
                 assert_true(h.memory_rss_bytes > 100000);
                 mqtt_health_fill_transport(&h, c);
                 assert_true(h.mqtt_published >= 20);
-                assert_int_equal(mqtt_publish_bridge_health(c, &h, now_real()), 1);
+                MqttMessage m;
+                assert_int_equal(mqtt_message_queue(&m, mqtt_payload_bridge_health(mqtt_message_begin(&m, c, MQTT_MESSAGE_BRIDGE_HEALTH, NULL,
+                                                                                                    _DEVICE_ROLE_INVALID, now_real(), NULL, 0),
+                                                                                 &h)),
+                                 1);
                 assert_true(run_until(e, 5 * USEC_PER_SEC, cond_count, &hw));
                 p = subscriber_last(&s, "insole/bridge/gw1/health");
                 assert_schema("bridge-health", p);
@@ -562,11 +606,8 @@ typedef struct Streamer {
 
 static int on_stream_tick(sd_event_source *es, uint64_t usec, void *userdata) {
         Streamer *st = userdata;
-        char json[64];
-
         if (st->sent < st->total) {
-                snprintf(json, sizeof json, "{\"n\":%u}", st->sent + 1);
-                assert_int_equal(mqtt_publish_gait(st->client, "anna", json, now_real()), 1);
+                assert_int_equal(publish_gait_like(st->client, "anna", (int) st->sent + 1), 1);
                 st->sent++;
         }
         sd_event_source_set_time_relative(es, 10 * USEC_PER_MSEC);
@@ -704,7 +745,7 @@ static void test_tls(void **state) {
         assert_int_equal(mqtt_client_new(e, &cfg, &c), 0);
         assert_int_equal(mqtt_client_start(c), 0);
         assert_true(run_until(e, 5 * USEC_PER_SEC, cond_connected, c));
-        assert_int_equal(mqtt_publish_steps(c, "anna", &steps, now_real()), 1);
+        assert_int_equal(publish_steps(c, "anna", &steps), 1);
         w = (CountWait) { &s, "insole/anna/steps", "\"steps_today\":1,", 1 };
         assert_true(run_until(e, 5 * USEC_PER_SEC, cond_count, &w));
         assert_true(run_until(e, 2 * USEC_PER_SEC, cond_outbox_empty, c));
@@ -902,7 +943,7 @@ static void test_multi_gateway_fetch(void **state) {
         assert_int_equal(mqtt_client_new(e, &ca, &a), 0);
         assert_int_equal(mqtt_client_start(a), 0);
         assert_true(run_until(e, 5 * USEC_PER_SEC, cond_connected, a));
-        assert_int_equal(mqtt_publish_steps(a, "anna", &steps, now_real()), 1);
+        assert_int_equal(publish_steps(a, "anna", &steps), 1);
         assert_true(run_until(e, 5 * USEC_PER_SEC, cond_outbox_empty, a));
 
         /* the wearer walks into room 2: its gateway asks the broker before it is even connected */

@@ -14,7 +14,12 @@
 
 #include <mosquitto.h>
 
+#include <math.h>
+#include <unistd.h>
+#include <systemd/sd-event.h>
+
 #include "backoff.h"
+#include "gait.h"
 #include "mqtt-publish.h"
 #include "mqtt.h"
 #include "state-store.h"
@@ -170,7 +175,8 @@ static void test_state_and_steps(void **state) {
         assert_schema_rejects("availability", "{\"state\":\"maybe\"}");
 
         json_writer_init(&w, buf, sizeof buf);
-        mqtt_payload_steps(&w, &st, &steps);
+        mqtt_payload_begin_stamped(&w, &st);
+        mqtt_payload_steps(&w, &steps);
         assert_string_equal(finish(&w), "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":1234,"
                                         "\"steps_total\":98765,\"day\":\"2026-11-22\"}");
         assert_schema("steps", buf);
@@ -186,7 +192,8 @@ static void test_state_and_steps(void **state) {
         steps.device[DEVICE_ROLE_LEFT] = (MqttDeviceSteps) { .valid = true, .boot_id = 4000000000u, .steps = 617 };
         steps.device[DEVICE_ROLE_RIGHT] = (MqttDeviceSteps) { .valid = true, .boot_id = 7, .steps = 617 };
         json_writer_init(&w, buf, sizeof buf);
-        mqtt_payload_steps(&w, &st, &steps);
+        mqtt_payload_begin_stamped(&w, &st);
+        mqtt_payload_steps(&w, &steps);
         assert_string_equal(finish(&w), "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":1234,"
                                         "\"steps_total\":98765,\"day\":\"2026-11-22\",\"gateway\":\"room-a\","
                                         "\"devices\":{\"left\":{\"boot_id\":4000000000,\"steps\":617},"
@@ -195,7 +202,8 @@ static void test_state_and_steps(void **state) {
         /* A gateway id that is not a topic-safe name is left out rather than published. */
         steps.gateway = "Room/A";
         json_writer_init(&w, buf, sizeof buf);
-        mqtt_payload_steps(&w, &st, &steps);
+        mqtt_payload_begin_stamped(&w, &st);
+        mqtt_payload_steps(&w, &steps);
         assert_null(strstr(finish(&w), "gateway"));
 }
 
@@ -217,7 +225,8 @@ static void test_other_payloads(void **state) {
         make_config(&c);
         info.config = &c;
         json_writer_init(&w, buf, sizeof buf);
-        mqtt_payload_bridge_info(&w, &st, &info);
+        mqtt_payload_begin_stamped(&w, &st);
+        mqtt_payload_bridge_info(&w, &info);
         assert_non_null(strstr(finish(&w), "\"wearers\":[{\"name\":\"anna\",\"devices\":[\"left\",\"right\"]},"
                                            "{\"name\":\"bob_2\",\"devices\":[\"footpod\"]}]"));
         assert_schema("bridge-info", buf);
@@ -227,7 +236,8 @@ static void test_other_payloads(void **state) {
                 di[1][DEVICE_ROLE_FOOTPOD] = (MqttDeviceInfo) { .manufacturer = "Milestone", .model = "Pod 2" };
                 info.device_info = di;
                 json_writer_init(&w, buf, sizeof buf);
-                mqtt_payload_bridge_info(&w, &st, &info);
+                mqtt_payload_begin_stamped(&w, &st);
+                mqtt_payload_bridge_info(&w, &info);
                 assert_non_null(strstr(finish(&w), "{\"name\":\"anna\",\"devices\":[\"left\",\"right\"]},"
                                                    "{\"name\":\"bob_2\",\"devices\":[\"footpod\"],\"device_info\":"
                                                    "{\"footpod\":{\"manufacturer\":\"Milestone\",\"model\":\"Pod 2\"}}}"));
@@ -236,51 +246,76 @@ static void test_other_payloads(void **state) {
         }
 
         json_writer_init(&w, buf, sizeof buf);
-        mqtt_payload_bridge_health(&w, &st, &h);
+        mqtt_payload_begin_stamped(&w, &st);
+        mqtt_payload_bridge_health(&w, &h);
         assert_non_null(strstr(finish(&w), "\"uptime_s\":3600,\"memory_rss_bytes\":4194304,\"notifications_per_s\":97.5"));
         assert_schema("bridge-health", buf);
 
         json_writer_init(&w, buf, sizeof buf);
-        mqtt_payload_activity(&w, &st, ACTIVITY_WALKING, ACTIVITY_SITTING, 5 * USEC_PER_MINUTE);
+        mqtt_payload_begin_stamped(&w, &st);
+        mqtt_payload_activity(&w, ACTIVITY_WALKING, ACTIVITY_SITTING, 5 * USEC_PER_MINUTE);
         assert_non_null(strstr(finish(&w), "\"activity\":\"walking\",\"previous\":\"sitting\",\"previous_duration_ms\":300000"));
         assert_schema("activity", buf);
 
         json_writer_init(&w, buf, sizeof buf);
-        mqtt_payload_battery(&w, &st, DEVICE_ROLE_RIGHT, 150);
+        mqtt_payload_begin_stamped(&w, &st);
+        mqtt_payload_battery(&w, DEVICE_ROLE_RIGHT, 150);
         assert_non_null(strstr(finish(&w), "\"device\":\"right\",\"battery_pct\":100}"));
         assert_schema("battery", buf);
 
         json_writer_init(&w, buf, sizeof buf);
-        mqtt_payload_link(&w, &st, DEVICE_ROLE_LEFT, &link);
+        mqtt_payload_begin_stamped(&w, &st);
+        mqtt_payload_link(&w, DEVICE_ROLE_LEFT, &link);
         assert_non_null(strstr(finish(&w), "\"rssi_dbm\":-67"));
         assert_schema("link", buf);
         link.has_rssi = false;
         json_writer_init(&w, buf, sizeof buf);
-        mqtt_payload_link(&w, &st, DEVICE_ROLE_LEFT, &link);
+        mqtt_payload_begin_stamped(&w, &st);
+        mqtt_payload_link(&w, DEVICE_ROLE_LEFT, &link);
         assert_non_null(strstr(finish(&w), "\"rssi_dbm\":null"));
         assert_schema("link", buf);
         assert_null(strstr(buf, "device_info"));
         link.info = (MqttDeviceInfo) { .manufacturer = "Polar Electro Oy", .model = "Stride", .firmware = "", .hardware = NULL };
         json_writer_init(&w, buf, sizeof buf);
-        mqtt_payload_link(&w, &st, DEVICE_ROLE_LEFT, &link);
+        mqtt_payload_begin_stamped(&w, &st);
+        mqtt_payload_link(&w, DEVICE_ROLE_LEFT, &link);
         assert_non_null(strstr(finish(&w), "\"device_info\":{\"manufacturer\":\"Polar Electro Oy\",\"model\":\"Stride\"}"));
         assert_schema("link", buf);
 
         json_writer_init(&w, buf, sizeof buf);
-        mqtt_payload_pressure(&w, &st, &ps, PRESSURE_UNIT_NEWTON);
+        mqtt_payload_begin_stamped(&w, &st);
+        mqtt_payload_pressure(&w, &ps, PRESSURE_UNIT_NEWTON);
         assert_non_null(strstr(finish(&w), "\"unit\":\"N\",\"cells\":[1.5,2.25,0]"));
         assert_schema("pressure", buf);
 }
 
-static void test_wrap_object(void **state) {
+/* A module's builder, as the reminders and alerts modules write theirs: one complete object. */
+static int module_object(JsonWriter *w, bool empty) {
+        json_object_begin(w);
+        if (!empty) {
+                json_kv_double(w, "cadence_spm", 104.5, 1);
+                json_kv_uint(w, "stance_time_ms", 612);
+                json_key(w, "symmetry");
+                json_object_begin(w);
+                json_kv_double(w, "step_time_si_pct", 1.25, 2);
+                json_object_end(w);
+        }
+        json_object_end(w);
+        return w->error;
+}
+
+static void test_stamped_join(void **state) {
         char buf[512];
         JsonWriter w;
         MqttStamp st = { .realtime_usec = T0, .seq = 42 };
+        const char *p;
+        size_t n;
 
         json_writer_init(&w, buf, sizeof buf);
-        assert_int_equal(mqtt_payload_wrap_object(&w, &st, " {\"cadence_spm\":104.5,\"stance_time_ms\":612} \n"), 0);
+        mqtt_payload_begin_stamped(&w, &st);
+        assert_int_equal(module_object(&w, false), 0);
         assert_string_equal(finish(&w), "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":42,"
-                                        "\"cadence_spm\":104.5,\"stance_time_ms\":612}");
+                                        "\"cadence_spm\":104.5,\"stance_time_ms\":612,\"symmetry\":{\"step_time_si_pct\":1.25}}");
         assert_schema("gait", buf);
         /* the gait engine's per-foot quality (docs/metrics.md) */
         assert_schema("gait", "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":1,\"quality\":{\"left\":\"ok\",\"right\":\"saturated\"}}");
@@ -288,18 +323,225 @@ static void test_wrap_object(void **state) {
         assert_schema_rejects("gait", "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":1,\"quality\":{\"left\":\"ok\"}}");
 
         json_writer_init(&w, buf, sizeof buf);
-        assert_int_equal(mqtt_payload_wrap_object(&w, &st, "{ }"), 0);
+        mqtt_payload_begin_stamped(&w, &st);
+        assert_int_equal(module_object(&w, true), 0);
         assert_string_equal(finish(&w), "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":42}");
         assert_schema("reminder", buf);
 
-        const char *bad[] = { "[1,2]", "", "{", "}", "42", NULL };
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                const char *p;
-                size_t n;
-                json_writer_init(&w, buf, sizeof buf);
-                assert_int_equal(mqtt_payload_wrap_object(&w, &st, bad[i]), -EINVAL);
-                assert_int_equal(json_writer_finish(&w, &p, &n), -EINVAL);
+        /* Whatever follows the stamp must be an object: anything else is refused, never spliced. */
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_begin_stamped(&w, &st);
+        json_array_begin(&w);
+        json_array_end(&w);
+        assert_int_equal(json_writer_finish(&w, &p, &n), -EINVAL);
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_begin_stamped(&w, &st);
+        json_kv_uint(&w, "loose", 1);
+        assert_int_equal(json_writer_finish(&w, &p, &n), -EINVAL);
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_begin_stamped(&w, &st); /* no builder at all: the object stays open */
+        assert_int_equal(json_writer_finish(&w, &p, &n), -EINVAL);
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_begin_stamped(&w, &st);
+        json_object_end(&w);
+        assert_int_equal(json_writer_finish(&w, &p, &n), -EINVAL);
+}
+
+static void fill_gait_snapshot(GaitSnapshot *s) {
+        *s = (GaitSnapshot) { .t_us = 754 * USEC_PER_SEC + 125000, .source = GAIT_SOURCE_PRESSURE,
+                              .load_unit = PRESSURE_UNIT_NEWTON, .body_weight_kg = 72.5f, .activity = ACTIVITY_WALKING,
+                              .activity_since_us = 700 * USEC_PER_SEC, .steps_total = 4321, .steps_day = 1234,
+                              .quality = { GAIT_QUALITY_OK, GAIT_QUALITY_SATURATED } };
+        for (ActivityState a = 0; a < _ACTIVITY_MAX; a++)
+                s->activity_day_us[a] = (a + 1) * 37 * USEC_PER_SEC;
+        for (GaitWindow x = 0; x < _GAIT_WINDOW_MAX; x++) {
+                GaitWindowSummary *win = &s->window[x];
+                *win = (GaitWindowSummary) { .duration_us = 60 * USEC_PER_SEC, .steps = 105, .cadence_spm = 104.7f,
+                                             .stride_time_ms = 1143.2f, .stride_time_cv_pct = 2.31f,
+                                             .double_support_ms = 250.1f, .double_support_pct = 21.9f,
+                                             .symmetry = { .step_time_pct = 1.2f, .stance_time_pct = NAN,
+                                                           .strides_left = 26, .strides_right = 25 } };
+                for (FootSide f = 0; f < _FOOT_SIDE_MAX; f++) {
+                        GaitFootSummary *g = &win->foot[f];
+                        *g = (GaitFootSummary) { .strides = 26 - f, .stride_time_ms = 1143.2f, .stance_time_ms = 700.4f,
+                                                 .swing_time_ms = 442.8f, .stance_pct = 61.27f, .swing_pct = 38.73f,
+                                                 .step_time_ms = 571.6f, .stride_time_cv_pct = 2.1f, .stance_strides = 26,
+                                                 .peak_total = 812.4f, .peak_heel = 601.2f, .heel_loading_rate = 5123.4f,
+                                                 .push_peak = 790.1f, .cop_start_x = 0.12f, .cop_end_x = 0.91f,
+                                                 .cop_forward_fraction = 0.8f, .ml_index = 0.123f };
+                        g->strikes[STRIKE_HEEL] = 20;
+                        g->strikes[STRIKE_MIDFOOT] = 6;
+                        for (FootRegion r = 0; r < _REGION_MAX; r++)
+                                g->load_share_pct[r] = 100.0f / _REGION_MAX;
+                }
         }
+        s->balance = (GaitBalance) { .standing_us = 5 * USEC_PER_SEC, .sway_path_pct_per_s = 1.5f, .left_share_pct = 50.5f,
+                                     .toe_grips = 3, .toe_grips_per_min = 0.5f, .sway_range_x_pct = 2.5f,
+                                     .sway_range_y_pct = 3.5f };
+        s->footpod = (GaitFootpod) { .present = true, .fresh = true, .speed_m_s = 1.4f, .cadence_spm = 104,
+                                     .distance_today_m = 812.3, .distance_total_m = 15000.5 };
+}
+
+/* The gait payload is written in one pass: the stamp, then the gait engine's own builder appending
+ * to the same writer, in a fixed buffer exactly the payload's size (a writer of that kind cannot
+ * grow or allocate, so there is no second buffer the module's JSON could have gone through first).
+ * The bytes equal what the former wrapper made of the module's standalone JSON: the stamp spliced
+ * in after its opening brace. */
+static void test_gait_one_pass(void **state) {
+        char standalone[8192], reference[8192 + 128], prefix[128];
+        MqttStamp st = { .realtime_usec = T0, .seq = 9 };
+        GaitSnapshot snap;
+        JsonWriter w;
+        const char *p;
+        char *exact;
+        size_t n, prefix_len;
+
+        fill_gait_snapshot(&snap);
+        json_writer_init(&w, standalone, sizeof standalone);
+        assert_int_equal(gait_snapshot_to_json(&snap, &w), 0);
+        assert_int_equal(json_writer_finish(&w, &p, &n), 0);
+        assert_true(n > 1000 && standalone[0] == '{');
+        prefix_len = (size_t) snprintf(prefix, sizeof prefix, "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":9");
+        (void) snprintf(reference, sizeof reference, "%s,%s", prefix, standalone + 1);
+
+        exact = malloc(strlen(reference) + 1);
+        assert_non_null(exact);
+        json_writer_init(&w, exact, strlen(reference) + 1);
+        mqtt_payload_begin_stamped(&w, &st);
+        assert_int_equal(w.len, prefix_len); /* only the stamp so far: the gait members go right after it */
+        assert_memory_equal(exact, prefix, prefix_len);
+        assert_int_equal(gait_snapshot_to_json(&snap, &w), 0);
+        assert_int_equal(json_writer_finish(&w, &p, &n), 0);
+        assert_ptr_equal(p, exact);
+        assert_string_equal(exact, reference);
+        assert_schema("gait", exact);
+        free(exact);
+
+        /* One byte less and the writer says so, rather than producing something else. */
+        exact = malloc(strlen(reference));
+        json_writer_init(&w, exact, strlen(reference));
+        mqtt_payload_begin_stamped(&w, &st);
+        assert_int_equal(gait_snapshot_to_json(&snap, &w), -ENOBUFS);
+        free(exact);
+}
+
+/* The table is the one description of every message: its topics render as its patterns say, the
+ * delivery columns agree with docs/mqtt.md's topic table, and every schema it names exists. */
+static void test_message_table(void **state) {
+        _cleanup_free_ char *doc = NULL;
+        char path[512], topic[MQTT_TOPIC_MAX], expected[MQTT_TOPIC_MAX], row[160];
+        const char *root = getenv("INSOLE2MQTT_SOURCE_ROOT");
+        FILE *f;
+        size_t n;
+
+        assert_non_null(root);
+        (void) snprintf(path, sizeof path, "%s/docs/mqtt.md", root);
+        f = fopen(path, "re");
+        assert_non_null(f);
+        doc = calloc(1, 1 << 17);
+        assert_non_null(doc);
+        n = fread(doc, 1, (1 << 17) - 1, f);
+        fclose(f);
+        assert_true(n > 0);
+
+        for (MqttMessageType t = 0; t < _MQTT_MESSAGE_TYPE_MAX; t++) {
+                const MqttMessageInfo *m = &mqtt_messages[t];
+                const char *pat = m->topic_pattern;
+                DeviceRole role = m->scope == MQTT_SCOPE_DEVICE ? DEVICE_ROLE_RIGHT : _DEVICE_ROLE_INVALID;
+                char *q;
+
+                assert_non_null(pat);
+                assert_int_equal(m->retain, m->kind == MQTT_PUBLISH_STATE);
+                assert_int_equal(m->qos == 0, m->kind == MQTT_PUBLISH_STREAM);
+                assert_int_equal(mqtt_message_topic(topic, sizeof topic, "insole", "gw1", t, "anna", role), 0);
+                /* the pattern with the names filled in */
+                (void) snprintf(expected, sizeof expected, "%s", pat);
+                while ((q = strstr(expected, "<base>")) || (q = strstr(expected, "<gateway>")) ||
+                       (q = strstr(expected, "<wearer>")) || (q = strstr(expected, "<role>"))) {
+                        const char *name = q[1] == 'b' ? "insole" : q[1] == 'g' ? "gw1" : q[1] == 'w' ? "anna" : "right";
+                        char rest[MQTT_TOPIC_MAX];
+                        (void) snprintf(rest, sizeof rest, "%s", strchr(q, '>') + 1);
+                        (void) snprintf(q, sizeof expected - (size_t) (q - expected), "%s%s", name, rest);
+                }
+                assert_string_equal(topic, expected);
+                /* docs/mqtt.md: | `<pattern>` | yes/no | QoS | */
+                (void) snprintf(row, sizeof row, "| `%s` | %s | %d |", pat, m->retain ? "yes" : "no", m->qos == 0 ? 0 : 1);
+                if (!strstr(doc, row))
+                        fail_msg("docs/mqtt.md has no row starting %s", row);
+                (void) snprintf(path, sizeof path, "%s/docs/schema/%s.json", root, m->schema);
+                assert_int_equal(access(path, R_OK), 0);
+        }
+        assert_int_equal(mqtt_message_topic(topic, sizeof topic, "insole", "gw1", _MQTT_MESSAGE_TYPE_MAX, "anna",
+                                            _DEVICE_ROLE_INVALID), -EINVAL);
+        assert_int_equal(mqtt_message_topic(topic, sizeof topic, "insole", "gw1", MQTT_MESSAGE_GAIT, "a/#",
+                                            _DEVICE_ROLE_INVALID), -EINVAL);
+}
+
+/* The publish path through a real (unconnected) client: seq is taken only by a queued message. */
+static void test_message_path(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        MqttClient *c = NULL;
+        MqttMessage msg;
+        MqttClientStats stats;
+        Config cfg;
+        char buf[256];
+        int r;
+
+        make_config(&cfg);
+        cfg.host = (char *) "127.0.0.1";
+        cfg.port = 1;
+        cfg.qos = 1;
+        cfg.outbox_max = 100;
+        assert_true(sd_event_default(&e) >= 0);
+        assert_int_equal(mqtt_client_new(e, &cfg, &c), 0);
+
+        /* a builder that has nothing to say takes no seq */
+        r = mqtt_message_queue(&msg, (mqtt_message_begin(&msg, c, MQTT_MESSAGE_GAIT, "anna", _DEVICE_ROLE_INVALID, T0,
+                                                         buf, sizeof buf), -ENODATA));
+        assert_int_equal(r, -ENODATA);
+        assert_int_equal(mqtt_client_get_seq(c, "insole/anna/gait"), 0);
+        assert_int_equal(mqtt_message_queue(&msg, module_object(mqtt_message_begin(&msg, c, MQTT_MESSAGE_GAIT, "anna",
+                                                                                  _DEVICE_ROLE_INVALID, T0, buf, sizeof buf),
+                                                                false)), 1);
+        assert_string_equal(msg.topic, "insole/anna/gait");
+        assert_int_equal(msg.seq, 1);
+        assert_int_equal(mqtt_client_get_seq(c, "insole/anna/gait"), 1);
+        assert_int_equal(mqtt_message_queue(&msg, module_object(mqtt_message_begin(&msg, c, MQTT_MESSAGE_GAIT, "anna",
+                                                                                  _DEVICE_ROLE_INVALID, T0, NULL, 0),
+                                                                true)), 1);
+        assert_int_equal(mqtt_client_get_seq(c, "insole/anna/gait"), 2);
+
+        /* a hostile name: refused before anything is written, no seq */
+        assert_int_equal(mqtt_message_queue(&msg, module_object(mqtt_message_begin(&msg, c, MQTT_MESSAGE_GAIT, "evil/#",
+                                                                                  _DEVICE_ROLE_INVALID, T0, buf, sizeof buf),
+                                                                false)), -EINVAL);
+        /* a payload that does not fit the caller's buffer is refused whole */
+        assert_int_equal(mqtt_message_queue(&msg, module_object(mqtt_message_begin(&msg, c, MQTT_MESSAGE_GAIT, "anna",
+                                                                                  _DEVICE_ROLE_INVALID, T0, buf, 60),
+                                                                false)), -ENOBUFS);
+        assert_int_equal(mqtt_client_get_seq(c, "insole/anna/gait"), 2);
+
+        /* unstamped availability, retained: the same payload again is no change */
+        assert_int_equal(mqtt_message_queue(&msg, mqtt_payload_availability(mqtt_message_begin(&msg, c, MQTT_MESSAGE_AVAILABILITY,
+                                                                                             "anna", _DEVICE_ROLE_INVALID, T0,
+                                                                                             buf, sizeof buf),
+                                                                            true, "pi-room1")), 1);
+        assert_int_equal(mqtt_message_queue(&msg, mqtt_payload_availability(mqtt_message_begin(&msg, c, MQTT_MESSAGE_AVAILABILITY,
+                                                                                             "anna", _DEVICE_ROLE_INVALID, T0,
+                                                                                             buf, sizeof buf),
+                                                                            true, "pi-room1")), 0);
+        assert_int_equal(mqtt_client_get_seq(c, "insole/anna/availability"), 0);
+
+        /* the raw stream is off: nothing queued, no seq */
+        PressureSample ps = { .t_us = 1, .n_cells = 1 };
+        assert_int_equal(mqtt_message_queue(&msg, mqtt_payload_pressure(mqtt_message_begin(&msg, c, MQTT_MESSAGE_PRESSURE, "anna",
+                                                                                         DEVICE_ROLE_LEFT, T0, buf, sizeof buf),
+                                                                        &ps, PRESSURE_UNIT_NEWTON)), 0);
+        assert_int_equal(mqtt_client_get_seq(c, "insole/anna/left/pressure"), 0);
+
+        mqtt_client_get_stats(c, &stats);
+        assert_int_equal(stats.outbox_depth, 3);
+        c = mqtt_client_free(c);
 }
 
 typedef struct Collected {
@@ -508,7 +750,10 @@ int main(void) {
                 cmocka_unit_test(test_timestamp),
                 cmocka_unit_test(test_state_and_steps),
                 cmocka_unit_test(test_other_payloads),
-                cmocka_unit_test(test_wrap_object),
+                cmocka_unit_test(test_stamped_join),
+                cmocka_unit_test(test_gait_one_pass),
+                cmocka_unit_test(test_message_table),
+                cmocka_unit_test(test_message_path),
                 cmocka_unit_test(test_discovery),
                 cmocka_unit_test(test_backoff_and_errors),
         };
