@@ -1231,7 +1231,9 @@ int manager_start(Manager *m) {
                         AvailabilityCtx *ctx = &m->availability_ctx[i * (_DEVICE_ROLE_MAX + 1) + (size_t) (d + 1)];
                         if (d >= 0 && !w->config->has_device[d])
                                 continue;
-                        *ctx = (AvailabilityCtx) { .manager = m, .wearer = i, .role = (DeviceRole) d };
+                        *ctx = (AvailabilityCtx) { .manager = m,
+                                                   .wearer = i,
+                                                   .role = d < 0 ? _DEVICE_ROLE_INVALID : (DeviceRole) d };
                         r = d < 0 ? mqtt_topic_wearer(topic, sizeof(topic), m->config.base_topic, w->config->name,
                                                       MQTT_WEARER_AVAILABILITY)
                                   : mqtt_topic_device(topic, sizeof(topic), m->config.base_topic, w->config->name,
