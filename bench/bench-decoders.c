@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "decoder.h"
+#include "decoder-records.h"
 #include "macro.h"
 
 #if HAVE_CALLGRIND_H

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "decoder.h"
+#include "decoder-records.h"
 #include "json.h"
 #include "macro.h"
 

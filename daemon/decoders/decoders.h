@@ -2,10 +2,11 @@
 #pragma once
 
 /* The one list of decoder families. Each X is defined as `const Decoder decoder_<X>` in
- * daemon/decoders/<X>.c (dashes in file names, underscores here). Adding a family: write the
- * file, add it to meson.build, add DECL(x) here. */
+ * daemon/decoders/<X>.c (dashes in file names, underscores here). Adding a family is that file
+ * plus one DECL(x) line here (meson.build takes every *.c of the families listed below the
+ * registry); docs/decoders.md "Adding a decoder" has the checklist. */
 
-#include "decoder.h"
+#include "decoder-records.h"
 
 #define DECODERS                \
         DECL(rsc)               \

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "decoder.h"
+#include "decoder-records.h"
 #include "decoders-test-util.h"
 #include "macro.h"
 
@@ -130,110 +130,110 @@ static RscMeasurement rsc(float speed, uint8_t cadence, bool has_total, uint32_t
 }
 
 static void test_rsc_steps_from_cadence(void **state) {
-        RscAccumulator a;
+        MotionAccumulator a;
         uint64_t t = 5 * USEC_PER_SEC;
 
-        rsc_accumulator_init(&a);
+        motion_accumulator_init(&a);
         /* 120 steps/min reported every second for a minute: 120 steps */
         for (int i = 0; i <= 60; i++, t += USEC_PER_SEC) {
                 RscMeasurement m = rsc(1.5f, 120, false, 0);
-                rsc_accumulator_feed(&a, &m, t);
+                motion_accumulator_feed(&a, &m, t);
         }
-        assert_int_equal(rsc_accumulator_steps(&a), 120);
+        assert_int_equal(motion_accumulator_steps(&a), 120);
         /* 1.5 m/s for 60 s, no Total Distance: integrated */
-        assert_float_equal(rsc_accumulator_distance_m(&a), 90.0, 1e-6);
+        assert_float_equal(motion_accumulator_distance_m(&a), 90.0, 1e-6);
 
-        /* a gap longer than RSC_MAX_INTEGRATION_GAP_USEC is not integrated */
+        /* a gap longer than MOTION_MAX_INTEGRATION_GAP_USEC is not integrated */
         t += 60 * USEC_PER_SEC;
         {
                 RscMeasurement m = rsc(1.5f, 120, false, 0);
-                rsc_accumulator_feed(&a, &m, t);
+                motion_accumulator_feed(&a, &m, t);
         }
-        assert_int_equal(rsc_accumulator_steps(&a), 120);
+        assert_int_equal(motion_accumulator_steps(&a), 120);
 
         /* a cadence change holds from its report on: 60/min for 30 s = 30 */
         {
                 RscMeasurement m = rsc(1.0f, 60, false, 0);
-                rsc_accumulator_feed(&a, &m, t + USEC_PER_SEC); /* 1 s at the old 120/min: 2 */
+                motion_accumulator_feed(&a, &m, t + USEC_PER_SEC); /* 1 s at the old 120/min: 2 */
                 for (uint64_t k = 2; k <= 31; k++)
-                        rsc_accumulator_feed(&a, &m, t + k * USEC_PER_SEC);
+                        motion_accumulator_feed(&a, &m, t + k * USEC_PER_SEC);
         }
-        assert_int_equal(rsc_accumulator_steps(&a), 120 + 2 + 30);
+        assert_int_equal(motion_accumulator_steps(&a), 120 + 2 + 30);
 
         /* link lost: the next measurement starts a new interval */
-        rsc_accumulator_link_lost(&a);
+        motion_accumulator_link_lost(&a);
         {
                 RscMeasurement m = rsc(1.0f, 60, false, 0);
-                rsc_accumulator_feed(&a, &m, t + 33 * USEC_PER_SEC);
+                motion_accumulator_feed(&a, &m, t + 33 * USEC_PER_SEC);
         }
-        assert_int_equal(rsc_accumulator_steps(&a), 152);
+        assert_int_equal(motion_accumulator_steps(&a), 152);
 
         /* time going backwards is not integrated */
         {
                 RscMeasurement m = rsc(1.0f, 60, false, 0);
-                rsc_accumulator_feed(&a, &m, t);
+                motion_accumulator_feed(&a, &m, t);
         }
-        assert_int_equal(rsc_accumulator_steps(&a), 152);
+        assert_int_equal(motion_accumulator_steps(&a), 152);
 }
 
 static void test_rsc_total_distance_reconciled(void **state) {
-        RscAccumulator a;
+        MotionAccumulator a;
         RscMeasurement m;
 
-        rsc_accumulator_init(&a);
+        motion_accumulator_init(&a);
         m = rsc(3.0f, 170, true, 1000); /* 100.0 m: the baseline */
-        rsc_accumulator_feed(&a, &m, 1 * USEC_PER_SEC);
-        assert_float_equal(rsc_accumulator_distance_m(&a), 0, 0);
+        motion_accumulator_feed(&a, &m, 1 * USEC_PER_SEC);
+        assert_float_equal(motion_accumulator_distance_m(&a), 0, 0);
         m = rsc(3.0f, 170, true, 1500); /* +50 m; speed is not integrated on top */
-        rsc_accumulator_feed(&a, &m, 2 * USEC_PER_SEC);
-        assert_float_equal(rsc_accumulator_distance_m(&a), 50, 1e-9);
+        motion_accumulator_feed(&a, &m, 2 * USEC_PER_SEC);
+        assert_float_equal(motion_accumulator_distance_m(&a), 50, 1e-9);
 
         /* out of range for ten minutes; the footpod kept counting to 300.0 m */
-        rsc_accumulator_link_lost(&a);
+        motion_accumulator_link_lost(&a);
         m = rsc(3.0f, 170, true, 3000);
-        rsc_accumulator_feed(&a, &m, 602 * USEC_PER_SEC);
-        assert_float_equal(rsc_accumulator_distance_m(&a), 200, 1e-9);
+        motion_accumulator_feed(&a, &m, 602 * USEC_PER_SEC);
+        assert_float_equal(motion_accumulator_distance_m(&a), 200, 1e-9);
 
         /* the footpod restarted its total: 20.0 m since */
-        rsc_accumulator_link_lost(&a);
+        motion_accumulator_link_lost(&a);
         m = rsc(3.0f, 170, true, 200);
-        rsc_accumulator_feed(&a, &m, 700 * USEC_PER_SEC);
-        assert_float_equal(rsc_accumulator_distance_m(&a), 220, 1e-9);
+        motion_accumulator_feed(&a, &m, 700 * USEC_PER_SEC);
+        assert_float_equal(motion_accumulator_distance_m(&a), 220, 1e-9);
         m = rsc(3.0f, 170, true, 205);
-        rsc_accumulator_feed(&a, &m, 701 * USEC_PER_SEC);
-        assert_float_equal(rsc_accumulator_distance_m(&a), 220.5, 1e-9);
+        motion_accumulator_feed(&a, &m, 701 * USEC_PER_SEC);
+        assert_float_equal(motion_accumulator_distance_m(&a), 220.5, 1e-9);
 }
 
 /* Total Distance is a u32 of 1/10 m: across its wrap the distance goes on; a restored baseline
  * (our restart) counts what was walked meanwhile, once. */
 static void test_rsc_total_distance_wrap_and_restore(void **state) {
-        RscAccumulator a, b;
+        MotionAccumulator a, b;
         RscMeasurement m;
         uint32_t total;
 
-        rsc_accumulator_init(&a);
+        motion_accumulator_init(&a);
         m = rsc(3.0f, 170, true, UINT32_MAX - 29); /* 3.0 m before the wrap */
-        rsc_accumulator_feed(&a, &m, 1 * USEC_PER_SEC);
+        motion_accumulator_feed(&a, &m, 1 * USEC_PER_SEC);
         m = rsc(3.0f, 170, true, 20);              /* 3.0 m before, 2.0 m after it */
-        rsc_accumulator_feed(&a, &m, 2 * USEC_PER_SEC);
-        assert_float_equal(rsc_accumulator_distance_m(&a), 5.0, 1e-9);
-        assert_true(rsc_accumulator_get_total(&a, &total));
+        motion_accumulator_feed(&a, &m, 2 * USEC_PER_SEC);
+        assert_float_equal(motion_accumulator_distance_m(&a), 5.0, 1e-9);
+        assert_true(motion_accumulator_get_total(&a, &total));
         assert_int_equal(total, 20);
 
         /* far below the last total and no plausible wrap: a reset, its whole new total counts */
         m = rsc(3.0f, 170, true, UINT32_MAX / 2);
-        rsc_accumulator_feed(&a, &m, 3 * USEC_PER_SEC);
+        motion_accumulator_feed(&a, &m, 3 * USEC_PER_SEC);
         m = rsc(3.0f, 170, true, 100);
-        rsc_accumulator_feed(&a, &m, 4 * USEC_PER_SEC);
-        assert_float_equal(rsc_accumulator_distance_m(&a), 5.0 + (UINT32_MAX / 2 - 20) / 10.0 + 10.0, 1e-6);
+        motion_accumulator_feed(&a, &m, 4 * USEC_PER_SEC);
+        assert_float_equal(motion_accumulator_distance_m(&a), 5.0 + (UINT32_MAX / 2 - 20) / 10.0 + 10.0, 1e-6);
 
         /* a gateway restart: the saved total is the baseline */
-        rsc_accumulator_init(&b);
-        assert_false(rsc_accumulator_get_total(&b, &total));
-        rsc_accumulator_set_total(&b, 100);
+        motion_accumulator_init(&b);
+        assert_false(motion_accumulator_get_total(&b, &total));
+        motion_accumulator_set_total(&b, 100);
         m = rsc(3.0f, 170, true, 350);
-        rsc_accumulator_feed(&b, &m, 50 * USEC_PER_SEC);
-        assert_float_equal(rsc_accumulator_distance_m(&b), 25.0, 1e-9);
+        motion_accumulator_feed(&b, &m, 50 * USEC_PER_SEC);
+        assert_float_equal(motion_accumulator_distance_m(&b), 25.0, 1e-9);
 }
 
 int main(void) {

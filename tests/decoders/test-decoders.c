@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "decoder.h"
+#include "decoder-records.h"
 #include "decoders-test-util.h"
 #include "macro.h"
 

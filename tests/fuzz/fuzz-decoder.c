@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decoder.h"
+#include "decoder-records.h"
 #include "fuzz.h"
 
 #ifndef FUZZ_DECODER
@@ -20,7 +20,7 @@ static void check(bool b) {
                 abort();
 }
 
-static void exercise(const DecodedRecord *rec, const InsoleLayout *layout, RscAccumulator *acc, uint64_t t) {
+static void exercise(const DecodedRecord *rec, const InsoleLayout *layout, MotionAccumulator *acc, uint64_t t) {
         static char json_buf[32768];
         static PressureSample samples[OIP_MAX_SAMPLES];
         const char *json;
@@ -58,8 +58,8 @@ static void exercise(const DecodedRecord *rec, const InsoleLayout *layout, RscAc
                 check(rec->battery.percent <= 100);
                 break;
         case RECORD_RSC_MEASUREMENT:
-                rsc_accumulator_feed(acc, &rec->rsc_measurement, t);
-                check(rsc_accumulator_distance_m(acc) >= 0);
+                motion_accumulator_feed(acc, &rec->rsc_measurement, t);
+                check(motion_accumulator_distance_m(acc) >= 0);
                 break;
         default:
                 break;
@@ -73,11 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const Decoder *d = decoder_find_by_name(FUZZ_DECODER);
         DecoderState state = {};
         DecoderStats stats = {};
-        RscAccumulator acc;
+        MotionAccumulator acc;
         uint64_t t = 0;
 
         check(d && d->n_characteristics > 0);
-        rsc_accumulator_init(&acc);
+        motion_accumulator_init(&acc);
 
         while (size >= 3) {
                 uint8_t selector = data[0];

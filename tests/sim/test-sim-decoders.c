@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "decoder.h"
+#include "decoder-records.h"
 #include "macro.h"
 #include "sim-harness.h"
 
