@@ -179,6 +179,7 @@ const char *decoder_role_to_string(DecoderRole r); /* "stream", "static", "count
 
 /* The typed record of a family (daemon/decoders/decoder-records.h). */
 typedef struct DecodedRecord DecodedRecord;
+typedef struct JsonWriter JsonWriter;
 
 typedef int (*DecodeFunc)(DecoderState *state, const uint8_t *data, size_t len, DecodedRecord *ret);
 /* Turns a decoded record into neutral readings. state is the device's (never NULL). */
@@ -197,6 +198,8 @@ typedef struct DecoderCharacteristic {
         DecodeFunc decode;
         EmitFunc emit;                   /* NULL: nothing for the gateway (captures only) */
         StartCommandFunc start_command;  /* CONTROL only */
+        /* The JSON fields of a RECORD_OWN record (decode-cli, docs/decoders.md). */
+        void (*own_to_json)(const DecodedRecord *rec, JsonWriter *w);
 } DecoderCharacteristic;
 
 typedef struct Decoder {

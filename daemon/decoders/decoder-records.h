@@ -6,6 +6,8 @@
  * (decode-cli, record-json, tests/decoders, tests/fuzz, tests/sim); the gateway sees only the
  * neutral readings of decoder.h. */
 
+#include <stddef.h>
+
 #include "decoder.h"
 #include "json.h"
 #include "open-insole-profile.h"
@@ -49,6 +51,7 @@ typedef enum RecordKind {
         RECORD_OIP_CONTROL_COMMAND,
         RECORD_ORPHE_FRAME,
         RECORD_UKATON_STEPS,
+        RECORD_OWN,           /* a family's own record type, in rec->own (see DECODED_RECORD_OWN) */
         _RECORD_KIND_MAX,
         _RECORD_KIND_INVALID = -1,
 } RecordKind;
@@ -163,8 +166,14 @@ typedef struct UkatonSteps {
         uint32_t steps; /* little-endian u32 */
 } UkatonSteps;
 
+/* Room for the record of a family that keeps its type in its own file: it declares
+ * `.record = RECORD_OWN` and `.own_to_json`, and reads and writes its struct through
+ * DECODED_RECORD_OWN(rec, Type) (checked at compile time to fit). */
+#define DECODED_RECORD_OWN_MAX 512
+
 typedef struct DecodedRecord {
         RecordKind kind;
+        const DecoderCharacteristic *characteristic; /* what decoded it (decoder_decode() sets it) */
         union {
                 RscMeasurement rsc_measurement;
                 RscFeature rsc_feature;
@@ -177,8 +186,20 @@ typedef struct DecodedRecord {
                 OipControlCommand oip_control;
                 OrpheFrame orphe;
                 UkatonSteps ukaton_steps;
+                _Alignas(max_align_t) uint8_t own[DECODED_RECORD_OWN_MAX];
         };
 } DecodedRecord;
+
+#define DECODED_RECORD_OWN(rec, type)                                                           \
+        ({                                                                                       \
+                _Static_assert(sizeof(type) <= DECODED_RECORD_OWN_MAX, #type " fits a record"); \
+                (type *) (void *) (rec)->own;                                                    \
+        })
+#define DECODED_RECORD_OWN_CONST(rec, type)                                                     \
+        ({                                                                                       \
+                _Static_assert(sizeof(type) <= DECODED_RECORD_OWN_MAX, #type " fits a record"); \
+                (const type *) (const void *) (rec)->own;                                        \
+        })
 
 /* Frames lost before this record (pressure-frame kinds), else 0. */
 uint32_t decoded_record_lost_frames(const DecodedRecord *rec);

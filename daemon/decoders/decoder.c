@@ -111,6 +111,7 @@ static const char *const record_kind_table[_RECORD_KIND_MAX] = {
         [RECORD_OIP_CONTROL_COMMAND] = "oip_control_command",
         [RECORD_ORPHE_FRAME] = "orphe_frame",
         [RECORD_UKATON_STEPS] = "ukaton_steps",
+        [RECORD_OWN] = "own",
 };
 
 const char *record_kind_to_string(RecordKind k) {
@@ -283,10 +284,12 @@ int decoder_decode(const DecoderCharacteristic *c, DecoderState *state, const ui
          * frame writes its sample arrays only up to n_samples x n_cells (clearing 3 KiB per frame
          * would cost more than decoding it). */
         ret->kind = c->record;
+        ret->characteristic = c;
         r = c->decode(state, data ?: (const uint8_t *) "", len, ret);
         if (r < 0)
                 return r;
         ret->kind = c->record;
+        ret->characteristic = c;
         return 0;
 }
 

@@ -1,20 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The one list of decoder families. Each X is defined as `const Decoder decoder_<X>` in
- * daemon/decoders/<X>.c (dashes in file names, underscores here). Adding a family is that file
- * plus one DECL(x) line here (meson.build takes every *.c of the families listed below the
- * registry); docs/decoders.md "Adding a decoder" has the checklist. */
+/* The registry's declarations. The one list of decoder families is decoder_families in
+ * daemon/decoders/meson.build, which generates DECODERS (decoder-families.h): each X is defined as
+ * `const Decoder decoder_<X>` in daemon/decoders/<X>.c (dashes in file names, underscores here).
+ * docs/decoders.md "Adding a decoder" has the checklist. */
 
 #include "decoder-records.h"
 
-#define DECODERS                \
-        DECL(rsc)               \
-        DECL(battery)           \
-        DECL(device_info)       \
-        DECL(open_insole)       \
-        DECL(orphe)             \
-        DECL(ukaton)
+#include "decoder-families.h"
 
 #define DECL(x) extern const Decoder decoder_##x;
 DECODERS

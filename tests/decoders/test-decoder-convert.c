@@ -236,9 +236,146 @@ static void test_rsc_total_distance_wrap_and_restore(void **state) {
         assert_float_equal(motion_accumulator_distance_m(&b), 25.0, 1e-9);
 }
 
+/* ---- the neutral readings (decoder_read) -------------------------------------------------- */
+
+typedef struct Readings {
+        unsigned layouts, default_layouts, pressures, steps, batteries;
+        InsoleLayout layout;
+        PressureSample last[4];
+        size_t n_last;
+        bool clock_restarted;
+        uint32_t lost, step_value, boot_id;
+        uint8_t battery;
+} Readings;
+
+static void on_layout(void *userdata, const InsoleLayout *l, bool is_default) {
+        Readings *r = userdata;
+        r->layouts++;
+        r->default_layouts += is_default;
+        r->layout = *l;
+}
+
+static void on_pressure(void *userdata, const PressureReading *p) {
+        Readings *r = userdata;
+        r->pressures++;
+        r->n_last = MIN(p->n_samples, ELEMENTSOF(r->last));
+        memcpy(r->last, p->samples, r->n_last * sizeof(PressureSample));
+        r->clock_restarted = p->clock_restarted;
+        r->lost += p->lost_frames;
+}
+
+static void on_steps(void *userdata, uint32_t steps, uint32_t boot_id) {
+        Readings *r = userdata;
+        r->steps++;
+        r->step_value = steps;
+        r->boot_id = boot_id;
+}
+
+static void on_battery(void *userdata, uint8_t percent) {
+        Readings *r = userdata;
+        r->batteries++;
+        r->battery = percent;
+}
+
+static const ReadingSink sink = {
+        .layout = on_layout, .pressure = on_pressure, .step_counter = on_steps, .battery = on_battery,
+};
+
+static int read_hex(const char *uuid, const char *hex, DecoderState *st, DecoderStats *stats, Readings *r) {
+        uint8_t buf[512];
+        int n = test_hex(hex, buf, sizeof(buf));
+
+        assert_true(n >= 0);
+        return decoder_read(decoder_find_characteristic(uuid, NULL), st, stats, buf, (size_t) n, &sink, r);
+}
+
+#define UK_DATA "5691eddf-6002-4420-b7a5-bb8751ab5181"
+#define UK_16(x) x x x x x x x x x x x x x x x x
+
+static void test_ukaton_readings(void **state) {
+        DecoderState st;
+        DecoderStats stats = {};
+        Readings r = {};
+
+        decoder_state_reset(&st, FOOT_RIGHT);
+        /* 12-bit readings at t = 65500 ms: the family's map of the right foot first, once */
+        assert_int_equal(read_hex(UK_DATA, "dc ff 00 00 01 21 01" UK_16(" 00 01"), &st, &stats, &r), 0);
+        assert_int_equal(r.default_layouts, 1);
+        assert_int_equal(r.layout.side, FOOT_RIGHT);
+        assert_int_equal(r.layout.n_cells, 16);
+        assert_int_equal(r.layout.unit, PRESSURE_UNIT_RAW);
+        /* hallux (sensor 0) towards the toe and medial; the heel sensors (14, 15) at the heel */
+        assert_true(r.layout.cells[0].x > 0.8f && r.layout.cells[0].y < 0.5f);
+        assert_true(r.layout.cells[14].x < 0.1f && r.layout.cells[15].x < 0.1f);
+        assert_true(r.layout.cells[15].y > r.layout.cells[14].y); /* 18.55 mm from the lateral edge */
+        for (unsigned i = 0; i < 16; i++)
+                assert_true(r.layout.cells[i].x >= 0 && r.layout.cells[i].x <= 1 && r.layout.cells[i].y >= 0 &&
+                            r.layout.cells[i].y <= 1);
+        assert_int_equal(r.pressures, 1);
+        assert_int_equal(r.n_last, 1);
+        assert_int_equal(r.last[0].n_cells, 16);
+        assert_true(r.last[0].cell[0] == 256.0f && r.last[0].cell[15] == 256.0f);
+        assert_int_equal(r.last[0].t_us, 65500 * 1000ULL);
+
+        /* the 16-bit millisecond clock wraps: 20 ms later is 65520 -> 4 */
+        assert_int_equal(read_hex(UK_DATA, "04 00 00 00 01 11 00" UK_16(" 20"), &st, &stats, &r), 0);
+        assert_int_equal(r.layouts, 1);
+        assert_int_equal(r.last[0].t_us, (65536 + 4) * 1000ULL);
+        assert_true(r.last[0].cell[3] == 0x20 << 4); /* 8-bit readings on the 12-bit scale */
+        assert_false(r.clock_restarted);
+        /* a small step back is a reboot: time stays monotonic */
+        assert_int_equal(read_hex(UK_DATA, "02 00 00 00 01 11 00" UK_16(" 20"), &st, &stats, &r), 0);
+        assert_true(r.clock_restarted);
+        assert_true(r.last[0].t_us >= (65536 + 4) * 1000ULL);
+
+        /* no pressure in it: nothing for the gait engine; malformed: counted, nothing emitted */
+        assert_int_equal(read_hex(UK_DATA, "10 00 00 00 01 00", &st, &stats, &r), 0);
+        assert_int_equal(r.pressures, 3);
+        assert_int_equal(read_hex(UK_DATA, "10 00 05", &st, &stats, &r), DECODE_ERR_TOO_SHORT);
+        assert_int_equal(r.pressures, 3);
+        assert_int_equal(stats.decoded, 4);
+        assert_int_equal(decoder_stats_rejected(&stats), 1);
+
+        /* a new link: the assumed map again (the wearer ignores it while it holds one) */
+        decoder_state_link_reset(&st);
+        assert_int_equal(read_hex(UK_DATA, "20 00 00 00 01 21 01" UK_16(" 00 01"), &st, &stats, &r), 0);
+        assert_int_equal(r.default_layouts, 2);
+
+        /* the step counter (no boot id) and battery through the same sink */
+        assert_int_equal(read_hex(UKATON_STEP_COUNT_UUID, "10 27 00 00", &st, &stats, &r), 0);
+        assert_int_equal(r.step_value, 10000);
+        assert_int_equal(r.boot_id, 0);
+        assert_int_equal(read_hex(BATTERY_LEVEL_UUID, "57", &st, &stats, &r), 0);
+        assert_int_equal(r.battery, 87);
+}
+
+/* OIP: raw cells (the wearer applies the layout), the layout as reported, loss from the sequence. */
+static void test_oip_readings(void **state) {
+        DecoderState st;
+        Readings r = {};
+
+        decoder_state_reset(&st, FOOT_LEFT);
+        assert_int_equal(read_hex(OIP_SENSOR_LAYOUT_UUID, "01 00 01 01 00 00 00 40 00 00 80 3f 80 80 10 00", &st, NULL, &r), 0);
+        assert_int_equal(r.layouts, 1);
+        assert_int_equal(r.default_layouts, 0);
+        assert_true(r.layout.scale == 2.0f);
+        /* seq 5 then 7: one frame lost; 2 samples of 1 cell, 10 ms apart */
+        assert_int_equal(read_hex(OIP_PRESSURE_FRAME_UUID, "01 00 05 00 e8 03 00 00 10 27 01 02 64 00 65 00", &st, NULL, &r), 0);
+        assert_int_equal(read_hex(OIP_PRESSURE_FRAME_UUID, "01 00 07 00 08 52 00 00 10 27 01 02 66 00 67 00", &st, NULL, &r), 0);
+        assert_int_equal(r.lost, 1);
+        assert_int_equal(r.n_last, 2);
+        assert_true(r.last[0].cell[0] == 102.0f); /* raw: scale 2 is the wearer's to apply */
+        assert_int_equal(r.last[1].t_us - r.last[0].t_us, 10000);
+        assert_int_equal(read_hex(OIP_STEP_COUNTER_UUID, "01 00 2a 00 00 00 07 00 00 00", &st, NULL, &r), 0);
+        assert_int_equal(r.step_value, 42);
+        assert_int_equal(r.boot_id, 7);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_oip_to_samples),
+                cmocka_unit_test(test_ukaton_readings),
+                cmocka_unit_test(test_oip_readings),
                 cmocka_unit_test(test_orphe_to_samples),
                 cmocka_unit_test(test_orphe_layout),
                 cmocka_unit_test(test_control_encode),
