@@ -335,7 +335,9 @@ static void client_fatal(BluezClient *c, int error) {
         if (c->fatal_error != 0)
                 return;
         c->fatal_error = error;
-        log_error_errno(error, "Bluetooth does not recover even after power-cycling the adapter, giving up: %m");
+        /* The one error line of this failure: the Manager only exits on it. */
+        log_error_errno(error, "Bluetooth does not recover even after power-cycling the adapter, giving up "
+                               "(%m); exiting so that systemd restarts the service.");
         if (c->cb.on_fatal)
                 c->cb.on_fatal(c->userdata, error);
 }

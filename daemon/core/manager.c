@@ -610,7 +610,7 @@ static void on_bluez_service(void *userdata, bool available) {
 static void on_bluez_fatal(void *userdata, int error) {
         Manager *m = userdata;
 
-        log_error_errno(error, "Bluetooth does not recover (%m); exiting so that systemd restarts the service.");
+        /* The BlueZ client said why, once, at error level. */
         manager_quit(m, error);
 }
 
@@ -1259,7 +1259,7 @@ static int manager_start_publishing(Manager *m) {
 
         r = bluez_client_start(m->bluez);
         if (r < 0)
-                return log_error_errno(r, "Failed to start the Bluetooth client: %m");
+                return r; /* the client logged which step failed */
 
         r = sd_event_add_time_relative(m->event, &m->tick_timer, CLOCK_MONOTONIC, TICK_USEC, 100 * USEC_PER_MSEC,
                                        on_tick, m);
