@@ -53,6 +53,19 @@ typedef enum WearerValueChange {
         WEARER_VALUE_STREAM = 1 << 3,        /* a value of the device's data stream was decoded */
 } WearerValueChange;
 
+/* What the last published `link` of a device said, to tell when it is worth another message. */
+typedef struct WearerLinkReport {
+        bool published;
+        bool connected;
+        bool refused;
+        bool has_rssi;
+        int rssi_bucket;
+        uint64_t errors;             /* decode errors + lost frames + connection failures */
+        uint64_t reconnects;
+        unsigned info_generation;
+        uint64_t published_usec;
+} WearerLinkReport;
+
 /* One of the wearer's devices: its decoder state and counters, its step counter's reconciliation
  * state, its battery. The BlueZ client hands it back with every value (its userdata). */
 typedef struct WearerDevice {
@@ -65,6 +78,7 @@ typedef struct WearerDevice {
         int battery_percent;         /* -1 = unknown */
         unsigned info_generation;    /* +1 whenever its Device Information changed */
         RawPacer raw_pacer;          /* of the optional raw stream */
+        WearerLinkReport link_report;
 } WearerDevice;
 
 struct Wearer {
@@ -120,6 +134,7 @@ struct Wearer {
 
         WearerDevice devices[_DEVICE_ROLE_MAX];
 
+        void *manager;               /* the owner, for the callbacks that hand back this wearer */
         /* What the Manager published or learnt of this wearer's steps */
         uint64_t published_steps;
         bool steps_published;

@@ -28,18 +28,6 @@
 #define LINK_CHANGE_INTERVAL_USEC (5 * USEC_PER_SEC)
 #define RSSI_BUCKET_DB 10
 
-/* What a published `link` said, to tell when it is worth another message. */
-typedef struct LinkReport {
-        bool published;
-        bool connected;
-        bool refused;
-        bool has_rssi;
-        int rssi_bucket;
-        uint64_t errors;             /* decode errors + lost frames + connection failures */
-        uint64_t reconnects;
-        unsigned info_generation;
-        uint64_t published_usec;
-} LinkReport;
 
 struct Manager {
         Config config;
@@ -76,11 +64,6 @@ struct Manager {
         uint64_t notifications_at_health;
         uint64_t health_usec;
 
-        struct CommandCtx {
-                Manager *manager;
-                size_t wearer;
-        } command_ctx[CONFIG_MAX_WEARERS];
-        struct AvailabilityCtx *availability_ctx;
 
         /* The loop runs until quit is set; MQTT still needs the loop to flush after that. */
         bool quit;
@@ -89,7 +72,6 @@ struct Manager {
         /* Device Information of every configured device, pointing into the wearers' copies */
         MqttDeviceInfo device_info[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
         bool device_info_changed;
-        LinkReport link_report[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
         bool adapter_published;      /* bridge/<id>/info went out with this adapter state */
         BluezAdapterInfo adapter;
         bool have_adapter;
@@ -458,10 +440,10 @@ static bool link_stats(Manager *m, size_t i, DeviceRole d, BluezLinkStats *ls, M
         return true;
 }
 
-static LinkReport link_report_of(Manager *m, size_t i, DeviceRole d, const BluezLinkStats *ls) {
+static WearerLinkReport link_report_of(Manager *m, size_t i, DeviceRole d, const BluezLinkStats *ls) {
         const WearerDevice *dev = &m->wearers[i]->devices[d];
 
-        return (LinkReport) {
+        return (WearerLinkReport) {
                 .connected = ls->connected,
                 .refused = ls->refused,
                 .has_rssi = ls->has_rssi,
@@ -475,7 +457,7 @@ static LinkReport link_report_of(Manager *m, size_t i, DeviceRole d, const Bluez
 
 static void publish_link(Manager *m, size_t i, DeviceRole d, const BluezLinkStats *ls, const MqttLinkStats *l,
                          uint64_t mono, uint64_t wall) {
-        LinkReport *rep = &m->link_report[i][d];
+        WearerLinkReport *rep = &m->wearers[i]->devices[d].link_report;
 
         if (mqtt_publish_link(m->mqtt, m->wearers[i]->config->name, d, l, wall) < 0)
                 return;
@@ -489,10 +471,10 @@ static void publish_link(Manager *m, size_t i, DeviceRole d, const BluezLinkStat
 static void publish_link_changes(Manager *m, uint64_t mono, uint64_t wall) {
         for (size_t i = 0; i < m->n_wearers; i++)
                 for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
-                        const LinkReport *last = &m->link_report[i][d];
+                        const WearerLinkReport *last = &m->wearers[i]->devices[d].link_report;
                         BluezLinkStats ls;
                         MqttLinkStats l;
-                        LinkReport now;
+                        WearerLinkReport now;
 
                         if (!m->wearers[i]->config->has_device[d] || !link_stats(m, i, d, &ls, &l))
                                 continue;
@@ -673,17 +655,17 @@ static void on_mqtt_connection(MqttClient *c, bool connected, int error, void *u
 
 static void on_reminder_command(MqttClient *c, const char *topic, const void *payload, size_t len, bool retained,
                                 void *userdata) {
-        struct CommandCtx *ctx = userdata;
-        Manager *m = ctx->manager;
+        Wearer *w = userdata;
+        Manager *m = w->manager;
         CoachClock now;
 
         /* A retained command would replay an old snooze at every start. */
-        if (retained || ctx->wearer >= m->n_wearers)
+        if (retained)
                 return;
         now = coach_clock(m);
         /* A bad command becomes an error event; it never changes the state. */
-        (void) coach_command(m->wearers[ctx->wearer]->coach, &now, payload, len);
-        drain_wearer(m, ctx->wearer, &now);
+        (void) coach_command(w->coach, &now, payload, len);
+        drain_wearer(m, w->index, &now);
 }
 
 /* Another gateway's count for a wearer we do not hold right now (or our own retained message
@@ -704,16 +686,12 @@ static void refuse_remote_steps(Manager *m, Wearer *w, const char *why) {
 
 static void on_steps_message(MqttClient *c, const char *topic, const void *payload, size_t len, bool retained,
                              void *userdata) {
-        struct CommandCtx *ctx = userdata;
-        Manager *m = ctx->manager;
-        Wearer *w;
+        Wearer *w = userdata;
+        Manager *m = w->manager;
         RemoteSteps rs;
         char our_day[11];
         CoachClock now;
 
-        if (ctx->wearer >= m->n_wearers)
-                return;
-        w = m->wearers[ctx->wearer];
         if (wearer_any_streaming(w))
                 return; /* we are the source of this wearer's counts */
         if (remote_steps_parse(payload, len, &rs) < 0) {
@@ -760,33 +738,37 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
 
 /* A retained "online" that this gateway published in an earlier life (it crashed or lost power)
  * is withdrawn; another gateway's claim is left alone. */
-typedef struct AvailabilityCtx {
-        Manager *manager;
-        size_t wearer;
-        DeviceRole role; /* _DEVICE_ROLE_INVALID: the wearer's */
-} AvailabilityCtx;
-
-static void on_availability_message(MqttClient *c, const char *topic, const void *payload, size_t len, bool retained,
-                                    void *userdata) {
+static void withdraw_stale_availability(Wearer *w, DeviceRole role, const void *payload, size_t len) {
         static const JsonParseLimits limits = { .max_size = 512, .max_depth = 2, .max_values = 8 };
         _cleanup_(json_document_freep) JsonDocument *doc = NULL;
-        AvailabilityCtx *ctx = userdata;
-        Manager *m = ctx->manager;
+        Manager *m = w->manager;
         const char *state, *gateway;
-        Wearer *w;
         bool ours_online;
 
-        if (ctx->wearer >= m->n_wearers || json_parse(payload, len, &limits, &doc, NULL) < 0)
+        if (json_parse(payload, len, &limits, &doc, NULL) < 0)
                 return;
-        w = m->wearers[ctx->wearer];
         if (json_value_get_string(json_value_member(json_document_root(doc), "state"), &state, NULL) < 0 ||
             json_value_get_string(json_value_member(json_document_root(doc), "gateway"), &gateway, NULL) < 0)
                 return;
         if (!streq(state, "online") || !streq(gateway, m->config.gateway_id))
                 return;
-        ours_online = ctx->role == _DEVICE_ROLE_INVALID ? wearer_any_streaming(w) : w->streaming[ctx->role];
+        ours_online = role == _DEVICE_ROLE_INVALID ? wearer_any_streaming(w) : w->streaming[role];
         if (!ours_online)
-                (void) mqtt_publish_availability(m->mqtt, w->config->name, ctx->role, false);
+                (void) mqtt_publish_availability(m->mqtt, w->config->name, role, false);
+}
+
+/* <base>/<wearer>/availability */
+static void on_wearer_availability_message(MqttClient *c, const char *topic, const void *payload, size_t len,
+                                           bool retained, void *userdata) {
+        withdraw_stale_availability(userdata, _DEVICE_ROLE_INVALID, payload, len);
+}
+
+/* <base>/<wearer>/<device>/availability */
+static void on_device_availability_message(MqttClient *c, const char *topic, const void *payload, size_t len,
+                                           bool retained, void *userdata) {
+        WearerDevice *d = userdata;
+
+        withdraw_stale_availability(d->wearer, d->role, payload, len);
 }
 
 /* ---- timers ------------------------------------------------------------------------------- */
@@ -964,7 +946,6 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_wearers; i++)
                 wearer_free(m->wearers[i]);
         state_store_done(&m->state);
-        free(m->availability_ctx);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_done(&m->config);
@@ -1176,15 +1157,12 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to subscribe to the alert commands: %m");
 
-        m->availability_ctx = calloc(m->n_wearers * (_DEVICE_ROLE_MAX + 1), sizeof(*m->availability_ctx));
-        if (!m->availability_ctx && m->n_wearers > 0)
-                return log_oom();
         for (size_t i = 0; i < m->n_wearers; i++) {
                 Wearer *w = m->wearers[i];
                 char topic[MQTT_TOPIC_MAX];
 
-                m->command_ctx[i] = (struct CommandCtx) { .manager = m, .wearer = i };
-                r = mqtt_subscribe_reminder_set(m->mqtt, w->config->name, on_reminder_command, &m->command_ctx[i]);
+                w->manager = m;
+                r = mqtt_subscribe_reminder_set(m->mqtt, w->config->name, on_reminder_command, w);
                 if (r < 0)
                         return log_error_errno(r, "Failed to subscribe to %s's reminder commands: %m", w->config->name);
 
@@ -1192,21 +1170,21 @@ int manager_start(Manager *m) {
                  * wearer, so that we continue from them when the wearer comes to us. */
                 r = mqtt_topic_wearer(topic, sizeof(topic), m->config.base_topic, w->config->name, MQTT_WEARER_STEPS);
                 if (r >= 0)
-                        r = mqtt_client_subscribe(m->mqtt, topic, on_steps_message, &m->command_ctx[i]);
+                        r = mqtt_client_subscribe(m->mqtt, topic, on_steps_message, w);
                 if (r < 0)
                         return log_error_errno(r, "Failed to subscribe to %s's step counts: %m", w->config->name);
 
                 for (int d = -1; d < _DEVICE_ROLE_MAX; d++) {
-                        AvailabilityCtx *ctx = &m->availability_ctx[i * (_DEVICE_ROLE_MAX + 1) + (size_t) (d + 1)];
                         if (d >= 0 && !w->config->has_device[d])
                                 continue;
-                        *ctx = (AvailabilityCtx) { .manager = m, .wearer = i, .role = (DeviceRole) d };
                         r = d < 0 ? mqtt_topic_wearer(topic, sizeof(topic), m->config.base_topic, w->config->name,
                                                       MQTT_WEARER_AVAILABILITY)
                                   : mqtt_topic_device(topic, sizeof(topic), m->config.base_topic, w->config->name,
                                                       (DeviceRole) d, MQTT_DEVICE_AVAILABILITY);
                         if (r >= 0)
-                                r = mqtt_client_subscribe(m->mqtt, topic, on_availability_message, ctx);
+                                r = d < 0 ? mqtt_client_subscribe(m->mqtt, topic, on_wearer_availability_message, w)
+                                          : mqtt_client_subscribe(m->mqtt, topic, on_device_availability_message,
+                                                                  &w->devices[d]);
                         if (r < 0)
                                 return log_error_errno(r, "Failed to subscribe to %s's availability: %m",
                                                        w->config->name);
