@@ -95,11 +95,11 @@ struct Wearer {
 
         DeviceClock clock[_DEVICE_ROLE_MAX];
         FootPairer pairer;
-        MotionAccumulator rsc;
-        bool have_rsc;
-        MotionReading rsc_last;     /* the footpod's latest measurement, received at rsc_last_usec */
-        uint64_t rsc_last_usec;
-        uint64_t rsc_dm_counted;     /* of the accumulator's distance, already added below */
+        MotionAccumulator motion;    /* the footpod's steps and distance */
+        bool have_motion;
+        MotionReading motion_last;     /* the footpod's latest measurement, received at motion_last_usec */
+        uint64_t motion_last_usec;
+        uint64_t motion_dm_counted;     /* of the accumulator's distance, already added below */
         uint64_t distance_total_dm;  /* footpod distance of this wearer, across restarts */
         WearerDeviceInfo device_info[_DEVICE_ROLE_MAX];
         Coach *coach;

@@ -64,7 +64,7 @@ int wearer_new(size_t index, const WearerConfig *config, const ReminderSettings 
                 decoder_state_reset(&w->devices[d].decoder, side_of_role(d));
         }
         foot_pairer_init(&w->pairer);
-        motion_accumulator_init(&w->rsc);
+        motion_accumulator_init(&w->motion);
         w->activity = ACTIVITY_UNKNOWN;
 
         /* The configuration checked that a named zone exists: if it cannot be loaded, the caller
@@ -268,17 +268,17 @@ static void reading_motion(void *userdata, const MotionReading *m) {
         const CoachClock *now = x->now;
         uint64_t dm;
 
-        motion_accumulator_feed(&w->rsc, m, now->mono_usec);
-        w->have_rsc = true;
-        w->rsc_last = *m;
-        w->rsc_last_usec = now->mono_usec;
+        motion_accumulator_feed(&w->motion, m, now->mono_usec);
+        w->have_motion = true;
+        w->motion_last = *m;
+        w->motion_last_usec = now->mono_usec;
         /* The accumulator reconciles Total Distance (reconnects, resets, the u32 wrap); what it
          * added since the last measurement is this wearer's new distance. */
-        dm = (uint64_t) llround(motion_accumulator_distance_m(&w->rsc) * 10);
-        if (dm > w->rsc_dm_counted) {
-                w->distance_total_dm += dm - w->rsc_dm_counted;
-                coach_feed_distance(w->coach, now, dm - w->rsc_dm_counted);
-                w->rsc_dm_counted = dm;
+        dm = (uint64_t) llround(motion_accumulator_distance_m(&w->motion) * 10);
+        if (dm > w->motion_dm_counted) {
+                w->distance_total_dm += dm - w->motion_dm_counted;
+                coach_feed_distance(w->coach, now, dm - w->motion_dm_counted);
+                w->motion_dm_counted = dm;
         }
         /* The engine counts steps from the cadence (a footpod has no step counter). */
         if (ensure_engine(w) >= 0)
@@ -362,13 +362,13 @@ void wearer_device_link_reset(WearerDevice *d) {
 }
 
 bool wearer_get_footpod_total(const Wearer *w, uint32_t *ret_total_dm) {
-        return motion_accumulator_get_total(&w->rsc, ret_total_dm);
+        return motion_accumulator_get_total(&w->motion, ret_total_dm);
 }
 
 void wearer_restore_footpod(Wearer *w, uint64_t distance_total_dm, bool has_footpod_total, uint32_t footpod_total_dm) {
         w->distance_total_dm = distance_total_dm;
-        if (has_footpod_total && !w->have_rsc)
-                motion_accumulator_set_total(&w->rsc, footpod_total_dm);
+        if (has_footpod_total && !w->have_motion)
+                motion_accumulator_set_total(&w->motion, footpod_total_dm);
 }
 
 /* Device-provided text for payloads: printable ASCII only, surrounding spaces trimmed. Anything
@@ -442,7 +442,7 @@ void wearer_on_streaming(Wearer *w, DeviceRole role, bool streaming, const Coach
                 /* The device's next frames start a new link: don't pair across the gap. */
                 foot_pairer_reset(&w->pairer);
                 if (role == DEVICE_ROLE_FOOTPOD)
-                        motion_accumulator_link_lost(&w->rsc);
+                        motion_accumulator_link_lost(&w->motion);
         }
         any = wearer_any_streaming(w);
         if (any != w->coach_connected) {
@@ -548,13 +548,13 @@ int wearer_gait_json(Wearer *w, const CoachClock *now, JsonWriter *json) {
 
                 snap.footpod = (GaitFootpod) {
                         .present = true,
-                        .fresh = w->have_rsc && w->streaming[DEVICE_ROLE_FOOTPOD] &&
-                                 now->mono_usec < w->rsc_last_usec + FOOTPOD_FRESH_USEC,
-                        .speed_m_s = w->rsc_last.speed_m_s,
-                        .cadence_spm = w->rsc_last.cadence_per_min,
-                        .has_stride_length = w->rsc_last.has_stride_length,
-                        .stride_length_m = w->rsc_last.stride_length_m,
-                        .running = w->rsc_last.running,
+                        .fresh = w->have_motion && w->streaming[DEVICE_ROLE_FOOTPOD] &&
+                                 now->mono_usec < w->motion_last_usec + FOOTPOD_FRESH_USEC,
+                        .speed_m_s = w->motion_last.speed_m_s,
+                        .cadence_spm = w->motion_last.cadence_per_min,
+                        .has_stride_length = w->motion_last.has_stride_length,
+                        .stride_length_m = w->motion_last.stride_length_m,
+                        .running = w->motion_last.running,
                         .distance_today_m = today->distance_dm / 10.0,
                         .distance_total_m = w->distance_total_dm / 10.0,
                 };

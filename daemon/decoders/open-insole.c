@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The Open Insole Profile, version 1 (docs/open-insole-profile.md, include/open-insole-profile.h). */
+/* The Open Insole Profile, version 1 (docs/open-insole-profile.md, daemon/decoders/open-insole-profile.h). */
 
 #include <errno.h>
 #include <math.h>
