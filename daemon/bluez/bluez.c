@@ -1,4 +1,14 @@
 /* SPDX-License-Identifier: MIT */
+/* The BlueZ client (include/bluez.h): bluetoothd's name and objects, the adapter, the registered
+ * devices' links and their characteristics' bytes.
+ *
+ * It stays one file on purpose: its parts call each other both ways. A device's link state
+ * machine asks the client to kick the next connection, refresh discovery and account adapter
+ * health; the client's signal handlers drive devices and characteristics; a characteristic that
+ * starts notifying moves its device to streaming, and a device tearing down its link releases its
+ * characteristics. Cut into device/characteristic/adapter files, each would need the others'
+ * internals. What depends one way is already apart: message parsing (bluez-parse.c), the pure
+ * decisions (bluez-policy.c) and the notification sockets (bluez-notify.c). */
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
