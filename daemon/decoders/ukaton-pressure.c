@@ -118,6 +118,20 @@ static int parse_pressure(UkatonSensorFrame *f, uint8_t type, const uint8_t *v) 
         }
 }
 
+/* The next [sensor type, size] block header at *p, checked against the value's end. */
+static int next_block(const uint8_t *d, size_t len, size_t *p, uint8_t *ret_sensor, uint8_t *ret_size) {
+        if (len - *p < 2)
+                return DECODE_ERR_TOO_SHORT;
+        *ret_sensor = d[*p];
+        *ret_size = d[*p + 1];
+        *p += 2;
+        if (*ret_sensor != UKATON_SENSOR_MOTION && *ret_sensor != UKATON_SENSOR_PRESSURE)
+                return DECODE_ERR_UNSUPPORTED;
+        if (*ret_size > len - *p)
+                return DECODE_ERR_BAD_LENGTH;
+        return 0;
+}
+
 static int ukaton_sensor_data_decode(DecoderState *state, const uint8_t *d, size_t len, DecodedRecord *ret) {
         UkatonSensorFrame *f = DECODED_RECORD_OWN(ret, UkatonSensorFrame);
         unsigned seen_blocks = 0, seen_pressure = 0;
@@ -132,19 +146,13 @@ static int ukaton_sensor_data_decode(DecoderState *state, const uint8_t *d, size
         while (p < len) {
                 uint8_t sensor, size;
                 size_t end;
+                int r = next_block(d, len, &p, &sensor, &size);
 
-                if (len - p < 2)
-                        return DECODE_ERR_TOO_SHORT;
-                sensor = d[p];
-                size = d[p + 1];
-                p += 2;
-                if (sensor != UKATON_SENSOR_MOTION && sensor != UKATON_SENSOR_PRESSURE)
-                        return DECODE_ERR_UNSUPPORTED;
+                if (r < 0)
+                        return r;
                 if (seen_blocks & (1u << sensor))
                         return DECODE_ERR_BAD_LENGTH; /* each block once */
                 seen_blocks |= 1u << sensor;
-                if (size > len - p)
-                        return DECODE_ERR_BAD_LENGTH;
                 end = p + size;
                 while (p < end) {
                         uint8_t type = d[p++];
@@ -167,7 +175,7 @@ static int ukaton_sensor_data_decode(DecoderState *state, const uint8_t *d, size
                         if (n > end - p)
                                 return DECODE_ERR_BAD_LENGTH;
                         if (sensor == UKATON_SENSOR_PRESSURE) {
-                                int r = parse_pressure(f, type, d + p);
+                                r = parse_pressure(f, type, d + p);
                                 if (r < 0)
                                         return r;
                         } else {
@@ -285,15 +293,11 @@ static int ukaton_sensor_config_decode(DecoderState *state, const uint8_t *d, si
                 return DECODE_ERR_TOO_SHORT;
         while (p < len) {
                 uint8_t sensor, size;
+                int r = next_block(d, len, &p, &sensor, &size);
 
-                if (len - p < 2)
-                        return DECODE_ERR_TOO_SHORT;
-                sensor = d[p];
-                size = d[p + 1];
-                p += 2;
-                if (sensor != UKATON_SENSOR_MOTION && sensor != UKATON_SENSOR_PRESSURE)
-                        return DECODE_ERR_UNSUPPORTED;
-                if (size > len - p || size % 3 != 0)
+                if (r < 0)
+                        return r;
+                if (size % 3 != 0)
                         return DECODE_ERR_BAD_LENGTH;
                 for (size_t e = p; e < p + size; e += 3) {
                         if (d[e] >= (sensor == UKATON_SENSOR_PRESSURE ? UKATON_PRESSURE_TYPES : UKATON_MOTION_TYPES))

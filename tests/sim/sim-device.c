@@ -525,6 +525,16 @@ static void orphe_emit_frame(SimDevice *d, SimChar *c) {
                 d->frames_dropped++;
 }
 
+/* Sends one notification as the device would, malformed if asked to, and counts it. */
+static void device_send(SimDevice *d, SimChar *c, uint8_t *buf, size_t len) {
+        if (d->malform > 0)
+                malform(d, buf, &len);
+        if (sim_char_notify(c, buf, len) > 0)
+                d->frames_sent++;
+        else
+                d->frames_dropped++;
+}
+
 /* One notification per reading: u16 time in ms, an empty motion block, the 12-bit readings of
  * the 16 sensors. Our 8 cells spread onto them by position (heel 0/1, midfoot 2/3, metatarsal
  * heads 4-6, hallux 7; the Ukaton's 0/1 toes .. 14/15 heel). */
@@ -552,12 +562,7 @@ static void ukaton_emit_frame(SimDevice *d, SimChar *c) {
         buf[6] = 1;
         for (int k = 0; k < 16; k++)
                 put_le16(buf + 7 + 2 * k, (uint16_t) CLAMP(lround(sensor[k] * UKATON_COUNTS_PER_NEWTON), 0L, 4095L));
-        if (d->malform > 0)
-                malform(d, buf, &len);
-        if (sim_char_notify(c, buf, len) > 0)
-                d->frames_sent++;
-        else
-                d->frames_dropped++;
+        device_send(d, c, buf, len);
 }
 
 static void rsc_emit(SimDevice *d, SimChar *c, uint64_t now) {
@@ -586,12 +591,7 @@ static void rsc_emit(SimDevice *d, SimChar *c, uint64_t now) {
                 d->frames_lost++;
                 return;
         }
-        if (d->malform > 0)
-                malform(d, buf, &len);
-        if (sim_char_notify(c, buf, len) > 0)
-                d->frames_sent++;
-        else
-                d->frames_dropped++;
+        device_send(d, c, buf, len);
 }
 
 void sim_device_refresh_values(SimDevice *d) {
