@@ -178,3 +178,36 @@ int wearer_set_device_info(Wearer *w, DeviceRole role, const DeviceInfoString *s
 /* The footpod's reconciliation state, to persist and restore (see motion_accumulator_get_total()). */
 bool wearer_get_footpod_total(const Wearer *w, uint32_t *ret_total_dm);
 void wearer_restore_footpod(Wearer *w, uint64_t distance_total_dm, bool has_footpod_total, uint32_t footpod_total_dm);
+
+/* The wearer's day and reminders (its Coach), for the Manager's publishing, persistence and
+ * commands: reached through the wearer only. */
+static inline const DayCounters *wearer_today(const Wearer *w) {
+        return coach_today(w->coach);
+}
+static inline bool wearer_take_reminder_event(Wearer *w, ReminderEvent *ret) {
+        return coach_take_event(w->coach, ret);
+}
+static inline int wearer_reminder_state_json(const Wearer *w, const CoachClock *now, JsonWriter *json) {
+        return coach_state_to_json(w->coach, now, json);
+}
+static inline int wearer_today_json(const Wearer *w, const CoachClock *now, JsonWriter *json) {
+        return coach_activity_to_json(w->coach, now, json);
+}
+/* A reminder command from MQTT (untrusted): a bad one becomes an error event, never a change. */
+static inline int wearer_reminder_command(Wearer *w, const CoachClock *now, const void *payload, size_t len) {
+        return coach_command(w->coach, now, payload, len);
+}
+static inline void wearer_set_reminder_settings(Wearer *w, const ReminderSettings *settings) {
+        coach_set_settings(w->coach, settings);
+}
+/* Today's steps counted elsewhere (another gateway): the day's total, not movement here. */
+static inline void wearer_add_day_steps(Wearer *w, const CoachClock *now, uint64_t steps) {
+        coach_add_day_steps(w->coach, now, steps);
+}
+static inline int wearer_save_day(const Wearer *w, const CoachClock *now, JsonWriter *json) {
+        return coach_save(w->coach, now, json);
+}
+static inline int wearer_restore_day(Wearer *w, const CoachClock *now, const char *data, size_t len,
+                                     JsonParseError *ret_error) {
+        return coach_restore(w->coach, now, data, len, ret_error);
+}

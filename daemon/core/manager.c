@@ -170,8 +170,8 @@ static void manager_save_state(Manager *m) {
                 ws->steps_total = w->steps_total;
                 ws->distance_total_dm = w->distance_total_dm;
                 ws->has_footpod_total = wearer_get_footpod_total(w, &ws->footpod_total_dm);
-                ws->steps_today = coach_today(w->coach)->steps;
-                (void) local_date_to_string(coach_today(w->coach)->date, ws->day, sizeof(ws->day));
+                ws->steps_today = wearer_today(w)->steps;
+                (void) local_date_to_string(wearer_today(w)->date, ws->day, sizeof(ws->day));
                 ws->activity = w->activity;
                 for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
                         const DeviceStepState *st = &w->devices[d].steps;
@@ -186,7 +186,7 @@ static void manager_save_state(Manager *m) {
                                                 device_info_text(&w->device_info[d], k));
                 }
                 json_writer_init_dynamic(&json);
-                if (coach_save(w->coach, &now, &json) >= 0) {
+                if (wearer_save_day(w, &now, &json) >= 0) {
                         char *s = NULL;
                         if (json_writer_steal(&json, &s, NULL) >= 0) {
                                 free(ws->coach_json);
@@ -246,7 +246,7 @@ static int manager_restore_state(Manager *m) {
                 w->steps_known_usec = m->state.saved_usec;
                 if (ws->coach_json) {
                         JsonParseError error = {};
-                        r = coach_restore(w->coach, &now, ws->coach_json, strlen(ws->coach_json), &error);
+                        r = wearer_restore_day(w, &now, ws->coach_json, strlen(ws->coach_json), &error);
                         if (r < 0)
                                 log_ctx(LOG_WARNING, &w->log, "Ignoring the saved day counters: %s", error.message);
                 }
@@ -300,7 +300,7 @@ static void publish_json(Manager *m, Wearer *w, WearerPublisher publish, int bui
  * another gateway's count (the wearer is in another room) must not echo it back. */
 static void publish_steps(Manager *m, size_t i, const CoachClock *now) {
         Wearer *w = m->wearers[i];
-        const DayCounters *today = coach_today(w->coach);
+        const DayCounters *today = wearer_today(w);
         MqttSteps s = { .steps_today = today->steps, .steps_total = w->steps_total, .gateway = m->config.gateway_id };
 
         if (!w->steps_counted_here || (w->steps_published && w->published_steps == w->steps_total))
@@ -334,7 +334,7 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
                 (void) mqtt_publish_activity(m->mqtt, w->config->name, change.state, change.previous,
                                              change.previous_duration_usec, now->wall_usec);
         }
-        while (coach_take_event(w->coach, &event)) {
+        while (wearer_take_reminder_event(w, &event)) {
                 switch (event.type) {
                 case REMINDER_EVENT_STATE:
                         state_changed = true;
@@ -362,7 +362,7 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
                 }
         }
         if (state_changed)
-                publish_json(m, w, mqtt_publish_reminder_state, coach_state_to_json(w->coach, now, json_begin(m)),
+                publish_json(m, w, mqtt_publish_reminder_state, wearer_reminder_state_json(w, now, json_begin(m)),
                              now->wall_usec);
         while (wearer_take_summary(w, now, &summary)) {
                 gait_alerts_end_day(m->alerts, i, &summary);
@@ -664,7 +664,7 @@ static void on_reminder_command(MqttClient *c, const char *topic, const void *pa
                 return;
         now = coach_clock(m);
         /* A bad command becomes an error event; it never changes the state. */
-        (void) coach_command(w->coach, &now, payload, len);
+        (void) wearer_reminder_command(w, &now, payload, len);
         drain_wearer(m, w->index, &now);
 }
 
@@ -705,9 +705,9 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
                 refuse_remote_steps(m, w, "from a gateway not in trusted-gateways");
                 return;
         }
-        (void) local_date_to_string(coach_today(w->coach)->date, our_day, sizeof(our_day));
+        (void) local_date_to_string(wearer_today(w)->date, our_day, sizeof(our_day));
         if ((streq(rs.day, our_day) &&
-             !remote_steps_plausible(coach_today(w->coach)->steps, rs.steps_today, w->steps_known_usec,
+             !remote_steps_plausible(wearer_today(w)->steps, rs.steps_today, w->steps_known_usec,
                                      now.wall_usec, REMOTE_STEPS_DAY_MAX)) ||
             !remote_steps_plausible(w->steps_total, rs.steps_total, w->steps_known_usec, now.wall_usec,
                                     REMOTE_STEPS_LIFETIME_MAX)) {
@@ -715,11 +715,11 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
                 return;
         }
         w->steps_known_usec = now.wall_usec;
-        if (streq(rs.day, our_day) && rs.steps_today > coach_today(w->coach)->steps) {
+        if (streq(rs.day, our_day) && rs.steps_today > wearer_today(w)->steps) {
                 log_ctx(LOG_DEBUG, &w->log, "Taking over today's count from %s: %" PRIu64 " steps.",
                         rs.gateway[0] ? rs.gateway : "the broker", rs.steps_today);
                 /* Counted elsewhere: today's total, not movement that answers a reminder here. */
-                coach_add_day_steps(w->coach, &now, rs.steps_today - coach_today(w->coach)->steps);
+                wearer_add_day_steps(w, &now, rs.steps_today - wearer_today(w)->steps);
         }
         if (rs.steps_total > w->steps_total)
                 w->steps_total = rs.steps_total;
@@ -798,7 +798,7 @@ static int on_publish(sd_event_source *s, uint64_t usec, void *userdata) {
 
                 if (wearer_any_streaming(w))
                         publish_json(m, w, mqtt_publish_gait, wearer_gait_json(w, &now, json_begin(m)), now.wall_usec);
-                publish_json(m, w, mqtt_publish_today, coach_activity_to_json(w->coach, &now, json_begin(m)),
+                publish_json(m, w, mqtt_publish_today, wearer_today_json(w, &now, json_begin(m)),
                              now.wall_usec);
         }
         return timer_rearm(s, usec + m->config.publish_interval_usec);
@@ -913,7 +913,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 
         reminder_settings_from_config(&m->config, &settings);
         for (size_t i = 0; i < m->n_wearers; i++) {
-                coach_set_settings(m->wearers[i]->coach, &settings);
+                wearer_set_reminder_settings(m->wearers[i], &settings);
                 (void) wearer_config_changed(m->wearers[i]);
         }
         if (m->bluez)
