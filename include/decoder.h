@@ -109,7 +109,6 @@ typedef struct PressureReading {
         size_t n_samples;
         uint32_t lost_frames;  /* notifications missing before this one (sequence gaps) */
         bool clock_restarted;  /* the device clock went backwards (reboot): time was re-based */
-        uint64_t end_us;       /* device time just after the last sample, for clock mapping */
 } PressureReading;
 
 /* Where a family's readings go. Every member may be NULL (not interested). userdata is the
