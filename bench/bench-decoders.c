@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "decoder.h"
+#include "decoder-records.h"
 #include "macro.h"
 
 #if HAVE_CALLGRIND_H
@@ -132,6 +132,8 @@ int main(void) {
                 { ORPHE_SENSOR_VALUES_UUID, "sensor_values header 56", { 56 }, ORPHE_FRAME_SIZE, true },
                 { ORPHE_SENSOR_VALUES_UUID, "sensor_values header 55", { 55 }, ORPHE_FRAME_SIZE, true },
                 { UKATON_STEP_COUNT_UUID, "step_count", { 0x10, 0x27, 0, 0 }, 4 },
+                { "5691eddf-6002-4420-b7a5-bb8751ab5181", "sensor_data 16 x 12-bit",
+                  { 0x34, 0x12, 0, 0, 1, 33, 1, 0x00, 0x01, 0x10, 0x02, 0xff, 0x0f }, 39 },
         };
 
         if (getenv("BENCH_FRAMES"))

@@ -2,9 +2,11 @@
 #pragma once
 
 /* The BlueZ client: follows bluetoothd as a peer service on the system bus (name watch, object
- * snapshot, deltas), picks the configured adapter, connects the configured wearers' insoles (an
- * allow-list of addresses), subscribes to their notifications and hands decoded records to the
- * Manager. It heals itself: reconnect with exponential backoff and jitter, a data-path watchdog,
+ * snapshot, deltas), picks the configured adapter, connects the devices registered with
+ * bluez_client_add_device() (an allow-list of addresses), subscribes to the characteristics the
+ * decoder registry knows and hands their bytes, with the caller's per-device userdata, back to the
+ * Manager. It moves bytes and link state only: decoding, step counting and wearers are core's.
+ * It heals itself: reconnect with exponential backoff and jitter, a data-path watchdog,
  * an adapter power cycle after repeated failures, and finally a "give up" signal so that the
  * Manager exits non-zero and systemd restarts the service. docs/bluetooth.md describes it.
  *
@@ -20,8 +22,10 @@
 
 #include "config.h"
 #include "decoder.h"
+#include "log.h"
 
 typedef struct BluezClient BluezClient;
+typedef struct BluezDevice BluezDevice;
 
 /* Where one configured device is in its life cycle. */
 typedef enum BluezLinkState {
@@ -58,8 +62,6 @@ typedef struct BluezLinkStats {
         bool refused;                /* require-bonded: BlueZ has no bond with it, so it is not used */
         bool has_rssi;
         int16_t rssi;                /* dBm, last advertisement or connection value */
-        bool has_battery;
-        uint8_t battery_percent;
         uint64_t link_up_usec;       /* CLOCK_MONOTONIC when the current link came up, 0 = down */
         uint64_t link_uptime_usec;   /* now - link_up_usec, filled by bluez_client_get_link_stats() */
         uint64_t last_rx_usec;       /* CLOCK_MONOTONIC of the last notification, 0 = none yet */
@@ -71,20 +73,9 @@ typedef struct BluezLinkStats {
         uint64_t link_frames;        /* ... on the current link; reset on every (re)connect */
         double notifications_per_s;  /* link_frames per second since the link started streaming, 0 when
                                       * down; filled by bluez_client_get_link_stats() */
-        uint64_t frames_lost;        /* gaps in the pressure frames' sequence numbers */
-        uint64_t frames_rejected;    /* notifications the decoder refused (malformed) */
         BluezNotifyPath notify_path; /* of the data characteristic */
         char last_error[BLUEZ_ERROR_MAX]; /* D-Bus error name or errno text, "" = none */
 } BluezLinkStats;
-
-/* The step-counter reconciliation state of one device: the last cumulative count we accounted for
- * and the device boot it belongs to. The Manager persists it (e.g. in the state directory) and
- * restores it at start-up, so steps are counted exactly once across reconnects and our restarts. */
-typedef struct BluezStepState {
-        bool valid;
-        uint32_t boot_id;
-        uint32_t steps;
-} BluezStepState;
 
 #define BLUEZ_NAME_MAX 64 /* advertised names are cut here before escaping */
 
@@ -94,23 +85,20 @@ typedef struct BluezDiscovery {
         char name_escaped[BLUEZ_NAME_MAX * 4 + 1]; /* log_escape()d, may be "" */
         bool has_rssi;
         int16_t rssi;
-        bool oip;                                 /* advertises the Open Insole Profile service */
-        bool rsc;                                 /* advertises Running Speed and Cadence */
+        const char *noun;                         /* what its advertised service makes it (Decoder.noun) */
 } BluezDiscovery;
 
-/* Callbacks run inside the client's event handlers: they may query the client (stats, step state)
- * but must not free it; to stop, exit the event loop and free it afterwards. */
+/* Callbacks run inside the client's event handlers: they may query the client (stats) but must
+ * not free it; to stop, exit the event loop and free it afterwards. userdata is the client's (from
+ * bluez_client_new()), device_userdata the one the device was added with. */
 typedef struct BluezClientCallbacks {
-        /* A decoded notification or read of a configured device. rx_usec is CLOCK_MONOTONIC. */
-        void (*on_record)(void *userdata, size_t wearer, DeviceRole role, const DecodedRecord *record,
-                          uint64_t rx_usec);
+        /* A notification or read of a registered device's characteristic c (the registry's entry
+         * for its UUID). The bytes are untrusted and only valid during the call. rx_usec is
+         * CLOCK_MONOTONIC. */
+        void (*on_value)(void *userdata, void *device_userdata, const DecoderCharacteristic *c, const uint8_t *data,
+                         size_t len, uint64_t rx_usec);
         /* The link state changed. */
-        void (*on_link_state)(void *userdata, size_t wearer, DeviceRole role, BluezLinkState state);
-        /* New steps from the device's cumulative counter, each counted once; *state is the updated
-         * reconciliation state to persist. Also called with delta 0 when only the baseline moved
-         * (first reading, device reboot), so that the state can be saved. */
-        void (*on_step_counter_delta)(void *userdata, size_t wearer, DeviceRole role, uint32_t delta,
-                                      const BluezStepState *state);
+        void (*on_link_state)(void *userdata, void *device_userdata, BluezLinkState state);
         /* Auto-discovery report (only with Config.auto_discovery). At most once per device object. */
         void (*on_discovered)(void *userdata, const BluezDiscovery *d);
         /* bluetoothd appeared (true) or vanished (false). */
@@ -120,20 +108,31 @@ typedef struct BluezClientCallbacks {
         void (*on_fatal)(void *userdata, int error);
 } BluezClientCallbacks;
 
-/* The Config must outlive the client. The bus must be connected (the system bus in the daemon,
+/* The Config (adapter, timeouts, backoff, discovery; not its wearers) must outlive the client.
+ * The bus must be connected (the system bus in the daemon,
  * a private bus in tests). */
 int bluez_client_new(sd_event *event, sd_bus *bus, const Config *config, const BluezClientCallbacks *cb,
                      void *userdata, BluezClient **ret);
 BluezClient *bluez_client_free(BluezClient *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BluezClient *, bluez_client_free);
 
+/* What the client needs to know of a device it should connect. */
+typedef struct BluezDeviceSetup {
+        BdAddr address;
+        const char *label;       /* "left insole of anna": what info-level logs say; copied */
+        LogContext log;          /* its strings must outlive the client */
+        uint16_t stream_rate_hz; /* passed to the family's start command; 0: the device's own rate */
+} BluezDeviceSetup;
+
+/* Registers a device before bluez_client_start(); userdata comes back with its callbacks.
+ * ret (may be NULL) is the handle for bluez_client_get_link_stats(), owned by the client. */
+int bluez_client_add_device(BluezClient *c, const BluezDeviceSetup *setup, void *userdata, BluezDevice **ret);
+
 /* Installs the matches and asks for bluetoothd's owner; everything else follows asynchronously. */
 int bluez_client_start(BluezClient *c);
 
-/* -ENOENT when the wearer/role is not configured. */
-int bluez_client_get_link_stats(BluezClient *c, size_t wearer, DeviceRole role, BluezLinkStats *ret);
-int bluez_client_get_step_state(BluezClient *c, size_t wearer, DeviceRole role, BluezStepState *ret);
-int bluez_client_set_step_state(BluezClient *c, size_t wearer, DeviceRole role, const BluezStepState *state);
+/* -ENOENT when d is NULL. */
+int bluez_client_get_link_stats(BluezClient *c, BluezDevice *d, BluezLinkStats *ret);
 
 /* The adapter in use: its object path's last segment ("hci0") and power state. -ENODEV while
  * none is selected (bluetoothd away, no adapter). */

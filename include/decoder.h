@@ -3,62 +3,35 @@
 
 /* The decoder registry: one const Decoder per device family (daemon/decoders/<family>.c), all listed
  * once in daemon/decoders/decoders.h. A Decoder names its GATT service and the characteristics it
- * consumes; each characteristic has a pure decode function: bytes in (plus a small per-device
- * DecoderState where the format needs one), a typed DecodedRecord out. Decoders never allocate,
- * log, read a clock or do I/O, and never trust a length that a device sends.
+ * consumes. For every value a device sends, decoder_read() decodes the bytes with the family's
+ * pure decode function (its typed records live in daemon/decoders/decoder-records.h, for the
+ * decoder tools and tests) and hands the rest of the gateway the family-neutral readings below
+ * through a ReadingSink: pressure samples with device time, a step counter, battery, motion
+ * (cadence/speed/stride/distance), device information, a sensor layout. Nothing outside
+ * daemon/decoders/ needs to know which family a device belongs to.
  *
- * Typical use by the BlueZ client:
+ * Decoders never allocate, log, read a clock or do I/O, and never trust a length that a device
+ * sends. The per-device DecoderState (sequence and clock unwrapping, the foot it is on) belongs to
+ * whoever calls decoder_read() once per notification (the wearer's device in core).
  *
- *     const Decoder *d;
- *     const DecoderCharacteristic *c = decoder_find_characteristic(char_uuid, &d);
- *     if (c && c->role == DECODER_ROLE_STREAM) subscribe ...
- *     ...
- *     DecodedRecord rec;
- *     int r = decoder_decode(c, &device->decoder_state, value, value_len, &rec);
- *     decoder_stats_account(&device->decoder_stats, r, r >= 0 ? &rec : NULL);
- *     if (r < 0) return;   // r is a DecodeResult; decode_result_to_string(r) for the log
- *     switch (rec.kind) { case RECORD_OIP_PRESSURE_FRAME: oip_frame_to_samples(...); ... }
+ *     static const ReadingSink sink = { .pressure = on_pressure, .battery = on_battery, ... };
+ *     const DecoderCharacteristic *c = decoder_find_characteristic(char_uuid, NULL);
+ *     int r = decoder_read(c, &dev->decoder_state, &dev->decoder_stats, value, len, &sink, dev);
+ *     if (r < 0) ...   // a DecodeResult: decode_result_to_string(r) for the log; already counted
  *
- * docs/decoders.md documents every record and its JSON form; docs/open-insole-profile.md is the
- * specification of our own profile (wire layout frozen in open-insole-profile.h). */
+ * Device-specific commands come from the family too: a characteristic of role CONTROL has a
+ * start_command hook that encodes the bytes to write once the stream is subscribed.
+ *
+ * docs/decoders.md documents every family, its records and their JSON form, and how to add one. */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "insole.h"
-#include "json.h"
-#include "open-insole-profile.h"
-
-/* ---- UUIDs -------------------------------------------------------------------------------- */
 
 /* "0000xxxx-0000-1000-8000-00805f9b34fb" plus NUL */
 #define DECODER_UUID_STRING_MAX 37
-
-/* Bluetooth SIG UUIDs, expanded with the base UUID. */
-#define SIG_UUID(x) "0000" x "-0000-1000-8000-00805f9b34fb"
-#define RSC_SERVICE_UUID              SIG_UUID("1814")
-#define RSC_MEASUREMENT_UUID          SIG_UUID("2a53")
-#define RSC_FEATURE_UUID              SIG_UUID("2a54")
-#define RSC_SENSOR_LOCATION_UUID      SIG_UUID("2a5d")
-#define RSC_CONTROL_POINT_UUID        SIG_UUID("2a55")
-#define BATTERY_SERVICE_UUID          SIG_UUID("180f")
-#define BATTERY_LEVEL_UUID            SIG_UUID("2a19")
-#define DEVICE_INFO_SERVICE_UUID      SIG_UUID("180a")
-#define DIS_MANUFACTURER_NAME_UUID    SIG_UUID("2a29")
-#define DIS_MODEL_NUMBER_UUID         SIG_UUID("2a24")
-#define DIS_SERIAL_NUMBER_UUID        SIG_UUID("2a25")
-#define DIS_HARDWARE_REVISION_UUID    SIG_UUID("2a27")
-#define DIS_FIRMWARE_REVISION_UUID    SIG_UUID("2a26")
-#define DIS_SOFTWARE_REVISION_UUID    SIG_UUID("2a28")
-
-/* ORPHE INSOLE (Orphe-OSS/ORPHE-INSOLE.js docs/SENSOR_SPEC.md) */
-#define ORPHE_OTHER_SERVICE_UUID      "db1b7aca-cda5-4453-a49b-33a53d3f0833"
-#define ORPHE_SENSOR_VALUES_UUID      "f3f9c7ce-46ee-4205-89ac-abe64e626c0f"
-
-/* Ukaton Mission (zakaton/ukaton-mission-firmware): 5691eddf-XXXX-4420-b7a5-bb8751ab5181 */
-#define UKATON_SERVICE_UUID           "5691eddf-0000-4420-b7a5-bb8751ab5181"
-#define UKATON_STEP_COUNT_UUID        "5691eddf-c002-4420-b7a5-bb8751ab5181"
 
 /* Normalises "2a53", "0x2A53", "00002a53", "00002A53-0000-1000-8000-00805F9B34FB" (and the same
  * with surrounding whitespace) to the lower-case 36-character form in ret (at least
@@ -88,60 +61,10 @@ static inline bool decode_result_is_error(int r) {
  * or NULL for anything else. */
 const char *decode_result_to_string(int r);
 
-/* ---- Records ------------------------------------------------------------------------------- */
+/* ---- Neutral readings ------------------------------------------------------------------------ */
 
-typedef enum RecordKind {
-        RECORD_RSC_MEASUREMENT,
-        RECORD_RSC_FEATURE,
-        RECORD_SENSOR_LOCATION,
-        RECORD_BATTERY_LEVEL,
-        RECORD_DEVICE_INFO_STRING,
-        RECORD_OIP_PRESSURE_FRAME,
-        RECORD_OIP_SENSOR_LAYOUT,
-        RECORD_OIP_STEP_COUNTER,
-        RECORD_OIP_CONTROL_COMMAND,
-        RECORD_ORPHE_FRAME,
-        RECORD_UKATON_STEPS,
-        _RECORD_KIND_MAX,
-        _RECORD_KIND_INVALID = -1,
-} RecordKind;
-
-/* "rsc_measurement", "rsc_feature", "sensor_location", "battery_level", "device_info",
- * "oip_pressure_frame", "oip_sensor_layout", "oip_step_counter", "oip_control_command",
- * "orphe_frame", "ukaton_steps" */
-const char *record_kind_to_string(RecordKind k);
-
-/* RSC Measurement 0x2A53, converted to SI units by the SIG resolutions. */
-typedef struct RscMeasurement {
-        bool running;            /* flags bit 2: 0 walking, 1 running */
-        float speed_m_s;         /* raw u16 / 256 */
-        uint8_t cadence_per_min; /* steps per minute as the sensor reports it (Garmin: L+R total) */
-        bool has_stride_length;
-        float stride_length_m;   /* raw u16 / 100 */
-        bool has_total_distance;
-        uint32_t total_distance_dm; /* raw, 1/10 m: exact, for reconciliation */
-        double total_distance_m;    /* raw / 10 */
-} RscMeasurement;
-
-/* RSC Feature 0x2A54 */
-#define RSC_FEATURE_STRIDE_LENGTH   0x0001
-#define RSC_FEATURE_TOTAL_DISTANCE  0x0002
-#define RSC_FEATURE_WALKING_RUNNING 0x0004
-#define RSC_FEATURE_CALIBRATION     0x0008
-#define RSC_FEATURE_MULTIPLE_LOCATIONS 0x0010
-typedef struct RscFeature {
-        uint16_t bits;
-} RscFeature;
-
-/* Sensor Location 0x2A5D: 0 other, 1 top of shoe, 2 in shoe, 3 hip, ... 16; others rejected. */
-typedef struct SensorLocation {
-        uint8_t location;
-} SensorLocation;
-const char *sensor_location_to_string(uint8_t location); /* "in_shoe", ...; NULL if undefined */
-
-typedef struct BatteryLevel {
-        uint8_t percent; /* 0..100 */
-} BatteryLevel;
+/* The most samples one value carries (every family's frames fit). */
+#define DECODER_MAX_SAMPLES 40
 
 typedef enum DeviceInfoField {
         DEVICE_INFO_MANUFACTURER,
@@ -167,127 +90,63 @@ typedef struct DeviceInfoString {
         char value[DEVICE_INFO_STRING_MAX + 1]; /* NUL-terminated, no embedded NUL */
 } DeviceInfoString;
 
-/* Open Insole Profile pressure frame, decoded. Times are unwrapped through DecoderState. */
-typedef struct OipImuSample {
-        int16_t accel_mg[3];   /* milli-g */
-        int16_t gyro_ddps[3];  /* 0.1 deg/s */
-} OipImuSample;
+/* Speed, cadence, stride and distance of a footpod (or anything that measures them), in SI units. */
+typedef struct MotionReading {
+        bool running;            /* flags bit 2: 0 walking, 1 running */
+        float speed_m_s;         /* raw u16 / 256 */
+        uint8_t cadence_per_min; /* steps per minute as the sensor reports it (Garmin: L+R total) */
+        bool has_stride_length;
+        float stride_length_m;   /* raw u16 / 100 */
+        bool has_total_distance;
+        uint32_t total_distance_dm; /* raw, 1/10 m: exact, for reconciliation (MotionAccumulator) */
+        double total_distance_m;    /* raw / 10 */
+} MotionReading;
 
-typedef struct OipPressureFrame {
-        uint8_t version;
-        uint8_t flags;
-        uint16_t seq;
-        uint32_t t0_raw_us;        /* as sent (wraps at 2^32) */
-        uint64_t t0_us;            /* unwrapped device time of sample 0 */
-        uint16_t sample_period_us;
-        uint8_t n_cells;           /* 1..OIP_MAX_CELLS */
-        uint8_t n_samples;         /* 1..OIP_MAX_SAMPLES */
-        uint32_t lost_frames_before; /* notifications missing between the previous frame and this one */
-        bool clock_restarted;      /* the device clock went backwards (reboot): t0_us was re-based */
-        bool has_imu;
-        /* Raw values, [sample][cell]. Only [0, n_samples) x [0, n_cells) is written; the rest of the
-         * arrays is left as it was (the decoder does not clear 3 KiB per frame). */
-        uint16_t cells[OIP_MAX_SAMPLES][OIP_MAX_CELLS];
-        OipImuSample imu[OIP_MAX_SAMPLES];               /* valid when has_imu */
-} OipPressureFrame;
+/* Pressure samples of one notification. Times are the device's clock, unwrapped (monotonic per
+ * device). Cell values are raw: apply the device's layout (scale, offset) for its unit. */
+typedef struct PressureReading {
+        const PressureSample *samples;
+        size_t n_samples;
+        uint32_t lost_frames;  /* notifications missing before this one (sequence gaps) */
+        bool clock_restarted;  /* the device clock went backwards (reboot): time was re-based */
+} PressureReading;
 
-typedef struct OipSensorLayout {
-        uint8_t version;
-        InsoleLayout layout; /* x/y normalised 0..255 -> 0..1, area in mm^2 */
-} OipSensorLayout;
-
-typedef struct OipStepCounter {
-        uint8_t version;
-        uint8_t flags;
-        uint32_t steps;   /* cumulative since the device's boot */
-        uint32_t boot_id; /* a new value means the counter restarted at 0 */
-} OipStepCounter;
-
-typedef struct OipControlCommand {
-        uint8_t opcode;   /* OIP_CP_START / OIP_CP_STOP */
-        uint16_t rate_hz; /* START only, 10..400, or OIP_RATE_PREFERRED */
-} OipControlCommand;
-
-/* Encodes a control-point write; returns the number of bytes (1 or 3) written to buf, or
- * DECODE_ERR_IMPLAUSIBLE / DECODE_ERR_UNSUPPORTED / DECODE_ERR_TOO_SHORT (buf too small). */
-int oip_control_command_encode(const OipControlCommand *c, uint8_t *buf, size_t size);
-
-/* ORPHE INSOLE "Sensor Values" notification: 104 bytes, big-endian. */
-#define ORPHE_FRAME_SIZE 104
-#define ORPHE_MAX_SAMPLES 4
-#define ORPHE_PRESSURE_CHANNELS 6
-typedef enum OrpheHeader {
-        ORPHE_HEADER_QUAT_GYRO_ACC = 50,       /* 4 samples x 21 B: quat, gyro, acc, dt_ms */
-        ORPHE_HEADER_GYRO_ACC_PRESSURE = 55,   /* 4 samples x 24 B at 200 Hz */
-        ORPHE_HEADER_FULL = 56,                /* 2 samples x 32 B at 100 Hz: quat, gyro, acc, pressure */
-} OrpheHeader;
-
-typedef struct OrpheSample {
-        int16_t quat[4];      /* w, x, y, z in Q14 (/16384); valid if has_quat */
-        int16_t gyro[3];      /* normalised: raw / 32768 x gyro range */
-        int16_t accel[3];     /* normalised: raw / 32768 x accel range (default 16 g) */
-        uint16_t pressure[ORPHE_PRESSURE_CHANNELS]; /* raw ADC, P0..P5; valid if has_pressure */
-        uint8_t dt_ms;        /* header 50 only: time to the next sample */
-} OrpheSample;
-
-typedef struct OrpheFrame {
-        uint8_t header;       /* OrpheHeader */
-        uint16_t serial;      /* +1 per notification, wraps 65535 -> 0 */
-        uint8_t hour, minute, second;
-        uint16_t millisecond;
-        uint32_t time_of_day_ms;     /* device clock, ms since its midnight */
-        uint64_t t_us;               /* unwrapped across midnight through DecoderState */
-        uint32_t lost_frames_before; /* from serial gaps */
-        uint8_t n_samples;
-        bool has_quat;
-        bool has_pressure;
-        OrpheSample samples[ORPHE_MAX_SAMPLES];
-} OrpheFrame;
-
-typedef struct UkatonSteps {
-        uint32_t steps; /* little-endian u32 */
-} UkatonSteps;
-
-typedef struct DecodedRecord {
-        RecordKind kind;
-        union {
-                RscMeasurement rsc_measurement;
-                RscFeature rsc_feature;
-                SensorLocation sensor_location;
-                BatteryLevel battery;
-                DeviceInfoString device_info;
-                OipPressureFrame oip_frame;
-                OipSensorLayout oip_layout;
-                OipStepCounter oip_steps;
-                OipControlCommand oip_control;
-                OrpheFrame orphe;
-                UkatonSteps ukaton_steps;
-        };
-} DecodedRecord;
-
-/* Frames lost before this record (pressure-frame kinds), else 0. */
-uint32_t decoded_record_lost_frames(const DecodedRecord *rec);
+/* Where a family's readings go. Every member may be NULL (not interested). userdata is the
+ * caller's, passed to decoder_read(). */
+typedef struct ReadingSink {
+        /* The device's sensor map. is_default: the family's assumed map for this foot (the device
+         * reports none); a map the device reported wins over it. */
+        void (*layout)(void *userdata, const InsoleLayout *layout, bool is_default);
+        void (*pressure)(void *userdata, const PressureReading *p);
+        /* The device's own cumulative counter and the boot it belongs to (0 if the format has none):
+         * reconcile before counting (counted once across reconnects and restarts). */
+        void (*step_counter)(void *userdata, uint32_t steps, uint32_t boot_id);
+        void (*battery)(void *userdata, uint8_t percent);
+        void (*motion)(void *userdata, const MotionReading *m);
+        void (*device_info)(void *userdata, const DeviceInfoString *s);
+} ReadingSink;
 
 /* ---- Per-device state and counters ------------------------------------------------------- */
 
-/* Sequence / clock tracking of one stream. One DecoderState per connected device; zero-initialise
- * it (or call decoder_state_reset()). */
+/* Sequence / clock tracking of one stream. */
 typedef struct DecoderSequence {
         bool valid;              /* the clock fields below are set */
         bool seq_valid;          /* last_seq is set (cleared by decoder_state_link_reset()) */
         uint16_t last_seq;
-        uint32_t last_raw_time;  /* format's raw clock (us for OIP, ms of day for ORPHE) */
+        uint32_t last_raw_time;  /* format's raw clock (us, ms of day, ...) */
         uint64_t time_base;      /* added to the raw clock when unwrapping */
         uint64_t last_end;       /* unwrapped time just after the last frame's last sample */
 } DecoderSequence;
 
+/* One per connected device; zero-initialise it (or decoder_state_reset()), then set side. */
 typedef struct DecoderState {
-        DecoderSequence oip;
-        DecoderSequence orphe;
+        FootSide side;           /* the foot the device is on (_FOOT_SIDE_INVALID: not an insole) */
+        DecoderSequence sequence;
+        bool default_layout_sent; /* the family's assumed layout went to the sink on this link */
 } DecoderState;
 
-/* Forget everything (new device). */
-void decoder_state_reset(DecoderState *s);
+/* Forget everything (a new device on this foot). */
+void decoder_state_reset(DecoderState *s, FootSide side);
 /* After a reconnect: the next frame's sequence gap is not counted as lost (the device stops
  * notifying while disconnected), but the unwrapped clock keeps running monotonically. */
 void decoder_state_link_reset(DecoderState *s);
@@ -302,8 +161,6 @@ typedef struct DecoderStats {
         uint64_t lost_frames;
 } DecoderStats;
 
-/* Count one decoder_decode() result; rec (may be NULL) adds its lost frames. */
-void decoder_stats_account(DecoderStats *s, int result, const DecodedRecord *rec);
 uint64_t decoder_stats_rejected(const DecoderStats *s);
 
 /* ---- Registry ----------------------------------------------------------------------------- */
@@ -319,25 +176,41 @@ typedef enum DecoderRole {
 
 const char *decoder_role_to_string(DecoderRole r); /* "stream", "static", "counter", "control" */
 
+/* The typed record of a family (daemon/decoders/decoder-records.h). */
+typedef struct DecodedRecord DecodedRecord;
+typedef struct JsonWriter JsonWriter;
+
 typedef int (*DecodeFunc)(DecoderState *state, const uint8_t *data, size_t len, DecodedRecord *ret);
+/* Turns a decoded record into neutral readings. state is the device's (never NULL). */
+typedef void (*EmitFunc)(const DecodedRecord *rec, DecoderState *state, const ReadingSink *sink, void *userdata);
+/* The command that starts the stream: rate_hz is what the wearer asked for (0: the device's own
+ * rate); attempt counts the device's refusals of earlier commands on this link (0 first). Returns
+ * the number of bytes written to buf, or -ENODATA when there is nothing (more) to try. */
+typedef int (*StartCommandFunc)(uint16_t rate_hz, unsigned attempt, uint8_t *buf, size_t size);
 
 typedef struct DecoderCharacteristic {
         const char *uuid;     /* normalised, lower case */
-        const char *name;     /* "rsc_measurement" */
+        const char *name;     /* "step_counter": names the value in logs and tools */
         DecoderRole role;
         bool required;        /* the service is not usable without it */
-        RecordKind record;
+        int record;           /* its RecordKind (decoder-records.h) */
         DecodeFunc decode;
+        EmitFunc emit;                   /* NULL: nothing for the gateway (captures only) */
+        StartCommandFunc start_command;  /* CONTROL only */
+        /* The JSON fields of a RECORD_OWN record (decode-cli, docs/decoders.md). */
+        void (*own_to_json)(const DecodedRecord *rec, JsonWriter *w);
 } DecoderCharacteristic;
 
 typedef struct Decoder {
-        const char *name;         /* "rsc", "battery", "device_info", "open_insole", "orphe", "ukaton" */
+        const char *name;         /* the family's short name, as decode-cli and docs/decoders.md use it */
         const char *description;
         const char *service_uuid; /* normalised, lower case */
         const DecoderCharacteristic *characteristics;
         size_t n_characteristics;
-        size_t state_size;        /* bytes of DecoderState the family uses (0: stateless) */
-        bool pressure;            /* yields pressure frames for the gait engine */
+        bool pressure;            /* yields pressure samples for the gait engine */
+        /* What a device advertising the service is, for the auto-discovery log ("footpod");
+         * NULL: the service makes nothing an insole or footpod (battery, device information). */
+        const char *noun;
 } Decoder;
 
 extern const Decoder *const decoder_registry[];
@@ -349,38 +222,17 @@ const Decoder *decoder_find_by_name(const char *name);
 /* Looks through every decoder; ret_decoder (may be NULL) gets the owner. */
 const DecoderCharacteristic *decoder_find_characteristic(const char *char_uuid, const Decoder **ret_decoder);
 
-/* Decodes one value. state may be NULL (no loss detection, no clock unwrapping). Returns 0 or a
- * DecodeResult error; ret->kind is set on success. */
-int decoder_decode(const DecoderCharacteristic *c, DecoderState *state, const uint8_t *data, size_t len,
-                   DecodedRecord *ret);
+/* Decodes one value of c and hands its readings to sink (may be NULL: decode and count only).
+ * stats (may be NULL) counts the result. Returns 0 or a DecodeResult error. */
+int decoder_read(const DecoderCharacteristic *c, DecoderState *state, DecoderStats *stats, const uint8_t *data,
+                 size_t len, const ReadingSink *sink, void *userdata);
 
-/* Writes rec as one JSON object (the fields docs/decoders.md lists) into w. */
-void decoded_record_to_json(const DecodedRecord *rec, JsonWriter *w);
-
-/* ---- Conversions for the gait engine ----------------------------------------------------- */
-
-/* Fills up to n samples from a frame, applying layout->scale/offset per cell (layout may be NULL:
- * raw values, scale 1). Sample i gets t_us = t0_us + i * sample_period_us; IMU values become g and
- * deg/s. Returns the number of samples written, or DECODE_ERR_BAD_LENGTH if the layout's n_cells
- * disagrees with the frame's. */
-int oip_frame_to_samples(const OipPressureFrame *f, const InsoleLayout *layout, PressureSample *samples, size_t n);
-
-/* ORPHE: assumed positions of P0..P5 in our normalised coordinates (docs/decoders.md). Since y runs
- * medial->lateral for either foot, both sides share the positions; only .side differs. Values are
- * raw ADC counts (unit RAW, scale 1, offset 0). */
-const InsoleLayout *orphe_default_layout(FootSide side);
-/* accel_range_g: 2/4/8/16 (0 means the default 16); gyro_range_dps: 250..2000 (0 means 2000).
- * Samples of one notification share its timestamp on the device; we spread them at period_us
- * (10000 for header 56, 5000 for 55; header 50 uses dt_ms). Returns samples written. */
-int orphe_frame_to_samples(const OrpheFrame *f, const InsoleLayout *layout, unsigned accel_range_g,
-                           unsigned gyro_range_dps, PressureSample *samples, size_t n);
-
-/* ---- RSC accumulation ---------------------------------------------------------------------- */
+/* ---- Footpod accumulation ------------------------------------------------------------------ */
 
 /* Steps from cadence over time (footpods without a step counter) and distance reconciled across
  * reconnects from Total Distance (or integrated from speed when the footpod sends none). Pure: the
  * caller passes the receive time. */
-typedef struct RscAccumulator {
+typedef struct MotionAccumulator {
         bool have_last;
         uint64_t last_time_us;
         float last_cadence_per_min;
@@ -389,24 +241,24 @@ typedef struct RscAccumulator {
         double distance_m;
         bool have_total;
         uint32_t last_total_dm;
-} RscAccumulator;
+} MotionAccumulator;
 
 /* Longest gap between two measurements that is still integrated (longer = link loss). */
-#define RSC_MAX_INTEGRATION_GAP_USEC (5 * 1000000ULL)
+#define MOTION_MAX_INTEGRATION_GAP_USEC (5 * 1000000ULL)
 
-void rsc_accumulator_init(RscAccumulator *a);
-void rsc_accumulator_feed(RscAccumulator *a, const RscMeasurement *m, uint64_t time_us);
+void motion_accumulator_init(MotionAccumulator *a);
+void motion_accumulator_feed(MotionAccumulator *a, const MotionReading *m, uint64_t time_us);
 /* The link dropped: do not integrate across the gap; Total Distance is reconciled on the next
  * measurement (a device that restarted from 0 does not subtract). */
-void rsc_accumulator_link_lost(RscAccumulator *a);
-uint64_t rsc_accumulator_steps(const RscAccumulator *a);
-double rsc_accumulator_distance_m(const RscAccumulator *a);
+void motion_accumulator_link_lost(MotionAccumulator *a);
+uint64_t motion_accumulator_steps(const MotionAccumulator *a);
+double motion_accumulator_distance_m(const MotionAccumulator *a);
 
 /* Total Distance is a u32 in 1/10 m: it wraps after 429 496 km. A total below the last one is a
  * wrap when the forward difference modulo 2^32 is at most this much, otherwise a counter reset. */
-#define RSC_TOTAL_WRAP_MAX_DM 1000000u /* 100 km */
+#define MOTION_TOTAL_WRAP_MAX_DM 1000000u /* 100 km */
 /* The footpod's Total Distance as last accounted for, to persist across our restarts (returns
  * false while none was seen), and to restore it: the next measurement then adds only what was
  * walked since, or its whole total after a reset. */
-bool rsc_accumulator_get_total(const RscAccumulator *a, uint32_t *ret_total_dm);
-void rsc_accumulator_set_total(RscAccumulator *a, uint32_t total_dm);
+bool motion_accumulator_get_total(const MotionAccumulator *a, uint32_t *ret_total_dm);
+void motion_accumulator_set_total(MotionAccumulator *a, uint32_t total_dm);

@@ -171,12 +171,12 @@ bool bluez_service_uuid_is_supported(const char *uuid) {
 
         /* Battery and Device Information are on everything with a battery; they make nothing an
          * insole. */
-        return d && !streq(d->service_uuid, BATTERY_SERVICE_UUID) &&
-               !streq(d->service_uuid, DEVICE_INFO_SERVICE_UUID);
+        return d && d->noun;
 }
 
 static int device_uuids(sd_bus_message *m, void *obj) {
         BluezDeviceProps *p = obj;
+        const Decoder *d;
         unsigned n = 0;
         int r;
 
@@ -197,12 +197,10 @@ static int device_uuids(sd_bus_message *m, void *obj) {
                         continue;
                 if (decoder_uuid_normalize(s, norm) < 0)
                         continue;
-                if (streq(norm, OIP_SERVICE_UUID))
-                        p->uuid_oip = true;
-                else if (streq(norm, RSC_SERVICE_UUID))
-                        p->uuid_rsc = true;
-                else if (bluez_service_uuid_is_supported(norm))
-                        p->uuid_other_supported = true;
+                d = decoder_find_by_service(norm);
+                /* A pressure insole's service names the device before a footpod's does. */
+                if (d && d->noun && (!p->advertised || (d->pressure && !p->advertised->pressure)))
+                        p->advertised = d;
         }
         return sd_bus_message_exit_container(m);
 }

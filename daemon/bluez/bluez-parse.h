@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+#include "decoder.h"
 #include "insole.h"
 
 #define BLUEZ_SERVICE "org.bluez"
@@ -48,9 +49,7 @@ typedef struct BluezDeviceProps {
         const char *name;             /* untrusted: bound and escape before use */
         size_t name_len;              /* strnlen(name, BLUEZ_NAME_MAX) */
         bool has_uuids;
-        bool uuid_oip;                /* advertises the Open Insole Profile service */
-        bool uuid_rsc;                /* advertises Running Speed and Cadence */
-        bool uuid_other_supported;    /* another service of the decoder registry (not battery/DIS) */
+        const Decoder *advertised;    /* the family its advertised services make it, NULL: none */
 } BluezDeviceProps;
 
 enum {

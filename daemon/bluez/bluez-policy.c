@@ -13,24 +13,6 @@ double bluez_link_rate(uint64_t frames, uint64_t since_usec, uint64_t now_usec) 
         return (double) frames * 1e6 / (double) (now_usec - since_usec);
 }
 
-uint32_t bluez_steps_reconcile(BluezStepState *state, uint32_t steps, uint32_t boot_id) {
-        uint32_t delta;
-
-        if (!state->valid)
-                delta = 0;
-        else if (state->boot_id != boot_id || steps < state->steps)
-                delta = steps;
-        else
-                delta = steps - state->steps;
-
-        *state = (BluezStepState) {
-                .valid = true,
-                .boot_id = boot_id,
-                .steps = steps,
-        };
-        return delta;
-}
-
 BluezWatchdogAction bluez_watchdog_check(BluezLinkState state, uint64_t now_usec, uint64_t since_usec,
                                          uint64_t last_rx_usec, uint64_t silence_timeout_usec,
                                          uint64_t setup_timeout_usec) {

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The pure decisions of the BlueZ client: step-counter reconciliation, the data-path watchdog and
- * the adapter escalation ladder (its reconnect backoff is util's backoff.h). No I/O, no clock, no
- * logging: time and randomness come in as arguments, so the unit tests drive them directly. */
+/* The pure decisions of the BlueZ client: the data-path watchdog and the adapter escalation ladder
+ * (its reconnect backoff is util's backoff.h). No I/O, no clock, no logging: time and randomness
+ * come in as arguments, so the unit tests drive them directly. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,16 +16,6 @@ bool bluez_link_is_stable(uint64_t link_up_usec, uint64_t link_down_usec, uint64
 /* Notifications per second of the current link: frames counted since it started streaming. 0
  * while the link is down (since_usec 0) or before any time passed. */
 double bluez_link_rate(uint64_t frames, uint64_t since_usec, uint64_t now_usec);
-
-/* Reconciles one reading (steps, boot_id) of the device's cumulative counter with the last one we
- * counted. Returns the number of new steps and updates *state:
- *   - first reading ever (state not valid): baseline only, 0 steps (we cannot know which of the
- *     device's earlier steps were already counted elsewhere);
- *   - same boot_id, counter grew: the difference (this covers steps taken out of range);
- *   - new boot_id, or the counter went backwards: the device restarted its count, so all its
- *     current steps are new.
- * A reading equal to the last one returns 0, so repeated reads and notifications count once. */
-uint32_t bluez_steps_reconcile(BluezStepState *state, uint32_t steps, uint32_t boot_id);
 
 typedef enum BluezWatchdogAction {
         BLUEZ_WATCHDOG_OK,

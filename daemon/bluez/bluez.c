@@ -1,4 +1,14 @@
 /* SPDX-License-Identifier: MIT */
+/* The BlueZ client (include/bluez.h): bluetoothd's name and objects, the adapter, the registered
+ * devices' links and their characteristics' bytes.
+ *
+ * It stays one file on purpose: its parts call each other both ways. A device's link state
+ * machine asks the client to kick the next connection, refresh discovery and account adapter
+ * health; the client's signal handlers drive devices and characteristics; a characteristic that
+ * starts notifying moves its device to streaming, and a device tearing down its link releases its
+ * characteristics. Cut into device/characteristic/adapter files, each would need the others'
+ * internals. What depends one way is already apart: message parsing (bluez-parse.c), the pure
+ * decisions (bluez-policy.c) and the notification sockets (bluez-notify.c). */
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -19,6 +29,8 @@
 
 /* Calls other than Connect. */
 #define CALL_TIMEOUT_USEC (10 * USEC_PER_SEC)
+/* A start command fits the smallest ATT payload (MTU 23 minus the 3-byte header). */
+#define BLUEZ_CONTROL_MAX 20
 #define REPORTED_MAX 64
 #define TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
 #define DISCOVERY_RETRY_USEC (5 * USEC_PER_SEC)
@@ -48,11 +60,11 @@ typedef struct BluezChar {
 
 struct BluezDevice {
         BluezClient *client;
-        size_t wearer;
-        DeviceRole role;
+        void *userdata;              /* the caller's, handed back with every callback */
         BdAddr address;
         char label[CONFIG_NAME_MAX + 32]; /* "left insole of anna": what info-level logs say */
         LogContext ctx;
+        uint16_t stream_rate_hz;     /* for the family's start command; 0: the device's own */
 
         char *path;                  /* BlueZ object, NULL while BlueZ has none */
         bool connected;
@@ -68,7 +80,7 @@ struct BluezDevice {
         BluezLinkState state;
         uint64_t state_since_usec;
         bool streamed_this_link;
-        bool legacy_rate;            /* refused OIP_RATE_PREFERRED: asks for OIP_LEGACY_RATE_HZ */
+        unsigned start_attempt;      /* start commands the device refused; the family may have another */
         bool failure_counted;        /* this link's failure is already accounted for */
         uint64_t streaming_since_usec;
 
@@ -80,9 +92,6 @@ struct BluezDevice {
         sd_bus_slot *control_slot;
 
         BluezChar *chars;
-        DecoderState decoder_state;
-        DecoderStats decoder_stats;
-        BluezStepState steps;
         BluezLinkStats stats;
 };
 
@@ -141,7 +150,7 @@ struct BluezClient {
         char *reported[REPORTED_MAX];
         size_t reported_next;
 
-        BluezDevice *devices;
+        BluezDevice **devices;
         size_t n_devices;
         int fatal_error;
 };
@@ -165,19 +174,6 @@ static const char *const bluez_notify_path_table[_BLUEZ_NOTIFY_PATH_MAX] = {
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(bluez_notify_path, BluezNotifyPath);
-
-static const char *role_noun(DeviceRole r) {
-        switch (r) {
-        case DEVICE_ROLE_LEFT:
-                return "left insole";
-        case DEVICE_ROLE_RIGHT:
-                return "right insole";
-        case DEVICE_ROLE_FOOTPOD:
-                return "footpod";
-        default:
-                return "device";
-        }
-}
 
 static char *mfree_str(char *p) {
         free(p);
@@ -274,7 +270,7 @@ static void device_set_state(BluezDevice *d, BluezLinkState s) {
         d->state_since_usec = now_usec(c);
         d->stats.state = s;
         if (c->cb.on_link_state)
-                c->cb.on_link_state(c->userdata, d->wearer, d->role, s);
+                c->cb.on_link_state(c->userdata, d->userdata, s);
         client_update_discovery(c);
 }
 
@@ -337,7 +333,9 @@ static void client_fatal(BluezClient *c, int error) {
         if (c->fatal_error != 0)
                 return;
         c->fatal_error = error;
-        log_error_errno(error, "Bluetooth does not recover even after power-cycling the adapter, giving up: %m");
+        /* The one error line of this failure: the Manager only exits on it. */
+        log_error_errno(error, "Bluetooth does not recover even after power-cycling the adapter, giving up "
+                               "(%m); exiting so that systemd restarts the service.");
         if (c->cb.on_fatal)
                 c->cb.on_fatal(c->userdata, error);
 }
@@ -519,7 +517,7 @@ static void client_kick_connections(BluezClient *c) {
         if (!client_can_connect(c) || c->connecting)
                 return;
         for (size_t i = 0; i < c->n_devices; i++) {
-                BluezDevice *d = &c->devices[i];
+                BluezDevice *d = c->devices[i];
                 if (d->want_connect && d->state == BLUEZ_LINK_WAITING) {
                         device_try_connect(d);
                         if (c->connecting)
@@ -615,7 +613,6 @@ static void device_on_connected(BluezDevice *d) {
         d->stats.last_rx_usec = 0;
         d->stats.link_frames = 0;
         d->failed_unseen = false;
-        decoder_state_link_reset(&d->decoder_state);
         log_ctx(LOG_DEBUG, &d->ctx, "%s: connected", d->label);
         device_set_state(d, BLUEZ_LINK_RESOLVING);
         device_check_ready(d);
@@ -659,53 +656,16 @@ static void device_streaming(BluezDevice *d, BluezChar *stream);
 static void char_handle_value(BluezChar *ch, const uint8_t *data, size_t len, uint64_t rx_usec) {
         BluezDevice *d = ch->device;
         BluezClient *c = d->client;
-        DecodedRecord rec;
-        bool stream;
-        int r;
 
         if (!ch->dc)
                 return;
-        stream = ch->dc->role == DECODER_ROLE_STREAM;
-        if (stream) {
+        if (ch->dc->role == DECODER_ROLE_STREAM) {
                 d->stats.frames_received++;
                 d->stats.link_frames++;
                 d->stats.last_rx_usec = rx_usec;
         }
-
-        r = decoder_decode(ch->dc, &d->decoder_state, data, len, &rec);
-        decoder_stats_account(&d->decoder_stats, r, r >= 0 ? &rec : NULL);
-        if (r < 0) {
-                if (stream)
-                        d->stats.frames_rejected++;
-                log_ctx(LOG_DEBUG, &d->ctx, "%s: dropped a %zu-byte %s value: %s", d->label, len, ch->dc->name,
-                        strna(decode_result_to_string(r)));
-                return;
-        }
-        d->stats.frames_lost += decoded_record_lost_frames(&rec);
-
-        switch (rec.kind) {
-        case RECORD_BATTERY_LEVEL:
-                d->stats.has_battery = true;
-                d->stats.battery_percent = rec.battery.percent;
-                break;
-        case RECORD_OIP_STEP_COUNTER:
-        case RECORD_UKATON_STEPS: {
-                BluezStepState before = d->steps;
-                uint32_t steps = rec.kind == RECORD_OIP_STEP_COUNTER ? rec.oip_steps.steps : rec.ukaton_steps.steps;
-                uint32_t boot = rec.kind == RECORD_OIP_STEP_COUNTER ? rec.oip_steps.boot_id : 0;
-                uint32_t delta = bluez_steps_reconcile(&d->steps, steps, boot);
-
-                if (c->cb.on_step_counter_delta &&
-                    (delta > 0 || !before.valid || before.boot_id != d->steps.boot_id || before.steps != d->steps.steps))
-                        c->cb.on_step_counter_delta(c->userdata, d->wearer, d->role, delta, &d->steps);
-                break;
-        }
-        default:
-                break;
-        }
-
-        if (c->cb.on_record)
-                c->cb.on_record(c->userdata, d->wearer, d->role, &rec, rx_usec);
+        if (c->cb.on_value)
+                c->cb.on_value(c->userdata, d->userdata, ch->dc, data, len, rx_usec);
 }
 
 static void char_on_notification(void *userdata, const uint8_t *data, size_t len) {
@@ -853,16 +813,12 @@ static int char_read_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_
         return 0;
 }
 
-static void device_write_control(BluezDevice *d, BluezChar *ch, uint16_t rate_hz);
-
-/* The rate to ask for: the wearer's stream-rate, else the insole's own (OIP_RATE_PREFERRED). */
-static uint16_t device_stream_rate(BluezDevice *d) {
-        return (uint16_t) d->client->config->wearers[d->wearer].stream_rate_hz;
-}
+static void device_write_control(BluezDevice *d, BluezChar *ch);
 
 static int device_control_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         BluezDevice *d = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
+        uint8_t probe[BLUEZ_CONTROL_MAX];
         BluezChar *ch;
 
         d->control_slot = sd_bus_slot_unref(d->control_slot);
@@ -870,28 +826,30 @@ static int device_control_reply(sd_bus_message *m, void *userdata, sd_bus_error 
                 return 0;
         device_record_error(d, e, 0);
         log_ctx(LOG_DEBUG, &d->ctx, "%s: writing the control point failed: %s", d->label, e->name);
-        /* An insole that predates "its own rate" refuses rate 0 (ATT error 0x81): ask for the
-         * rate every insole knows. */
-        if (device_stream_rate(d) == OIP_RATE_PREFERRED && !d->legacy_rate && d->state == BLUEZ_LINK_STREAMING &&
-            e->message && strstr(e->message, "ATT error")) {
-                d->legacy_rate = true;
-                for (ch = d->chars; ch; ch = ch->next)
-                        if (ch->dc && ch->dc->record == RECORD_OIP_CONTROL_COMMAND)
-                                device_write_control(d, ch, OIP_LEGACY_RATE_HZ);
-        }
+        /* The device refused the command itself (an ATT error, not the link): the family may know
+         * another one to try (an older firmware's). */
+        if (d->state != BLUEZ_LINK_STREAMING || !e->message || !strstr(e->message, "ATT error"))
+                return 0;
+        for (ch = d->chars; ch; ch = ch->next)
+                if (ch->dc && ch->dc->start_command &&
+                    ch->dc->start_command(d->stream_rate_hz, d->start_attempt + 1, probe, sizeof(probe)) > 0) {
+                        d->start_attempt++;
+                        device_write_control(d, ch);
+                        break;
+                }
         return 0;
 }
 
-static void device_write_control(BluezDevice *d, BluezChar *ch, uint16_t rate_hz) {
+/* Writes the family's start command (attempt d->start_attempt) to the control characteristic. */
+static void device_write_control(BluezDevice *d, BluezChar *ch) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        OipControlCommand cmd = { .opcode = OIP_CP_START, .rate_hz = rate_hz };
-        uint8_t buf[8];
+        uint8_t buf[BLUEZ_CONTROL_MAX];
         int n, r;
 
-        if (!ch->dc || ch->dc->record != RECORD_OIP_CONTROL_COMMAND || d->control_slot)
+        if (!ch->dc || !ch->dc->start_command || d->control_slot)
                 return;
-        n = oip_control_command_encode(&cmd, buf, sizeof(buf));
-        if (n < 0)
+        n = ch->dc->start_command(d->stream_rate_hz, d->start_attempt, buf, sizeof(buf));
+        if (n <= 0)
                 return;
         r = new_call(d->client, ch->path, BLUEZ_CHARACTERISTIC_INTERFACE, "WriteValue", &m);
         if (r >= 0)
@@ -902,10 +860,8 @@ static void device_write_control(BluezDevice *d, BluezChar *ch, uint16_t rate_hz
                 r = sd_bus_call_async(d->client->bus, &d->control_slot, m, device_control_reply, d, CALL_TIMEOUT_USEC);
         if (r < 0)
                 log_ctx_errno(LOG_WARNING, &d->ctx, r, "%s: failed to write the control point: %m", d->label);
-        else if (rate_hz == OIP_RATE_PREFERRED)
-                log_ctx(LOG_DEBUG, &d->ctx, "%s: asking to stream at its own rate", d->label);
         else
-                log_ctx(LOG_DEBUG, &d->ctx, "%s: asking to stream at %u Hz", d->label, rate_hz);
+                log_ctx(LOG_DEBUG, &d->ctx, "%s: writing the start command (attempt %u)", d->label, d->start_attempt);
 }
 
 static void char_setup(BluezChar *ch) {
@@ -939,7 +895,7 @@ static void char_setup(BluezChar *ch) {
                 /* Written once the stream is subscribed, so no frame is sent before we listen. */
                 if (d->state == BLUEZ_LINK_STREAMING) {
                         ch->setup_started = true;
-                        device_write_control(d, ch, d->legacy_rate ? OIP_LEGACY_RATE_HZ : device_stream_rate(d));
+                        device_write_control(d, ch);
                 }
                 break;
 
@@ -1104,7 +1060,7 @@ static void client_select_adapter(BluezClient *c) {
 
 static void client_drop_adapter(BluezClient *c) {
         for (size_t i = 0; i < c->n_devices; i++)
-                device_detach(&c->devices[i]);
+                device_detach(c->devices[i]);
         c->adapter = NULL;
         c->connecting = NULL;
         c->power_slot = sd_bus_slot_unref(c->power_slot);
@@ -1189,15 +1145,15 @@ static void adapter_remove(BluezClient *c, const char *path) {
 
 static BluezDevice *client_find_device_by_path(BluezClient *c, const char *path) {
         for (size_t i = 0; i < c->n_devices; i++)
-                if (c->devices[i].path && streq(c->devices[i].path, path))
-                        return &c->devices[i];
+                if (c->devices[i]->path && streq(c->devices[i]->path, path))
+                        return c->devices[i];
         return NULL;
 }
 
 static BluezDevice *client_find_device_by_address(BluezClient *c, const BdAddr *a) {
         for (size_t i = 0; i < c->n_devices; i++)
-                if (memcmp(c->devices[i].address.b, a->b, 6) == 0)
-                        return &c->devices[i];
+                if (memcmp(c->devices[i]->address.b, a->b, 6) == 0)
+                        return c->devices[i];
         return NULL;
 }
 
@@ -1338,7 +1294,7 @@ static void client_maybe_report(BluezClient *c, const char *path, const BluezDev
         if (!c->config->auto_discovery || !c->cb.on_discovered)
                 return;
         /* BlueZ merges every client's discovery filter: check the advertised services ourselves. */
-        if (!p->has_uuids || !(p->uuid_oip || p->uuid_rsc || p->uuid_other_supported))
+        if (!p->has_uuids || !p->advertised)
                 return;
         if (!p->has_address || client_already_reported(c, path))
                 return;
@@ -1355,8 +1311,7 @@ static void client_maybe_report(BluezClient *c, const char *path, const BluezDev
                 (void) log_escape(p->name, p->name_len, disc.name_escaped, sizeof(disc.name_escaped));
         disc.has_rssi = p->has_rssi;
         disc.rssi = p->rssi;
-        disc.oip = p->uuid_oip;
-        disc.rsc = p->uuid_rsc;
+        disc.noun = p->advertised ? p->advertised->noun : NULL;
         log_debug("Discovered an unconfigured insole \"%s\" at %s", disc.name_escaped, disc.address);
         c->cb.on_discovered(c->userdata, &disc);
 }
@@ -1398,8 +1353,8 @@ static void device_object_remove(BluezClient *c, const char *path) {
 
 static BluezDevice *client_find_char_owner(BluezClient *c, const char *path) {
         for (size_t i = 0; i < c->n_devices; i++)
-                if (c->devices[i].path && bluez_path_is_below(path, c->devices[i].path))
-                        return &c->devices[i];
+                if (c->devices[i]->path && bluez_path_is_below(path, c->devices[i]->path))
+                        return c->devices[i];
         return NULL;
 }
 
@@ -1478,7 +1433,7 @@ static bool client_wants_discovery(BluezClient *c) {
         if (c->n_devices == 0)
                 return c->config->auto_discovery;
         for (size_t i = 0; i < c->n_devices; i++)
-                if (c->devices[i].state <= BLUEZ_LINK_WAITING)
+                if (c->devices[i]->state <= BLUEZ_LINK_WAITING)
                         return true;
         return false;
 }
@@ -1780,7 +1735,7 @@ static int on_managed_objects(sd_bus_message *m, void *userdata, sd_bus_error *r
 
         /* The devices attached during the snapshot may be connected already. */
         for (size_t i = 0; i < c->n_devices; i++) {
-                BluezDevice *d = &c->devices[i];
+                BluezDevice *d = c->devices[i];
                 if (d->path && d->connected && d->state == BLUEZ_LINK_WAITING)
                         device_on_connected(d);
         }
@@ -1883,7 +1838,7 @@ static int client_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         uint64_t now = now_usec(c);
 
         for (size_t i = 0; i < c->n_devices; i++) {
-                BluezDevice *d = &c->devices[i];
+                BluezDevice *d = c->devices[i];
 
                 if (d->state == BLUEZ_LINK_DISCONNECTING) {
                         /* Disconnect() answered but Connected never dropped: stop waiting. */
@@ -1939,7 +1894,6 @@ static uint64_t client_notify_coalesce(void *userdata) {
 int bluez_client_new(sd_event *event, sd_bus *bus, const Config *config, const BluezClientCallbacks *cb,
                      void *userdata, BluezClient **ret) {
         _cleanup_(bluez_client_freep) BluezClient *c = NULL;
-        size_t n = 0;
         int k;
 
         if (!event || !bus || !config || !ret)
@@ -1960,33 +1914,6 @@ int bluez_client_new(sd_event *event, sd_bus *bus, const Config *config, const B
                 return k;
         bluez_adapter_health_init(&c->health, config->adapter_reset_after, config->exit_after);
 
-        for (size_t w = 0; w < config->n_wearers; w++)
-                for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++)
-                        if (config->wearers[w].has_device[r])
-                                n++;
-        if (n > 0) {
-                c->devices = calloc(n, sizeof(BluezDevice));
-                if (!c->devices)
-                        return -ENOMEM;
-        }
-        for (size_t w = 0; w < config->n_wearers; w++)
-                for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++) {
-                        BluezDevice *d;
-
-                        if (!config->wearers[w].has_device[r])
-                                continue;
-                        d = &c->devices[c->n_devices++];
-                        d->client = c;
-                        d->wearer = w;
-                        d->role = r;
-                        d->address = config->wearers[w].device[r];
-                        (void) snprintf(d->label, sizeof(d->label), "%s of %s", role_noun(r), config->wearers[w].name);
-                        d->ctx = (LogContext) { .wearer = config->wearers[w].name, .device = role_noun(r) };
-                        d->state = BLUEZ_LINK_ABSENT;
-                        backoff_init(&d->backoff, config->backoff_initial_usec, config->backoff_max_usec);
-                        decoder_state_reset(&d->decoder_state);
-                }
-
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -1996,13 +1923,14 @@ BluezClient *bluez_client_free(BluezClient *c) {
                 return NULL;
 
         for (size_t i = 0; i < c->n_devices; i++) {
-                BluezDevice *d = &c->devices[i];
+                BluezDevice *d = c->devices[i];
                 device_link_teardown(d);
                 device_free_chars(d);
                 d->timer = sd_event_source_disable_unref(d->timer);
                 d->connect_slot = sd_bus_slot_unref(d->connect_slot);
                 d->disconnect_slot = sd_bus_slot_unref(d->disconnect_slot);
                 free(d->path);
+                free(d);
         }
         free(c->devices);
         c->drain = notify_drain_free(c->drain);
@@ -2087,43 +2015,40 @@ int bluez_client_start(BluezClient *c) {
         return 0;
 }
 
-static BluezDevice *client_device(BluezClient *c, size_t wearer, DeviceRole role) {
-        if (!c)
-                return NULL;
-        for (size_t i = 0; i < c->n_devices; i++)
-                if (c->devices[i].wearer == wearer && c->devices[i].role == role)
-                        return &c->devices[i];
-        return NULL;
+int bluez_client_add_device(BluezClient *c, const BluezDeviceSetup *setup, void *userdata, BluezDevice **ret) {
+        BluezDevice **devices, *d;
+
+        if (!c || !setup || !setup->label)
+                return -EINVAL;
+        devices = reallocarray(c->devices, c->n_devices + 1, sizeof(*devices));
+        if (!devices)
+                return -ENOMEM;
+        c->devices = devices;
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        d->client = c;
+        d->userdata = userdata;
+        d->address = setup->address;
+        (void) snprintf(d->label, sizeof(d->label), "%s", setup->label);
+        d->ctx = setup->log;
+        d->stream_rate_hz = setup->stream_rate_hz;
+        d->state = BLUEZ_LINK_ABSENT;
+        backoff_init(&d->backoff, c->config->backoff_initial_usec, c->config->backoff_max_usec);
+        c->devices[c->n_devices++] = d;
+        if (ret)
+                *ret = d;
+        return 0;
 }
 
-int bluez_client_get_link_stats(BluezClient *c, size_t wearer, DeviceRole role, BluezLinkStats *ret) {
-        BluezDevice *d = client_device(c, wearer, role);
-
-        if (!d || !ret)
+int bluez_client_get_link_stats(BluezClient *c, BluezDevice *d, BluezLinkStats *ret) {
+        if (!c || !d || !ret)
                 return -ENOENT;
         *ret = d->stats;
         ret->link_uptime_usec = d->stats.link_up_usec > 0 ? now_usec(c) - d->stats.link_up_usec : 0;
         ret->notifications_per_s = d->state == BLUEZ_LINK_STREAMING
                                            ? bluez_link_rate(d->stats.link_frames, d->streaming_since_usec, now_usec(c))
                                            : 0;
-        return 0;
-}
-
-int bluez_client_get_step_state(BluezClient *c, size_t wearer, DeviceRole role, BluezStepState *ret) {
-        BluezDevice *d = client_device(c, wearer, role);
-
-        if (!d || !ret)
-                return -ENOENT;
-        *ret = d->steps;
-        return 0;
-}
-
-int bluez_client_set_step_state(BluezClient *c, size_t wearer, DeviceRole role, const BluezStepState *state) {
-        BluezDevice *d = client_device(c, wearer, role);
-
-        if (!d || !state)
-                return -ENOENT;
-        d->steps = *state;
         return 0;
 }
 
@@ -2140,7 +2065,7 @@ void bluez_client_config_changed(BluezClient *c) {
 
         bluez_adapter_health_set_limits(&c->health, c->config->adapter_reset_after, c->config->exit_after);
         for (size_t i = 0; i < c->n_devices; i++) {
-                BluezDevice *d = &c->devices[i];
+                BluezDevice *d = c->devices[i];
                 uint64_t when = 0;
                 int enabled = SD_EVENT_OFF;
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "decoder-records.h"
 #include "decoder.h"
 #include "hex.h"
 #include "json.h"

@@ -196,16 +196,16 @@ static const struct {
         [LINK_CONNECT_FAILURES] = { P "insole_connect_failures_total", PROM_COUNTER, "Connection attempts that did not reach streaming." },
 };
 
-static double link_value(LinkField f, const BluezLinkStats *ls, int battery) {
+static double link_value(LinkField f, const BluezLinkStats *ls, const WearerDevice *dev) {
         switch (f) {
-        case LINK_BATTERY: return battery >= 0 ? battery / 100.0 : NAN;
+        case LINK_BATTERY: return dev->battery_percent >= 0 ? dev->battery_percent / 100.0 : NAN;
         case LINK_RSSI: return ls->has_rssi ? ls->rssi : NAN;
         case LINK_CONNECTED: return ls->connected;
         case LINK_STREAMING: return ls->state == BLUEZ_LINK_STREAMING;
         case LINK_UP: return (double) ls->link_uptime_usec / 1e6;
         case LINK_NOTIFICATIONS: return (double) ls->frames_received;
-        case LINK_LOST: return (double) ls->frames_lost;
-        case LINK_DECODE_ERRORS: return (double) ls->frames_rejected;
+        case LINK_LOST: return (double) dev->decoder_stats.lost_frames;
+        case LINK_DECODE_ERRORS: return (double) decoder_stats_rejected(&dev->decoder_stats);
         case LINK_RECONNECTS: return (double) ls->reconnects;
         case LINK_CONNECT_FAILURES: return (double) ls->connect_failures;
         default: return NAN;
@@ -219,7 +219,7 @@ static void collect_insoles(const GatewayMetricsSources *src, PromWriter *w) {
         for (size_t i = 0; i < src->n_wearers; i++)
                 for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
                         have[i][d] = src->wearers[i]->config->has_device[d] && src->bluez &&
-                                     bluez_client_get_link_stats(src->bluez, i, d, &stats[i][d]) >= 0;
+                                     bluez_client_get_link_stats(src->bluez, src->wearers[i]->devices[d].link, &stats[i][d]) >= 0;
 
         for (LinkField f = 0; f < _LINK_FIELD_MAX; f++) {
                 prom_family(w, link_families[f].name, link_families[f].type, link_families[f].help);
@@ -229,7 +229,7 @@ static void collect_insoles(const GatewayMetricsSources *src, PromWriter *w) {
                                                  .wearer = src->wearers[i]->config->name,
                                                  .foot = device_role_to_string(d) };
                                 if (have[i][d])
-                                        prom_sample(w, &l, link_value(f, &stats[i][d], src->last_battery[i][d]));
+                                        prom_sample(w, &l, link_value(f, &stats[i][d], &src->wearers[i]->devices[d]));
                         }
         }
 }

@@ -18,7 +18,6 @@ typedef struct GatewayMetricsSources {
         size_t n_wearers;
         BluezClient *bluez;                      /* may be NULL before start */
         const MqttClient *mqtt;
-        const int (*last_battery)[_DEVICE_ROLE_MAX]; /* per wearer, -1 = unknown */
         uint64_t now_usec;                       /* CLOCK_MONOTONIC */
         uint64_t start_usec;
         uint64_t notifications;

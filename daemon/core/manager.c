@@ -30,18 +30,6 @@
 #define LINK_CHANGE_INTERVAL_USEC (5 * USEC_PER_SEC)
 #define RSSI_BUCKET_DB 10
 
-/* What a published `link` said, to tell when it is worth another message. */
-typedef struct LinkReport {
-        bool published;
-        bool connected;
-        bool refused;
-        bool has_rssi;
-        int rssi_bucket;
-        uint64_t errors;             /* decode errors + lost frames + connection failures */
-        uint64_t reconnects;
-        unsigned info_generation;
-        uint64_t published_usec;
-} LinkReport;
 
 struct Manager {
         Config config;
@@ -55,11 +43,6 @@ struct Manager {
 
         Wearer *wearers[CONFIG_MAX_WEARERS];
         size_t n_wearers;
-        uint64_t published_steps[CONFIG_MAX_WEARERS];
-        bool steps_published[CONFIG_MAX_WEARERS];
-        int last_battery[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
-        RawPacer raw_pacer[CONFIG_MAX_WEARERS][_FOOT_SIDE_MAX];
-        uint64_t steps_known_usec[CONFIG_MAX_WEARERS]; /* wall clock: our count last known right */
         uint64_t remote_refused;                       /* step counts from the broker we did not believe */
         uint64_t remote_refused_logged_usec;
         bool seqs_unsure;                              /* we may have published past the state we loaded */
@@ -83,11 +66,6 @@ struct Manager {
         uint64_t notifications_at_health;
         uint64_t health_usec;
 
-        struct CommandCtx {
-                Manager *manager;
-                size_t wearer;
-        } command_ctx[CONFIG_MAX_WEARERS];
-        struct AvailabilityCtx *availability_ctx;
 
         /* The loop runs until quit is set; MQTT still needs the loop to flush after that. */
         bool quit;
@@ -95,9 +73,7 @@ struct Manager {
 
         /* Device Information of every configured device, pointing into the wearers' copies */
         MqttDeviceInfo device_info[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
-        unsigned info_generation[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
         bool device_info_changed;
-        LinkReport link_report[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
         bool adapter_published;      /* bridge/<id>/info went out with this adapter state */
         BluezAdapterInfo adapter;
         bool have_adapter;
@@ -174,23 +150,23 @@ static void manager_save_state(Manager *m) {
                 ws->steps_total = w->steps_total;
                 ws->distance_total_dm = w->distance_total_dm;
                 ws->has_footpod_total = wearer_get_footpod_total(w, &ws->footpod_total_dm);
-                ws->steps_today = coach_today(w->coach)->steps;
-                (void) local_date_to_string(coach_today(w->coach)->date, ws->day, sizeof(ws->day));
+                ws->steps_today = wearer_today(w)->steps;
+                (void) local_date_to_string(wearer_today(w)->date, ws->day, sizeof(ws->day));
                 ws->activity = w->activity;
                 for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
-                        BluezStepState st;
-                        if (m->bluez && bluez_client_get_step_state(m->bluez, i, d, &st) >= 0 && st.valid) {
+                        const DeviceStepState *st = &w->devices[d].steps;
+                        if (w->config->has_device[d] && st->valid) {
                                 ws->has_device_steps[d] = true;
-                                ws->device_steps[d] = st.steps;
-                                ws->device_boot_id[d] = st.boot_id;
+                                ws->device_steps[d] = st->steps;
+                                ws->device_boot_id[d] = st->boot_id;
                         }
-                        ws->battery_percent[d] = m->last_battery[i][d];
+                        ws->battery_percent[d] = w->devices[d].battery_percent;
                         for (StateDeviceInfo k = 0; k < _STATE_DEVICE_INFO_MAX; k++)
                                 (void) snprintf(ws->device_info[d][k], sizeof(ws->device_info[d][k]), "%s",
                                                 device_info_text(&w->device_info[d], k));
                 }
                 json_writer_init_dynamic(&json);
-                if (coach_save(w->coach, &now, &json) >= 0) {
+                if (wearer_save_day(w, &now, &json) >= 0) {
                         char *s = NULL;
                         if (json_writer_steal(&json, &s, NULL) >= 0) {
                                 free(ws->coach_json);
@@ -247,15 +223,15 @@ static int manager_restore_state(Manager *m) {
                         continue;
                 w->steps_total = ws->steps_total;
                 wearer_restore_footpod(w, ws->distance_total_dm, ws->has_footpod_total, ws->footpod_total_dm);
-                m->steps_known_usec[i] = m->state.saved_usec;
+                w->steps_known_usec = m->state.saved_usec;
                 if (ws->coach_json) {
                         JsonParseError error = {};
-                        r = coach_restore(w->coach, &now, ws->coach_json, strlen(ws->coach_json), &error);
+                        r = wearer_restore_day(w, &now, ws->coach_json, strlen(ws->coach_json), &error);
                         if (r < 0)
                                 log_ctx(LOG_WARNING, &w->log, "Ignoring the saved day counters: %s", error.message);
                 }
                 for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
-                        m->last_battery[i][d] = ws->battery_percent[d];
+                        w->devices[d].battery_percent = ws->battery_percent[d];
                         /* what the device said last time, until it is read again */
                         for (StateDeviceInfo k = 0; k < _STATE_DEVICE_INFO_MAX; k++) {
                                 DeviceInfoString s = { .field = state_device_info_fields[k] };
@@ -266,14 +242,12 @@ static int manager_restore_state(Manager *m) {
                                 s.len = (uint8_t) n;
                                 (void) wearer_set_device_info(w, d, &s);
                         }
-                        if (ws->has_device_steps[d] && m->bluez) {
-                                BluezStepState st = {
+                        if (ws->has_device_steps[d])
+                                w->devices[d].steps = (DeviceStepState) {
                                         .valid = true,
                                         .boot_id = (uint32_t) ws->device_boot_id[d],
                                         .steps = (uint32_t) ws->device_steps[d],
                                 };
-                                (void) bluez_client_set_step_state(m->bluez, i, d, &st);
-                        }
                 }
         }
         log_info("Restored the saved state of %zu wearer(s).", m->state.n_wearers);
@@ -321,23 +295,23 @@ static int publish_online(Manager *m, Wearer *w, DeviceRole role, bool online) {
  * another gateway's count (the wearer is in another room) must not echo it back. */
 static void publish_steps(Manager *m, size_t i, const CoachClock *now) {
         Wearer *w = m->wearers[i];
-        const DayCounters *today = coach_today(w->coach);
+        const DayCounters *today = wearer_today(w);
         MqttSteps s = { .steps_today = today->steps, .steps_total = w->steps_total, .gateway = m->config.gateway_id };
 
-        if (!w->steps_counted_here || (m->steps_published[i] && m->published_steps[i] == w->steps_total))
+        if (!w->steps_counted_here || (w->steps_published && w->published_steps == w->steps_total))
                 return;
         if (today->date == 0)
                 (void) snprintf(s.day, sizeof(s.day), "unknown");
         else
                 (void) local_date_to_string(today->date, s.day, sizeof(s.day));
         for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
-                BluezStepState st;
-                if (w->config->has_device[d] && bluez_client_get_step_state(m->bluez, i, d, &st) >= 0 && st.valid)
-                        s.device[d] = (MqttDeviceSteps) { .valid = true, .boot_id = st.boot_id, .steps = st.steps };
+                const DeviceStepState *st = &w->devices[d].steps;
+                if (w->config->has_device[d] && st->valid)
+                        s.device[d] = (MqttDeviceSteps) { .valid = true, .boot_id = st->boot_id, .steps = st->steps };
         }
         if (publish_json(m, w, mqtt_payload_steps(message_begin(m, MQTT_MESSAGE_STEPS, w, now->wall_usec), &s)) >= 0) {
-                m->published_steps[i] = w->steps_total;
-                m->steps_published[i] = true;
+                w->published_steps = w->steps_total;
+                w->steps_published = true;
                 w->steps_counted_here = false;
         }
 }
@@ -356,7 +330,7 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
                                                                 change.state, change.previous,
                                                                 change.previous_duration_usec));
         }
-        while (coach_take_event(w->coach, &event)) {
+        while (wearer_take_reminder_event(w, &event)) {
                 switch (event.type) {
                 case REMINDER_EVENT_STATE:
                         state_changed = true;
@@ -384,8 +358,8 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
                 }
         }
         if (state_changed)
-                publish_json(m, w, coach_state_to_json(w->coach, now, message_begin(m, MQTT_MESSAGE_REMINDER_STATE, w,
-                                                                                        now->wall_usec)));
+                publish_json(m, w, wearer_reminder_state_json(w, now, message_begin(m, MQTT_MESSAGE_REMINDER_STATE, w,
+                                                                                     now->wall_usec)));
         while (wearer_take_summary(w, now, &summary)) {
                 gait_alerts_end_day(m->alerts, i, &summary);
                 publish_json(m, w, day_summary_event_to_json(&summary, message_begin(m, MQTT_MESSAGE_DAILY, w,
@@ -428,23 +402,6 @@ static void manager_update_status(Manager *m) {
 
 /* ---- device information, link and bridge states on change ---------------------------------- */
 
-static void on_device_info(Manager *m, size_t i, DeviceRole role, const DeviceInfoString *s) {
-        Wearer *w = m->wearers[i];
-        int r;
-
-        r = wearer_set_device_info(w, role, s);
-        if (r < 0) {
-                m->device_info_rejected++;
-                log_ctx(LOG_WARNING, &w->log, "%s: ignoring its %s, which is not printable text.", w->device_names[role],
-                        device_info_field_to_string(s->field));
-                return;
-        }
-        if (r == 0)
-                return;
-        m->info_generation[i][role]++;
-        m->device_info_changed = true; /* the tick republishes discovery, bridge info and link */
-}
-
 static void device_info_init(Manager *m) {
         for (size_t i = 0; i < m->n_wearers; i++)
                 for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
@@ -460,15 +417,17 @@ static void device_info_init(Manager *m) {
 
 /* The link payload of one device; false when BlueZ has no such device. */
 static bool link_stats(Manager *m, size_t i, DeviceRole d, BluezLinkStats *ls, MqttLinkStats *ret) {
-        if (!m->bluez || bluez_client_get_link_stats(m->bluez, i, d, ls) < 0)
+        const WearerDevice *dev = &m->wearers[i]->devices[d];
+
+        if (!m->bluez || bluez_client_get_link_stats(m->bluez, dev->link, ls) < 0)
                 return false;
         *ret = (MqttLinkStats) {
                 .connected = ls->connected,
                 .refused = ls->refused,
                 .has_rssi = ls->has_rssi,
                 .rssi_dbm = ls->rssi,
-                .lost_frames = ls->frames_lost,
-                .decode_errors = ls->frames_rejected,
+                .lost_frames = dev->decoder_stats.lost_frames,
+                .decode_errors = decoder_stats_rejected(&dev->decoder_stats),
                 .reconnects = ls->reconnects,
                 .connected_usec = ls->link_uptime_usec,
                 .notifications_per_s = ls->notifications_per_s,
@@ -477,22 +436,24 @@ static bool link_stats(Manager *m, size_t i, DeviceRole d, BluezLinkStats *ls, M
         return true;
 }
 
-static LinkReport link_report_of(Manager *m, size_t i, DeviceRole d, const BluezLinkStats *ls) {
-        return (LinkReport) {
+static WearerLinkReport link_report_of(Manager *m, size_t i, DeviceRole d, const BluezLinkStats *ls) {
+        const WearerDevice *dev = &m->wearers[i]->devices[d];
+
+        return (WearerLinkReport) {
                 .connected = ls->connected,
                 .refused = ls->refused,
                 .has_rssi = ls->has_rssi,
                 /* floor division, so that -59 and -51 share a bucket and -60 does not */
                 .rssi_bucket = ls->has_rssi ? (ls->rssi - (ls->rssi < 0 ? RSSI_BUCKET_DB - 1 : 0)) / RSSI_BUCKET_DB : 0,
-                .errors = ls->frames_rejected + ls->frames_lost + ls->connect_failures,
+                .errors = decoder_stats_rejected(&dev->decoder_stats) + dev->decoder_stats.lost_frames + ls->connect_failures,
                 .reconnects = ls->reconnects,
-                .info_generation = m->info_generation[i][d],
+                .info_generation = dev->info_generation,
         };
 }
 
 static void publish_link(Manager *m, size_t i, DeviceRole d, const BluezLinkStats *ls, const MqttLinkStats *l,
                          uint64_t mono, uint64_t wall) {
-        LinkReport *rep = &m->link_report[i][d];
+        WearerLinkReport *rep = &m->wearers[i]->devices[d].link_report;
 
         if (publish_json(m, m->wearers[i],
                          mqtt_payload_link(json_begin(m, MQTT_MESSAGE_LINK, m->wearers[i], d, wall), d, l)) < 0)
@@ -507,10 +468,10 @@ static void publish_link(Manager *m, size_t i, DeviceRole d, const BluezLinkStat
 static void publish_link_changes(Manager *m, uint64_t mono, uint64_t wall) {
         for (size_t i = 0; i < m->n_wearers; i++)
                 for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
-                        const LinkReport *last = &m->link_report[i][d];
+                        const WearerLinkReport *last = &m->wearers[i]->devices[d].link_report;
                         BluezLinkStats ls;
                         MqttLinkStats l;
-                        LinkReport now;
+                        WearerLinkReport now;
 
                         if (!m->wearers[i]->config->has_device[d] || !link_stats(m, i, d, &ls, &l))
                                 continue;
@@ -563,89 +524,61 @@ static void publish_bridge_changes(Manager *m, uint64_t wall) {
 
 /* ---- BlueZ callbacks ----------------------------------------------------------------------- */
 
-static void on_bluez_record(void *userdata, size_t wearer, DeviceRole role, const DecodedRecord *rec, uint64_t rx_usec) {
+static void on_bluez_value(void *userdata, void *device_userdata, const DecoderCharacteristic *c, const uint8_t *data,
+                           size_t len, uint64_t rx_usec) {
         Manager *m = userdata;
-        Wearer *w;
-        CoachClock now;
+        WearerDevice *dev = device_userdata;
+        Wearer *w = dev->wearer;
+        DeviceRole role = dev->role;
+        CoachClock now = coach_clock(m);
+        int changes;
 
-        if (wearer >= m->n_wearers)
-                return;
-        w = m->wearers[wearer];
-        now = coach_clock(m);
         now.mono_usec = rx_usec;
-
-        switch (rec->kind) {
-        case RECORD_BATTERY_LEVEL:
-                if (m->last_battery[wearer][role] != rec->battery.percent) {
-                        m->last_battery[wearer][role] = rec->battery.percent;
-                        (void) publish_json(m, w, mqtt_payload_battery(json_begin(m, MQTT_MESSAGE_BATTERY, w, role,
-                                                                                  now.wall_usec),
-                                                                       role, rec->battery.percent));
-                }
+        changes = wearer_on_value(dev, c, data, len, &now);
+        if (changes < 0)
+                return; /* malformed: counted in the device's decoder stats, logged at debug */
+        if (changes & WEARER_VALUE_BATTERY)
+                (void) publish_json(m, w, mqtt_payload_battery(json_begin(m, MQTT_MESSAGE_BATTERY, w, role, now.wall_usec),
+                                                               role, (uint8_t) dev->battery_percent));
+        if (changes & WEARER_VALUE_INFO_REJECTED)
+                m->device_info_rejected++;
+        if (changes & WEARER_VALUE_INFO)
+                m->device_info_changed = true; /* the tick republishes discovery, bridge info and link */
+        if (!(changes & WEARER_VALUE_STREAM))
                 return;
-        case RECORD_DEVICE_INFO_STRING:
-                /* Device-provided text: escaped by the decoder's bounds, logged at debug only. */
-                if (log_get_max_level() >= LOG_DEBUG) {
-                        char esc[DEVICE_INFO_STRING_MAX * 4 + 1];
-                        log_ctx(LOG_DEBUG, &w->log, "%s: %s = \"%s\"", w->device_names[role],
-                                device_info_field_to_string(rec->device_info.field),
-                                log_escape(rec->device_info.value, rec->device_info.len, esc, sizeof(esc)));
-                }
-                on_device_info(m, wearer, role, &rec->device_info);
-                return;
-        case RECORD_OIP_PRESSURE_FRAME:
-        case RECORD_ORPHE_FRAME:
-        case RECORD_RSC_MEASUREMENT:
-                m->notifications++;
-                break;
-        default:
-                break;
-        }
-
-        wearer_on_record(w, role, rec, &now);
+        m->notifications++;
 
         if (m->config.raw_stream && m->config.raw_rate_hz > 0 && role != DEVICE_ROLE_FOOTPOD) {
                 FootSide side = role == DEVICE_ROLE_LEFT ? FOOT_LEFT : FOOT_RIGHT;
                 /* Paced by the samples' own times: arrival times come in bursts (connection events). */
-                if (w->have_latest[side] &&
-                    raw_pacer_take(&m->raw_pacer[wearer][side], w->latest[side].t_us, m->config.raw_rate_hz))
+                if (w->have_latest[side] && raw_pacer_take(&dev->raw_pacer, w->latest[side].t_us, m->config.raw_rate_hz))
                         (void) publish_json(m, w, mqtt_payload_pressure(json_begin(m, MQTT_MESSAGE_PRESSURE, w, role,
                                                                                    now.wall_usec),
                                                                         &w->latest[side], w->layout[side].unit));
         }
 }
 
-static void on_bluez_link_state(void *userdata, size_t wearer, DeviceRole role, BluezLinkState state) {
+static void on_bluez_link_state(void *userdata, void *device_userdata, BluezLinkState state) {
         Manager *m = userdata;
-        Wearer *w;
+        WearerDevice *dev = device_userdata;
+        Wearer *w = dev->wearer;
         CoachClock now;
         bool streaming = state == BLUEZ_LINK_STREAMING;
 
-        if (wearer >= m->n_wearers)
-                return;
-        w = m->wearers[wearer];
-        if (w->streaming[role] == streaming)
+        if (state == BLUEZ_LINK_RESOLVING)
+                wearer_device_link_reset(dev); /* connected again: a new link's frames follow */
+        if (w->streaming[dev->role] == streaming)
                 return;
         now = coach_clock(m);
         /* The BlueZ client logged the transition; here it only changes what we publish. */
-        wearer_on_streaming(w, role, streaming, &now);
-        publish_availability(m, wearer, role, streaming);
+        wearer_on_streaming(w, dev->role, streaming, &now);
+        publish_availability(m, w->index, dev->role, streaming);
         manager_update_status(m);
-}
-
-static void on_bluez_steps(void *userdata, size_t wearer, DeviceRole role, uint32_t delta, const BluezStepState *state) {
-        Manager *m = userdata;
-        CoachClock now;
-
-        if (wearer >= m->n_wearers)
-                return;
-        now = coach_clock(m);
-        wearer_on_device_steps(m->wearers[wearer], role, delta, &now);
 }
 
 static void on_bluez_discovered(void *userdata, const BluezDiscovery *d) {
         log_info("Found an unconfigured %s device named \"%s\" (add its address to a [wearer] section to use it).",
-                 d->oip ? "Open Insole Profile" : d->rsc ? "footpod (RSC)" : "insole", d->name_escaped);
+                 d->noun ?: "insole", d->name_escaped);
         log_debug("Its address is %s.", d->address);
 }
 
@@ -659,18 +592,41 @@ static void on_bluez_service(void *userdata, bool available) {
 static void on_bluez_fatal(void *userdata, int error) {
         Manager *m = userdata;
 
-        log_error_errno(error, "Bluetooth does not recover (%m); exiting so that systemd restarts the service.");
+        /* The BlueZ client said why, once, at error level. */
         manager_quit(m, error);
 }
 
 static const BluezClientCallbacks bluez_callbacks = {
-        .on_record = on_bluez_record,
+        .on_value = on_bluez_value,
         .on_link_state = on_bluez_link_state,
-        .on_step_counter_delta = on_bluez_steps,
         .on_discovered = on_bluez_discovered,
         .on_service = on_bluez_service,
         .on_fatal = on_bluez_fatal,
 };
+
+/* Every configured device of every wearer, with its WearerDevice as the BlueZ client's userdata. */
+static int manager_add_devices(Manager *m) {
+        for (size_t i = 0; i < m->n_wearers; i++)
+                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
+                        Wearer *w = m->wearers[i];
+                        char label[CONFIG_NAME_MAX + 32];
+                        BluezDeviceSetup setup = {
+                                .address = w->config->device[d],
+                                .label = label,
+                                .log = { .wearer = w->config->name, .device = wearer_device_noun(d) },
+                                .stream_rate_hz = (uint16_t) w->config->stream_rate_hz,
+                        };
+                        int r;
+
+                        if (!w->config->has_device[d])
+                                continue;
+                        (void) snprintf(label, sizeof(label), "%s of %s", wearer_device_noun(d), w->config->name);
+                        r = bluez_client_add_device(m->bluez, &setup, &w->devices[d], &w->devices[d].link);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
 
 /* The system bus itself went away (dbus-daemon restarted or crashed). Every BlueZ object, match
  * and acquired fd went with it, and a bus restart breaks every client, so we do not limp on
@@ -700,17 +656,17 @@ static void on_mqtt_connection(MqttClient *c, bool connected, int error, void *u
 
 static void on_reminder_command(MqttClient *c, const char *topic, const void *payload, size_t len, bool retained,
                                 void *userdata) {
-        struct CommandCtx *ctx = userdata;
-        Manager *m = ctx->manager;
+        Wearer *w = userdata;
+        Manager *m = w->manager;
         CoachClock now;
 
         /* A retained command would replay an old snooze at every start. */
-        if (retained || ctx->wearer >= m->n_wearers)
+        if (retained)
                 return;
         now = coach_clock(m);
         /* A bad command becomes an error event; it never changes the state. */
-        (void) coach_command(m->wearers[ctx->wearer]->coach, &now, payload, len);
-        drain_wearer(m, ctx->wearer, &now);
+        (void) wearer_reminder_command(w, &now, payload, len);
+        drain_wearer(m, w->index, &now);
 }
 
 /* Another gateway's count for a wearer we do not hold right now (or our own retained message
@@ -731,16 +687,12 @@ static void refuse_remote_steps(Manager *m, Wearer *w, const char *why) {
 
 static void on_steps_message(MqttClient *c, const char *topic, const void *payload, size_t len, bool retained,
                              void *userdata) {
-        struct CommandCtx *ctx = userdata;
-        Manager *m = ctx->manager;
-        Wearer *w;
+        Wearer *w = userdata;
+        Manager *m = w->manager;
         RemoteSteps rs;
         char our_day[11];
         CoachClock now;
 
-        if (ctx->wearer >= m->n_wearers)
-                return;
-        w = m->wearers[ctx->wearer];
         if (wearer_any_streaming(w))
                 return; /* we are the source of this wearer's counts */
         if (remote_steps_parse(payload, len, &rs) < 0) {
@@ -754,21 +706,21 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
                 refuse_remote_steps(m, w, "from a gateway not in trusted-gateways");
                 return;
         }
-        (void) local_date_to_string(coach_today(w->coach)->date, our_day, sizeof(our_day));
+        (void) local_date_to_string(wearer_today(w)->date, our_day, sizeof(our_day));
         if ((streq(rs.day, our_day) &&
-             !remote_steps_plausible(coach_today(w->coach)->steps, rs.steps_today, m->steps_known_usec[ctx->wearer],
+             !remote_steps_plausible(wearer_today(w)->steps, rs.steps_today, w->steps_known_usec,
                                      now.wall_usec, REMOTE_STEPS_DAY_MAX)) ||
-            !remote_steps_plausible(w->steps_total, rs.steps_total, m->steps_known_usec[ctx->wearer], now.wall_usec,
+            !remote_steps_plausible(w->steps_total, rs.steps_total, w->steps_known_usec, now.wall_usec,
                                     REMOTE_STEPS_LIFETIME_MAX)) {
                 refuse_remote_steps(m, w, "it grew faster than anyone walks");
                 return;
         }
-        m->steps_known_usec[ctx->wearer] = now.wall_usec;
-        if (streq(rs.day, our_day) && rs.steps_today > coach_today(w->coach)->steps) {
+        w->steps_known_usec = now.wall_usec;
+        if (streq(rs.day, our_day) && rs.steps_today > wearer_today(w)->steps) {
                 log_ctx(LOG_DEBUG, &w->log, "Taking over today's count from %s: %" PRIu64 " steps.",
                         rs.gateway[0] ? rs.gateway : "the broker", rs.steps_today);
                 /* Counted elsewhere: today's total, not movement that answers a reminder here. */
-                coach_add_day_steps(w->coach, &now, rs.steps_today - coach_today(w->coach)->steps);
+                wearer_add_day_steps(w, &now, rs.steps_today - wearer_today(w)->steps);
         }
         if (rs.steps_total > w->steps_total)
                 w->steps_total = rs.steps_total;
@@ -776,46 +728,48 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
          * held the insoles after us. */
         if (streq(rs.gateway, m->config.gateway_id) && !(m->seqs_unsure && !m->publishing))
                 return;
-        for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
-                BluezStepState ours;
-                if (!w->config->has_device[d] || bluez_client_get_step_state(m->bluez, ctx->wearer, d, &ours) < 0)
-                        continue;
-                if (remote_device_state_is_newer(&ours, &rs.device[d])) {
-                        BluezStepState st = { .valid = true, .boot_id = rs.device[d].boot_id, .steps = rs.device[d].steps };
-                        (void) bluez_client_set_step_state(m->bluez, ctx->wearer, d, &st);
-                }
-        }
+        for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
+                if (w->config->has_device[d] && remote_device_state_is_newer(&w->devices[d].steps, &rs.device[d]))
+                        w->devices[d].steps = (DeviceStepState) {
+                                .valid = true,
+                                .boot_id = rs.device[d].boot_id,
+                                .steps = rs.device[d].steps,
+                        };
 }
 
 /* A retained "online" that this gateway published in an earlier life (it crashed or lost power)
  * is withdrawn; another gateway's claim is left alone. */
-typedef struct AvailabilityCtx {
-        Manager *manager;
-        size_t wearer;
-        DeviceRole role; /* _DEVICE_ROLE_INVALID: the wearer's */
-} AvailabilityCtx;
-
-static void on_availability_message(MqttClient *c, const char *topic, const void *payload, size_t len, bool retained,
-                                    void *userdata) {
+static void withdraw_stale_availability(Wearer *w, DeviceRole role, const void *payload, size_t len) {
         static const JsonParseLimits limits = { .max_size = 512, .max_depth = 2, .max_values = 8 };
         _cleanup_(json_document_freep) JsonDocument *doc = NULL;
-        AvailabilityCtx *ctx = userdata;
-        Manager *m = ctx->manager;
+        Manager *m = w->manager;
         const char *state, *gateway;
-        Wearer *w;
         bool ours_online;
 
-        if (ctx->wearer >= m->n_wearers || json_parse(payload, len, &limits, &doc, NULL) < 0)
+        if (json_parse(payload, len, &limits, &doc, NULL) < 0)
                 return;
-        w = m->wearers[ctx->wearer];
         if (json_value_get_string(json_value_member(json_document_root(doc), "state"), &state, NULL) < 0 ||
             json_value_get_string(json_value_member(json_document_root(doc), "gateway"), &gateway, NULL) < 0)
                 return;
         if (!streq(state, "online") || !streq(gateway, m->config.gateway_id))
                 return;
-        ours_online = ctx->role == _DEVICE_ROLE_INVALID ? wearer_any_streaming(w) : w->streaming[ctx->role];
+        ours_online = role == _DEVICE_ROLE_INVALID ? wearer_any_streaming(w) : w->streaming[role];
         if (!ours_online)
-                (void) publish_online(m, w, ctx->role, false);
+                (void) publish_online(m, w, role, false);
+}
+
+/* <base>/<wearer>/availability */
+static void on_wearer_availability_message(MqttClient *c, const char *topic, const void *payload, size_t len,
+                                           bool retained, void *userdata) {
+        withdraw_stale_availability(userdata, _DEVICE_ROLE_INVALID, payload, len);
+}
+
+/* <base>/<wearer>/<device>/availability */
+static void on_device_availability_message(MqttClient *c, const char *topic, const void *payload, size_t len,
+                                           bool retained, void *userdata) {
+        WearerDevice *d = userdata;
+
+        withdraw_stale_availability(d->wearer, d->role, payload, len);
 }
 
 /* ---- timers ------------------------------------------------------------------------------- */
@@ -828,7 +782,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 wearer_tick(m->wearers[i], &now);
                 drain_wearer(m, i, &now);
                 if (wearer_any_streaming(m->wearers[i]))
-                        m->steps_known_usec[i] = now.wall_usec; /* we count them ourselves */
+                        m->wearers[i]->steps_known_usec = now.wall_usec; /* we count them ourselves */
         }
         publish_link_changes(m, now.mono_usec, now.wall_usec);
         publish_bridge_changes(m, now.wall_usec);
@@ -845,8 +799,7 @@ static int on_publish(sd_event_source *s, uint64_t usec, void *userdata) {
 
                 if (wearer_any_streaming(w))
                         publish_json(m, w, wearer_gait_json(w, &now, message_begin(m, MQTT_MESSAGE_GAIT, w, now.wall_usec)));
-                publish_json(m, w, coach_activity_to_json(w->coach, &now,
-                                                          message_begin(m, MQTT_MESSAGE_TODAY, w, now.wall_usec)));
+                publish_json(m, w, wearer_today_json(w, &now, message_begin(m, MQTT_MESSAGE_TODAY, w, now.wall_usec)));
         }
         return event_timer_rearm(s, usec + m->config.publish_interval_usec);
 }
@@ -876,8 +829,8 @@ static int on_health(sd_event_source *s, uint64_t usec, void *userdata) {
                                 continue;
                         if (ls.state == BLUEZ_LINK_STREAMING)
                                 h.devices_connected++;
-                        h.decode_errors += ls.frames_rejected;
-                        h.lost_frames += ls.frames_lost;
+                        h.decode_errors += l.decode_errors;
+                        h.lost_frames += l.lost_frames;
                         publish_link(m, i, d, &ls, &l, now, wall);
                 }
         }
@@ -905,7 +858,6 @@ static int on_metrics_scrape(PromWriter *w, void *userdata) {
                 .n_wearers = m->n_wearers,
                 .bluez = m->bluez,
                 .mqtt = m->mqtt,
-                .last_battery = (const int (*)[_DEVICE_ROLE_MAX]) m->last_battery,
                 .now_usec = event_now_usec(m->event, CLOCK_MONOTONIC),
                 .start_usec = m->start_usec,
                 .notifications = m->notifications,
@@ -962,7 +914,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 
         reminder_settings_from_config(&m->config, &settings);
         for (size_t i = 0; i < m->n_wearers; i++) {
-                coach_set_settings(m->wearers[i]->coach, &settings);
+                wearer_set_reminder_settings(m->wearers[i], &settings);
                 (void) wearer_config_changed(m->wearers[i]);
         }
         if (m->bluez)
@@ -995,7 +947,6 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_wearers; i++)
                 wearer_free(m->wearers[i]);
         state_store_done(&m->state);
-        free(m->availability_ctx);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         config_done(&m->config);
@@ -1021,9 +972,6 @@ int manager_new(Config *config, Manager **ret) {
                         return log_oom();
         }
         state_store_init(&m->state);
-        for (size_t i = 0; i < CONFIG_MAX_WEARERS; i++)
-                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
-                        m->last_battery[i][d] = -1;
 
         /* Not sd_event_default(): that loop checks its thread with gettid() on every iteration. */
         r = sd_event_new(&m->event);
@@ -1197,6 +1145,9 @@ int manager_start(Manager *m) {
         r = bluez_client_new(m->event, m->bus, &m->config, &bluez_callbacks, m, &m->bluez);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the Bluetooth client: %m");
+        r = manager_add_devices(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the Bluetooth client: %m");
 
         r = manager_restore_state(m);
         if (r < 0)
@@ -1207,15 +1158,12 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to subscribe to the alert commands: %m");
 
-        m->availability_ctx = calloc(m->n_wearers * (_DEVICE_ROLE_MAX + 1), sizeof(*m->availability_ctx));
-        if (!m->availability_ctx && m->n_wearers > 0)
-                return log_oom();
         for (size_t i = 0; i < m->n_wearers; i++) {
                 Wearer *w = m->wearers[i];
                 char topic[MQTT_TOPIC_MAX];
 
-                m->command_ctx[i] = (struct CommandCtx) { .manager = m, .wearer = i };
-                r = mqtt_subscribe_reminder_set(m->mqtt, w->config->name, on_reminder_command, &m->command_ctx[i]);
+                w->manager = m;
+                r = mqtt_subscribe_reminder_set(m->mqtt, w->config->name, on_reminder_command, w);
                 if (r < 0)
                         return log_error_errno(r, "Failed to subscribe to %s's reminder commands: %m", w->config->name);
 
@@ -1223,23 +1171,21 @@ int manager_start(Manager *m) {
                  * wearer, so that we continue from them when the wearer comes to us. */
                 r = mqtt_topic_wearer(topic, sizeof(topic), m->config.base_topic, w->config->name, MQTT_WEARER_STEPS);
                 if (r >= 0)
-                        r = mqtt_client_subscribe(m->mqtt, topic, on_steps_message, &m->command_ctx[i]);
+                        r = mqtt_client_subscribe(m->mqtt, topic, on_steps_message, w);
                 if (r < 0)
                         return log_error_errno(r, "Failed to subscribe to %s's step counts: %m", w->config->name);
 
                 for (int d = -1; d < _DEVICE_ROLE_MAX; d++) {
-                        AvailabilityCtx *ctx = &m->availability_ctx[i * (_DEVICE_ROLE_MAX + 1) + (size_t) (d + 1)];
                         if (d >= 0 && !w->config->has_device[d])
                                 continue;
-                        *ctx = (AvailabilityCtx) { .manager = m,
-                                                   .wearer = i,
-                                                   .role = d < 0 ? _DEVICE_ROLE_INVALID : (DeviceRole) d };
                         r = d < 0 ? mqtt_topic_wearer(topic, sizeof(topic), m->config.base_topic, w->config->name,
                                                       MQTT_WEARER_AVAILABILITY)
                                   : mqtt_topic_device(topic, sizeof(topic), m->config.base_topic, w->config->name,
                                                       (DeviceRole) d, MQTT_DEVICE_AVAILABILITY);
                         if (r >= 0)
-                                r = mqtt_client_subscribe(m->mqtt, topic, on_availability_message, ctx);
+                                r = d < 0 ? mqtt_client_subscribe(m->mqtt, topic, on_wearer_availability_message, w)
+                                          : mqtt_client_subscribe(m->mqtt, topic, on_device_availability_message,
+                                                                  &w->devices[d]);
                         if (r < 0)
                                 return log_error_errno(r, "Failed to subscribe to %s's availability: %m",
                                                        w->config->name);
@@ -1292,7 +1238,7 @@ static int manager_start_publishing(Manager *m) {
 
         r = bluez_client_start(m->bluez);
         if (r < 0)
-                return log_error_errno(r, "Failed to start the Bluetooth client: %m");
+                return r; /* the client logged which step failed */
 
         r = sd_event_add_time_relative(m->event, &m->tick_timer, CLOCK_MONOTONIC, TICK_USEC, 100 * USEC_PER_MSEC,
                                        on_tick, m);

@@ -61,7 +61,7 @@ int remote_steps_parse(const void *payload, size_t len, RemoteSteps *ret) {
         return 0;
 }
 
-bool remote_device_state_is_newer(const BluezStepState *ours, const MqttDeviceSteps *remote) {
+bool remote_device_state_is_newer(const DeviceStepState *ours, const MqttDeviceSteps *remote) {
         if (!remote->valid)
                 return false;
         if (!ours->valid || ours->boot_id != remote->boot_id)
@@ -95,4 +95,22 @@ bool remote_gateway_is_trusted(const Config *config, const char *gateway) {
                 if (streq(gateway, config->trusted_gateways[i]))
                         return true;
         return false;
+}
+
+uint32_t device_steps_reconcile(DeviceStepState *state, uint32_t steps, uint32_t boot_id) {
+        uint32_t delta;
+
+        if (!state->valid)
+                delta = 0;
+        else if (state->boot_id != boot_id || steps < state->steps)
+                delta = steps;
+        else
+                delta = steps - state->steps;
+
+        *state = (DeviceStepState) {
+                .valid = true,
+                .boot_id = boot_id,
+                .steps = steps,
+        };
+        return delta;
 }

@@ -12,9 +12,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bluez.h"
 #include "config.h"
 #include "mqtt-publish.h"
+
+/* The step-counter reconciliation state of one device: the last cumulative count we accounted for
+ * and the device boot it belongs to. The Manager persists it in the state directory and restores
+ * it at start-up, so steps are counted exactly once across reconnects and our restarts. */
+typedef struct DeviceStepState {
+        bool valid;
+        uint32_t boot_id;
+        uint32_t steps;
+} DeviceStepState;
+
+/* Reconciles one reading (steps, boot_id) of the device's cumulative counter with the last one we
+ * counted. Returns the number of new steps and updates *state:
+ *   - first reading ever (state not valid): baseline only, 0 steps (we cannot know which of the
+ *     device's earlier steps were already counted elsewhere);
+ *   - same boot_id, counter grew: the difference (this covers steps taken out of range);
+ *   - new boot_id, or the counter went backwards: the device restarted its count, so all its
+ *     current steps are new.
+ * A reading equal to the last one returns 0, so repeated reads and notifications count once. */
+uint32_t device_steps_reconcile(DeviceStepState *state, uint32_t steps, uint32_t boot_id);
 
 typedef struct RemoteSteps {
         uint64_t steps_today;
@@ -31,7 +49,7 @@ int remote_steps_parse(const void *payload, size_t len, RemoteSteps *ret);
 
 /* Whether a device counter state published by another gateway should replace ours: ours is
  * unknown, the device restarted since (another boot), or it is the same boot further on. */
-bool remote_device_state_is_newer(const BluezStepState *ours, const MqttDeviceSteps *remote);
+bool remote_device_state_is_newer(const DeviceStepState *ours, const MqttDeviceSteps *remote);
 
 /* Plausibility of another gateway's count (anyone allowed to publish on the broker can write one):
  * today's count can only have grown by what the wearer could have walked since we last knew it,

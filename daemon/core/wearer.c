@@ -19,6 +19,19 @@ static FootSide side_of_role(DeviceRole role) {
         }
 }
 
+const char *wearer_device_noun(DeviceRole role) {
+        switch (role) {
+        case DEVICE_ROLE_LEFT:
+                return "left insole";
+        case DEVICE_ROLE_RIGHT:
+                return "right insole";
+        case DEVICE_ROLE_FOOTPOD:
+                return "footpod";
+        default:
+                return "device";
+        }
+}
+
 Wearer *wearer_free(Wearer *w) {
         if (!w)
                 return NULL;
@@ -46,8 +59,12 @@ int wearer_new(size_t index, const WearerConfig *config, const ReminderSettings 
         w->gait_params.body_weight_kg = (float) config->body_weight_kg;
         /* One insole (with or without a footpod): the engine must not wait for the other foot. */
         w->gait_params.single_foot = config->has_device[DEVICE_ROLE_LEFT] != config->has_device[DEVICE_ROLE_RIGHT];
+        for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
+                w->devices[d] = (WearerDevice) { .wearer = w, .role = d, .battery_percent = -1 };
+                decoder_state_reset(&w->devices[d].decoder, side_of_role(d));
+        }
         foot_pairer_init(&w->pairer);
-        rsc_accumulator_init(&w->rsc);
+        motion_accumulator_init(&w->motion);
         w->activity = ACTIVITY_UNKNOWN;
 
         /* The configuration checked that a named zone exists: if it cannot be loaded, the caller
@@ -196,75 +213,162 @@ static void feed_samples(Wearer *w, DeviceRole role, FootSide side, PressureSamp
                 (void) coach_feed_foot_loads(w->coach, now, &left, &right, w->activity == ACTIVITY_STANDING);
 }
 
-static void on_oip_frame(Wearer *w, DeviceRole role, const OipPressureFrame *f, const CoachClock *now) {
-        FootSide side = side_of_role(role);
-        int n;
+/* ---- readings of one device (the ReadingSink of decoder.h) --------------------------------- */
 
-        if (side < 0)
+typedef struct ReadingContext {
+        WearerDevice *device;
+        const CoachClock *now;
+        int changes;
+} ReadingContext;
+
+static void reading_layout(void *userdata, const InsoleLayout *layout, bool is_default) {
+        ReadingContext *x = userdata;
+        Wearer *w = x->device->wearer;
+        FootSide side = side_of_role(x->device->role);
+
+        /* A family's assumed map never replaces one the device reported. */
+        if (side < 0 || (is_default && w->has_layout[side]))
                 return;
-        if (f->clock_restarted)
+        set_layout(w, side, layout);
+}
+
+static void reading_pressure(void *userdata, const PressureReading *p) {
+        ReadingContext *x = userdata;
+        Wearer *w = x->device->wearer;
+        DeviceRole role = x->device->role;
+        FootSide side = side_of_role(role);
+        PressureSample *scratch = w->scratch;
+        size_t n = MIN(p->n_samples, ELEMENTSOF(w->scratch));
+        const InsoleLayout *layout;
+
+        if (side < 0 || n == 0)
+                return;
+        if (p->clock_restarted)
                 device_clock_reset(&w->clock[role]);
-        device_clock_observe(&w->clock[role], f->t0_us + (uint64_t) (f->n_samples - 1) * f->sample_period_us,
-                             now->mono_usec);
+        device_clock_observe(&w->clock[role], p->samples[n - 1].t_us, x->now->mono_usec);
 
-        if (!w->has_layout[side] || ensure_engine(w) < 0) {
-                w->samples_without_layout += f->n_samples;
+        layout = &w->layout[side];
+        if (!w->has_layout[side] || ensure_engine(w) < 0 || layout->n_cells != p->samples[0].n_cells) {
+                /* No sensor map yet, or one with a different number of cells than the frames. */
+                w->samples_without_layout += n;
                 return;
         }
-        n = oip_frame_to_samples(f, &w->layout[side], w->scratch, ELEMENTSOF(w->scratch));
-        if (n < 0) {
-                /* The frame has a different number of cells than the layout we read. */
-                w->samples_without_layout += f->n_samples;
-                return;
+        /* The samples carry raw values: the device's layout makes them its unit. */
+        for (size_t i = 0; i < n; i++) {
+                scratch[i] = p->samples[i];
+                for (unsigned c = 0; c < scratch[i].n_cells; c++)
+                        scratch[i].cell[c] = p->samples[i].cell[c] * layout->scale + layout->offset;
         }
-        feed_samples(w, role, side, w->scratch, n, now);
+        feed_samples(w, role, side, scratch, (int) n, x->now);
 }
 
-static void on_orphe_frame(Wearer *w, DeviceRole role, const OrpheFrame *f, const CoachClock *now) {
-        FootSide side = side_of_role(role);
-        int n;
-
-        if (side < 0 || !f->has_pressure)
-                return;
-        if (!w->has_layout[side])
-                set_layout(w, side, orphe_default_layout(side));
-        if (ensure_engine(w) < 0)
-                return;
-        n = orphe_frame_to_samples(f, &w->layout[side], 0, 0, w->scratch, ELEMENTSOF(w->scratch));
-        if (n <= 0)
-                return;
-        device_clock_observe(&w->clock[role], w->scratch[n - 1].t_us, now->mono_usec);
-        feed_samples(w, role, side, w->scratch, n, now);
-}
-
-static void on_rsc(Wearer *w, const RscMeasurement *m, const CoachClock *now) {
+static void reading_motion(void *userdata, const MotionReading *m) {
+        ReadingContext *x = userdata;
+        Wearer *w = x->device->wearer;
+        const CoachClock *now = x->now;
         uint64_t dm;
 
-        rsc_accumulator_feed(&w->rsc, m, now->mono_usec);
-        w->have_rsc = true;
-        w->rsc_last = *m;
-        w->rsc_last_usec = now->mono_usec;
+        motion_accumulator_feed(&w->motion, m, now->mono_usec);
+        w->have_motion = true;
+        w->motion_last = *m;
+        w->motion_last_usec = now->mono_usec;
         /* The accumulator reconciles Total Distance (reconnects, resets, the u32 wrap); what it
          * added since the last measurement is this wearer's new distance. */
-        dm = (uint64_t) llround(rsc_accumulator_distance_m(&w->rsc) * 10);
-        if (dm > w->rsc_dm_counted) {
-                w->distance_total_dm += dm - w->rsc_dm_counted;
-                coach_feed_distance(w->coach, now, dm - w->rsc_dm_counted);
-                w->rsc_dm_counted = dm;
+        dm = (uint64_t) llround(motion_accumulator_distance_m(&w->motion) * 10);
+        if (dm > w->motion_dm_counted) {
+                w->distance_total_dm += dm - w->motion_dm_counted;
+                coach_feed_distance(w->coach, now, dm - w->motion_dm_counted);
+                w->motion_dm_counted = dm;
         }
         /* The engine counts steps from the cadence (a footpod has no step counter). */
         if (ensure_engine(w) >= 0)
                 (void) gait_engine_feed_cadence(w->gait, now->mono_usec, m->cadence_per_min, m->running);
 }
 
+static void reading_step_counter(void *userdata, uint32_t steps, uint32_t boot_id) {
+        ReadingContext *x = userdata;
+        WearerDevice *d = x->device;
+        Wearer *w = d->wearer;
+        uint32_t delta = device_steps_reconcile(&d->steps, steps, boot_id);
+
+        /* Steps come from the devices' own counters now, each counted once. */
+        w->has_step_counter = true;
+        /* An insole counts the steps of its own foot; with one insole, the other foot took as many. */
+        if (w->gait_params.single_foot && side_of_role(d->role) >= 0)
+                wearer_add_steps(w, 2 * (uint64_t) delta, x->now);
+        else
+                wearer_add_steps(w, delta, x->now);
+}
+
+static void reading_battery(void *userdata, uint8_t percent) {
+        ReadingContext *x = userdata;
+
+        if (x->device->battery_percent == percent)
+                return;
+        x->device->battery_percent = percent;
+        x->changes |= WEARER_VALUE_BATTERY;
+}
+
+static void reading_device_info(void *userdata, const DeviceInfoString *s) {
+        ReadingContext *x = userdata;
+        WearerDevice *d = x->device;
+        Wearer *w = d->wearer;
+        int r;
+
+        /* Device-provided text: escaped by the decoder's bounds, logged at debug only. */
+        if (log_get_max_level() >= LOG_DEBUG) {
+                char esc[DEVICE_INFO_STRING_MAX * 4 + 1];
+                log_ctx(LOG_DEBUG, &w->log, "%s: %s = \"%s\"", w->device_names[d->role],
+                        device_info_field_to_string(s->field), log_escape(s->value, s->len, esc, sizeof(esc)));
+        }
+        r = wearer_set_device_info(w, d->role, s);
+        if (r < 0) {
+                log_ctx(LOG_WARNING, &w->log, "%s: ignoring its %s, which is not printable text.", w->device_names[d->role],
+                        device_info_field_to_string(s->field));
+                x->changes |= WEARER_VALUE_INFO_REJECTED;
+        } else if (r > 0) {
+                d->info_generation++;
+                x->changes |= WEARER_VALUE_INFO;
+        }
+}
+
+static const ReadingSink wearer_reading_sink = {
+        .layout = reading_layout,
+        .pressure = reading_pressure,
+        .step_counter = reading_step_counter,
+        .battery = reading_battery,
+        .motion = reading_motion,
+        .device_info = reading_device_info,
+};
+
+int wearer_on_value(WearerDevice *d, const DecoderCharacteristic *c, const uint8_t *data, size_t len,
+                    const CoachClock *now) {
+        ReadingContext x = { .device = d, .now = now };
+        int r;
+
+        r = decoder_read(c, &d->decoder, &d->decoder_stats, data, len, &wearer_reading_sink, &x);
+        if (r < 0) {
+                log_ctx(LOG_DEBUG, &d->wearer->log, "%s: dropped a %zu-byte %s value: %s", d->wearer->device_names[d->role],
+                        len, c->name, strna(decode_result_to_string(r)));
+                return r;
+        }
+        if (c->role == DECODER_ROLE_STREAM)
+                x.changes |= WEARER_VALUE_STREAM;
+        return x.changes;
+}
+
+void wearer_device_link_reset(WearerDevice *d) {
+        decoder_state_link_reset(&d->decoder);
+}
+
 bool wearer_get_footpod_total(const Wearer *w, uint32_t *ret_total_dm) {
-        return rsc_accumulator_get_total(&w->rsc, ret_total_dm);
+        return motion_accumulator_get_total(&w->motion, ret_total_dm);
 }
 
 void wearer_restore_footpod(Wearer *w, uint64_t distance_total_dm, bool has_footpod_total, uint32_t footpod_total_dm) {
         w->distance_total_dm = distance_total_dm;
-        if (has_footpod_total && !w->have_rsc)
-                rsc_accumulator_set_total(&w->rsc, footpod_total_dm);
+        if (has_footpod_total && !w->have_motion)
+                motion_accumulator_set_total(&w->motion, footpod_total_dm);
 }
 
 /* Device-provided text for payloads: printable ASCII only, surrounding spaces trimmed. Anything
@@ -320,46 +424,12 @@ int wearer_set_device_info(Wearer *w, DeviceRole role, const DeviceInfoString *s
         return 1;
 }
 
-void wearer_on_record(Wearer *w, DeviceRole role, const DecodedRecord *rec, const CoachClock *now) {
-        switch (rec->kind) {
-        case RECORD_OIP_SENSOR_LAYOUT:
-                if (side_of_role(role) >= 0)
-                        set_layout(w, side_of_role(role), &rec->oip_layout.layout);
-                break;
-        case RECORD_OIP_PRESSURE_FRAME:
-                on_oip_frame(w, role, &rec->oip_frame, now);
-                break;
-        case RECORD_ORPHE_FRAME:
-                on_orphe_frame(w, role, &rec->orphe, now);
-                break;
-        case RECORD_OIP_STEP_COUNTER:
-        case RECORD_UKATON_STEPS:
-                /* The BlueZ client reconciles the counter and reports deltas. */
-                w->has_step_counter = true;
-                break;
-        case RECORD_RSC_MEASUREMENT:
-                on_rsc(w, &rec->rsc_measurement, now);
-                break;
-        default:
-                break;
-        }
-}
-
 void wearer_add_steps(Wearer *w, uint64_t steps, const CoachClock *now) {
         if (steps == 0)
                 return;
         w->steps_total += steps;
         w->steps_counted_here = true;
         coach_feed_steps(w->coach, now, (uint32_t) MIN(steps, (uint64_t) UINT32_MAX));
-}
-
-void wearer_on_device_steps(Wearer *w, DeviceRole role, uint32_t delta, const CoachClock *now) {
-        w->has_step_counter = true;
-        /* An insole counts the steps of its own foot; with one insole, the other foot took as many. */
-        if (w->gait_params.single_foot && side_of_role(role) >= 0)
-                wearer_add_steps(w, 2 * (uint64_t) delta, now);
-        else
-                wearer_add_steps(w, delta, now);
 }
 
 void wearer_on_streaming(Wearer *w, DeviceRole role, bool streaming, const CoachClock *now) {
@@ -372,7 +442,7 @@ void wearer_on_streaming(Wearer *w, DeviceRole role, bool streaming, const Coach
                 /* The device's next frames start a new link: don't pair across the gap. */
                 foot_pairer_reset(&w->pairer);
                 if (role == DEVICE_ROLE_FOOTPOD)
-                        rsc_accumulator_link_lost(&w->rsc);
+                        motion_accumulator_link_lost(&w->motion);
         }
         any = wearer_any_streaming(w);
         if (any != w->coach_connected) {
@@ -478,13 +548,13 @@ int wearer_gait_json(Wearer *w, const CoachClock *now, JsonWriter *json) {
 
                 snap.footpod = (GaitFootpod) {
                         .present = true,
-                        .fresh = w->have_rsc && w->streaming[DEVICE_ROLE_FOOTPOD] &&
-                                 now->mono_usec < w->rsc_last_usec + FOOTPOD_FRESH_USEC,
-                        .speed_m_s = w->rsc_last.speed_m_s,
-                        .cadence_spm = w->rsc_last.cadence_per_min,
-                        .has_stride_length = w->rsc_last.has_stride_length,
-                        .stride_length_m = w->rsc_last.stride_length_m,
-                        .running = w->rsc_last.running,
+                        .fresh = w->have_motion && w->streaming[DEVICE_ROLE_FOOTPOD] &&
+                                 now->mono_usec < w->motion_last_usec + FOOTPOD_FRESH_USEC,
+                        .speed_m_s = w->motion_last.speed_m_s,
+                        .cadence_spm = w->motion_last.cadence_per_min,
+                        .has_stride_length = w->motion_last.has_stride_length,
+                        .stride_length_m = w->motion_last.stride_length_m,
+                        .running = w->motion_last.running,
                         .distance_today_m = today->distance_dm / 10.0,
                         .distance_total_m = w->distance_total_dm / 10.0,
                 };

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* One wearer's pipeline inside the Manager: decoded records of their insoles (or footpod) in;
+/* One wearer's pipeline inside the Manager, and everything the gateway keeps about the wearer and
+ * their devices (like networkd's Link): the bytes of their insoles (or footpod) in, decoded here
+ * once through the registry into neutral readings (decoder.h);
  * device clocks mapped onto the gateway's monotonic clock; pressure samples into the gait engine;
  * foot loads of both feet paired in time for the exercise detector; steps, activity and movement
  * into the Coach (reminders, daily counters). No I/O: the Manager drains what it should publish
@@ -18,7 +20,9 @@
 #include "foot-pairer.h"
 #include "gait.h"
 #include "log.h"
+#include "raw-pacer.h"
 #include "reminders.h"
+#include "remote-steps.h"
 
 #define WEARER_ACTIVITY_QUEUE 16
 
@@ -38,7 +42,46 @@ typedef struct WearerDeviceInfo {
         char hardware[DEVICE_INFO_STRING_MAX + 1];
 } WearerDeviceInfo;
 
-typedef struct Wearer {
+typedef struct Wearer Wearer;
+struct BluezDevice;
+
+/* What wearer_on_value() changed that the caller may want to publish. */
+typedef enum WearerValueChange {
+        WEARER_VALUE_BATTERY = 1 << 0,       /* battery_percent changed */
+        WEARER_VALUE_INFO = 1 << 1,          /* a Device Information field changed */
+        WEARER_VALUE_INFO_REJECTED = 1 << 2, /* ... was refused (not printable text) */
+        WEARER_VALUE_STREAM = 1 << 3,        /* a value of the device's data stream was decoded */
+} WearerValueChange;
+
+/* What the last published `link` of a device said, to tell when it is worth another message. */
+typedef struct WearerLinkReport {
+        bool published;
+        bool connected;
+        bool refused;
+        bool has_rssi;
+        int rssi_bucket;
+        uint64_t errors;             /* decode errors + lost frames + connection failures */
+        uint64_t reconnects;
+        unsigned info_generation;
+        uint64_t published_usec;
+} WearerLinkReport;
+
+/* One of the wearer's devices: its decoder state and counters, its step counter's reconciliation
+ * state, its battery. The BlueZ client hands it back with every value (its userdata). */
+typedef struct WearerDevice {
+        Wearer *wearer;
+        DeviceRole role;
+        struct BluezDevice *link;    /* the BlueZ client's handle, NULL when not registered */
+        DecoderState decoder;
+        DecoderStats decoder_stats;
+        DeviceStepState steps;       /* persisted in the state file */
+        int battery_percent;         /* -1 = unknown */
+        unsigned info_generation;    /* +1 whenever its Device Information changed */
+        RawPacer raw_pacer;          /* of the optional raw stream */
+        WearerLinkReport link_report;
+} WearerDevice;
+
+struct Wearer {
         size_t index;
         const WearerConfig *config;
         char device_names[_DEVICE_ROLE_MAX][CONFIG_NAME_MAX + 24]; /* "left insole of anna" */
@@ -52,11 +95,11 @@ typedef struct Wearer {
 
         DeviceClock clock[_DEVICE_ROLE_MAX];
         FootPairer pairer;
-        RscAccumulator rsc;
-        bool have_rsc;
-        RscMeasurement rsc_last;     /* the footpod's latest measurement, received at rsc_last_usec */
-        uint64_t rsc_last_usec;
-        uint64_t rsc_dm_counted;     /* of the accumulator's distance, already added below */
+        MotionAccumulator motion;    /* the footpod's steps and distance */
+        bool have_motion;
+        MotionReading motion_last;     /* the footpod's latest measurement, received at motion_last_usec */
+        uint64_t motion_last_usec;
+        uint64_t motion_dm_counted;     /* of the accumulator's distance, already added below */
         uint64_t distance_total_dm;  /* footpod distance of this wearer, across restarts */
         WearerDeviceInfo device_info[_DEVICE_ROLE_MAX];
         Coach *coach;
@@ -87,18 +130,31 @@ typedef struct Wearer {
         bool have_latest[_FOOT_SIDE_MAX];
         PressureSample latest[_FOOT_SIDE_MAX];
 
-        PressureSample scratch[OIP_MAX_SAMPLES];
-} Wearer;
+        PressureSample scratch[DECODER_MAX_SAMPLES];
+
+        WearerDevice devices[_DEVICE_ROLE_MAX];
+
+        void *manager;               /* the owner, for the callbacks that hand back this wearer */
+        /* What the Manager published or learnt of this wearer's steps */
+        uint64_t published_steps;
+        bool steps_published;
+        uint64_t steps_known_usec;   /* wall clock: our count last known right */
+};
 
 /* Fails with -ENOMEM, or with zone_load()'s error when the configured time zone cannot be loaded. */
 int wearer_new(size_t index, const WearerConfig *config, const ReminderSettings *settings, Wearer **ret);
 Wearer *wearer_free(Wearer *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Wearer *, wearer_free);
 
-/* A decoded record of one of the wearer's devices, received at now->mono_usec. */
-void wearer_on_record(Wearer *w, DeviceRole role, const DecodedRecord *rec, const CoachClock *now);
-/* New steps from a device's own cumulative counter (already reconciled: counted once). */
-void wearer_on_device_steps(Wearer *w, DeviceRole role, uint32_t delta, const CoachClock *now);
+/* A value of characteristic c from one of the wearer's devices, received at now->mono_usec:
+ * decoded (counted in d->decoder_stats) and fed to the pipeline. Returns WearerValueChange flags,
+ * or a DecodeResult when the device sent something malformed (counted, nothing else changed). */
+int wearer_on_value(WearerDevice *d, const DecoderCharacteristic *c, const uint8_t *data, size_t len,
+                    const CoachClock *now);
+/* "left insole", "right insole", "footpod": how logs name a device of a wearer. */
+const char *wearer_device_noun(DeviceRole role);
+/* The device's link came up again: its next frame's sequence gap is not a loss. */
+void wearer_device_link_reset(WearerDevice *d);
 /* A device started or stopped streaming. */
 void wearer_on_streaming(Wearer *w, DeviceRole role, bool streaming, const CoachClock *now);
 /* Once a second: activity state, steps counted by the engine, reminders' timers. */
@@ -119,6 +175,39 @@ bool wearer_any_streaming(const Wearer *w);
 /* A Device Information string of one of the wearer's devices: 1 stored and changed, 0 unchanged or
  * a field we do not keep, -EBADMSG not printable text (dropped). */
 int wearer_set_device_info(Wearer *w, DeviceRole role, const DeviceInfoString *s);
-/* The footpod's reconciliation state, to persist and restore (see rsc_accumulator_get_total()). */
+/* The footpod's reconciliation state, to persist and restore (see motion_accumulator_get_total()). */
 bool wearer_get_footpod_total(const Wearer *w, uint32_t *ret_total_dm);
 void wearer_restore_footpod(Wearer *w, uint64_t distance_total_dm, bool has_footpod_total, uint32_t footpod_total_dm);
+
+/* The wearer's day and reminders (its Coach), for the Manager's publishing, persistence and
+ * commands: reached through the wearer only. */
+static inline const DayCounters *wearer_today(const Wearer *w) {
+        return coach_today(w->coach);
+}
+static inline bool wearer_take_reminder_event(Wearer *w, ReminderEvent *ret) {
+        return coach_take_event(w->coach, ret);
+}
+static inline int wearer_reminder_state_json(const Wearer *w, const CoachClock *now, JsonWriter *json) {
+        return coach_state_to_json(w->coach, now, json);
+}
+static inline int wearer_today_json(const Wearer *w, const CoachClock *now, JsonWriter *json) {
+        return coach_activity_to_json(w->coach, now, json);
+}
+/* A reminder command from MQTT (untrusted): a bad one becomes an error event, never a change. */
+static inline int wearer_reminder_command(Wearer *w, const CoachClock *now, const void *payload, size_t len) {
+        return coach_command(w->coach, now, payload, len);
+}
+static inline void wearer_set_reminder_settings(Wearer *w, const ReminderSettings *settings) {
+        coach_set_settings(w->coach, settings);
+}
+/* Today's steps counted elsewhere (another gateway): the day's total, not movement here. */
+static inline void wearer_add_day_steps(Wearer *w, const CoachClock *now, uint64_t steps) {
+        coach_add_day_steps(w->coach, now, steps);
+}
+static inline int wearer_save_day(const Wearer *w, const CoachClock *now, JsonWriter *json) {
+        return coach_save(w->coach, now, json);
+}
+static inline int wearer_restore_day(Wearer *w, const CoachClock *now, const char *data, size_t len,
+                                     JsonParseError *ret_error) {
+        return coach_restore(w->coach, now, data, len, ret_error);
+}

@@ -16,6 +16,11 @@ static int battery_level_decode(DecoderState *state, const uint8_t *d, size_t le
         return 0;
 }
 
+static void battery_level_emit(const DecodedRecord *rec, DecoderState *state, const ReadingSink *sink, void *userdata) {
+        if (sink->battery)
+                sink->battery(userdata, rec->battery.percent);
+}
+
 static const DecoderCharacteristic battery_characteristics[] = {
         {
                 .uuid = BATTERY_LEVEL_UUID,
@@ -24,6 +29,7 @@ static const DecoderCharacteristic battery_characteristics[] = {
                 .required = true,
                 .record = RECORD_BATTERY_LEVEL,
                 .decode = battery_level_decode,
+                .emit = battery_level_emit,
         },
 };
 

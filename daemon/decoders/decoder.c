@@ -111,6 +111,7 @@ static const char *const record_kind_table[_RECORD_KIND_MAX] = {
         [RECORD_OIP_CONTROL_COMMAND] = "oip_control_command",
         [RECORD_ORPHE_FRAME] = "orphe_frame",
         [RECORD_UKATON_STEPS] = "ukaton_steps",
+        [RECORD_OWN] = "own",
 };
 
 const char *record_kind_to_string(RecordKind k) {
@@ -145,16 +146,16 @@ uint32_t decoded_record_lost_frames(const DecodedRecord *rec) {
         }
 }
 
-void decoder_state_reset(DecoderState *s) {
+void decoder_state_reset(DecoderState *s, FootSide side) {
         if (s)
-                *s = (DecoderState) {};
+                *s = (DecoderState) { .side = side };
 }
 
 void decoder_state_link_reset(DecoderState *s) {
         if (!s)
                 return;
-        s->oip.seq_valid = false;
-        s->orphe.seq_valid = false;
+        s->sequence.seq_valid = false;
+        s->default_layout_sent = false;
 }
 
 uint64_t decoder_sequence_update(DecoderSequence *s, uint16_t seq, uint32_t raw_time, uint64_t wrap_period,
@@ -283,9 +284,25 @@ int decoder_decode(const DecoderCharacteristic *c, DecoderState *state, const ui
          * frame writes its sample arrays only up to n_samples x n_cells (clearing 3 KiB per frame
          * would cost more than decoding it). */
         ret->kind = c->record;
+        ret->characteristic = c;
         r = c->decode(state, data ?: (const uint8_t *) "", len, ret);
         if (r < 0)
                 return r;
         ret->kind = c->record;
+        ret->characteristic = c;
+        return 0;
+}
+
+int decoder_read(const DecoderCharacteristic *c, DecoderState *state, DecoderStats *stats, const uint8_t *data,
+                 size_t len, const ReadingSink *sink, void *userdata) {
+        DecodedRecord rec;
+        int r;
+
+        r = decoder_decode(c, state, data, len, &rec);
+        decoder_stats_account(stats, r, r >= 0 ? &rec : NULL);
+        if (r < 0)
+                return r;
+        if (sink && state && c->emit)
+                c->emit(&rec, state, sink, userdata);
         return 0;
 }

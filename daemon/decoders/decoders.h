@@ -1,19 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The one list of decoder families. Each X is defined as `const Decoder decoder_<X>` in
- * daemon/decoders/<X>.c (dashes in file names, underscores here). Adding a family: write the
- * file, add it to meson.build, add DECL(x) here. */
+/* The registry's declarations. The one list of decoder families is decoder_families in
+ * daemon/decoders/meson.build, which generates DECODERS (decoder-families.h): each X is defined as
+ * `const Decoder decoder_<X>` in daemon/decoders/<X>.c (dashes in file names, underscores here).
+ * docs/decoders.md "Adding a decoder" has the checklist. */
 
-#include "decoder.h"
+#include "decoder-records.h"
 
-#define DECODERS                \
-        DECL(rsc)               \
-        DECL(battery)           \
-        DECL(device_info)       \
-        DECL(open_insole)       \
-        DECL(orphe)             \
-        DECL(ukaton)
+#include "decoder-families.h"
 
 #define DECL(x) extern const Decoder decoder_##x;
 DECODERS

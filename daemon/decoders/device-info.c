@@ -51,6 +51,11 @@ const char *device_info_field_to_string(DeviceInfoField f) {
         return device_info_field_table[f];
 }
 
+static void device_info_emit(const DecodedRecord *rec, DecoderState *state, const ReadingSink *sink, void *userdata) {
+        if (sink->device_info)
+                sink->device_info(userdata, &rec->device_info);
+}
+
 #define DIS_CHARACTERISTIC(u, n, fn)                   \
         {                                              \
                 .uuid = u,                             \
@@ -58,6 +63,7 @@ const char *device_info_field_to_string(DeviceInfoField f) {
                 .role = DECODER_ROLE_STATIC,           \
                 .record = RECORD_DEVICE_INFO_STRING,   \
                 .decode = fn,                          \
+                .emit = device_info_emit,              \
         }
 
 static const DecoderCharacteristic device_info_characteristics[] = {

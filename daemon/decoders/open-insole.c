@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The Open Insole Profile, version 1 (docs/open-insole-profile.md, include/open-insole-profile.h). */
+/* The Open Insole Profile, version 1 (docs/open-insole-profile.md, daemon/decoders/open-insole-profile.h). */
 
+#include <errno.h>
 #include <math.h>
 
 #include "bytes.h"
@@ -62,7 +63,7 @@ static int oip_pressure_frame_decode(DecoderState *state, const uint8_t *d, size
         }
 
         /* State last: a rejected frame must not move the sequence. */
-        f->t0_us = decoder_sequence_update(state ? &state->oip : NULL, f->seq, f->t0_raw_us,
+        f->t0_us = decoder_sequence_update(state ? &state->sequence : NULL, f->seq, f->t0_raw_us,
                                            UINT64_C(1) << 32, (uint64_t) n_samples * period,
                                            &f->lost_frames_before, &f->clock_restarted);
         return 0;
@@ -200,6 +201,51 @@ int oip_frame_to_samples(const OipPressureFrame *f, const InsoleLayout *layout, 
         return (int) m;
 }
 
+_Static_assert(OIP_MAX_SAMPLES <= DECODER_MAX_SAMPLES, "the neutral sample holds a frame");
+_Static_assert(OIP_MAX_CELLS <= INSOLE_MAX_CELLS, "the neutral sample holds a frame");
+
+static void oip_frame_emit(const DecodedRecord *rec, DecoderState *state, const ReadingSink *sink, void *userdata) {
+        PressureSample samples[DECODER_MAX_SAMPLES];
+        int n;
+
+        if (!sink->pressure)
+                return;
+        /* Raw values: the wearer applies the layout it holds (the insole's, read once). */
+        n = oip_frame_to_samples(&rec->oip_frame, NULL, samples, ELEMENTSOF(samples));
+        if (n <= 0)
+                return;
+        sink->pressure(userdata, &(PressureReading) {
+                .samples = samples,
+                .n_samples = (size_t) n,
+                .lost_frames = rec->oip_frame.lost_frames_before,
+                .clock_restarted = rec->oip_frame.clock_restarted,
+        });
+}
+
+static void oip_layout_emit(const DecodedRecord *rec, DecoderState *state, const ReadingSink *sink, void *userdata) {
+        if (sink->layout)
+                sink->layout(userdata, &rec->oip_layout.layout, false);
+}
+
+static void oip_steps_emit(const DecodedRecord *rec, DecoderState *state, const ReadingSink *sink, void *userdata) {
+        if (sink->step_counter)
+                sink->step_counter(userdata, rec->oip_steps.steps, rec->oip_steps.boot_id);
+}
+
+/* START at the wearer's rate, or at the insole's own (rate 0). An insole that predates "its own
+ * rate" refuses rate 0 (ATT error 0x81): the second attempt asks for the rate every insole knows. */
+static int oip_start_command(uint16_t rate_hz, unsigned attempt, uint8_t *buf, size_t size) {
+        OipControlCommand c = { .opcode = OIP_CP_START, .rate_hz = rate_hz };
+        int n;
+
+        if (attempt > 1 || (attempt == 1 && rate_hz != OIP_RATE_PREFERRED))
+                return -ENODATA;
+        if (attempt == 1)
+                c.rate_hz = OIP_LEGACY_RATE_HZ;
+        n = oip_control_command_encode(&c, buf, size);
+        return n < 0 ? -EINVAL : n;
+}
+
 static const DecoderCharacteristic open_insole_characteristics[] = {
         {
                 .uuid = OIP_PRESSURE_FRAME_UUID,
@@ -208,6 +254,7 @@ static const DecoderCharacteristic open_insole_characteristics[] = {
                 .required = true,
                 .record = RECORD_OIP_PRESSURE_FRAME,
                 .decode = oip_pressure_frame_decode,
+                .emit = oip_frame_emit,
         },
         {
                 .uuid = OIP_SENSOR_LAYOUT_UUID,
@@ -216,6 +263,7 @@ static const DecoderCharacteristic open_insole_characteristics[] = {
                 .required = true,
                 .record = RECORD_OIP_SENSOR_LAYOUT,
                 .decode = oip_sensor_layout_decode,
+                .emit = oip_layout_emit,
         },
         {
                 .uuid = OIP_STEP_COUNTER_UUID,
@@ -223,6 +271,7 @@ static const DecoderCharacteristic open_insole_characteristics[] = {
                 .role = DECODER_ROLE_COUNTER,
                 .record = RECORD_OIP_STEP_COUNTER,
                 .decode = oip_step_counter_decode,
+                .emit = oip_steps_emit,
         },
         {
                 .uuid = OIP_CONTROL_POINT_UUID,
@@ -230,6 +279,7 @@ static const DecoderCharacteristic open_insole_characteristics[] = {
                 .role = DECODER_ROLE_CONTROL,
                 .record = RECORD_OIP_CONTROL_COMMAND,
                 .decode = oip_control_point_decode,
+                .start_command = oip_start_command,
         },
 };
 
@@ -239,6 +289,6 @@ const Decoder decoder_open_insole = {
         .service_uuid = OIP_SERVICE_UUID,
         .characteristics = open_insole_characteristics,
         .n_characteristics = ELEMENTSOF(open_insole_characteristics),
-        .state_size = sizeof(DecoderSequence),
         .pressure = true,
+        .noun = "Open Insole Profile",
 };

@@ -77,7 +77,7 @@ static int orphe_sensor_values_decode(DecoderState *state, const uint8_t *d, siz
         }
 
         /* The clock is a time of day: it wraps at midnight, which we unwrap. */
-        t_ms = decoder_sequence_update(state ? &state->orphe : NULL, f->serial, f->time_of_day_ms, ORPHE_MS_PER_DAY,
+        t_ms = decoder_sequence_update(state ? &state->sequence : NULL, f->serial, f->time_of_day_ms, ORPHE_MS_PER_DAY,
                                        ORPHE_FRAME_SPAN_MS, &f->lost_frames_before, &restarted);
         f->t_us = t_ms * USEC_PER_MSEC;
         return 0;
@@ -159,6 +159,31 @@ int orphe_frame_to_samples(const OrpheFrame *f, const InsoleLayout *layout, unsi
         return (int) m;
 }
 
+_Static_assert(ORPHE_MAX_SAMPLES <= DECODER_MAX_SAMPLES, "the neutral sample holds a frame");
+
+static void orphe_frame_emit(const DecodedRecord *rec, DecoderState *state, const ReadingSink *sink, void *userdata) {
+        PressureSample samples[ORPHE_MAX_SAMPLES];
+        int n;
+
+        if (!rec->orphe.has_pressure)
+                return; /* header 50 carries motion only: nothing for the pressure pipeline */
+        /* The insole reports no sensor map: ours for its foot, once per link. */
+        if (!state->default_layout_sent && sink->layout && orphe_default_layout(state->side)) {
+                sink->layout(userdata, orphe_default_layout(state->side), true);
+                state->default_layout_sent = true;
+        }
+        if (!sink->pressure)
+                return;
+        n = orphe_frame_to_samples(&rec->orphe, NULL, 0, 0, samples, ELEMENTSOF(samples));
+        if (n <= 0)
+                return;
+        sink->pressure(userdata, &(PressureReading) {
+                .samples = samples,
+                .n_samples = (size_t) n,
+                .lost_frames = rec->orphe.lost_frames_before,
+        });
+}
+
 static const DecoderCharacteristic orphe_characteristics[] = {
         {
                 .uuid = ORPHE_SENSOR_VALUES_UUID,
@@ -167,6 +192,7 @@ static const DecoderCharacteristic orphe_characteristics[] = {
                 .required = true,
                 .record = RECORD_ORPHE_FRAME,
                 .decode = orphe_sensor_values_decode,
+                .emit = orphe_frame_emit,
         },
 };
 
@@ -176,6 +202,6 @@ const Decoder decoder_orphe = {
         .service_uuid = ORPHE_OTHER_SERVICE_UUID,
         .characteristics = orphe_characteristics,
         .n_characteristics = ELEMENTSOF(orphe_characteristics),
-        .state_size = sizeof(DecoderSequence),
         .pressure = true,
+        .noun = "insole",
 };

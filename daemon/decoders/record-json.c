@@ -175,6 +175,10 @@ void decoded_record_to_json(const DecodedRecord *rec, JsonWriter *w) {
         case RECORD_UKATON_STEPS:
                 json_kv_uint(w, "steps", rec->ukaton_steps.steps);
                 break;
+        case RECORD_OWN:
+                if (rec->characteristic && rec->characteristic->own_to_json)
+                        rec->characteristic->own_to_json(rec, w);
+                break;
         default:
                 break;
         }

@@ -79,6 +79,11 @@ const char *sensor_location_to_string(uint8_t location) {
         return sensor_location_table[location];
 }
 
+static void rsc_measurement_emit(const DecodedRecord *rec, DecoderState *state, const ReadingSink *sink, void *userdata) {
+        if (sink->motion)
+                sink->motion(userdata, &rec->rsc_measurement);
+}
+
 static const DecoderCharacteristic rsc_characteristics[] = {
         {
                 .uuid = RSC_MEASUREMENT_UUID,
@@ -87,6 +92,7 @@ static const DecoderCharacteristic rsc_characteristics[] = {
                 .required = true,
                 .record = RECORD_RSC_MEASUREMENT,
                 .decode = rsc_measurement_decode,
+                .emit = rsc_measurement_emit,
         },
         {
                 .uuid = RSC_FEATURE_UUID,
@@ -108,20 +114,20 @@ const Decoder decoder_rsc = {
         .name = "rsc",
         .description = "Bluetooth SIG Running Speed and Cadence (footpods)",
         .service_uuid = RSC_SERVICE_UUID,
+        .noun = "footpod (RSC)",
         .characteristics = rsc_characteristics,
         .n_characteristics = ELEMENTSOF(rsc_characteristics),
-        .state_size = 0,
 };
 
 /* ---- accumulation ---- */
 
-void rsc_accumulator_init(RscAccumulator *a) {
-        *a = (RscAccumulator) {};
+void motion_accumulator_init(MotionAccumulator *a) {
+        *a = (MotionAccumulator) {};
 }
 
-void rsc_accumulator_feed(RscAccumulator *a, const RscMeasurement *m, uint64_t time_us) {
+void motion_accumulator_feed(MotionAccumulator *a, const RscMeasurement *m, uint64_t time_us) {
         bool integrate = a->have_last && time_us > a->last_time_us &&
-                         time_us - a->last_time_us <= RSC_MAX_INTEGRATION_GAP_USEC;
+                         time_us - a->last_time_us <= MOTION_MAX_INTEGRATION_GAP_USEC;
 
         if (integrate) {
                 /* The sensor's instantaneous values hold until the next report. */
@@ -138,7 +144,7 @@ void rsc_accumulator_feed(RscAccumulator *a, const RscMeasurement *m, uint64_t t
                         if (m->total_distance_dm >= a->last_total_dm)
                                 /* Includes what was walked while out of range. */
                                 a->distance_m += forward / 10.0;
-                        else if (forward <= RSC_TOTAL_WRAP_MAX_DM)
+                        else if (forward <= MOTION_TOTAL_WRAP_MAX_DM)
                                 /* The u32 wrapped. */
                                 a->distance_m += forward / 10.0;
                         else
@@ -155,26 +161,26 @@ void rsc_accumulator_feed(RscAccumulator *a, const RscMeasurement *m, uint64_t t
         a->last_speed_m_s = m->speed_m_s;
 }
 
-void rsc_accumulator_link_lost(RscAccumulator *a) {
+void motion_accumulator_link_lost(MotionAccumulator *a) {
         a->have_last = false;
 }
 
-uint64_t rsc_accumulator_steps(const RscAccumulator *a) {
+uint64_t motion_accumulator_steps(const MotionAccumulator *a) {
         return (uint64_t) (a->steps + 1e-6);
 }
 
-double rsc_accumulator_distance_m(const RscAccumulator *a) {
+double motion_accumulator_distance_m(const MotionAccumulator *a) {
         return a->distance_m;
 }
 
-bool rsc_accumulator_get_total(const RscAccumulator *a, uint32_t *ret_total_dm) {
+bool motion_accumulator_get_total(const MotionAccumulator *a, uint32_t *ret_total_dm) {
         if (!a->have_total)
                 return false;
         *ret_total_dm = a->last_total_dm;
         return true;
 }
 
-void rsc_accumulator_set_total(RscAccumulator *a, uint32_t total_dm) {
+void motion_accumulator_set_total(MotionAccumulator *a, uint32_t total_dm) {
         a->have_total = true;
         a->last_total_dm = total_dm;
 }

@@ -15,6 +15,12 @@ static int ukaton_steps_decode(DecoderState *state, const uint8_t *d, size_t len
         return 0;
 }
 
+static void ukaton_steps_emit(const DecodedRecord *rec, DecoderState *state, const ReadingSink *sink, void *userdata) {
+        /* No boot id: a count below the last one is a restart (reconciliation). */
+        if (sink->step_counter)
+                sink->step_counter(userdata, rec->ukaton_steps.steps, 0);
+}
+
 static const DecoderCharacteristic ukaton_characteristics[] = {
         {
                 .uuid = UKATON_STEP_COUNT_UUID,
@@ -23,6 +29,7 @@ static const DecoderCharacteristic ukaton_characteristics[] = {
                 .required = true,
                 .record = RECORD_UKATON_STEPS,
                 .decode = ukaton_steps_decode,
+                .emit = ukaton_steps_emit,
         },
 };
 
@@ -34,4 +41,5 @@ const Decoder decoder_ukaton = {
         .service_uuid = UKATON_SERVICE_UUID,
         .characteristics = ukaton_characteristics,
         .n_characteristics = ELEMENTSOF(ukaton_characteristics),
+        .noun = "insole",
 };

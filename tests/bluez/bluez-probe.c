@@ -13,14 +13,26 @@
 
 #include "bluez-parse.h"
 #include "bluez.h"
+#include "decoder-records.h"
 #include "log.h"
+
+typedef struct ProbeDevice {
+        struct Probe *probe;
+        size_t wearer;
+        DeviceRole role;
+        BluezDevice *link;
+        DecoderState decoder;
+        DecoderStats stats;
+        bool have_steps;
+        uint32_t first_steps, last_steps; /* of the device's own counter */
+        uint64_t frames;
+        uint64_t first_stream_usec;
+} ProbeDevice;
 
 typedef struct Probe {
         Config config;
         BluezClient *client;
-        uint64_t frames[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
-        uint64_t steps[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
-        uint64_t first_stream_usec[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
+        ProbeDevice devices[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
         uint64_t start_usec;
 } Probe;
 
@@ -30,26 +42,39 @@ static uint64_t mono(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static void on_record(void *userdata, size_t wearer, DeviceRole role, const DecodedRecord *rec, uint64_t rx) {
-        Probe *p = userdata;
-        if (rec->kind == RECORD_OIP_PRESSURE_FRAME || rec->kind == RECORD_RSC_MEASUREMENT ||
-            rec->kind == RECORD_ORPHE_FRAME)
-                p->frames[wearer][role]++;
+static void on_value(void *userdata, void *device_userdata, const DecoderCharacteristic *c, const uint8_t *data,
+                     size_t len, uint64_t rx) {
+        ProbeDevice *d = device_userdata;
+        DecodedRecord rec;
+        int r;
+
+        r = decoder_decode(c, &d->decoder, data, len, &rec);
+        decoder_stats_account(&d->stats, r, r >= 0 ? &rec : NULL);
+        if (r < 0)
+                return;
+        if (c->role == DECODER_ROLE_STREAM)
+                d->frames++;
+        if (rec.kind == RECORD_OIP_STEP_COUNTER || rec.kind == RECORD_UKATON_STEPS) {
+                uint32_t steps = rec.kind == RECORD_OIP_STEP_COUNTER ? rec.oip_steps.steps : rec.ukaton_steps.steps;
+                if (!d->have_steps)
+                        d->first_steps = steps;
+                d->have_steps = true;
+                d->last_steps = steps;
+        }
 }
 
-static void on_link_state(void *userdata, size_t wearer, DeviceRole role, BluezLinkState s) {
+static void on_link_state(void *userdata, void *device_userdata, BluezLinkState s) {
         Probe *p = userdata;
-        if (s == BLUEZ_LINK_STREAMING && p->first_stream_usec[wearer][role] == 0)
-                p->first_stream_usec[wearer][role] = mono();
-        printf("%.3f %s/%s %s\n", (double) (mono() - p->start_usec) / 1e6, p->config.wearers[wearer].name,
-               role == DEVICE_ROLE_LEFT ? "left" : role == DEVICE_ROLE_RIGHT ? "right" : "footpod",
+        ProbeDevice *d = device_userdata;
+
+        if (s == BLUEZ_LINK_RESOLVING)
+                decoder_state_link_reset(&d->decoder);
+        if (s == BLUEZ_LINK_STREAMING && d->first_stream_usec == 0)
+                d->first_stream_usec = mono();
+        printf("%.3f %s/%s %s\n", (double) (mono() - p->start_usec) / 1e6, p->config.wearers[d->wearer].name,
+               d->role == DEVICE_ROLE_LEFT ? "left" : d->role == DEVICE_ROLE_RIGHT ? "right" : "footpod",
                bluez_link_state_to_string(s));
         fflush(stdout);
-}
-
-static void on_steps(void *userdata, size_t wearer, DeviceRole role, uint32_t delta, const BluezStepState *st) {
-        Probe *p = userdata;
-        p->steps[wearer][role] += delta;
 }
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -130,12 +155,29 @@ int main(int argc, char **argv) {
         }
 
         const BluezClientCallbacks cb = {
-                .on_record = on_record,
+                .on_value = on_value,
                 .on_link_state = on_link_state,
-                .on_step_counter_delta = on_steps,
         };
         p.start_usec = mono();
         r = bluez_client_new(event, bus, &p.config, &cb, &p, &p.client);
+        for (size_t w = 0; r >= 0 && w < p.config.n_wearers; w++)
+                for (DeviceRole role = 0; r >= 0 && role < _DEVICE_ROLE_MAX; role++) {
+                        ProbeDevice *d = &p.devices[w][role];
+                        char label[CONFIG_NAME_MAX + 32];
+                        BluezDeviceSetup setup = {
+                                .address = p.config.wearers[w].device[role],
+                                .label = label,
+                                .log = { .wearer = p.config.wearers[w].name },
+                        };
+
+                        if (!p.config.wearers[w].has_device[role])
+                                continue;
+                        snprintf(label, sizeof(label), "%s of %s", role == DEVICE_ROLE_LEFT ? "left insole" : "right insole",
+                                 p.config.wearers[w].name);
+                        *d = (ProbeDevice) { .probe = &p, .wearer = w, .role = role };
+                        decoder_state_reset(&d->decoder, role == DEVICE_ROLE_LEFT ? FOOT_LEFT : FOOT_RIGHT);
+                        r = bluez_client_add_device(p.client, &setup, d, &d->link);
+                }
         if (r >= 0)
                 r = bluez_client_start(p.client);
         if (r < 0) {
@@ -147,20 +189,21 @@ int main(int argc, char **argv) {
 
         for (size_t w = 0; w < p.config.n_wearers; w++)
                 for (DeviceRole role = 0; role < _DEVICE_ROLE_MAX; role++) {
-                        BluezLinkStats st;
+                        ProbeDevice *d = &p.devices[w][role];
+                        BluezLinkStats st = {};
                         if (!p.config.wearers[w].has_device[role])
                                 continue;
-                        (void) bluez_client_get_link_stats(p.client, w, role, &st);
+                        (void) bluez_client_get_link_stats(p.client, d->link, &st);
                         printf("RESULT %s/%s state=%s path=%s frames=%" PRIu64 " lost=%" PRIu64 " rejected=%" PRIu64
                                " connects=%" PRIu64 " failures=%" PRIu64 " steps=%" PRIu64 " first_stream_s=%.3f"
                                " last_error=\"%s\"\n",
                                p.config.wearers[w].name, role == DEVICE_ROLE_LEFT ? "left" : "right",
                                bluez_link_state_to_string(st.state), bluez_notify_path_to_string(st.notify_path),
-                               st.frames_received, st.frames_lost, st.frames_rejected, st.connects, st.connect_failures,
-                               p.steps[w][role],
-                               p.first_stream_usec[w][role] ? (double) (p.first_stream_usec[w][role] - p.start_usec) / 1e6 : -1.0,
+                               st.frames_received, d->stats.lost_frames, decoder_stats_rejected(&d->stats), st.connects,
+                               st.connect_failures, (uint64_t) (d->last_steps - d->first_steps),
+                               d->first_stream_usec ? (double) (d->first_stream_usec - p.start_usec) / 1e6 : -1.0,
                                st.last_error);
-                        if (st.frames_received == 0 || st.frames_lost > 0)
+                        if (st.frames_received == 0 || d->stats.lost_frames > 0)
                                 bad = 1;
                 }
 

@@ -16,7 +16,9 @@
 #include <cmocka.h>
 
 #include "bluez.h"
+#include "decoder-records.h"
 #include "log.h"
+#include "remote-steps.h"
 
 #define MAX_DEVICES 4
 #define SIM_CONTROL_NAME "net.insole2mqtt.Sim"
@@ -38,10 +40,17 @@ typedef struct DeviceObs {
         uint64_t step_readings;
         bool have_first_steps;
         uint32_t first_steps, last_steps, first_boot, last_boot;
-        BluezStepState step_state;
+        DeviceStepState step_state;
+        /* what core does with the bytes, done here: decode, count, reconcile the step counter */
+        struct Harness *harness;
+        BluezDevice *link;
+        DecoderState decoder;
+        DecoderStats decoder_stats;
+        uint64_t frames_rejected;     /* stream values the decoder refused */
 } DeviceObs;
 
-typedef struct Harness {
+typedef struct Harness Harness;
+struct Harness {
         pid_t dbus_pid;
         pid_t sim_pid;
         char address[512];
@@ -58,7 +67,7 @@ typedef struct Harness {
         /* log capture: lines at info or above */
         char **lines;
         size_t n_lines;
-} Harness;
+};
 
 /* The harness of the running test, freed by the teardown even when an assertion fails (cmocka
  * leaves the test through longjmp). */
@@ -174,18 +183,27 @@ static pid_t start_sim(Harness *h, const char *scenario_text, const char *const 
 
 /* ---- the client's side ---------------------------------------------------------------------- */
 
-static void on_record(void *userdata, size_t wearer, DeviceRole role, const DecodedRecord *rec, uint64_t rx_usec) {
-        Harness *h = userdata;
-        DeviceObs *o = &h->obs[wearer][role];
+static void on_value(void *userdata, void *device_userdata, const DecoderCharacteristic *c, const uint8_t *data,
+                     size_t len, uint64_t rx_usec) {
+        DeviceObs *o = device_userdata;
+        DecodedRecord rec;
+        int r;
 
-        switch (rec->kind) {
+        r = decoder_decode(c, &o->decoder, data, len, &rec);
+        decoder_stats_account(&o->decoder_stats, r, r >= 0 ? &rec : NULL);
+        if (r < 0) {
+                if (c->role == DECODER_ROLE_STREAM)
+                        o->frames_rejected++;
+                return;
+        }
+        switch (rec.kind) {
         case RECORD_OIP_PRESSURE_FRAME:
                 o->frames++;
-                o->samples += rec->oip_frame.n_samples;
-                if (o->have_seq && (uint16_t) (o->last_seq + 1) != rec->oip_frame.seq)
+                o->samples += rec.oip_frame.n_samples;
+                if (o->have_seq && (uint16_t) (o->last_seq + 1) != rec.oip_frame.seq)
                         o->seq_gaps++;
                 o->have_seq = true;
-                o->last_seq = rec->oip_frame.seq;
+                o->last_seq = rec.oip_frame.seq;
                 break;
         case RECORD_OIP_SENSOR_LAYOUT:
                 o->layouts++;
@@ -194,21 +212,23 @@ static void on_record(void *userdata, size_t wearer, DeviceRole role, const Deco
                 o->step_readings++;
                 if (!o->have_first_steps) {
                         o->have_first_steps = true;
-                        o->first_steps = rec->oip_steps.steps;
-                        o->first_boot = rec->oip_steps.boot_id;
+                        o->first_steps = rec.oip_steps.steps;
+                        o->first_boot = rec.oip_steps.boot_id;
                 }
-                o->last_steps = rec->oip_steps.steps;
-                o->last_boot = rec->oip_steps.boot_id;
+                o->last_steps = rec.oip_steps.steps;
+                o->last_boot = rec.oip_steps.boot_id;
+                o->steps_delta_total += device_steps_reconcile(&o->step_state, rec.oip_steps.steps, rec.oip_steps.boot_id);
                 break;
         default:
                 break;
         }
 }
 
-static void on_link_state(void *userdata, size_t wearer, DeviceRole role, BluezLinkState state) {
-        Harness *h = userdata;
-        DeviceObs *o = &h->obs[wearer][role];
+static void on_link_state(void *userdata, void *device_userdata, BluezLinkState state) {
+        DeviceObs *o = device_userdata;
 
+        if (state == BLUEZ_LINK_RESOLVING)
+                decoder_state_link_reset(&o->decoder);
         if (state == BLUEZ_LINK_STREAMING) {
                 o->streaming_count++;
                 o->streaming_at = mono_usec();
@@ -216,15 +236,6 @@ static void on_link_state(void *userdata, size_t wearer, DeviceRole role, BluezL
         } else if (o->state == BLUEZ_LINK_STREAMING)
                 o->down_at = mono_usec();
         o->state = state;
-}
-
-static void on_step_counter_delta(void *userdata, size_t wearer, DeviceRole role, uint32_t delta,
-                                  const BluezStepState *state) {
-        Harness *h = userdata;
-        DeviceObs *o = &h->obs[wearer][role];
-
-        o->steps_delta_total += delta;
-        o->step_state = *state;
 }
 
 static void on_discovered(void *userdata, const BluezDiscovery *d) {
@@ -317,15 +328,35 @@ static Harness *harness_new(void) {
 
 static void harness_start_client(Harness *h) {
         const BluezClientCallbacks cb = {
-                .on_record = on_record,
+                .on_value = on_value,
                 .on_link_state = on_link_state,
-                .on_step_counter_delta = on_step_counter_delta,
                 .on_discovered = on_discovered,
                 .on_service = on_service,
                 .on_fatal = on_fatal,
         };
 
+        static const char *const nouns[_DEVICE_ROLE_MAX] = { "left insole", "right insole", "footpod" };
+
         assert_int_equal(bluez_client_new(h->event, h->bus, &h->config, &cb, h, &h->client), 0);
+        /* What the Manager does for every configured device of every wearer. */
+        for (size_t w = 0; w < h->config.n_wearers; w++)
+                for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++) {
+                        DeviceObs *o = &h->obs[w][r];
+                        char label[CONFIG_NAME_MAX + 32];
+                        BluezDeviceSetup setup = {
+                                .address = h->config.wearers[w].device[r],
+                                .label = label,
+                                .log = { .wearer = h->config.wearers[w].name, .device = nouns[r] },
+                                .stream_rate_hz = (uint16_t) h->config.wearers[w].stream_rate_hz,
+                        };
+
+                        if (!h->config.wearers[w].has_device[r])
+                                continue;
+                        snprintf(label, sizeof(label), "%s of %s", nouns[r], h->config.wearers[w].name);
+                        o->harness = h;
+                        decoder_state_reset(&o->decoder, r == DEVICE_ROLE_LEFT ? FOOT_LEFT : FOOT_RIGHT);
+                        assert_int_equal(bluez_client_add_device(h->client, &setup, o, &o->link), 0);
+                }
         assert_int_equal(bluez_client_start(h->client), 0);
 }
 
@@ -487,7 +518,7 @@ static Harness *harness_with_sim(const char *scenario) {
 
 static BluezLinkStats link_stats(Harness *h, size_t wearer, DeviceRole role) {
         BluezLinkStats st;
-        assert_int_equal(bluez_client_get_link_stats(h->client, wearer, role, &st), 0);
+        assert_int_equal(bluez_client_get_link_stats(h->client, h->obs[wearer][role].link, &st), 0);
         return st;
 }
 
@@ -565,8 +596,8 @@ static void test_stream_two_wearers(void **state) {
                                bluez_notify_path_to_string(st.notify_path));
                         assert_int_equal(st.state, BLUEZ_LINK_STREAMING);
                         assert_int_equal(st.notify_path, BLUEZ_NOTIFY_ACQUIRE);
-                        assert_int_equal(st.frames_lost, 0);
-                        assert_int_equal(st.frames_rejected, 0);
+                        assert_int_equal(h->obs[w][s].decoder_stats.lost_frames, 0);
+                        assert_int_equal(h->obs[w][s].frames_rejected, 0);
                         assert_int_equal(h->obs[w][s].seq_gaps, 0);
                         assert_true(h->obs[w][s].layouts >= 1);
                         /* 100 Hz for 5 s, with some slack for scheduling. */
@@ -602,7 +633,7 @@ static void test_bluetoothd_restart(void **state) {
         run_for(h, USEC_PER_SEC);
         /* 100 Hz: a second of samples after the resumption, give or take. */
         assert_true(h->obs[0][0].samples > samples_before + 80);
-        assert_int_equal(link_stats(h, 0, DEVICE_ROLE_LEFT).frames_lost, 0);
+        assert_int_equal(h->obs[0][DEVICE_ROLE_LEFT].decoder_stats.lost_frames, 0);
         assert_int_equal(link_stats(h, 0, DEVICE_ROLE_LEFT).reconnects, 1);
         assert_int_equal(h->fatal, 0);
         harness_free(h);
@@ -735,7 +766,7 @@ static void test_acquire_refused_uses_start_notify(void **state) {
                st.frames_received, bluez_notify_path_to_string(st.notify_path));
         assert_int_equal(st.notify_path, BLUEZ_NOTIFY_START);
         assert_true(st.frames_received >= 30);
-        assert_int_equal(st.frames_lost, 0);
+        assert_int_equal(h->obs[0][0].decoder_stats.lost_frames, 0);
         assert_int_equal(h->obs[0][0].seq_gaps, 0);
         harness_free(h);
 }
@@ -758,9 +789,9 @@ static void test_malformed_frames_dropped(void **state) {
         BluezLinkStats st = link_stats(h, 0, DEVICE_ROLE_LEFT);
         uint64_t sent_bad = sim_stat(h, ANNA_L, "frames_malformed");
         printf("# malformed: %" PRIu64 " sent, %" PRIu64 " rejected, %" PRIu64 " received in all\n", sent_bad,
-               st.frames_rejected, st.frames_received);
+               h->obs[0][0].frames_rejected, st.frames_received);
         assert_int_equal(sent_bad, 20);
-        assert_int_equal(st.frames_rejected, 20);
+        assert_int_equal(h->obs[0][0].frames_rejected, 20);
         /* The stream goes on, on the same link. */
         assert_int_equal(st.state, BLUEZ_LINK_STREAMING);
         assert_int_equal(h->obs[0][0].streaming_count, 1);
@@ -893,7 +924,7 @@ static void test_hostile_names(void **state) {
         const BluezDiscovery *d = &h->discovered[0];
         printf("# discovered: \"%.60s...\" (%zu bytes escaped)\n", d->name_escaped, strlen(d->name_escaped));
         assert_string_equal(d->address, MALLORY);
-        assert_true(d->oip);
+        assert_string_equal(d->noun, "Open Insole Profile");
         assert_true(strlen(d->name_escaped) > 0);
         assert_true(strlen(d->name_escaped) < sizeof(d->name_escaped));
         for (const char *c = d->name_escaped; *c; c++)
@@ -1134,7 +1165,7 @@ static void test_spoofed_signals_ignored(void **state) {
         BluezLinkStats st = link_stats(h, 0, DEVICE_ROLE_LEFT);
         assert_int_equal(st.state, BLUEZ_LINK_STREAMING);
         assert_int_equal(h->obs[0][0].streaming_count, 1);
-        assert_int_equal(st.frames_rejected, 0);
+        assert_int_equal(h->obs[0][0].frames_rejected, 0);
         assert_true(h->obs[0][0].samples > samples + 80);
         assert_true(st.frames_received > frames);
         assert_int_equal(h->service_down, 0);

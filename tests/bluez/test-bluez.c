@@ -12,7 +12,7 @@
 
 #include "bluez-parse.h"
 #include "bluez-policy.h"
-#include "decoder.h"
+#include "decoder-records.h"
 #include "log.h"
 
 /* ---- link ---------------------------------------------------------------------------------------- */
@@ -29,48 +29,6 @@ static void test_link_rate(void **state) {
         assert_true(bluez_link_rate(250, 0, 11000000) == 0);        /* link down */
         assert_true(bluez_link_rate(250, 11000000, 11000000) == 0); /* no time yet */
         assert_true(bluez_link_rate(250, 12000000, 11000000) == 0);
-}
-
-/* ---- step reconciliation ---------------------------------------------------------------------- */
-
-static void test_steps_first_reading_is_baseline(void **state) {
-        BluezStepState s = {};
-
-        assert_int_equal(bluez_steps_reconcile(&s, 1234, 7), 0);
-        assert_true(s.valid);
-        assert_int_equal(s.steps, 1234);
-        assert_int_equal(s.boot_id, 7);
-}
-
-static void test_steps_out_of_range_counted_once(void **state) {
-        BluezStepState s = {};
-
-        assert_int_equal(bluez_steps_reconcile(&s, 100, 42), 0);
-        assert_int_equal(bluez_steps_reconcile(&s, 101, 42), 1);
-        assert_int_equal(bluez_steps_reconcile(&s, 103, 42), 2);
-        /* The device walked off for a while and took 150 steps: the first reading after the
-         * reconnect brings them, the read and the notification that follow bring nothing. */
-        assert_int_equal(bluez_steps_reconcile(&s, 253, 42), 150);
-        assert_int_equal(bluez_steps_reconcile(&s, 253, 42), 0);
-        assert_int_equal(bluez_steps_reconcile(&s, 253, 42), 0);
-        assert_int_equal(s.steps, 253);
-}
-
-static void test_steps_device_reboot(void **state) {
-        BluezStepState s = { .valid = true, .boot_id = 1, .steps = 5000 };
-
-        /* New boot: the counter restarted at 0, everything on it is new. */
-        assert_int_equal(bluez_steps_reconcile(&s, 30, 2), 30);
-        assert_int_equal(s.boot_id, 2);
-        /* Counter went backwards without a new boot id: treated as a restart too. */
-        assert_int_equal(bluez_steps_reconcile(&s, 10, 2), 10);
-        assert_int_equal(bluez_steps_reconcile(&s, 12, 2), 2);
-}
-
-static void test_steps_restored_state(void **state) {
-        /* The Manager persisted {boot 9, 700}; after our restart the device says 760. */
-        BluezStepState s = { .valid = true, .boot_id = 9, .steps = 700 };
-        assert_int_equal(bluez_steps_reconcile(&s, 760, 9), 60);
 }
 
 /* ---- watchdog ---------------------------------------------------------------------------------- */
@@ -259,9 +217,8 @@ static void test_parse_device_hostile_name(void **state) {
         assert_true(p.has_connected);
         assert_false(p.connected);
         assert_true(p.has_uuids);
-        assert_true(p.uuid_oip);
-        assert_false(p.uuid_rsc);
-        assert_false(p.uuid_other_supported); /* battery makes nothing an insole */
+        /* the insole's service names it; battery (also advertised) makes nothing an insole */
+        assert_ptr_equal(p.advertised, decoder_find_by_service(OIP_SERVICE_UUID));
         assert_string_equal(p.adapter, "/org/bluez/hci0");
 
         /* What the client does with the name before anyone sees it. */
@@ -466,10 +423,6 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_link_stable),
                 cmocka_unit_test(test_link_rate),
-                cmocka_unit_test(test_steps_first_reading_is_baseline),
-                cmocka_unit_test(test_steps_out_of_range_counted_once),
-                cmocka_unit_test(test_steps_device_reboot),
-                cmocka_unit_test(test_steps_restored_state),
                 cmocka_unit_test(test_watchdog_silence),
                 cmocka_unit_test(test_watchdog_stuck_setup),
                 cmocka_unit_test(test_adapter_escalation),

@@ -77,7 +77,7 @@ static void test_parse_minimal_and_hostile(void **state) {
 }
 
 static void test_device_state_newer(void **state) {
-        BluezStepState ours = { .valid = true, .boot_id = 5, .steps = 100 };
+        DeviceStepState ours = { .valid = true, .boot_id = 5, .steps = 100 };
         MqttDeviceSteps remote = { .valid = true, .boot_id = 5, .steps = 150 };
 
         assert_true(remote_device_state_is_newer(&ours, &remote));
@@ -129,8 +129,54 @@ static void test_trusted_gateways(void **state) {
         assert_false(remote_gateway_is_trusted(&c, ""));
 }
 
+/* ---- step reconciliation ---------------------------------------------------------------------- */
+
+static void test_steps_first_reading_is_baseline(void **state) {
+        DeviceStepState s = {};
+
+        assert_int_equal(device_steps_reconcile(&s, 1234, 7), 0);
+        assert_true(s.valid);
+        assert_int_equal(s.steps, 1234);
+        assert_int_equal(s.boot_id, 7);
+}
+
+static void test_steps_out_of_range_counted_once(void **state) {
+        DeviceStepState s = {};
+
+        assert_int_equal(device_steps_reconcile(&s, 100, 42), 0);
+        assert_int_equal(device_steps_reconcile(&s, 101, 42), 1);
+        assert_int_equal(device_steps_reconcile(&s, 103, 42), 2);
+        /* The device walked off for a while and took 150 steps: the first reading after the
+         * reconnect brings them, the read and the notification that follow bring nothing. */
+        assert_int_equal(device_steps_reconcile(&s, 253, 42), 150);
+        assert_int_equal(device_steps_reconcile(&s, 253, 42), 0);
+        assert_int_equal(device_steps_reconcile(&s, 253, 42), 0);
+        assert_int_equal(s.steps, 253);
+}
+
+static void test_steps_device_reboot(void **state) {
+        DeviceStepState s = { .valid = true, .boot_id = 1, .steps = 5000 };
+
+        /* New boot: the counter restarted at 0, everything on it is new. */
+        assert_int_equal(device_steps_reconcile(&s, 30, 2), 30);
+        assert_int_equal(s.boot_id, 2);
+        /* Counter went backwards without a new boot id: treated as a restart too. */
+        assert_int_equal(device_steps_reconcile(&s, 10, 2), 10);
+        assert_int_equal(device_steps_reconcile(&s, 12, 2), 2);
+}
+
+static void test_steps_restored_state(void **state) {
+        /* The Manager persisted {boot 9, 700}; after our restart the device says 760. */
+        DeviceStepState s = { .valid = true, .boot_id = 9, .steps = 700 };
+        assert_int_equal(device_steps_reconcile(&s, 760, 9), 60);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_steps_first_reading_is_baseline),
+                cmocka_unit_test(test_steps_out_of_range_counted_once),
+                cmocka_unit_test(test_steps_device_reboot),
+                cmocka_unit_test(test_steps_restored_state),
                 cmocka_unit_test(test_parse_full_payload),
                 cmocka_unit_test(test_parse_minimal_and_hostile),
                 cmocka_unit_test(test_device_state_newer),

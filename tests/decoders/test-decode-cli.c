@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "cli.h"
-#include "decoder.h"
+#include "decoder-records.h"
 #include "macro.h"
 
 typedef struct Captured {

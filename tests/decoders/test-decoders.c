@@ -3,6 +3,7 @@
  * values are worked out from the specifications' units (docs/decoders.md shows the arithmetic),
  * not taken from other parsers. */
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "decoder.h"
+#include "decoder-records.h"
 #include "decoders-test-util.h"
 #include "macro.h"
 
@@ -27,6 +28,10 @@ typedef struct Golden {
 #define OIP_LAYOUT OIP_SENSOR_LAYOUT_UUID
 #define OIP_STEPS OIP_STEP_COUNTER_UUID
 #define OIP_CP OIP_CONTROL_POINT_UUID
+/* The Ukaton pressure family keeps its UUIDs to itself: these are the firmware's. */
+#define UK_DATA "5691eddf-6002-4420-b7a5-bb8751ab5181"
+#define UK_CONFIG "5691eddf-6001-4420-b7a5-bb8751ab5181"
+#define UK_12X(x) x x x x x x x x x x x x
 
 /* ORPHE notifications, 104 bytes each, built by hand from the published layout. */
 #define ORPHE_56                                                                                          \
@@ -207,6 +212,35 @@ static const Golden goldens[] = {
         { UKATON_STEP_COUNT_UUID, "ff ff ff ff", 0, "{\"steps\":4294967295}" },
         { UKATON_STEP_COUNT_UUID, "10 27 00", DECODE_ERR_TOO_SHORT, NULL },
         { UKATON_STEP_COUNT_UUID, "10 27 00 00 00", DECODE_ERR_BAD_LENGTH, NULL },
+
+        /* Ukaton Mission sensor data, built from the firmware's format (docs/decoders.md): u16 time
+         * in ms, then [sensor type, size, entries]; pressure entry 1 = 16 x u16 12-bit readings */
+        { UK_DATA, "34 12 00 00 01 21 01 00 00 10 00 00 01 ff 0f" UK_12X(" 64 00"), 0,
+          "{\"time_ms\":4660,\"t_us\":4660000,\"clock_restarted\":false,\"pressure_bits\":12,"
+          "\"pressure\":[0,16,256,4095,100,100,100,100,100,100,100,100,100,100,100,100]}" },
+        /* 8-bit readings (entry 0), centre of mass 2 x f32 (0.5, 0.25), mass u32 4096, heel to toe
+         * f64 0.75; no motion block */
+        { UK_DATA, "e8 03 01 28 00" UK_12X(" 10") " 10 10 10 10 02 00 00 00 3f 00 00 80 3e 03 00 10 00 00"
+                   " 04 00 00 00 00 00 00 e8 3f", 0,
+          "{\"time_ms\":1000,\"t_us\":1000000,\"clock_restarted\":false,\"pressure_bits\":8,"
+          "\"pressure\":[16,16,16,16,16,16,16,16,16,16,16,16,16,16,16,16],\"center_of_mass\":[0.5,0.25],"
+          "\"mass\":4096,\"heel_to_toe\":0.75}" },
+        /* motion only: acceleration (0, 0, 2511 x 2^-8 m/s^2), rotation rate (256, -256, 0) x 2^-9 */
+        { UK_DATA, "00 00 00 0e 00 00 00 00 00 cf 09 03 00 01 00 ff 00 00 01 00", 0,
+          "{\"time_ms\":0,\"t_us\":0,\"clock_restarted\":false,\"acceleration\":[0,0,9.809],"
+          "\"rotation_rate\":[0.5,-0.5,0]}" },
+        { UK_DATA, "34", DECODE_ERR_TOO_SHORT, NULL },
+        { UK_DATA, "34 12 01", DECODE_ERR_TOO_SHORT, NULL },         /* half a block header */
+        { UK_DATA, "34 12 02 00", DECODE_ERR_UNSUPPORTED, NULL },    /* sensor type 2 */
+        { UK_DATA, "34 12 01 05 01 00 00", DECODE_ERR_BAD_LENGTH, NULL }, /* block beyond the value */
+        { UK_DATA, "34 12 01 03 03 00 00", DECODE_ERR_BAD_LENGTH, NULL }, /* mass beyond its block */
+        { UK_DATA, "34 12 00 00 00 00", DECODE_ERR_BAD_LENGTH, NULL }, /* a block twice */
+        { UK_DATA, "34 12 01 01 07", DECODE_ERR_UNSUPPORTED, NULL },  /* pressure data type 7 */
+        { UK_DATA, "34 12 01 21 01 00 10" UK_12X(" 00 00") " 00 00 00 00 00 00", DECODE_ERR_IMPLAUSIBLE, NULL },
+        /* sensor data configuration: [sensor type, size, (data type, u16 delay ms)...] */
+        { UK_CONFIG, "01 03 01 14 00", 0, "{\"entries\":[{\"sensor\":\"pressure\",\"data_type\":1,\"delay_ms\":20}]}" },
+        { UK_CONFIG, "01 04 01 14 00 00", DECODE_ERR_BAD_LENGTH, NULL },
+        { UK_CONFIG, "01", DECODE_ERR_TOO_SHORT, NULL },
 };
 
 static int decode_hex(const char *uuid, const char *hex, DecoderState *state, DecodedRecord *rec) {
@@ -451,7 +485,13 @@ static void test_registry(void **state) {
                 assert_non_null(a->name);
                 assert_int_equal(decoder_uuid_normalize(a->service_uuid, u), 0);
                 assert_string_equal(u, a->service_uuid); /* stored normalised */
-                assert_ptr_equal(decoder_find_by_service(a->service_uuid), a);
+                /* A service may be shared by families (the Ukaton step counter and pressure
+                 * stream): its first family in registry order answers for it. */
+                for (size_t k = 0; k < decoder_registry_size; k++)
+                        if (streq(decoder_registry[k]->service_uuid, a->service_uuid)) {
+                                assert_ptr_equal(decoder_find_by_service(a->service_uuid), decoder_registry[k]);
+                                break;
+                        }
                 assert_ptr_equal(decoder_find_by_name(a->name), a);
                 assert_true(a->n_characteristics > 0);
                 for (size_t j = 0; j < a->n_characteristics; j++) {
@@ -486,6 +526,43 @@ static void test_registry(void **state) {
         assert_false(decode_result_is_error(0));
         assert_null(decode_result_to_string(-EINVAL));
         assert_string_equal(decode_result_to_string(DECODE_ERR_IMPLAUSIBLE), "implausible value");
+}
+
+/* The bytes each family writes to start its stream (the BlueZ client writes them as given). */
+static void test_start_commands(void **state) {
+        const DecoderCharacteristic *oip = decoder_find_characteristic(OIP_CP, NULL);
+        const DecoderCharacteristic *uk = decoder_find_characteristic(UK_CONFIG, NULL);
+        uint8_t buf[20], want[8];
+
+        assert_non_null(oip->start_command);
+        /* the insole's own rate; refused (an old insole): 100 Hz; nothing after that */
+        assert_int_equal(oip->start_command(0, 0, buf, sizeof(buf)), 3);
+        assert_int_equal(test_hex("01 00 00", want, sizeof(want)), 3);
+        assert_memory_equal(buf, want, 3);
+        assert_int_equal(oip->start_command(0, 1, buf, sizeof(buf)), 3);
+        assert_int_equal(test_hex("01 64 00", want, sizeof(want)), 3);
+        assert_memory_equal(buf, want, 3);
+        assert_int_equal(oip->start_command(0, 2, buf, sizeof(buf)), -ENODATA);
+        /* a configured rate has no fallback */
+        assert_int_equal(oip->start_command(50, 0, buf, sizeof(buf)), 3);
+        assert_int_equal(test_hex("01 32 00", want, sizeof(want)), 3);
+        assert_memory_equal(buf, want, 3);
+        assert_int_equal(oip->start_command(50, 1, buf, sizeof(buf)), -ENODATA);
+
+        /* Ukaton: 12-bit pressure every 20 ms by default, delays in 10 ms steps, 10 ms at most */
+        assert_non_null(uk->start_command);
+        assert_int_equal(uk->start_command(0, 0, buf, sizeof(buf)), 5);
+        assert_int_equal(test_hex("01 03 01 14 00", want, sizeof(want)), 5);
+        assert_memory_equal(buf, want, 5);
+        assert_int_equal(uk->start_command(30, 0, buf, sizeof(buf)), 5); /* 33 ms -> 30 */
+        assert_int_equal(test_hex("01 03 01 1e 00", want, sizeof(want)), 5);
+        assert_memory_equal(buf, want, 5);
+        assert_int_equal(uk->start_command(400, 0, buf, sizeof(buf)), 5); /* 2.5 ms -> 10 */
+        assert_int_equal(test_hex("01 03 01 0a 00", want, sizeof(want)), 5);
+        assert_memory_equal(buf, want, 5);
+        assert_int_equal(uk->start_command(0, 1, buf, sizeof(buf)), -ENODATA);
+        /* and what the configuration characteristic decodes it back to */
+        assert_int_equal(decode_hex(UK_CONFIG, "01 03 01 14 00", NULL, &(DecodedRecord) {}), 0);
 }
 
 static void test_stats(void **state) {
@@ -574,6 +651,7 @@ int main(void) {
                 cmocka_unit_test(test_orphe_serial_and_midnight),
                 cmocka_unit_test(test_uuid_normalize),
                 cmocka_unit_test(test_registry),
+                cmocka_unit_test(test_start_commands),
                 cmocka_unit_test(test_stats),
                 cmocka_unit_test(test_profile_doc_examples),
         };

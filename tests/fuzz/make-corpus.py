@@ -31,6 +31,25 @@ def orphe(header, serial, hms=(12, 0, 0), ms=0, fill=0x11):
     return b + bytes([fill]) * (104 - len(b))
 
 
+def ukaton_data(t_ms, pressure=None, single=False, com=None, mass=None, heel_to_toe=None, motion=False):
+    """A Ukaton Mission sensor-data notification (docs/decoders.md)."""
+    m = b''
+    if motion:
+        m += bytes([0]) + struct.pack('<3h', 0, 0, 2511)      # acceleration, 9.81 m/s^2 x 2^8
+        m += bytes([3]) + struct.pack('<3h', 256, -256, 0)    # rotation rate x 2^9
+        m += bytes([5]) + struct.pack('<4h', 16384, 0, 0, 0)  # quaternion x 2^14
+    p = b''
+    if pressure is not None:
+        p += bytes([0]) + bytes(pressure) if single else bytes([1]) + struct.pack('<16H', *pressure)
+    if com is not None:
+        p += bytes([2]) + struct.pack('<2f', *com)
+    if mass is not None:
+        p += bytes([3]) + struct.pack('<I', mass)
+    if heel_to_toe is not None:
+        p += bytes([4]) + struct.pack('<d', heel_to_toe)
+    return struct.pack('<H', t_ms) + bytes([0, len(m)]) + m + bytes([1, len(p)]) + p
+
+
 corpora = {
     'rsc': {
         'walking': frame(0, h('00 00 01 5a')),
@@ -79,6 +98,20 @@ corpora = {
         'steps': frame(0, h('10 27 00 00')),
         'max': frame(0, h('ff ff ff ff')),
         'bad': frame(0, h('10 27 00')) + frame(0, h('10 27 00 00 00')),
+    },
+    'ukaton_pressure': {
+        # characteristic 0: sensor data (time, then [sensor type, size, entries]); 1: configuration
+        'pressure': b''.join(frame(0, ukaton_data(20 * i, pressure=[(100 * i + 37 * k) % 4096 for k in range(16)]))
+                             for i in range(6)),
+        'single-byte': frame(0, ukaton_data(5, pressure=list(range(0, 256, 16)), single=True)),
+        'everything': frame(0, ukaton_data(65530, pressure=[4095] * 16, com=(0.5, 0.25), mass=65520,
+                                           heel_to_toe=0.75, motion=True))
+                      + frame(0x80, ukaton_data(10, pressure=[1] * 16)),
+        'wrap-and-reboot': frame(0, ukaton_data(65500, pressure=[9] * 16)) + frame(0, ukaton_data(4, pressure=[9] * 16))
+                           + frame(0, ukaton_data(2, pressure=[9] * 16)),
+        'config': frame(1, h('01 03 01 14 00')) + frame(1, h('00 06 00 0a 00 03 0a 00 01 03 01 14 00')),
+        'bad': frame(0, h('05')) + frame(0, h('05 00 01 21 01') + bytes(32)) + frame(0, h('05 00 02 00'))
+               + frame(0, h('05 00 01 21 01') + b'\xff\x0f' * 15 + b'\x00\x10') + frame(1, h('01 04 01 14 00 00')),
     },
 }
 

@@ -565,10 +565,9 @@ static void test_plain_topics_and_reannounce(void **state) {
                 mqtt_health_fill_transport(&h, c);
                 assert_true(h.mqtt_published >= 20);
                 MqttMessage m;
-                assert_int_equal(mqtt_message_queue(&m, mqtt_payload_bridge_health(mqtt_message_begin(&m, c, MQTT_MESSAGE_BRIDGE_HEALTH, NULL,
-                                                                                                    _DEVICE_ROLE_INVALID, now_real(), NULL, 0),
-                                                                                 &h)),
-                                 1);
+                JsonWriter *jw = mqtt_message_begin(&m, c, MQTT_MESSAGE_BRIDGE_HEALTH, NULL, _DEVICE_ROLE_INVALID,
+                                                    now_real(), NULL, 0);
+                assert_int_equal(mqtt_message_queue(&m, mqtt_payload_bridge_health(jw, &h)), 1);
                 assert_true(run_until(e, 5 * USEC_PER_SEC, cond_count, &hw));
                 p = subscriber_last(&s, "insole/bridge/gw1/health");
                 assert_schema("bridge-health", p);

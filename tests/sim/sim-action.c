@@ -553,7 +553,7 @@ int sim_config_line(Sim *sim, const char *line, char *err, size_t errsize) {
                         return r;
                 return 0;
         }
-        if (streq(verb, "insole") || streq(verb, "orphe") || streq(verb, "footpod")) {
+        if (streq(verb, "insole") || streq(verb, "orphe") || streq(verb, "ukaton") || streq(verb, "footpod")) {
                 bool footpod = streq(verb, "footpod");
                 if (tk.n < (footpod ? 3u : 4u))
                         return fail(err, errsize, footpod ? "footpod WEARER ADDRESS" : "%s WEARER left|right ADDRESS", verb);
@@ -563,7 +563,11 @@ int sim_config_line(Sim *sim, const char *line, char *err, size_t errsize) {
                         return fail(err, errsize, "no wearer '%s'", tk.t[1].s);
                 if (!footpod && side_arg(tk.t[2].s, &side) < 0)
                         return fail(err, errsize, "side must be left or right");
-                return add_device(sim, footpod ? DEVICE_RSC : streq(verb, "orphe") ? DEVICE_ORPHE : DEVICE_OIP, w, side,
+                return add_device(sim, footpod                  ? DEVICE_RSC
+                                       : streq(verb, "orphe")  ? DEVICE_ORPHE
+                                       : streq(verb, "ukaton") ? DEVICE_UKATON
+                                                               : DEVICE_OIP,
+                                  w, side,
                                   tk.t[footpod ? 2 : 3].s, err, errsize);
         }
         if (streq(verb, "unbond")) {

@@ -357,6 +357,8 @@ static const char *kind_primary_uuid(DeviceKind k) {
                 return "00001814-0000-1000-8000-00805f9b34fb";
         case DEVICE_ORPHE:
                 return "db1b7aca-cda5-4453-a49b-33a53d3f0833";
+        case DEVICE_UKATON:
+                return "5691eddf-0000-4420-b7a5-bb8751ab5181";
         default:
                 return OIP_SERVICE_UUID;
         }

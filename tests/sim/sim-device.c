@@ -22,11 +22,18 @@
 #define ORPHE_PERIOD_US 10000
 #define OIP_NEWTON_PER_COUNT 0.1f
 #define ORPHE_COUNTS_PER_NEWTON 5.0
+/* Ukaton Mission (zakaton/ukaton-mission-firmware, docs/decoders.md) */
+#define UKATON_SERVICE_UUID "5691eddf-0000-4420-b7a5-bb8751ab5181"
+#define UKATON_STEPS_UUID "5691eddf-c002-4420-b7a5-bb8751ab5181"
+#define UKATON_CONFIG_UUID "5691eddf-6001-4420-b7a5-bb8751ab5181"
+#define UKATON_DATA_UUID "5691eddf-6002-4420-b7a5-bb8751ab5181"
+#define UKATON_COUNTS_PER_NEWTON 4.0
 
 static const char *const kind_names[_DEVICE_KIND_MAX] = {
         [DEVICE_OIP] = "oip",
         [DEVICE_RSC] = "rsc",
         [DEVICE_ORPHE] = "orphe",
+        [DEVICE_UKATON] = "ukaton",
 };
 
 const char *device_kind_to_string(DeviceKind k) {
@@ -107,6 +114,12 @@ static void build_gatt(SimDevice *d) {
                 s = add_service(d, ORPHE_OTHER_SERVICE_UUID, &h);
                 add_char(s, CHAR_ORPHE_VALUES, ORPHE_SENSOR_VALUES_UUID, CHAR_F_NOTIFY, &h);
                 return; /* battery is in its advertisement */
+        case DEVICE_UKATON:
+                s = add_service(d, UKATON_SERVICE_UUID, &h);
+                add_char(s, CHAR_UKATON_STEPS, UKATON_STEPS_UUID, CHAR_F_READ | CHAR_F_NOTIFY, &h);
+                add_char(s, CHAR_UKATON_CONFIG, UKATON_CONFIG_UUID, CHAR_F_READ | CHAR_F_WRITE, &h);
+                add_char(s, CHAR_UKATON_DATA, UKATON_DATA_UUID, CHAR_F_NOTIFY, &h);
+                break;
         default:
                 return;
         }
@@ -176,6 +189,9 @@ int sim_device_new(Sim *sim, DeviceKind kind, const char *address, Wearer *w, Fo
         case DEVICE_RSC:
                 snprintf(d->name, sizeof(d->name), "Footpod %.2s%.2s", d->address + 12, d->address + 15);
                 break;
+        case DEVICE_UKATON:
+                snprintf(d->name, sizeof(d->name), "Ukaton Mission %c", side == FOOT_RIGHT ? 'R' : 'L');
+                break;
         default:
                 snprintf(d->name, sizeof(d->name), "ORPHE INSOLE");
                 break;
@@ -186,7 +202,8 @@ int sim_device_new(Sim *sim, DeviceKind kind, const char *address, Wearer *w, Fo
         d->rssi = -62;
         d->battery = (uint8_t) (80 + address_hash(d->address) % 21);
         d->rate_hz = d->preferred_rate_hz = sim->opt.rate_hz;
-        d->streaming = !sim->opt.require_start;
+        /* a Ukaton Mission sends nothing until its sensor data is configured */
+        d->streaming = !sim->opt.require_start && kind != DEVICE_UKATON;
         snprintf(d->fail_error, sizeof(d->fail_error), "org.bluez.Error.Failed");
         snprintf(d->fail_message, sizeof(d->fail_message), "le-connection-abort-by-local");
         build_gatt(d);
@@ -404,7 +421,10 @@ static void malform(SimDevice *d, uint8_t *buf, size_t *len) {
                         *len = *len - 1;
                 break;
         case MALFORM_VERSION:
-                buf[0] = d->kind == DEVICE_ORPHE ? 0x42 : 0x7f;
+                if (d->kind == DEVICE_UKATON)
+                        buf[4] = 0x7f; /* a sensor type the firmware does not have */
+                else
+                        buf[0] = d->kind == DEVICE_ORPHE ? 0x42 : 0x7f;
                 break;
         default:
                 *len = 1 + h % 60;
@@ -505,6 +525,46 @@ static void orphe_emit_frame(SimDevice *d, SimChar *c) {
                 d->frames_dropped++;
 }
 
+/* Sends one notification as the device would, malformed if asked to, and counts it. */
+static void device_send(SimDevice *d, SimChar *c, uint8_t *buf, size_t len) {
+        if (d->malform > 0)
+                malform(d, buf, &len);
+        if (sim_char_notify(c, buf, len) > 0)
+                d->frames_sent++;
+        else
+                d->frames_dropped++;
+}
+
+/* One notification per reading: u16 time in ms, an empty motion block, the 12-bit readings of
+ * the 16 sensors. Our 8 cells spread onto them by position (heel 0/1, midfoot 2/3, metatarsal
+ * heads 4-6, hallux 7; the Ukaton's 0/1 toes .. 14/15 heel). */
+static void ukaton_emit_frame(SimDevice *d, SimChar *c) {
+        const float *cell = d->pending[0].cell;
+        const double sensor[16] = {
+                0.7 * cell[7], 0.3 * cell[7], cell[4], 0.5 * cell[5], cell[6], 0.5 * cell[4], 0.5 * cell[5],
+                0.5 * cell[6], cell[2], cell[3], 0.5 * cell[2], 0.5 * cell[3], 0.5 * cell[0], 0.5 * cell[1],
+                cell[0], cell[1],
+        };
+        uint8_t buf[2 + 2 + 3 + 32];
+        size_t len = sizeof(buf);
+
+        put_le16(buf, (uint16_t) (device_clock(d, d->pending[0].t_us) / 1000));
+        d->n_pending = 0;
+        if (d->lose > 0) {
+                d->lose--;
+                d->frames_lost++;
+                return;
+        }
+        buf[2] = 0; /* motion: nothing configured */
+        buf[3] = 0;
+        buf[4] = 1; /* pressure: 33 bytes, the 12-bit readings */
+        buf[5] = 33;
+        buf[6] = 1;
+        for (int k = 0; k < 16; k++)
+                put_le16(buf + 7 + 2 * k, (uint16_t) CLAMP(lround(sensor[k] * UKATON_COUNTS_PER_NEWTON), 0L, 4095L));
+        device_send(d, c, buf, len);
+}
+
 static void rsc_emit(SimDevice *d, SimChar *c, uint64_t now) {
         GaitMode mode = d->wearer && d->wearer->model ? gait_model_current_mode(d->wearer->model, FOOT_LEFT) : GAIT_MODE_WALKING;
         const GaitModelParams *p = d->wearer && d->wearer->model ? gait_model_get_params(d->wearer->model) : NULL;
@@ -531,12 +591,7 @@ static void rsc_emit(SimDevice *d, SimChar *c, uint64_t now) {
                 d->frames_lost++;
                 return;
         }
-        if (d->malform > 0)
-                malform(d, buf, &len);
-        if (sim_char_notify(c, buf, len) > 0)
-                d->frames_sent++;
-        else
-                d->frames_dropped++;
+        device_send(d, c, buf, len);
 }
 
 void sim_device_refresh_values(SimDevice *d) {
@@ -553,6 +608,10 @@ void sim_device_refresh_values(SimDevice *d) {
                 put_le32(buf + 2, (uint32_t) sim_device_steps(d));
                 put_le32(buf + 6, d->boot_id);
                 sim_char_set_value(c, buf, OIP_STEP_COUNTER_SIZE);
+        }
+        if ((c = find_char(d, CHAR_UKATON_STEPS))) {
+                put_le32(buf, (uint32_t) sim_device_steps(d));
+                sim_char_set_value(c, buf, 4);
         }
         if ((c = find_char(d, CHAR_BATTERY_LEVEL)))
                 sim_char_set_value(c, &d->battery, 1);
@@ -610,6 +669,25 @@ int sim_device_write(SimDevice *d, SimChar *c, const uint8_t *data, size_t len) 
         case CHAR_ORPHE_INFO:
                 sim_char_set_value(c, data, len);
                 return 0;
+        case CHAR_UKATON_CONFIG:
+                /* [sensor type, size, (data type, u16 delay ms)...]: we follow the 12-bit pressure
+                 * readings' delay (the firmware rounds it down to 10 ms steps) */
+                for (size_t p = 0; p + 2 <= len; p += 2 + data[p + 1]) {
+                        if (data[p] > 1 || p + 2 + data[p + 1] > len || data[p + 1] % 3 != 0)
+                                return -EBADMSG;
+                        for (size_t e = p + 2; data[p] == 1 && e + 3 <= p + 2 + data[p + 1]; e += 3) {
+                                unsigned delay = (data[e + 1] | (data[e + 2] << 8)) / 10 * 10;
+                                if (data[e] != 1)
+                                        continue;
+                                d->streaming = delay > 0;
+                                if (delay > 0) {
+                                        d->rate_hz = MAX(1000 / delay, (unsigned) SIM_MIN_RATE_HZ);
+                                        sim_device_start_session(d);
+                                }
+                        }
+                }
+                sim_char_set_value(c, data, len);
+                return 0;
         default:
                 return -EBADMSG;
         }
@@ -632,7 +710,8 @@ void sim_device_start_session(SimDevice *d) {
 void sim_device_tick(SimDevice *d, uint64_t now) {
         SimChar *c;
 
-        if (d->kind == DEVICE_OIP && (c = find_char(d, CHAR_OIP_STEPS))) {
+        if ((d->kind == DEVICE_OIP && (c = find_char(d, CHAR_OIP_STEPS))) ||
+            (d->kind == DEVICE_UKATON && (c = find_char(d, CHAR_UKATON_STEPS)))) {
                 uint32_t steps = (uint32_t) sim_device_steps(d);
                 if (steps != d->steps_reported && d->connected) {
                         d->steps_reported = steps;
@@ -642,9 +721,13 @@ void sim_device_tick(SimDevice *d, uint64_t now) {
                 }
         }
 
-        CharRole stream = d->kind == DEVICE_OIP ? CHAR_OIP_FRAME : d->kind == DEVICE_ORPHE ? CHAR_ORPHE_VALUES : CHAR_RSC_MEASUREMENT;
+        CharRole stream = d->kind == DEVICE_OIP      ? CHAR_OIP_FRAME
+                          : d->kind == DEVICE_ORPHE  ? CHAR_ORPHE_VALUES
+                          : d->kind == DEVICE_UKATON ? CHAR_UKATON_DATA
+                                                     : CHAR_RSC_MEASUREMENT;
         c = find_char(d, stream);
-        if (!c || !d->connected || !sim_char_notifying(c) || (d->kind == DEVICE_OIP && !d->streaming)) {
+        if (!c || !d->connected || !sim_char_notifying(c) ||
+            ((d->kind == DEVICE_OIP || d->kind == DEVICE_UKATON) && !d->streaming)) {
                 d->n_pending = 0;
                 d->burst = 0;
                 d->burst_hold_until_us = 0;
@@ -662,7 +745,7 @@ void sim_device_tick(SimDevice *d, uint64_t now) {
                 return;
 
         uint64_t period = device_period_us(d);
-        unsigned spf = d->kind == DEVICE_ORPHE ? 2 : oip_samples_per_frame(d);
+        unsigned spf = d->kind == DEVICE_ORPHE ? 2 : d->kind == DEVICE_UKATON ? 1 : oip_samples_per_frame(d);
         if (d->burst > 0) {
                 /* A burst: the device holds its frames back for `burst` frame periods, then
                  * flushes them back to back (correct times and sequence numbers). */
@@ -684,6 +767,8 @@ void sim_device_tick(SimDevice *d, uint64_t now) {
                 if (d->n_pending >= spf) {
                         if (d->kind == DEVICE_ORPHE)
                                 orphe_emit_frame(d, c);
+                        else if (d->kind == DEVICE_UKATON)
+                                ukaton_emit_frame(d, c);
                         else
                                 oip_emit_frame(d, c);
                 }

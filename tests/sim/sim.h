@@ -39,6 +39,7 @@ typedef enum DeviceKind {
         DEVICE_OIP,   /* Open Insole Profile insole */
         DEVICE_RSC,   /* Running Speed and Cadence footpod */
         DEVICE_ORPHE, /* ORPHE INSOLE */
+        DEVICE_UKATON, /* Ukaton Mission insole: sensor data (16 pressure sensors), step count */
         _DEVICE_KIND_MAX,
         _DEVICE_KIND_INVALID = -1,
 } DeviceKind;
@@ -58,6 +59,9 @@ typedef enum CharRole {
         CHAR_RSC_LOCATION,
         CHAR_ORPHE_VALUES,
         CHAR_ORPHE_INFO,
+        CHAR_UKATON_DATA,
+        CHAR_UKATON_CONFIG,
+        CHAR_UKATON_STEPS,
 } CharRole;
 
 enum {

@@ -6,7 +6,7 @@ Registers a GATT application on one adapter through org.bluez.GattManager1 with 
 (pressure frame: notify; sensor layout: read; step counter: read + notify; control point: write)
 and an LE advertisement carrying the OIP service UUID. Frames carry FRAME_SAMPLES samples of
 N_CELLS cells each at RATE_HZ samples per second, with a +1 sequence number; the step counter
-advances by one every STEP_PERIOD_MS. The wire layout is the one in include/open-insole-profile.h.
+advances by one every STEP_PERIOD_MS. The wire layout is the one in daemon/decoders/open-insole-profile.h.
 
 Prints "[oip] READY <address>" when both registrations succeeded.
 """
