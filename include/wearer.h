@@ -69,7 +69,7 @@ typedef struct Wearer {
         bool has_step_counter;       /* steps come from the devices' own counters */
         uint64_t engine_steps_seen;  /* otherwise from the gait engine (or the footpod's cadence) */
         uint64_t steps_total;
-        bool steps_counted_here;     /* this gateway counted steps since they were last published */
+        bool steps_counted_here;     /* this gateway counted steps (or distance) since they were last published */
 
         ActivityState activity;
         uint64_t activity_since_usec;
@@ -122,3 +122,8 @@ int wearer_set_device_info(Wearer *w, DeviceRole role, const DeviceInfoString *s
 /* The footpod's reconciliation state, to persist and restore (see rsc_accumulator_get_total()). */
 bool wearer_get_footpod_total(const Wearer *w, uint32_t *ret_total_dm);
 void wearer_restore_footpod(Wearer *w, uint64_t distance_total_dm, bool has_footpod_total, uint32_t footpod_total_dm);
+/* Another gateway counted the footpod's distance (the wearer was in its room): the larger of
+ * today's (same local day) and of the totals win, and the footpod's Total Distance that gateway
+ * last accounted for becomes ours, so that what was walked on the way is counted once, here. */
+void wearer_take_over_distance(Wearer *w, const CoachClock *now, bool same_day, uint64_t today_dm, uint64_t total_dm);
+void wearer_take_over_footpod_total(Wearer *w, uint32_t footpod_total_dm);

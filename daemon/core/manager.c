@@ -54,6 +54,7 @@ struct Manager {
         Wearer *wearers[CONFIG_MAX_WEARERS];
         size_t n_wearers;
         uint64_t published_steps[CONFIG_MAX_WEARERS];
+        uint64_t published_distance_dm[CONFIG_MAX_WEARERS];
         bool steps_published[CONFIG_MAX_WEARERS];
         int last_battery[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
         RawPacer raw_pacer[CONFIG_MAX_WEARERS][_FOOT_SIDE_MAX];
@@ -329,7 +330,8 @@ static void publish_steps(Manager *m, size_t i, const CoachClock *now) {
         const DayCounters *today = coach_today(w->coach);
         MqttSteps s = { .steps_today = today->steps, .steps_total = w->steps_total, .gateway = m->config.gateway_id };
 
-        if (!w->steps_counted_here || (m->steps_published[i] && m->published_steps[i] == w->steps_total))
+        if (!w->steps_counted_here || (m->steps_published[i] && m->published_steps[i] == w->steps_total &&
+                                       m->published_distance_dm[i] == w->distance_total_dm))
                 return;
         if (today->date == 0)
                 (void) snprintf(s.day, sizeof(s.day), "unknown");
@@ -340,8 +342,15 @@ static void publish_steps(Manager *m, size_t i, const CoachClock *now) {
                 if (w->config->has_device[d] && bluez_client_get_step_state(m->bluez, i, d, &st) >= 0 && st.valid)
                         s.device[d] = (MqttDeviceSteps) { .valid = true, .boot_id = st.boot_id, .steps = st.steps };
         }
+        if (w->config->has_device[DEVICE_ROLE_FOOTPOD]) {
+                s.has_distance = true;
+                s.distance_today_dm = today->distance_dm;
+                s.distance_total_dm = w->distance_total_dm;
+                s.has_footpod_total = wearer_get_footpod_total(w, &s.footpod_total_dm);
+        }
         if (mqtt_publish_steps(m->mqtt, w->config->name, &s, now->wall_usec) >= 0) {
                 m->published_steps[i] = w->steps_total;
+                m->published_distance_dm[i] = w->distance_total_dm;
                 m->steps_published[i] = true;
                 w->steps_counted_here = false;
         }
@@ -761,6 +770,15 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
                 refuse_remote_steps(m, w, "it grew faster than anyone walks");
                 return;
         }
+        if (rs.has_distance &&
+            ((streq(rs.day, our_day) &&
+              !remote_distance_plausible(coach_today(w->coach)->distance_dm, rs.distance_today_dm,
+                                         m->steps_known_usec[ctx->wearer], now.wall_usec, REMOTE_DISTANCE_DAY_MAX_DM)) ||
+             !remote_distance_plausible(w->distance_total_dm, rs.distance_total_dm, m->steps_known_usec[ctx->wearer],
+                                        now.wall_usec, REMOTE_DISTANCE_LIFETIME_MAX_DM))) {
+                refuse_remote_steps(m, w, "its distance grew faster than anyone runs");
+                return;
+        }
         m->steps_known_usec[ctx->wearer] = now.wall_usec;
         if (streq(rs.day, our_day) && rs.steps_today > coach_today(w->coach)->steps) {
                 log_ctx(LOG_DEBUG, &w->log, "Taking over today's count from %s: %" PRIu64 " steps.",
@@ -770,6 +788,8 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
         }
         if (rs.steps_total > w->steps_total)
                 w->steps_total = rs.steps_total;
+        if (rs.has_distance)
+                wearer_take_over_distance(w, &now, streq(rs.day, our_day), rs.distance_today_dm, rs.distance_total_dm);
         /* Our own insole counter states are in our state file; another gateway's are newer when it
          * held the insoles after us. */
         if (streq(rs.gateway, m->config.gateway_id) && !(m->seqs_unsure && !m->publishing))
@@ -783,6 +803,9 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
                         (void) bluez_client_set_step_state(m->bluez, ctx->wearer, d, &st);
                 }
         }
+        /* whoever published last held the footpod after us */
+        if (rs.has_footpod_total)
+                wearer_take_over_footpod_total(w, rs.footpod_total_dm);
 }
 
 /* A retained "online" that this gateway published in an earlier life (it crashed or lost power)
