@@ -773,7 +773,8 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
         if (rs.has_distance &&
             ((streq(rs.day, our_day) &&
               !remote_distance_plausible(coach_today(w->coach)->distance_dm, rs.distance_today_dm,
-                                         m->steps_known_usec[ctx->wearer], now.wall_usec, REMOTE_DISTANCE_DAY_MAX_DM)) ||
+                                         m->steps_known_usec[ctx->wearer], now.wall_usec,
+                                         REMOTE_DISTANCE_DAY_MAX_DM)) ||
              !remote_distance_plausible(w->distance_total_dm, rs.distance_total_dm, m->steps_known_usec[ctx->wearer],
                                         now.wall_usec, REMOTE_DISTANCE_LIFETIME_MAX_DM))) {
                 refuse_remote_steps(m, w, "its distance grew faster than anyone runs");
