@@ -180,6 +180,11 @@ typedef struct MqttSteps {
         char day[11];                  /* local date of steps_today, "2026-11-22" */
         const char *gateway;           /* the gateway that counted them; NULL = not written */
         MqttDeviceSteps device[_DEVICE_ROLE_MAX];
+        bool has_distance;             /* a footpod wearer's distance, counted like the steps */
+        uint64_t distance_today_dm;
+        uint64_t distance_total_dm;
+        bool has_footpod_total;        /* the footpod's own Total Distance as last accounted for */
+        uint32_t footpod_total_dm;
 } MqttSteps;
 
 int mqtt_payload_steps(JsonWriter *w, const MqttSteps *s);

@@ -298,7 +298,8 @@ static void publish_steps(Manager *m, size_t i, const CoachClock *now) {
         const DayCounters *today = wearer_today(w);
         MqttSteps s = { .steps_today = today->steps, .steps_total = w->steps_total, .gateway = m->config.gateway_id };
 
-        if (!w->steps_counted_here || (w->steps_published && w->published_steps == w->steps_total))
+        if (!w->steps_counted_here || (w->steps_published && w->published_steps == w->steps_total &&
+                                       w->published_distance_dm == w->distance_total_dm))
                 return;
         if (today->date == 0)
                 (void) snprintf(s.day, sizeof(s.day), "unknown");
@@ -309,8 +310,15 @@ static void publish_steps(Manager *m, size_t i, const CoachClock *now) {
                 if (w->config->has_device[d] && st->valid)
                         s.device[d] = (MqttDeviceSteps) { .valid = true, .boot_id = st->boot_id, .steps = st->steps };
         }
+        if (w->config->has_device[DEVICE_ROLE_FOOTPOD]) {
+                s.has_distance = true;
+                s.distance_today_dm = today->distance_dm;
+                s.distance_total_dm = w->distance_total_dm;
+                s.has_footpod_total = wearer_get_footpod_total(w, &s.footpod_total_dm);
+        }
         if (publish_json(m, w, mqtt_payload_steps(message_begin(m, MQTT_MESSAGE_STEPS, w, now->wall_usec), &s)) >= 0) {
                 w->published_steps = w->steps_total;
+                w->published_distance_dm = w->distance_total_dm;
                 w->steps_published = true;
                 w->steps_counted_here = false;
         }
@@ -715,6 +723,15 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
                 refuse_remote_steps(m, w, "it grew faster than anyone walks");
                 return;
         }
+        if (rs.has_distance &&
+            ((streq(rs.day, our_day) &&
+              !remote_distance_plausible(wearer_today(w)->distance_dm, rs.distance_today_dm, w->steps_known_usec,
+                                         now.wall_usec, REMOTE_DISTANCE_DAY_MAX_DM)) ||
+             !remote_distance_plausible(w->distance_total_dm, rs.distance_total_dm, w->steps_known_usec, now.wall_usec,
+                                        REMOTE_DISTANCE_LIFETIME_MAX_DM))) {
+                refuse_remote_steps(m, w, "its distance grew faster than anyone runs");
+                return;
+        }
         w->steps_known_usec = now.wall_usec;
         if (streq(rs.day, our_day) && rs.steps_today > wearer_today(w)->steps) {
                 log_ctx(LOG_DEBUG, &w->log, "Taking over today's count from %s: %" PRIu64 " steps.",
@@ -724,6 +741,8 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
         }
         if (rs.steps_total > w->steps_total)
                 w->steps_total = rs.steps_total;
+        if (rs.has_distance)
+                wearer_take_over_distance(w, &now, streq(rs.day, our_day), rs.distance_today_dm, rs.distance_total_dm);
         /* Our own insole counter states are in our state file; another gateway's are newer when it
          * held the insoles after us. */
         if (streq(rs.gateway, m->config.gateway_id) && !(m->seqs_unsure && !m->publishing))
@@ -735,6 +754,9 @@ static void on_steps_message(MqttClient *c, const char *topic, const void *paylo
                                 .boot_id = rs.device[d].boot_id,
                                 .steps = rs.device[d].steps,
                         };
+        /* whoever published last held the footpod after us */
+        if (rs.has_footpod_total)
+                wearer_take_over_footpod_total(w, rs.footpod_total_dm);
 }
 
 /* A retained "online" that this gateway published in an earlier life (it crashed or lost power)

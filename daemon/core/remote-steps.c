@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <math.h>
 #include <string.h>
 
 #include "json-parse.h"
@@ -10,6 +11,18 @@ static int get_u32(const JsonValue *obj, const char *key, uint32_t *ret) {
         if (r < 0)
                 return r;
         *ret = (uint32_t) v;
+        return 0;
+}
+
+/* distances are written in m with one decimal; kept in 1/10 m, exact */
+#define REMOTE_DISTANCE_M_MAX 1e12
+
+static int get_distance_dm(const JsonValue *obj, const char *key, uint64_t *ret) {
+        double m;
+
+        if (json_value_get_double(json_value_member(obj, key), &m) < 0 || !(m >= 0 && m <= REMOTE_DISTANCE_M_MAX))
+                return -EBADMSG;
+        *ret = (uint64_t) llround(m * 10);
         return 0;
 }
 
@@ -43,18 +56,34 @@ int remote_steps_parse(const void *payload, size_t len, RemoteSteps *ret) {
                 memcpy(rs.gateway, s, slen + 1);
         }
 
+        if (json_value_member(root, "distance_today_m") || json_value_member(root, "distance_total_m")) {
+                if (get_distance_dm(root, "distance_today_m", &rs.distance_today_dm) < 0 ||
+                    get_distance_dm(root, "distance_total_m", &rs.distance_total_dm) < 0)
+                        return -EBADMSG;
+                rs.has_distance = true;
+        }
+
         devices = json_value_member(root, "devices");
         if (devices) {
                 if (json_value_type(devices) != JSON_TYPE_OBJECT)
                         return -EBADMSG;
                 for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++) {
                         const JsonValue *d = json_value_member(devices, device_role_to_string(r));
+                        bool pod = r == DEVICE_ROLE_FOOTPOD;
                         if (!d)
                                 continue;
-                        if (get_u32(d, "boot_id", &rs.device[r].boot_id) < 0 ||
-                            get_u32(d, "steps", &rs.device[r].steps) < 0)
-                                return -EBADMSG;
-                        rs.device[r].valid = true;
+                        /* a footpod has no step counter, only its Total Distance */
+                        if (!pod || json_value_member(d, "boot_id") || json_value_member(d, "steps")) {
+                                if (get_u32(d, "boot_id", &rs.device[r].boot_id) < 0 ||
+                                    get_u32(d, "steps", &rs.device[r].steps) < 0)
+                                        return -EBADMSG;
+                                rs.device[r].valid = true;
+                        }
+                        if (pod && json_value_member(d, "total_distance_dm")) {
+                                if (get_u32(d, "total_distance_dm", &rs.footpod_total_dm) < 0)
+                                        return -EBADMSG;
+                                rs.has_footpod_total = true;
+                        }
                 }
         }
         *ret = rs;
@@ -69,8 +98,8 @@ bool remote_device_state_is_newer(const DeviceStepState *ours, const MqttDeviceS
         return remote->steps > ours->steps;
 }
 
-bool remote_steps_plausible(uint64_t ours, uint64_t theirs, uint64_t known_usec, uint64_t now_usec,
-                            uint64_t unknown_max) {
+static bool growth_plausible(uint64_t ours, uint64_t theirs, uint64_t known_usec, uint64_t now_usec,
+                             uint64_t unknown_max, uint64_t max_per_sec) {
         uint64_t elapsed_sec;
 
         if (theirs <= ours)
@@ -81,7 +110,17 @@ bool remote_steps_plausible(uint64_t ours, uint64_t theirs, uint64_t known_usec,
         /* a day's worth at most: beyond that the day changed anyway (today), and a total grows
          * by at most that much a day */
         elapsed_sec = MIN(elapsed_sec, (uint64_t) 365 * 24 * 3600) + REMOTE_STEPS_SLACK_SEC;
-        return theirs - ours <= elapsed_sec * REMOTE_STEPS_MAX_RATE;
+        return theirs - ours <= elapsed_sec * max_per_sec;
+}
+
+bool remote_steps_plausible(uint64_t ours, uint64_t theirs, uint64_t known_usec, uint64_t now_usec,
+                            uint64_t unknown_max) {
+        return growth_plausible(ours, theirs, known_usec, now_usec, unknown_max, REMOTE_STEPS_MAX_RATE);
+}
+
+bool remote_distance_plausible(uint64_t ours_dm, uint64_t theirs_dm, uint64_t known_usec, uint64_t now_usec,
+                               uint64_t unknown_max_dm) {
+        return growth_plausible(ours_dm, theirs_dm, known_usec, now_usec, unknown_max_dm, REMOTE_DISTANCE_MAX_DM_PER_S);
 }
 
 bool remote_gateway_is_trusted(const Config *config, const char *gateway) {

@@ -41,6 +41,11 @@ typedef struct RemoteSteps {
         char gateway[CONFIG_NAME_MAX + 1]; /* "" when the publisher did not say */
         uint64_t seq;                      /* 0 when absent */
         MqttDeviceSteps device[_DEVICE_ROLE_MAX];
+        bool has_distance;                 /* a footpod wearer's distance_today_m, distance_total_m */
+        uint64_t distance_today_dm;
+        uint64_t distance_total_dm;
+        bool has_footpod_total;            /* devices.footpod.total_distance_dm */
+        uint32_t footpod_total_dm;
 } RemoteSteps;
 
 /* Parses a retained steps payload (untrusted: another gateway, or anyone allowed to publish
@@ -63,6 +68,14 @@ bool remote_device_state_is_newer(const DeviceStepState *ours, const MqttDeviceS
 #define REMOTE_STEPS_LIFETIME_MAX (REMOTE_STEPS_DAY_MAX * 365 * 120)
 bool remote_steps_plausible(uint64_t ours, uint64_t theirs, uint64_t known_usec, uint64_t now_usec,
                             uint64_t unknown_max);
+
+/* The same for a footpod wearer's distance in 1/10 m: at most REMOTE_DISTANCE_MAX_DM_PER_S
+ * (10 m/s, faster than anyone runs for long) since it was last known. */
+#define REMOTE_DISTANCE_MAX_DM_PER_S 100u
+#define REMOTE_DISTANCE_DAY_MAX_DM (REMOTE_DISTANCE_MAX_DM_PER_S * UINT64_C(3600) * 24)
+#define REMOTE_DISTANCE_LIFETIME_MAX_DM (REMOTE_DISTANCE_DAY_MAX_DM * 365 * 120)
+bool remote_distance_plausible(uint64_t ours_dm, uint64_t theirs_dm, uint64_t known_usec, uint64_t now_usec,
+                               uint64_t unknown_max_dm);
 
 /* Whether the configuration believes this gateway's counts: an empty trusted-gateways list
  * believes every gateway; our own id is always believed; an anonymous count only with an empty

@@ -279,6 +279,7 @@ static void reading_motion(void *userdata, const MotionReading *m) {
                 w->distance_total_dm += dm - w->motion_dm_counted;
                 coach_feed_distance(w->coach, now, dm - w->motion_dm_counted);
                 w->motion_dm_counted = dm;
+                w->steps_counted_here = true; /* published with the steps */
         }
         /* The engine counts steps from the cadence (a footpod has no step counter). */
         if (ensure_engine(w) >= 0)
@@ -368,6 +369,21 @@ bool wearer_get_footpod_total(const Wearer *w, uint32_t *ret_total_dm) {
 void wearer_restore_footpod(Wearer *w, uint64_t distance_total_dm, bool has_footpod_total, uint32_t footpod_total_dm) {
         w->distance_total_dm = distance_total_dm;
         if (has_footpod_total && !w->have_motion)
+                motion_accumulator_set_total(&w->motion, footpod_total_dm);
+}
+
+void wearer_take_over_distance(Wearer *w, const CoachClock *now, bool same_day, uint64_t today_dm, uint64_t total_dm) {
+        uint64_t ours_today = coach_today(w->coach)->distance_dm;
+
+        if (!w->config->has_device[DEVICE_ROLE_FOOTPOD])
+                return;
+        if (same_day && today_dm > ours_today)
+                coach_feed_distance(w->coach, now, today_dm - ours_today);
+        w->distance_total_dm = MAX(w->distance_total_dm, total_dm);
+}
+
+void wearer_take_over_footpod_total(Wearer *w, uint32_t footpod_total_dm) {
+        if (w->config->has_device[DEVICE_ROLE_FOOTPOD])
                 motion_accumulator_set_total(&w->motion, footpod_total_dm);
 }
 

@@ -112,7 +112,7 @@ struct Wearer {
         bool has_step_counter;       /* steps come from the devices' own counters */
         uint64_t engine_steps_seen;  /* otherwise from the gait engine (or the footpod's cadence) */
         uint64_t steps_total;
-        bool steps_counted_here;     /* this gateway counted steps since they were last published */
+        bool steps_counted_here;     /* this gateway counted steps (or distance) since they were last published */
 
         ActivityState activity;
         uint64_t activity_since_usec;
@@ -137,6 +137,7 @@ struct Wearer {
         void *manager;               /* the owner, for the callbacks that hand back this wearer */
         /* What the Manager published or learnt of this wearer's steps */
         uint64_t published_steps;
+        uint64_t published_distance_dm;
         bool steps_published;
         uint64_t steps_known_usec;   /* wall clock: our count last known right */
 };
@@ -178,6 +179,11 @@ int wearer_set_device_info(Wearer *w, DeviceRole role, const DeviceInfoString *s
 /* The footpod's reconciliation state, to persist and restore (see motion_accumulator_get_total()). */
 bool wearer_get_footpod_total(const Wearer *w, uint32_t *ret_total_dm);
 void wearer_restore_footpod(Wearer *w, uint64_t distance_total_dm, bool has_footpod_total, uint32_t footpod_total_dm);
+/* Another gateway counted the footpod's distance (the wearer was in its room): the larger of
+ * today's (same local day) and of the totals win, and the footpod's Total Distance that gateway
+ * last accounted for becomes ours, so that what was walked on the way is counted once, here. */
+void wearer_take_over_distance(Wearer *w, const CoachClock *now, bool same_day, uint64_t today_dm, uint64_t total_dm);
+void wearer_take_over_footpod_total(Wearer *w, uint32_t footpod_total_dm);
 
 /* The wearer's day and reminders (its Coach), for the Manager's publishing, persistence and
  * commands: reached through the wearer only. */

@@ -137,19 +137,28 @@ int mqtt_payload_steps(JsonWriter *w, const MqttSteps *s) {
         json_kv_string(w, "day", s->day);
         if (s->gateway && mqtt_name_is_valid(s->gateway))
                 json_kv_string(w, "gateway", s->gateway);
-        bool any = false;
+        if (s->has_distance) {
+                json_kv_double(w, "distance_today_m", s->distance_today_dm / 10.0, 1);
+                json_kv_double(w, "distance_total_m", s->distance_total_dm / 10.0, 1);
+        }
+        bool any = s->has_footpod_total;
         for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++)
                 any = any || s->device[r].valid;
         if (any) {
                 json_key(w, "devices");
                 json_object_begin(w);
                 for (DeviceRole r = 0; r < _DEVICE_ROLE_MAX; r++) {
-                        if (!s->device[r].valid)
+                        bool pod_total = r == DEVICE_ROLE_FOOTPOD && s->has_footpod_total;
+                        if (!s->device[r].valid && !pod_total)
                                 continue;
                         json_key(w, device_role_to_string(r));
                         json_object_begin(w);
-                        json_kv_uint(w, "boot_id", s->device[r].boot_id);
-                        json_kv_uint(w, "steps", s->device[r].steps);
+                        if (s->device[r].valid) {
+                                json_kv_uint(w, "boot_id", s->device[r].boot_id);
+                                json_kv_uint(w, "steps", s->device[r].steps);
+                        }
+                        if (pod_total)
+                                json_kv_uint(w, "total_distance_dm", s->footpod_total_dm);
                         json_object_end(w);
                 }
                 json_object_end(w);

@@ -28,6 +28,42 @@ static void test_parse_full_payload(void **state) {
         assert_int_equal(rs.device[DEVICE_ROLE_LEFT].boot_id, 4000000000u);
         assert_int_equal(rs.device[DEVICE_ROLE_RIGHT].steps, 610);
         assert_false(rs.device[DEVICE_ROLE_FOOTPOD].valid);
+        assert_false(rs.has_distance);
+        assert_false(rs.has_footpod_total);
+}
+
+/* a valid payload up to its optional fields */
+#define MINIMAL "{\"steps_today\":0,\"steps_total\":0,\"day\":\"2026-11-22\","
+
+static void test_parse_footpod_distance(void **state) {
+        RemoteSteps rs;
+
+        assert_int_equal(parse("{\"steps_today\":80,\"steps_total\":90,\"day\":\"2026-11-22\",\"gateway\":\"room-a\","
+                               "\"distance_today_m\":123.4,\"distance_total_m\":4567.8,"
+                               "\"devices\":{\"footpod\":{\"total_distance_dm\":4294967295}}}", &rs), 0);
+        assert_true(rs.has_distance);
+        assert_int_equal(rs.distance_today_dm, 1234);
+        assert_int_equal(rs.distance_total_dm, 45678);
+        assert_true(rs.has_footpod_total);
+        assert_int_equal(rs.footpod_total_dm, 4294967295u);
+        assert_false(rs.device[DEVICE_ROLE_FOOTPOD].valid); /* a footpod has no step counter */
+        /* whole metres are written without a decimal */
+        assert_int_equal(parse(MINIMAL "\"distance_today_m\":0,\"distance_total_m\":12}", &rs), 0);
+        assert_int_equal(rs.distance_total_dm, 120);
+        /* a footpod that counts steps as well */
+        assert_int_equal(parse(MINIMAL "\"devices\":{\"footpod\":{\"boot_id\":3,\"steps\":4,"
+                                       "\"total_distance_dm\":5}}}", &rs), 0);
+        assert_true(rs.device[DEVICE_ROLE_FOOTPOD].valid && rs.has_footpod_total);
+
+        /* both distances or neither, numbers, not negative, bounded; the Total Distance a u32 */
+        assert_int_equal(parse(MINIMAL "\"distance_total_m\":12}", &rs), -EBADMSG);
+        assert_int_equal(parse(MINIMAL "\"distance_today_m\":-1,\"distance_total_m\":12}", &rs), -EBADMSG);
+        assert_int_equal(parse(MINIMAL "\"distance_today_m\":\"1\",\"distance_total_m\":12}", &rs), -EBADMSG);
+        assert_int_equal(parse(MINIMAL "\"distance_today_m\":1,\"distance_total_m\":1e300}", &rs), -EBADMSG);
+        assert_int_equal(parse(MINIMAL "\"devices\":{\"footpod\":{\"total_distance_dm\":4294967296}}}", &rs), -EBADMSG);
+        assert_int_equal(parse(MINIMAL "\"devices\":{\"footpod\":{\"steps\":4}}}", &rs), -EBADMSG);
+        /* only a footpod has a Total Distance: an insole's is not read */
+        assert_int_equal(parse(MINIMAL "\"devices\":{\"left\":{\"total_distance_dm\":5}}}", &rs), -EBADMSG);
 }
 
 static void test_parse_minimal_and_hostile(void **state) {
@@ -113,6 +149,14 @@ static void test_plausible(void **state) {
         assert_false(remote_steps_plausible(0, REMOTE_STEPS_DAY_MAX + 1, 0, t, REMOTE_STEPS_DAY_MAX));
         assert_true(remote_steps_plausible(0, 5000000, 0, t, REMOTE_STEPS_LIFETIME_MAX));
         assert_false(remote_steps_plausible(0, UINT64_C(4600000000000000000), 0, t, REMOTE_STEPS_LIFETIME_MAX));
+
+        /* distance in 1/10 m: 10 m/s over 60 s + 10 s of slack = 700 m more */
+        const uint64_t minute = t + 60 * USEC_PER_SEC;
+        assert_true(remote_distance_plausible(1000, 1000 + 7000, t, minute, REMOTE_DISTANCE_DAY_MAX_DM));
+        assert_false(remote_distance_plausible(1000, 1000 + 7001, t, minute, REMOTE_DISTANCE_DAY_MAX_DM));
+        assert_true(remote_distance_plausible(0, REMOTE_DISTANCE_DAY_MAX_DM, 0, t, REMOTE_DISTANCE_DAY_MAX_DM));
+        assert_false(remote_distance_plausible(0, REMOTE_DISTANCE_DAY_MAX_DM + 1, 0, t, REMOTE_DISTANCE_DAY_MAX_DM));
+        assert_false(remote_distance_plausible(0, UINT64_C(10000000000000), 0, t, REMOTE_DISTANCE_LIFETIME_MAX_DM));
 }
 
 static void test_trusted_gateways(void **state) {
@@ -179,6 +223,7 @@ int main(void) {
                 cmocka_unit_test(test_steps_restored_state),
                 cmocka_unit_test(test_parse_full_payload),
                 cmocka_unit_test(test_parse_minimal_and_hostile),
+                cmocka_unit_test(test_parse_footpod_distance),
                 cmocka_unit_test(test_device_state_newer),
                 cmocka_unit_test(test_plausible),
                 cmocka_unit_test(test_trusted_gateways),

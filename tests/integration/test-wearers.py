@@ -32,14 +32,14 @@ SCENARIO = (
     "footpod pod %s\n"
     "wearer mixed left=%s right=%s mode=walking cadence=104 speed=1.3 weight=70\n"
     "footpod mixed %s\n"
-    # just below the wrap: it wraps after a few metres of walking
+    # just below the wrap: it wraps after 10 s of walking (the pod counts from the start)
     "at 0s distance %s %.1f\n"
     "at 20s mode solo mode=standing\n"
     "at 30s mode solo mode=sitting\n"
     "at 15s mode pod mode=running cadence=170 speed=3.5\n"
     "at 25s reboot %s\n"
     "at 32s mode pod mode=standing\n"
-) % (SOLO_L, PAIR_L, PAIR_R, POD, MIXED_L, MIXED_R, MIXED_POD, POD, WRAP_M - 6, POD)
+) % (SOLO_L, PAIR_L, PAIR_R, POD, MIXED_L, MIXED_R, MIXED_POD, POD, WRAP_M - 14, POD)
 
 
 def config(world, port):

@@ -205,6 +205,24 @@ static void test_state_and_steps(void **state) {
         mqtt_payload_begin_stamped(&w, &st);
         mqtt_payload_steps(&w, &steps);
         assert_null(strstr(finish(&w), "gateway"));
+
+        /* A footpod wearer: the distance and the footpod's own Total Distance, handed over alike. */
+        steps = (MqttSteps) { .steps_today = 80, .steps_total = 90, .day = "2026-11-22", .gateway = "room-a",
+                              .has_distance = true, .distance_today_dm = 1234, .distance_total_dm = 45670,
+                              .has_footpod_total = true, .footpod_total_dm = 4294967295u };
+        json_writer_init(&w, buf, sizeof buf);
+        mqtt_payload_begin_stamped(&w, &st);
+        mqtt_payload_steps(&w, &steps);
+        assert_string_equal(finish(&w), "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":80,"
+                                        "\"steps_total\":90,\"day\":\"2026-11-22\",\"gateway\":\"room-a\","
+                                        "\"distance_today_m\":123.4,\"distance_total_m\":4567,"
+                                        "\"devices\":{\"footpod\":{\"total_distance_dm\":4294967295}}}");
+        assert_schema("steps", buf);
+        assert_schema_rejects("steps", "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":1,"
+                                       "\"steps_total\":2,\"day\":\"2026-11-22\",\"distance_today_m\":-0.1}");
+        assert_schema_rejects("steps", "{\"timestamp\":\"2026-11-22T10:00:00.123Z\",\"seq\":7,\"steps_today\":1,"
+                                       "\"steps_total\":2,\"day\":\"2026-11-22\","
+                                       "\"devices\":{\"footpod\":{\"total_distance_dm\":4294967296}}}");
 }
 
 static void test_other_payloads(void **state) {

@@ -565,20 +565,38 @@ static void ukaton_emit_frame(SimDevice *d, SimChar *c) {
         device_send(d, c, buf, len);
 }
 
-static void rsc_emit(SimDevice *d, SimChar *c, uint64_t now) {
+static void rsc_motion(SimDevice *d, bool *ret_running, double *ret_speed, double *ret_cadence) {
         GaitMode mode = d->wearer && d->wearer->model ? gait_model_current_mode(d->wearer->model, FOOT_LEFT) : GAIT_MODE_WALKING;
         const GaitModelParams *p = d->wearer && d->wearer->model ? gait_model_get_params(d->wearer->model) : NULL;
         bool running = mode == GAIT_MODE_RUNNING;
         bool moving = running || mode == GAIT_MODE_WALKING || mode == GAIT_MODE_TOE_WALKING;
-        double speed = 0, cadence = 0;
+
+        *ret_running = running;
+        *ret_speed = *ret_cadence = 0;
         if (moving) {
-                speed = p && p->speed_m_s > 0 ? p->speed_m_s : running ? 3.0 : 1.3;
-                cadence = p && p->cadence_spm > 0 ? p->cadence_spm : running ? 165 : 105;
+                *ret_speed = p && p->speed_m_s > 0 ? p->speed_m_s : running ? 3.0 : 1.3;
+                *ret_cadence = p && p->cadence_spm > 0 ? p->cadence_spm : running ? 165 : 105;
         }
+}
+
+/* A footpod counts its Total Distance whether or not anyone listens (out of range, between two
+ * gateways' rooms): two simulators playing the same person agree on it, like the insoles'
+ * step counters. */
+static void rsc_advance(SimDevice *d, uint64_t now) {
+        bool running;
+        double speed, cadence;
+
+        rsc_motion(d, &running, &speed, &cadence);
         if (d->last_rsc_us > 0 && now > d->last_rsc_us)
                 d->rsc_distance_m += speed * (double) (now - d->last_rsc_us) / 1e6;
         d->last_rsc_us = now;
+}
 
+static void rsc_emit(SimDevice *d, SimChar *c, uint64_t now) {
+        bool running;
+        double speed, cadence;
+
+        rsc_motion(d, &running, &speed, &cadence);
         uint8_t buf[16];
         size_t len = 10;
         buf[0] = 0x01 | 0x02 | (running ? 0x04 : 0);
@@ -720,6 +738,9 @@ void sim_device_tick(SimDevice *d, uint64_t now) {
                                 (void) sim_char_notify(c, c->value, c->value_len);
                 }
         }
+
+        if (d->kind == DEVICE_RSC)
+                rsc_advance(d, now);
 
         CharRole stream = d->kind == DEVICE_OIP      ? CHAR_OIP_FRAME
                           : d->kind == DEVICE_ORPHE  ? CHAR_ORPHE_VALUES

@@ -2,15 +2,19 @@
 # SPDX-License-Identifier: MIT
 # The gateway against a real bluetoothd, inside the test VM (run by tests/vm/run-vm.sh; the meson
 # test "bluez-vm" does that). An Open Insole Profile peripheral (tests/bluez/rig/oip-peripheral.py)
-# on one controller, the gateway built in /mnt/build on the other with a mosquitto on loopback, raw stream on so
-# that every second carries messages. One GATT link at a time: btvirt in BlueZ 5.66 does not carry
-# two links from one central. Prints TAP.
+# on one controller, the gateway built in /mnt/build on the second with a mosquitto on loopback, raw stream on so
+# that every second carries messages; then a footpod (the same script, --footpod) in the insole's
+# place. One GATT link at a time: btvirt in BlueZ 5.66 does not carry two links from one central.
+# Prints TAP.
 #   1. unbonded insole refused ([bluetooth] require-bonded = yes), when the gateway has that key
 #   2. bonding: LE Secure Connections, Just Works, from the gateway's adapter
-#   3. streaming through AcquireNotify, data on the broker
+#   3. streaming through AcquireNotify, data on the broker; the one-insole wearer walks: steps
+#      from the insole's counter, strides and cadence from its pressure, activity walking
 #   4. bluetoothd killed and started again: the same gateway process streams again
 #   5. clean shutdown: SIGTERM, exit status 0, offline states sent
 #   6. AcquireNotify refused (another client holds StartNotify): streaming through StartNotify
+#   7. a footpod wearer (RSC with Device Information): speed, cadence, stride length, distance
+#      and steps on the broker, the pod's own manufacturer and model in its link payload
 set -u
 build=${1:-/mnt/build}
 gw=$build/daemon/insole2mqtt
@@ -42,19 +46,44 @@ count() { grep -c "$1" "$2" 2>/dev/null || true; }
 logged() { grep -q "$1" "$2" 2>/dev/null; }
 more_than() { [ "$(count "$1" "$2")" -gt "$3" ]; }
 
-start_peripheral() {
+start_peripheral() { # [ADAPTER --footpod]
         rm -f "$t/oip.ready"
-        python3 -u tests/bluez/rig/oip-peripheral.py --adapter "$periph_hci" --ready-file "$t/oip.ready" >>"$t/peripheral.log" 2>&1 &
+        python3 -u tests/bluez/rig/oip-peripheral.py --adapter "${1:-$periph_hci}" ${2:-} --ready-file "$t/oip.ready" \
+                >>"$t/peripheral.log" 2>&1 &
         periph=$!
         wait_until 60 test -s "$t/oip.ready"
 }
+
+# wait_json SECONDS TOPIC PYTHON-EXPRESSION: until the last payload on TOPIC (parsed, as `p`)
+# satisfies the expression. One Python process that polls: starting one costs seconds here.
+wait_json() {
+        python3 -c 'import json, sys, time
+deadline = time.monotonic() + float(sys.argv[1])
+test = compile("(" + sys.argv[4] + ")", "check", "eval")
+while True:
+    last = None
+    for line in open(sys.argv[2], errors="replace"):
+        topic, _, payload = line.rstrip("\n").partition(" ")
+        if topic == sys.argv[3] and payload:
+            last = payload
+    try:
+        if last and eval(test, {"p": json.loads(last)}):
+            sys.exit(0)
+    except (ValueError, LookupError, TypeError):
+        pass
+    if time.monotonic() > deadline:
+        sys.exit(1)
+    time.sleep(0.5)' "$1" "$t/messages.log" "$2" "$3"
+}
+# last_payload TOPIC: for the TAP comments
+last_payload() { grep "^$1 " "$t/messages.log" | tail -n 1 | cut -c1-600 | sed 's/^/# /'; }
 
 adapters_on_bus() {
         [ "$(dbus-send --system --print-reply --dest=org.bluez / org.freedesktop.DBus.ObjectManager.GetManagedObjects 2>/dev/null |
              grep -cE 'object path "/org/bluez/hci[0-9]+"$')" -ge 2 ]
 }
 
-# write_config NAME [EXTRA-BLUETOOTH-LINE]
+# write_config NAME [EXTRA-BLUETOOTH-LINE [WEARER-SECTION]]
 write_config() {
         cat >"$t/$1.conf" <<CONF
 [gateway]
@@ -71,8 +100,8 @@ port = 1883
 publish-interval = 2s
 raw-stream = yes
 raw-rate = 10
-[wearer anna]
-left = $insole
+${3:-"[wearer anna]
+left = $insole"}
 CONF
 }
 
@@ -145,6 +174,21 @@ start_gateway bonded
 check "streaming through AcquireNotify" wait_until 60 logged "streaming (acquire" "$t/gateway-bonded.log"
 check "pressure data reaches the broker" wait_until 30 more_than "$pressure_topic" "$t/messages.log" 20
 check "insole announced online" logged '^insole2mqtt/anna/left/availability {"state":"online"' "$t/messages.log"
+# One insole at 100 steps/min: its counter counts its own foot, so the wearer's steps grow by two
+# per count; its strides make the wearer walk.
+if wait_json 40 insole2mqtt/anna/steps 'p.get("steps_today", 0) >= 10 and "left" in p.get("devices", {})'; then
+        ok "one insole: steps from its own counter reach the broker"
+else
+        not_ok "one insole: steps from its own counter reach the broker"; last_payload insole2mqtt/anna/steps
+fi
+one_insole_walking='p.get("activity", {}).get("state") == "walking" and p.get("steps_total", 0) > 0
+        and 85 <= p["last_10s"].get("cadence_spm", 0) <= 115 and p["last_10s"].get("left", {}).get("strides", 0) >= 4
+        and p["quality"].get("right") == "no_signal" and "double_support_ms" not in p["last_10s"]'
+if wait_json 40 insole2mqtt/anna/gait "$one_insole_walking"; then
+        ok "one insole: gait says walking, ~100 steps/min from its strides, no two-foot figures"
+else
+        not_ok "one insole: gait says walking, ~100 steps/min from its strides"; last_payload insole2mqtt/anna/gait
+fi
 
 # --- 4. bluetoothd restart (the peripheral's registrations die with it: start it again too)
 before=$(count "$pressure_topic" "$t/messages.log")
@@ -183,6 +227,43 @@ else
         not_ok "a second client holds StartNotify: $(tail -n 3 "$t/holder.log")"
 fi
 kill "$holder" "$periph" 2>/dev/null
+
+# --- 7. a footpod wearer: Running Speed and Cadence with Device Information. It takes the insole's
+# controller, so its address: both sides forget the insole first (its bond and its cached GATT
+# database), which also drops the holder's link (that outlives its process).
+python3 tests/vm/central.py unpair "$gw_hci" "$insole"
+python3 tests/vm/central.py unpair "$periph_hci" "$gw_address"
+if ! start_peripheral "$periph_hci" --footpod; then
+        not_ok "the footpod registered: $(tail -n 3 "$t/peripheral.log")"
+elif pod=$(cat "$t/oip.ready") && ! python3 tests/vm/central.py pair "$gw_hci" "$pod"; then
+        not_ok "bonded with the footpod"
+else
+        ok "bonded with the footpod"
+        write_config footpod "$bond_line" "[wearer ben]
+footpod = $pod"
+        start_gateway footpod
+        check "footpod streaming" wait_until 60 logged "streaming (" "$t/gateway-footpod.log"
+        # the pod walks at 1.40 m/s (358/256), 100 steps/min, 1.68 m strides; Total Distance from 1234.5 m
+        pod_walking='abs(p["footpod"]["speed_m_s"] - 1.398) < 0.01 and p["footpod"]["cadence_spm"] == 100
+                and abs(p["footpod"]["stride_length_m"] - 1.68) < 0.01 and p["footpod"]["motion"] == "walking"
+                and 5 <= p["footpod"]["distance_total_m"] < 200 and p["footpod"]["distance_today_m"] > 0'
+        if wait_json 40 insole2mqtt/ben/gait "$pod_walking"; then
+                ok "footpod: speed, cadence, stride length and distance on the broker"
+        else
+                not_ok "footpod: speed, cadence, stride length and distance on the broker"; last_payload insole2mqtt/ben/gait
+        fi
+        check "footpod: steps from its cadence" \
+                wait_json 30 insole2mqtt/ben/steps 'p.get("steps_today", 0) >= 5'
+        if wait_json 10 insole2mqtt/ben/footpod/link 'p.get("device_info") == {"manufacturer": "VM Footpods",
+                        "model": "RSC-VM", "firmware": "2.1.0", "hardware": "rev C"}'; then
+                ok "footpod: its Device Information in the link payload"
+        else
+                not_ok "footpod: its Device Information in the link payload"; last_payload insole2mqtt/ben/footpod/link
+        fi
+        stop_gateway footpod
+        check "SIGTERM: exit status 0 (got $gateway_rc)" test "$gateway_rc" = 0
+fi
+kill "$periph" 2>/dev/null
 
 say "messages by topic:"
 cut -d' ' -f1 "$t/messages.log" | sort | uniq -c | sed 's/^/# /'
