@@ -1039,11 +1039,16 @@ int alert_history_parse(const char *data, size_t len, AlertMonitor *const *monit
         if (r < 0)
                 return r;
         root = json_document_root(doc);
-        r = json_expect_object_keys(root, "history", keys, e);
+        /* The version first: a newer format may have other keys, and must not look damaged. */
+        r = json_expect_int64(json_value_member(root, "version"), "version", 1, INT32_MAX, &version, e);
         if (r < 0)
                 return r;
-        r = json_expect_int64(json_value_member(root, "version"), "version", ALERT_STATE_VERSION, ALERT_STATE_VERSION,
-                              &version, e);
+        if (version > ALERT_STATE_VERSION) {
+                (void) restore_error(e, json_value_member(root, "version"), "version",
+                                     "written by a newer version of insole2mqtt");
+                return -EPROTONOSUPPORT;
+        }
+        r = json_expect_object_keys(root, "history", keys, e);
         if (r < 0)
                 return r;
         wearers = json_value_member(root, "wearers");

@@ -103,6 +103,31 @@ static void test_load_falls_back(void **state) {
         config_done(&c);
 }
 
+/* A history written by a newer version is never overwritten, even when there is news to save. */
+static void test_newer_version_left_alone(void **state) {
+        static const char newer[] = "{\"version\":2,\"wearers\":{},\"something\":\"new\"}";
+        _cleanup_(gait_alerts_freep) GaitAlerts *a = NULL;
+        _cleanup_(wearer_freep) Wearer *w = NULL;
+        DaySummary summary = {};
+        ReminderSettings rs;
+        Config c;
+
+        config_init(&c);
+        c.n_wearers = 1;
+        strcpy(c.wearers[0].name, "anna");
+        strcpy(c.wearers[0].timezone, "UTC");
+        reminder_settings_from_config(&c, &rs);
+        assert_int_equal(wearer_new(0, &c.wearers[0], &rs, &w), 0);
+        assert_int_equal(gait_alerts_new(&c, &w, 1, NULL, &a), 0);
+
+        assert_int_equal(gait_history_write(dir, GAIT_HISTORY_FILENAME, newer, strlen(newer), true), 0);
+        gait_alerts_load(a, dir);
+        gait_alerts_end_day(a, 0, &summary); /* something to save */
+        gait_alerts_save(a, dir);
+        read_is(GAIT_HISTORY_FILENAME, newer);
+        config_done(&c);
+}
+
 /* The core's defaults (tests, fuzzing) are the configuration schema's. */
 static void test_defaults_agree(void **state) {
         AlertSettings s;
@@ -122,6 +147,7 @@ int main(void) {
                 cmocka_unit_test(test_write_keeps_previous),
                 cmocka_unit_test(test_read_refuses),
                 cmocka_unit_test(test_load_falls_back),
+                cmocka_unit_test(test_newer_version_left_alone),
                 cmocka_unit_test(test_defaults_agree),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
