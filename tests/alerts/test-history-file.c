@@ -75,6 +75,19 @@ static void test_read_refuses(void **state) {
         assert_int_equal(gait_history_read(dir, "big.json", &text, &len), -E2BIG);
 }
 
+/* The alerts of one wearer, anna, as the Manager makes them. */
+static void one_wearer(Config *c, Wearer **ret_wearer, GaitAlerts **ret_alerts) {
+        ReminderSettings rs;
+
+        config_init(c);
+        c->n_wearers = 1;
+        strcpy(c->wearers[0].name, "anna");
+        strcpy(c->wearers[0].timezone, "UTC");
+        reminder_settings_from_config(c, &rs);
+        assert_int_equal(wearer_new(0, &c->wearers[0], &rs, ret_wearer), 0);
+        assert_int_equal(gait_alerts_new(c, ret_wearer, 1, NULL, ret_alerts), 0);
+}
+
 /* A refused newest file: the previous copy is used. */
 static void test_load_falls_back(void **state) {
         static const char good[] =
@@ -83,17 +96,10 @@ static void test_load_falls_back(void **state) {
                 "\"watch\":{}}}}";
         _cleanup_(gait_alerts_freep) GaitAlerts *a = NULL;
         _cleanup_(wearer_freep) Wearer *w = NULL;
-        ReminderSettings rs;
         const GaitDay *days;
         Config c;
 
-        config_init(&c);
-        c.n_wearers = 1;
-        strcpy(c.wearers[0].name, "anna");
-        strcpy(c.wearers[0].timezone, "UTC");
-        reminder_settings_from_config(&c, &rs);
-        assert_int_equal(wearer_new(0, &c.wearers[0], &rs, &w), 0);
-        assert_int_equal(gait_alerts_new(&c, &w, 1, NULL, &a), 0);
+        one_wearer(&c, &w, &a);
 
         assert_int_equal(gait_history_write(dir, GAIT_HISTORY_FILENAME, good, strlen(good), false), 0);
         assert_int_equal(gait_history_write(dir, GAIT_HISTORY_FILENAME, "{\"version\":1,", 13, true), 0);
@@ -109,16 +115,9 @@ static void test_newer_version_left_alone(void **state) {
         _cleanup_(gait_alerts_freep) GaitAlerts *a = NULL;
         _cleanup_(wearer_freep) Wearer *w = NULL;
         DaySummary summary = {};
-        ReminderSettings rs;
         Config c;
 
-        config_init(&c);
-        c.n_wearers = 1;
-        strcpy(c.wearers[0].name, "anna");
-        strcpy(c.wearers[0].timezone, "UTC");
-        reminder_settings_from_config(&c, &rs);
-        assert_int_equal(wearer_new(0, &c.wearers[0], &rs, &w), 0);
-        assert_int_equal(gait_alerts_new(&c, &w, 1, NULL, &a), 0);
+        one_wearer(&c, &w, &a);
 
         assert_int_equal(gait_history_write(dir, GAIT_HISTORY_FILENAME, newer, strlen(newer), true), 0);
         gait_alerts_load(a, dir);
