@@ -177,8 +177,8 @@ void alert_settings_default(AlertSettings *ret) {
         };
 }
 
-/* k = 1 standard error: a day counts towards a change only when it is more than one standard
- * error off; h sets the false-alarm rate (docs/alerts.md has the measured figures). */
+/* A day counts towards a change only when it is more than k standard errors off; h sets the
+ * false-alarm rate; one day on its own needs h + k (docs/alerts.md has the measured figures). */
 void alert_sensitivity_limits(AlertSensitivity s, double *ret_k, double *ret_h) {
         switch (s) {
         case ALERT_SENSITIVITY_LOW:
@@ -712,6 +712,7 @@ int alert_monitor_state_to_json(const AlertMonitor *m, JsonWriter *w) {
         json_kv_bool(w, "acknowledged", any_flagged(m) && m->acknowledged);
         json_kv_uint(w, "baseline_days", MIN(qualifying_days(m), (unsigned) ALERT_BASELINE_WINDOW));
         json_kv_uint(w, "needed_days", m->settings.baseline_days);
+        json_kv_string(w, "sensitivity", alert_sensitivity_to_string(m->settings.sensitivity));
         changes_to_json(m, w);
         json_object_end(w);
         return w->error;
@@ -1037,11 +1038,16 @@ int alert_history_parse(const char *data, size_t len, AlertMonitor *const *monit
         if (r < 0)
                 return r;
         root = json_document_root(doc);
-        r = json_expect_object_keys(root, "history", keys, e);
+        /* The version first: a newer format may have other keys, and must not look damaged. */
+        r = json_expect_int64(json_value_member(root, "version"), "version", 1, INT32_MAX, &version, e);
         if (r < 0)
                 return r;
-        r = json_expect_int64(json_value_member(root, "version"), "version", ALERT_STATE_VERSION, ALERT_STATE_VERSION,
-                              &version, e);
+        if (version > ALERT_STATE_VERSION) {
+                (void) restore_error(e, json_value_member(root, "version"), "version",
+                                     "written by a newer version of insole2mqtt");
+                return -EPROTONOSUPPORT;
+        }
+        r = json_expect_object_keys(root, "history", keys, e);
         if (r < 0)
                 return r;
         wearers = json_value_member(root, "wearers");

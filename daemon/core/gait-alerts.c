@@ -27,6 +27,7 @@ struct GaitAlerts {
         bool publish_retained[CONFIG_MAX_WEARERS]; /* state/baseline changed since last published */
         bool dirty;                                /* the history file is behind */
         bool loaded_ok;                            /* the newest file was good: keep it as .prev */
+        bool newer_file;                           /* written by a newer version: never overwritten */
         char day_json[DAY_GAIT_JSON_MAX];
 };
 
@@ -122,6 +123,13 @@ void gait_alerts_load(GaitAlerts *a, const char *dir) {
                 return;
         r = load_one(a, dir, GAIT_HISTORY_FILENAME);
         a->loaded_ok = r >= 0;
+        /* Like the state file: a downgrade must not destroy the newer version's history. The
+         * previous copy may still give this run a baseline, but nothing is saved. */
+        a->newer_file = r == -EPROTONOSUPPORT;
+        if (a->newer_file)
+                log_error("%s/" GAIT_HISTORY_FILENAME " was written by a newer version of insole2mqtt; it is left "
+                          "as it is and this run saves no gait history. Start the newer version again, or move "
+                          "the file away.", dir);
         if (r == -ENOENT)
                 a->loaded_ok = true; /* nothing yet: the first save has nothing to keep */
         else if (r < 0 && load_one(a, dir, GAIT_HISTORY_FILENAME ".prev") >= 0)
@@ -136,7 +144,7 @@ void gait_alerts_save(GaitAlerts *a, const char *dir) {
         size_t len;
         int r;
 
-        if (!dir || !a->dirty)
+        if (!dir || !a->dirty || a->newer_file)
                 return;
         json_writer_init_dynamic(&w);
         r = alert_history_format(a->monitors, a->names, a->n, &w);

@@ -188,6 +188,67 @@ static void test_cusum_accumulates(void **state) {
         assert_true(day - 10 >= 2 && day - 10 <= 5);
 }
 
+/* The day value that tests/integration/test-alert-sensitivity.py walks at: between the one-day
+ * limits of the sensitivities (h + k: low 7.0, normal 4.3, high 4.25 standard errors) for a
+ * baseline of ten days of 0.4 .. 3.6 % (that test's history: a wearer whose walking varies) and
+ * any stride count of its run. */
+#define SENSITIVITY_BAND_LOW 9.2f  /* normal and high report it at the first check (300 strides) */
+#define SENSITIVITY_BAND_HIGH 12.9f /* low does not, at any check up to 600 strides */
+#define SENSITIVITY_BAND_STRIDES 600
+
+static void wide_baseline_days(AlertMonitor *m, unsigned n) {
+        for (unsigned i = 0; i < n; i++) {
+                GaitDay d = day_with(i, 3000, 2.0f + 0.8f * (float) ((int) (i % 5) - 2));
+                alert_monitor_end_day(m, &d);
+        }
+}
+
+static AlertMonitor *monitor_with_sensitivity(AlertSensitivity sensitivity) {
+        AlertSettings s;
+        AlertMonitor *m;
+
+        alert_settings_default(&s);
+        s.metrics = 1u << GAIT_METRIC_STEP_TIME_SI;
+        s.sensitivity = sensitivity;
+        assert_int_equal(alert_monitor_new(&s, &m), 0);
+        wide_baseline_days(m, 10);
+        return m;
+}
+
+static void test_sensitivity(void **state) {
+        static const AlertSensitivity reporting[] = { ALERT_SENSITIVITY_NORMAL, ALERT_SENSITIVITY_HIGH };
+        AlertSettings s;
+        AlertEvent e = {};
+        GaitDay d;
+
+        for (size_t i = 0; i < ELEMENTSOF(reporting); i++) {
+                _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor_with_sensitivity(reporting[i]);
+
+                d = day_with(10, ALERT_MIN_STRIDES, SENSITIVITY_BAND_LOW);
+                alert_monitor_update_today(m, &d);
+                assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 1);
+        }
+
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor_with_sensitivity(ALERT_SENSITIVITY_LOW);
+        for (uint32_t n = ALERT_MIN_STRIDES; n <= SENSITIVITY_BAND_STRIDES; n += ALERT_EVAL_STRIDES) {
+                d = day_with(10, n, SENSITIVITY_BAND_HIGH);
+                alert_monitor_update_today(m, &d);
+        }
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 0);
+        assert_string_equal(alert_monitor_state(m), "watching");
+
+        /* A reload to normal: the next check of the same running day reports it. */
+        alert_settings_default(&s);
+        s.metrics = 1u << GAIT_METRIC_STEP_TIME_SI;
+        alert_monitor_set_settings(m, &s);
+        d.strides += ALERT_EVAL_STRIDES;
+        alert_monitor_update_today(m, &d);
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, &e), 1);
+        assert_true(e.intraday);
+        assert_int_equal(e.strides, d.strides);
+        assert_string_equal(alert_monitor_state(m), "changed");
+}
+
 static void test_returned(void **state) {
         _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
         GaitDay d;
@@ -423,6 +484,7 @@ int main(void) {
                 cmocka_unit_test(test_learning_never_alerts),
                 cmocka_unit_test(test_onset_within_the_day),
                 cmocka_unit_test(test_cusum_accumulates),
+                cmocka_unit_test(test_sensitivity),
                 cmocka_unit_test(test_returned),
                 cmocka_unit_test(test_commands),
                 cmocka_unit_test(test_persistence),

@@ -75,6 +75,19 @@ static void test_read_refuses(void **state) {
         assert_int_equal(gait_history_read(dir, "big.json", &text, &len), -E2BIG);
 }
 
+/* The alerts of one wearer, anna, as the Manager makes them. */
+static void one_wearer(Config *c, Wearer **ret_wearer, GaitAlerts **ret_alerts) {
+        ReminderSettings rs;
+
+        config_init(c);
+        c->n_wearers = 1;
+        strcpy(c->wearers[0].name, "anna");
+        strcpy(c->wearers[0].timezone, "UTC");
+        reminder_settings_from_config(c, &rs);
+        assert_int_equal(wearer_new(0, &c->wearers[0], &rs, ret_wearer), 0);
+        assert_int_equal(gait_alerts_new(c, ret_wearer, 1, NULL, ret_alerts), 0);
+}
+
 /* A refused newest file: the previous copy is used. */
 static void test_load_falls_back(void **state) {
         static const char good[] =
@@ -83,23 +96,34 @@ static void test_load_falls_back(void **state) {
                 "\"watch\":{}}}}";
         _cleanup_(gait_alerts_freep) GaitAlerts *a = NULL;
         _cleanup_(wearer_freep) Wearer *w = NULL;
-        ReminderSettings rs;
         const GaitDay *days;
         Config c;
 
-        config_init(&c);
-        c.n_wearers = 1;
-        strcpy(c.wearers[0].name, "anna");
-        strcpy(c.wearers[0].timezone, "UTC");
-        reminder_settings_from_config(&c, &rs);
-        assert_int_equal(wearer_new(0, &c.wearers[0], &rs, &w), 0);
-        assert_int_equal(gait_alerts_new(&c, &w, 1, NULL, &a), 0);
+        one_wearer(&c, &w, &a);
 
         assert_int_equal(gait_history_write(dir, GAIT_HISTORY_FILENAME, good, strlen(good), false), 0);
         assert_int_equal(gait_history_write(dir, GAIT_HISTORY_FILENAME, "{\"version\":1,", 13, true), 0);
         gait_alerts_load(a, dir);
         assert_int_equal(alert_monitor_history(gait_alerts_monitor(a, 0), &days), 1);
         assert_float_equal(days[0].value[GAIT_METRIC_STEP_TIME_SI], 2.0, 1e-6);
+        config_done(&c);
+}
+
+/* A history written by a newer version is never overwritten, even when there is news to save. */
+static void test_newer_version_left_alone(void **state) {
+        static const char newer[] = "{\"version\":2,\"wearers\":{},\"something\":\"new\"}";
+        _cleanup_(gait_alerts_freep) GaitAlerts *a = NULL;
+        _cleanup_(wearer_freep) Wearer *w = NULL;
+        DaySummary summary = {};
+        Config c;
+
+        one_wearer(&c, &w, &a);
+
+        assert_int_equal(gait_history_write(dir, GAIT_HISTORY_FILENAME, newer, strlen(newer), true), 0);
+        gait_alerts_load(a, dir);
+        gait_alerts_end_day(a, 0, &summary); /* something to save */
+        gait_alerts_save(a, dir);
+        read_is(GAIT_HISTORY_FILENAME, newer);
         config_done(&c);
 }
 
@@ -122,6 +146,7 @@ int main(void) {
                 cmocka_unit_test(test_write_keeps_previous),
                 cmocka_unit_test(test_read_refuses),
                 cmocka_unit_test(test_load_falls_back),
+                cmocka_unit_test(test_newer_version_left_alone),
                 cmocka_unit_test(test_defaults_agree),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,13 +24,14 @@ METRICS = ["cadence", "stride_time", "stance_time", "swing_time", "stride_time_c
            "forefoot_strike_share", "flat_strike_share", "roll_forward", "ml_index", "sway_path", "left_share"]
 
 
-def history(days):
-    """The history file as an earlier run of the gateway wrote it (docs/alerts.md)."""
+def history(days, spread=0.4):
+    """The history file as an earlier run of the gateway wrote it (docs/alerts.md): step-time
+    asymmetry 2 % +- `spread` (five values, each twice in ten days)."""
     today = datetime.datetime.now(datetime.timezone.utc).date()
     rows = []
     for k in range(days, 0, -1):
         values = [None] * len(METRICS)
-        values[METRICS.index("step_time_si")] = round(2.0 + 0.4 * ((k * 7) % 5 - 2) / 2, 2)
+        values[METRICS.index("step_time_si")] = round(2.0 + spread * ((k * 7) % 5 - 2) / 2, 2)
         rows.append([(today - datetime.timedelta(days=k)).isoformat(), 3000, 6000, 3600, values])
     return {"version": 1, "wearers": {"anna": {"version": 1, "baseline_from": None, "acknowledged": False,
                                                "days": rows, "watch": {}}}}
