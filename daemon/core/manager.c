@@ -72,7 +72,6 @@ struct Manager {
         int exit_error;
 
         /* Device Information of every configured device, pointing into the wearers' copies */
-        MqttDeviceInfo device_info[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
         bool device_info_changed;
         bool adapter_published;      /* bridge/<id>/info went out with this adapter state */
         BluezAdapterInfo adapter;
@@ -410,17 +409,32 @@ static void manager_update_status(Manager *m) {
 
 /* ---- device information, link and bridge states on change ---------------------------------- */
 
-static void device_info_init(Manager *m) {
+/* What a device told about itself, as the payloads show it: pointers into the wearer's own copy. */
+static MqttDeviceInfo device_info_of(const Wearer *w, DeviceRole d) {
+        const WearerDeviceInfo *x = &w->device_info[d];
+
+        return (MqttDeviceInfo) {
+                .manufacturer = x->manufacturer,
+                .model = x->model,
+                .firmware = x->firmware,
+                .hardware = x->hardware,
+        };
+}
+
+/* Discovery and the bridge's info describe every wearer's devices at once. */
+typedef MqttDeviceInfo DeviceInfoTable[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
+
+static void device_info_collect(const Manager *m, DeviceInfoTable ret) {
         for (size_t i = 0; i < m->n_wearers; i++)
-                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
-                        const WearerDeviceInfo *x = &m->wearers[i]->device_info[d];
-                        m->device_info[i][d] = (MqttDeviceInfo) {
-                                .manufacturer = x->manufacturer,
-                                .model = x->model,
-                                .firmware = x->firmware,
-                                .hardware = x->hardware,
-                        };
-                }
+                for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
+                        ret[i][d] = device_info_of(m->wearers[i], d);
+}
+
+static void publish_discovery(Manager *m) {
+        DeviceInfoTable info = {};
+
+        device_info_collect(m, info);
+        (void) mqtt_publish_discovery(m->mqtt, INSOLE2MQTT_VERSION, (const MqttDeviceInfo (*)[_DEVICE_ROLE_MAX]) info);
 }
 
 /* The link payload of one device; false when BlueZ has no such device. */
@@ -439,7 +453,7 @@ static bool link_stats(Manager *m, size_t i, DeviceRole d, BluezLinkStats *ls, M
                 .reconnects = ls->reconnects,
                 .connected_usec = ls->link_uptime_usec,
                 .notifications_per_s = ls->notifications_per_s,
-                .info = m->device_info[i][d],
+                .info = device_info_of(m->wearers[i], d),
         };
         return true;
 }
@@ -498,13 +512,16 @@ static void publish_link_changes(Manager *m, uint64_t mono, uint64_t wall) {
 
 static void publish_bridge_info(Manager *m, uint64_t wall) {
         MqttAdapterInfo adapter = { .name = m->adapter.name, .powered = m->adapter.powered };
+        DeviceInfoTable device_info = {};
         MqttBridgeInfo info = {
                 .version = INSOLE2MQTT_VERSION,
                 .config = &m->config,
                 .adapters = &adapter,
                 .n_adapters = m->have_adapter ? 1 : 0,
-                .device_info = m->device_info,
+                .device_info = (const MqttDeviceInfo (*)[_DEVICE_ROLE_MAX]) device_info,
         };
+
+        device_info_collect(m, device_info);
 
         if (publish_json(m, NULL, mqtt_payload_bridge_info(message_begin(m, MQTT_MESSAGE_BRIDGE_INFO, NULL, wall),
                                                            &info)) >= 0)
@@ -524,7 +541,7 @@ static void publish_bridge_changes(Manager *m, uint64_t wall) {
         if (m->device_info_changed) {
                 m->device_info_changed = false;
                 m->adapter_published = false;
-                (void) mqtt_publish_discovery(m->mqtt, INSOLE2MQTT_VERSION, m->device_info);
+                publish_discovery(m);
         }
         if (!m->adapter_published)
                 publish_bridge_info(m, wall);
@@ -1254,9 +1271,8 @@ static int manager_start_publishing(Manager *m) {
                         log_warning("The saved state is older than what was published, and the wall clock is not "
                                     "synchronised: sequence numbers of topics with nothing retained may repeat.");
         }
-        device_info_init(m);
         publish_bridge_info(m, now.wall_usec);
-        (void) mqtt_publish_discovery(m->mqtt, INSOLE2MQTT_VERSION, m->device_info);
+        publish_discovery(m);
 
         r = bluez_client_start(m->bluez);
         if (r < 0)
