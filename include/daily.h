@@ -57,7 +57,7 @@ typedef struct DayCounters {
         DayHour hour[DAY_MAX_HOURS];
         uint32_t cadence_hist[DAY_CADENCE_BINS];
         uint32_t symmetry_hist[DAY_SYMMETRY_BINS];
-        /* Footpod wearers: distance covered, in the RSC's own 1/10 m so that sums stay exact. */
+        /* Footpod wearers: distance covered, in the footpod's own 1/10 m so that sums stay exact. */
         bool has_distance;
         uint64_t distance_dm;
 } DayCounters;

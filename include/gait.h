@@ -126,7 +126,7 @@ static inline void gait_engine_freep(GaitEngine **e) {
  * takes them). */
 int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample);
 
-/* Fallback without pressure: the device's cumulative step counter or an RSC cadence. These only
+/* Fallback without pressure: the device's cumulative step counter or a footpod's cadence. These only
  * drive step count, cadence and the walking/running state when no pressure sample came for 5 s. */
 int gait_engine_feed_steps(GaitEngine *e, uint64_t t_us, uint32_t cumulative_steps);
 int gait_engine_feed_cadence(GaitEngine *e, uint64_t t_us, float cadence_spm, bool running);

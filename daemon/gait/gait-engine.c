@@ -71,7 +71,7 @@
 #define FOOT_STALE_US (1 * USEC_PER_SEC)
 #define FALLBACK_AFTER_US (5 * USEC_PER_SEC)
 #define STEP_MARKS 72u                  /* >= 60 s of once-a-second marks */
-#define RSC_MAX_GAP_US (5 * USEC_PER_SEC) /* longer between two cadences: a link loss, not walked */
+#define POD_CADENCE_MAX_GAP_US (5 * USEC_PER_SEC) /* longer between two cadences: a link loss, not walked */
 #define SITTING_SHARE 0.40f   /* of the wearer's standing load */
 #define NOT_WORN_SHARE 0.03f
 #define DAY_BIN_MS 10u
@@ -245,11 +245,11 @@ struct GaitEngine {
         uint32_t steps_last;
         uint64_t steps_first_us, steps_last_us;
         uint64_t steps_counted;
-        float rsc_cadence;
-        bool rsc_running;
-        uint64_t rsc_t_us;
-        bool have_rsc;
-        double rsc_step_fraction;    /* steps from cadence over time, not yet whole */
+        float pod_cadence;
+        bool pod_running;
+        uint64_t pod_cadence_t_us;
+        bool have_pod_cadence;
+        double pod_step_fraction;    /* steps from cadence over time, not yet whole */
 
         /* steps_total at most once a second, for the windows' step counts without pressure */
         uint64_t mark_t_us[STEP_MARKS];
@@ -1320,22 +1320,23 @@ int gait_engine_feed_cadence(GaitEngine *e, uint64_t t_us, float cadence_spm, bo
         if (!e || !isfinite(cadence_spm) || cadence_spm < 0)
                 return -EINVAL;
         advance_now(e, t_us);
-        if (e->have_rsc && t_us > e->rsc_t_us && t_us - e->rsc_t_us <= RSC_MAX_GAP_US && !pressure_recent(e, t_us)) {
+        if (e->have_pod_cadence && t_us > e->pod_cadence_t_us && t_us - e->pod_cadence_t_us <= POD_CADENCE_MAX_GAP_US &&
+            !pressure_recent(e, t_us)) {
                 /* A footpod has no step counter: its cadence held until this report is the count.
                  * Insoles count steps themselves while they send pressure. */
                 double whole;
 
-                e->rsc_step_fraction += e->rsc_cadence * (double) (t_us - e->rsc_t_us) / (60.0 * USEC_PER_SEC);
-                whole = floor(e->rsc_step_fraction);
-                e->rsc_step_fraction -= whole;
+                e->pod_step_fraction += e->pod_cadence * (double) (t_us - e->pod_cadence_t_us) / (60.0 * USEC_PER_SEC);
+                whole = floor(e->pod_step_fraction);
+                e->pod_step_fraction -= whole;
                 e->steps_total += (uint64_t) whole;
                 e->steps_day += (uint64_t) whole;
         }
         mark_steps(e, t_us);
-        e->have_rsc = true;
-        e->rsc_cadence = cadence_spm;
-        e->rsc_running = running;
-        e->rsc_t_us = t_us;
+        e->have_pod_cadence = true;
+        e->pod_cadence = cadence_spm;
+        e->pod_running = running;
+        e->pod_cadence_t_us = t_us;
         if (!pressure_recent(e, t_us)) {
                 ActivityState a = cadence_spm <= 0 ? ACTIVITY_STANDING :
                                   (running || cadence_spm > e->params.running_cadence_spm) ? ACTIVITY_RUNNING : ACTIVITY_WALKING;
@@ -1516,7 +1517,7 @@ int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret) {
         s.steps_day = e->steps_day;
         if (pressure_recent(e, e->now_us))
                 s.source = GAIT_SOURCE_PRESSURE;
-        else if (e->have_rsc && e->rsc_t_us + FALLBACK_AFTER_US > e->now_us)
+        else if (e->have_pod_cadence && e->pod_cadence_t_us + FALLBACK_AFTER_US > e->now_us)
                 s.source = GAIT_SOURCE_CADENCE;
         else if (e->have_steps)
                 s.source = GAIT_SOURCE_STEPS;
@@ -1541,7 +1542,7 @@ int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret) {
                 /* Without pressure only counts and cadence are known. */
                 float cadence = NAN;
                 if (s.source == GAIT_SOURCE_CADENCE)
-                        cadence = e->rsc_cadence;
+                        cadence = e->pod_cadence;
                 else if (e->steps_last_us > e->steps_first_us && e->now_us < e->steps_last_us + FALLBACK_AFTER_US)
                         cadence = (float) (e->steps_counted * 60.0 * USEC_PER_SEC / (e->steps_last_us - e->steps_first_us));
                 for (GaitWindow w = GAIT_WINDOW_10S; w <= GAIT_WINDOW_60S; w++) {
