@@ -42,6 +42,19 @@ wait_until() {
                 sleep 0.2
         done
 }
+
+# Pairing as a person does it: over btvirt, right after the previous device's bond and link were
+# torn down, bluetoothd sometimes fails the first Pair() (seen once here, in the
+# footpod's); a second attempt succeeds. Three attempts, each one logged by central.py.
+pair_device() { # ADAPTER DEVICE
+        local attempt
+        for attempt in 1 2 3; do
+                python3 tests/vm/central.py pair "$1" "$2" && return 0
+                echo "# pairing attempt $attempt failed"
+                sleep 2
+        done
+        return 1
+}
 count() { grep -c "$1" "$2" 2>/dev/null || true; }
 logged() { grep -q "$1" "$2" 2>/dev/null; }
 more_than() { [ "$(count "$1" "$2")" -gt "$3" ]; }
@@ -166,7 +179,7 @@ else
 fi
 
 # --- 2. bond from the gateway's adapter
-check "bonded with the insole (LE Secure Connections, Just Works)" python3 tests/vm/central.py pair "$gw_hci" "$insole"
+check "bonded with the insole (LE Secure Connections, Just Works)" pair_device "$gw_hci" "$insole"
 
 # --- 3. streaming through AcquireNotify
 write_config bonded "$bond_line"
@@ -235,7 +248,7 @@ python3 tests/vm/central.py unpair "$gw_hci" "$insole"
 python3 tests/vm/central.py unpair "$periph_hci" "$gw_address"
 if ! start_peripheral "$periph_hci" --footpod; then
         not_ok "the footpod registered: $(tail -n 3 "$t/peripheral.log")"
-elif pod=$(cat "$t/oip.ready") && ! python3 tests/vm/central.py pair "$gw_hci" "$pod"; then
+elif pod=$(cat "$t/oip.ready") && ! pair_device "$gw_hci" "$pod"; then
         not_ok "bonded with the footpod"
 else
         ok "bonded with the footpod"

@@ -135,7 +135,8 @@ def main(argv):
         dev.Pair(timeout=60, reply_handler=loop.quit,
                  error_handler=lambda e: (result.update(error=e), loop.quit()))
         loop.run()
-        if "error" in result:
+        # AlreadyExists: an earlier attempt bonded after all; the properties below say so
+        if "error" in result and result["error"].get_dbus_name() != "org.bluez.Error.AlreadyExists":
             say("Pair failed:", result["error"])
             return 1
         paired = bool(prop(bus, path, "org.bluez.Device1", "Paired"))
