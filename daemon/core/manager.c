@@ -300,10 +300,12 @@ static void publish_steps(Manager *m, size_t i, const CoachClock *now) {
         if (!w->steps_counted_here || (w->steps_published && w->published_steps == w->steps_total &&
                                        w->published_distance_dm == w->distance_total_dm))
                 return;
+        /* Until the wall clock is trusted there is no local day to count from: the message waits
+         * (the counts keep growing and go out once the day is known) rather than say "unknown",
+         * which the other gateways could not compare and the schema does not allow. */
         if (today->date == 0)
-                (void) snprintf(s.day, sizeof(s.day), "unknown");
-        else
-                (void) local_date_to_string(today->date, s.day, sizeof(s.day));
+                return;
+        (void) local_date_to_string(today->date, s.day, sizeof(s.day));
         for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {
                 const DeviceStepState *st = &w->devices[d].steps;
                 if (w->config->has_device[d] && st->valid)
