@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,18 @@ static int load_one(GaitAlerts *a, const char *dir, const char *name) {
         return r;
 }
 
+static void set_aside_damaged(const char *dir) {
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || renameat(fd, GAIT_HISTORY_FILENAME, fd, GAIT_HISTORY_DAMAGED_FILENAME) < 0) {
+                log_warning_errno(-errno, "Failed to keep the refused gait history aside as %s/" GAIT_HISTORY_DAMAGED_FILENAME
+                                  ": %m", dir);
+                return;
+        }
+        log_warning("Kept the refused gait history as %s/" GAIT_HISTORY_DAMAGED_FILENAME " (never loaded).", dir);
+}
+
 void gait_alerts_load(GaitAlerts *a, const char *dir) {
         int r;
 
@@ -132,7 +145,11 @@ void gait_alerts_load(GaitAlerts *a, const char *dir) {
                           "the file away.", dir);
         if (r == -ENOENT)
                 a->loaded_ok = true; /* nothing yet: the first save has nothing to keep */
-        else if (r < 0 && load_one(a, dir, GAIT_HISTORY_FILENAME ".prev") >= 0)
+        else if (r < 0 && !a->newer_file)
+                /* Like the state file: a refused file is kept for inspection, never loaded again,
+                 * and the next save neither keeps it as the previous copy nor loses it. */
+                set_aside_damaged(dir);
+        if (r < 0 && r != -ENOENT && load_one(a, dir, GAIT_HISTORY_FILENAME ".prev") >= 0)
                 log_info("Restored the gait history from the previous copy.");
         for (size_t i = 0; i < a->n; i++)
                 a->publish_retained[i] = true;

@@ -14,6 +14,7 @@
 #include "wearer.h"
 
 #define GAIT_HISTORY_FILENAME "gait-history.json"
+#define GAIT_HISTORY_DAMAGED_FILENAME GAIT_HISTORY_FILENAME ".damaged" /* refused at start, kept aside */
 
 typedef struct GaitAlerts GaitAlerts;
 

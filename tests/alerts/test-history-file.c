@@ -2,6 +2,7 @@
 /* The history file's I/O shell: atomic replace, the previous copy kept, bounded and careful reads. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,13 @@ static void read_is(const char *name, const char *expected) {
         assert_int_equal(gait_history_read(dir, name, &text, &len), 0);
         assert_int_equal(len, strlen(expected));
         assert_string_equal(text, expected);
+}
+
+static bool exists(const char *name) {
+        char path[256];
+
+        (void) snprintf(path, sizeof(path), "%s/%s", dir, name);
+        return access(path, F_OK) == 0;
 }
 
 static void test_write_keeps_previous(void **state) {
@@ -96,6 +104,7 @@ static void test_load_falls_back(void **state) {
                 "\"watch\":{}}}}";
         _cleanup_(gait_alerts_freep) GaitAlerts *a = NULL;
         _cleanup_(wearer_freep) Wearer *w = NULL;
+        DaySummary summary = {};
         const GaitDay *days;
         Config c;
 
@@ -106,6 +115,13 @@ static void test_load_falls_back(void **state) {
         gait_alerts_load(a, dir);
         assert_int_equal(alert_monitor_history(gait_alerts_monitor(a, 0), &days), 1);
         assert_float_equal(days[0].value[GAIT_METRIC_STEP_TIME_SI], 2.0, 1e-6);
+        /* the refused file is kept aside as it was, and the good copy stays the previous one */
+        read_is(GAIT_HISTORY_DAMAGED_FILENAME, "{\"version\":1,");
+        assert_false(exists(GAIT_HISTORY_FILENAME));
+        gait_alerts_end_day(a, 0, &summary); /* something to save */
+        gait_alerts_save(a, dir);
+        read_is(GAIT_HISTORY_FILENAME ".prev", good);
+        read_is(GAIT_HISTORY_DAMAGED_FILENAME, "{\"version\":1,");
         config_done(&c);
 }
 
