@@ -227,6 +227,8 @@ static Conn *server_take_slot(PrometheusServer *s) {
         return oldest;
 }
 
+#define PROMETHEUS_SNDBUF (128 * 1024) /* the kernel doubles it */
+
 static int on_listen(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         PrometheusServer *s = userdata;
 
@@ -242,6 +244,11 @@ static int on_listen(sd_event_source *source, int fd, uint32_t revents, void *us
                         log_debug_errno(errno, "Prometheus endpoint: accept() failed: %m");
                         break;
                 }
+                /* A fixed send buffer: the kernel would otherwise grow it (up to tcp_wmem's 4 MiB)
+                 * for a client that never reads, holding a whole answer in kernel memory and
+                 * leaving the write timeout nothing to time. An answer to a reading client leaves
+                 * at the same speed. */
+                (void) setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &(int) { PROMETHEUS_SNDBUF }, sizeof(int));
                 c = server_take_slot(s);
                 r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_conn_io, c);
                 if (r < 0) {
