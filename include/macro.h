@@ -19,6 +19,10 @@
 #define _likely_(x) (__builtin_expect(!!(x), 1))
 #define _unlikely_(x) (__builtin_expect(!!(x), 0))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
+/* For the few functions every notification runs through: starting on a cache line, their loops
+ * keep one placement whatever code lands before them (an unrelated change moved the pressure
+ * frame's decode and conversion by 22 % in bench-decoders with the same instructions). */
+#define _hot_aligned_ __attribute__((aligned(64)))
 #define _fallthrough_ __attribute__((fallthrough))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))

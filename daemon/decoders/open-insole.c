@@ -11,7 +11,7 @@
 #define OIP_MIN_RATE_HZ 10
 #define OIP_MAX_RATE_HZ 400
 
-static int oip_pressure_frame_decode(DecoderState *state, const uint8_t *d, size_t len, DecodedRecord *ret) {
+_hot_aligned_ static int oip_pressure_frame_decode(DecoderState *state, const uint8_t *d, size_t len, DecodedRecord *ret) {
         OipPressureFrame *f = &ret->oip_frame;
         uint8_t flags, n_cells, n_samples;
         uint16_t period;
@@ -177,7 +177,8 @@ int oip_control_command_encode(const OipControlCommand *c, uint8_t *buf, size_t 
         }
 }
 
-int oip_frame_to_samples(const OipPressureFrame *f, const InsoleLayout *layout, PressureSample *samples, size_t n) {
+_hot_aligned_ int oip_frame_to_samples(const OipPressureFrame *f, const InsoleLayout *layout, PressureSample *samples,
+                                       size_t n) {
         float scale = layout ? layout->scale : 1.0f, offset = layout ? layout->offset : 0.0f;
         size_t m;
 
