@@ -15,3 +15,5 @@ int write_all(int fd, const void *data, size_t len);
  * fsync of the directory. With keep_previous, the file it replaces stays as dir/name.prev (a hard
  * link, so that dir/name never goes missing). Creates dir (0700) if needed. */
 int write_file_atomic(const char *dir, const char *name, const void *data, size_t len, bool keep_previous);
+/* Renames dir/name to dir/aside_name (a damaged file kept for inspection, never read again). */
+int file_set_aside(const char *dir, const char *name, const char *aside_name);

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,12 +117,12 @@ static int load_one(GaitAlerts *a, const char *dir, const char *name) {
 }
 
 static void set_aside_damaged(const char *dir) {
-        _cleanup_close_ int fd = -EBADF;
+        int r;
 
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || renameat(fd, GAIT_HISTORY_FILENAME, fd, GAIT_HISTORY_DAMAGED_FILENAME) < 0) {
-                log_warning_errno(-errno, "Failed to keep the refused gait history aside as %s/" GAIT_HISTORY_DAMAGED_FILENAME
-                                  ": %m", dir);
+        r = file_set_aside(dir, GAIT_HISTORY_FILENAME, GAIT_HISTORY_DAMAGED_FILENAME);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to keep the refused gait history aside as %s/" GAIT_HISTORY_DAMAGED_FILENAME ": %m",
+                                  dir);
                 return;
         }
         log_warning("Kept the refused gait history as %s/" GAIT_HISTORY_DAMAGED_FILENAME " (never loaded).", dir);

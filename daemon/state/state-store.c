@@ -390,7 +390,6 @@ static int load_file(const char *dir, const char *name, StateStore *s) {
 }
 
 int state_store_load(const char *dir, StateStore *s, const char **ret_source) {
-        char from[4096], to[4096];
         int r, q;
 
         if (ret_source)
@@ -403,10 +402,9 @@ int state_store_load(const char *dir, StateStore *s, const char **ret_source) {
         }
         if (r == -EPROTONOSUPPORT)
                 return r; /* a newer version's: never ours to replace */
-        if (r != -ENOENT && path_join(from, sizeof from, dir, STATE_STORE_FILENAME) >= 0 &&
-            path_join(to, sizeof to, dir, STATE_STORE_DAMAGED_FILENAME) >= 0)
+        if (r != -ENOENT)
                 /* kept for whoever wants to look; it would otherwise become state.prev at the next save */
-                (void) rename(from, to);
+                (void) file_set_aside(dir, STATE_STORE_FILENAME, STATE_STORE_DAMAGED_FILENAME);
         q = load_file(dir, STATE_STORE_LAST_FILENAME, s);
         if (q >= 0) {
                 if (ret_source)

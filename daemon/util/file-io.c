@@ -68,6 +68,18 @@ static int path_join(char *buf, size_t size, const char *dir, const char *prefix
         return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 
+int file_set_aside(const char *dir, const char *name, const char *aside_name) {
+        char from[4096], to[4096];
+        int r;
+
+        r = path_join(from, sizeof(from), dir, "", name, "");
+        if (r >= 0)
+                r = path_join(to, sizeof(to), dir, "", aside_name, "");
+        if (r < 0)
+                return r;
+        return rename(from, to) < 0 ? -errno : 0;
+}
+
 int write_file_atomic(const char *dir, const char *name, const void *data, size_t len, bool keep_previous) {
         char path[4096], tmp[4096], prev[4096], prev_tmp[4096];
         _cleanup_close_ int fd = -1, dfd = -1;
