@@ -2,6 +2,7 @@
 """Shared pieces of the whole-system tests: TAP output, a mosquitto broker on a free loopback port,
 private dbus-daemons with the BlueZ simulator, gateways and a recording subscriber."""
 
+import ctypes
 import json
 import os
 import shlex
@@ -68,6 +69,18 @@ def proc_status_bytes(pid, field):
     except OSError:
         pass
     return None
+
+
+def host_clock_synchronised():
+    """What the gateway asks the kernel (adjtimex: STA_UNSYNC) or systemd-timesyncd."""
+    class Timex(ctypes.Structure):
+        _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
+                    ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
+                    ("rest", ctypes.c_byte * 256)]
+    t = Timex()
+    if ctypes.CDLL(None).adjtimex(ctypes.byref(t)) >= 0 and not t.status & 0x40:
+        return True
+    return os.path.exists("/run/systemd/timesync/synchronized")
 
 
 def wait_for(pred, timeout, step=0.2):

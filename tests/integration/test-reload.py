@@ -12,25 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-import ctypes
 import importlib
 
-from harness import BASE, Subscriber, Tap, World, payloads, wait_for
+from harness import BASE, Subscriber, Tap, World, host_clock_synchronised, payloads, wait_for
 
 ANNA_L, ANNA_R, BEN_L, BEN_R = "AA:00:00:00:01:01", "AA:00:00:00:01:02", "AA:00:00:00:02:01", "AA:00:00:00:02:02"
 CARL_L, CARL_R = "AA:00:00:00:03:01", "AA:00:00:00:03:02"
-
-
-def host_clock_synchronised():
-    """What the gateway asks the kernel (adjtimex: STA_UNSYNC) or systemd-timesyncd."""
-    class Timex(ctypes.Structure):
-        _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
-                    ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
-                    ("rest", ctypes.c_byte * 256)]
-    t = Timex()
-    if ctypes.CDLL(None).adjtimex(ctypes.byref(t)) >= 0 and not t.status & 0x40:
-        return True
-    return os.path.exists("/run/systemd/timesync/synchronized")
 
 
 def main():

@@ -7,27 +7,14 @@ counted meanwhile; once the clock is trusted (here: the configuration vouches fo
 message goes out with a real day and every step walked before. Where the host's clock is already
 synchronised there is nothing to wait for, and the first part is skipped. Prints TAP."""
 
-import ctypes
-import os
 import signal
 import sys
 import time
 
-from harness import BASE, Subscriber, Tap, World, load_schema, payloads, schema_errors, wait_for
+from harness import (BASE, Subscriber, Tap, World, host_clock_synchronised, load_schema, payloads, schema_errors,
+                     wait_for)
 
 LEFT, RIGHT = "AA:00:00:00:07:01", "AA:00:00:00:07:02"
-
-
-def host_clock_synchronised():
-    """What the gateway asks the kernel (adjtimex: STA_UNSYNC) or systemd-timesyncd."""
-    class Timex(ctypes.Structure):
-        _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
-                    ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
-                    ("rest", ctypes.c_byte * 256)]
-    t = Timex()
-    if ctypes.CDLL(None).adjtimex(ctypes.byref(t)) >= 0 and not t.status & 0x40:
-        return True
-    return os.path.exists("/run/systemd/timesync/synchronized")
 
 
 def config(world, port, trust):
