@@ -71,7 +71,7 @@ struct Manager {
         bool quit;
         int exit_error;
 
-        /* Device Information of every configured device, pointing into the wearers' copies */
+        /* A device told us about itself (kept in its wearer): discovery and bridge info are due */
         bool device_info_changed;
         bool adapter_published;      /* bridge/<id>/info went out with this adapter state */
         BluezAdapterInfo adapter;
