@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alerts.h"
+#include "checksum.h"
 #include "string-table.h"
 
 #define ALERT_EVENT_QUEUE 16
-#define ALERT_STATE_VERSION 1
+#define ALERT_STATE_VERSION 1 /* of one wearer's object */
+/* Of the file: 2 ends with "checksum", the FNV-1a 64 of every byte before its ',' (all or nothing,
+ * like the state file's end line); 1 (no checksum) is still read. */
+#define ALERT_HISTORY_VERSION 2
+#define CHECKSUM_KEY ",\"checksum\":\""
 /* The wearer's own spread is pooled with the metric's typical day-to-day spread as if that came
  * from ALERT_PRIOR_DAYS days, so that a baseline of a few lucky days does not look too tight. What
  * is left of the uncertainty of a baseline from few days: the spread is widened by
@@ -1008,8 +1014,10 @@ int alert_monitor_restore(AlertMonitor *m, const JsonValue *o, JsonParseError *e
 }
 
 int alert_history_format(AlertMonitor *const *monitors, const char *const *names, size_t n, JsonWriter *w) {
+        char sum[17];
+
         json_object_begin(w);
-        json_kv_int(w, "version", ALERT_STATE_VERSION);
+        json_kv_int(w, "version", ALERT_HISTORY_VERSION);
         json_key(w, "wearers");
         json_object_begin(w);
         for (size_t i = 0; i < n; i++) {
@@ -1019,13 +1027,40 @@ int alert_history_format(AlertMonitor *const *monitors, const char *const *names
                 (void) alert_monitor_save(monitors[i], w);
         }
         json_object_end(w);
+        if (w->error)
+                return w->error;
+        (void) snprintf(sum, sizeof(sum), "%016" PRIx64, fnv1a64(w->buf, w->len));
+        json_kv_string(w, "checksum", sum);
         json_object_end(w);
         return w->error;
 }
 
+/* A version 2 file ends with ,"checksum":"<16 hex digits>"} (and maybe a newline). */
+static int verify_checksum(const char *data, size_t len, const JsonValue *root, JsonParseError *e) {
+        size_t key_len = strlen(CHECKSUM_KEY), tail = key_len + 16 + 2, end = len;
+        const char *hex;
+        uint64_t sum = 0;
+
+        while (end > 0 && strchr(" \t\r\n", data[end - 1]))
+                end--;
+        if (end < tail || memcmp(data + end - tail, CHECKSUM_KEY, key_len) != 0 || memcmp(data + end - 2, "\"}", 2) != 0)
+                return restore_error(e, root, "checksum", "expected the checksum as the file's last member");
+        hex = data + end - tail + key_len;
+        for (size_t i = 0; i < 16; i++) {
+                int d = hex[i] >= '0' && hex[i] <= '9' ? hex[i] - '0' : hex[i] >= 'a' && hex[i] <= 'f' ? hex[i] - 'a' + 10 : -1;
+                if (d < 0)
+                        return restore_error(e, root, "checksum", "expected 16 lower-case hexadecimal digits");
+                sum = sum << 4 | (uint64_t) d;
+        }
+        if (sum != fnv1a64(data, end - tail))
+                return restore_error(e, root, "checksum", "does not match the file (torn or edited)");
+        return 0;
+}
+
 int alert_history_parse(const char *data, size_t len, AlertMonitor *const *monitors, const char *const *names,
                         size_t n, JsonParseError *e) {
-        static const char *const keys[] = { "version", "wearers", NULL };
+        static const char *const keys_v1[] = { "version", "wearers", NULL };
+        static const char *const keys[] = { "version", "wearers", "checksum", NULL };
         /* 120 rows of 5 + 16 values per wearer, CONFIG_MAX_WEARERS wearers and some room. */
         const JsonParseLimits limits = { .max_size = ALERT_HISTORY_MAX_SIZE, .max_depth = 6, .max_values = 65536 };
         _cleanup_(json_document_freep) JsonDocument *doc = NULL;
@@ -1042,14 +1077,19 @@ int alert_history_parse(const char *data, size_t len, AlertMonitor *const *monit
         r = json_expect_int64(json_value_member(root, "version"), "version", 1, INT32_MAX, &version, e);
         if (r < 0)
                 return r;
-        if (version > ALERT_STATE_VERSION) {
+        if (version > ALERT_HISTORY_VERSION) {
                 (void) restore_error(e, json_value_member(root, "version"), "version",
                                      "written by a newer version of insole2mqtt");
                 return -EPROTONOSUPPORT;
         }
-        r = json_expect_object_keys(root, "history", keys, e);
+        r = json_expect_object_keys(root, "history", version >= 2 ? keys : keys_v1, e);
         if (r < 0)
                 return r;
+        if (version >= 2) {
+                r = verify_checksum(data, len, root, e);
+                if (r < 0)
+                        return r;
+        }
         wearers = json_value_member(root, "wearers");
         if (json_value_type(wearers) != JSON_TYPE_OBJECT)
                 return restore_error(e, wearers, "wearers", "expected an object");

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "checksum.h"
 #include "file-io.h"
 #include "json-parse.h"
 #include "state-store.h"
@@ -121,16 +122,6 @@ static bool day_is_valid(const char *d) {
         return true;
 }
 
-/* FNV-1a 64: catches a torn or edited file; not a defence against someone who can write it. */
-static uint64_t checksum(const char *p, size_t n) {
-        uint64_t h = 0xcbf29ce484222325ULL;
-        for (size_t i = 0; i < n; i++) {
-                h ^= (uint8_t) p[i];
-                h *= 0x100000001b3ULL;
-        }
-        return h;
-}
-
 int state_store_format(const StateStore *s, char **ret, size_t *ret_len) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
@@ -184,7 +175,7 @@ int state_store_format(const StateStore *s, char **ret, size_t *ret_len) {
                 fclose(f);
                 return -ENOMEM;
         }
-        fprintf(f, "end=%016" PRIx64 "\n", checksum(buf, size));
+        fprintf(f, "end=%016" PRIx64 "\n", fnv1a64(buf, size));
         if (fclose(f) != 0)
                 return -ENOMEM;
         *ret_len = size;
@@ -331,7 +322,7 @@ int state_store_parse(const char *text, size_t len, StateStore *s) {
                 memcpy(tail, end, tail_len);
                 tail[tail_len] = 0;
                 if (strncmp(tail, "end=", 4) != 0 || sscanf(tail + 4, "%16" SCNx64, &sum) != 1 ||
-                    sum != checksum(text, (size_t) (end - text)))
+                    sum != fnv1a64(text, (size_t) (end - text)))
                         return -EBADMSG;
         }
 

@@ -358,6 +358,22 @@ static void test_persistence(void **state) {
         assert_int_equal(alert_monitor_history(n, &h), ALERT_HISTORY_DAYS);
         assert_int_equal(h[ALERT_HISTORY_DAYS - 1].date, date_of(130));
 
+        /* One changed digit that still parses (2.1 -> 2.2 %): the checksum refuses the file. */
+        _cleanup_free_ char *edited = strdup(text);
+        char *digit = strstr(edited, ",2.1,");
+        assert_non_null(digit);
+        digit[3] = '2';
+        _cleanup_(alert_monitor_freep) AlertMonitor *p = monitor(0);
+        assert_int_equal(alert_history_parse(edited, strlen(edited), &p, names, 1, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "does not match"));
+        /* A file of version 1 (no checksum) is still read. */
+        char *sum = strstr(edited, ",\"checksum\":");
+        assert_non_null(sum);
+        strcpy(sum, "}");
+        memcpy(strstr(edited, "\"version\":2"), "\"version\":1", 11);
+        assert_int_equal(alert_history_parse(edited, strlen(edited), &p, names, 1, &e), 0);
+        assert_int_equal(alert_monitor_history(p, &h), ALERT_HISTORY_DAYS);
+
         /* A wearer the file does not know starts empty; one it knows but is not configured is ignored. */
         _cleanup_(alert_monitor_freep) AlertMonitor *o = monitor(0);
         const char *other[] = { "ben" };
@@ -370,7 +386,13 @@ static void test_restore_refuses(void **state) {
                 const char *text;
                 const char *message;
         } bad[] = {
-                { "{\"version\":2,\"wearers\":{}}", "'version'" },
+                { "{\"version\":3,\"wearers\":{}}", "'version'" },
+                /* version 2 ends with the checksum of what comes before it */
+                { "{\"version\":2,\"wearers\":{}}", "'checksum'" },
+                { "{\"version\":2,\"wearers\":{},\"checksum\":\"0000000000000000\"}", "does not match" },
+                { "{\"version\":2,\"wearers\":{},\"checksum\":\"0000000000000000\" }x", "" },
+                { "{\"version\":2,\"checksum\":\"0000000000000000\",\"wearers\":{}}", "last member" },
+                { "{\"version\":2,\"wearers\":{},\"checksum\":\"00000000000000g0\"}", "hexadecimal" },
                 { "{\"version\":1}", "'wearers'" },
                 { "{\"version\":1,\"wearers\":{},\"x\":1}", "x" },
                 { "{\"version\":1,\"wearers\":{\"anna\":[]}}", "" },
