@@ -220,6 +220,44 @@ void json_uint(JsonWriter *w, uint64_t v) {
         puts_(w, b);
 }
 
+/* What snprintf("%.*f") writes, without it, for the values payloads carry: every raw pressure
+ * frame is a few dozen numbers, and printf's exact decimal conversion was a tenth of the gateway's
+ * CPU with the raw stream on. Returns 0 (use printf) for large values and where v * 10^decimals
+ * lies within 1e-6 of a rounding tie: there the product's own rounding error (at most 2^-21 below
+ * 2^32) could decide, and printf rounds the exact binary value. */
+static size_t format_fixed(char *b, double v, int decimals) {
+        static const uint32_t pow10[10] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000 };
+        double scaled = v * pow10[decimals], frac;
+        uint64_t u, whole, part;
+        char digits[32];
+        size_t n = 0, k = 0;
+
+        if (!(fabs(scaled) < 4294967296.0))
+                return 0;
+        frac = fabs(scaled - trunc(scaled));
+        if (fabs(frac - 0.5) < 1e-6)
+                return 0;
+        u = (uint64_t) (fabs(scaled) + 0.5);
+        if (v < 0 && u > 0) /* printf's "-0.00" ends up as "0" below anyway */
+                b[n++] = '-';
+        whole = u / pow10[decimals];
+        part = u % pow10[decimals];
+        do
+                digits[k++] = (char) ('0' + whole % 10);
+        while ((whole /= 10) > 0);
+        while (k > 0)
+                b[n++] = digits[--k];
+        if (decimals > 0) {
+                b[n++] = '.';
+                for (int i = decimals - 1; i >= 0; i--) {
+                        b[n + (size_t) i] = (char) ('0' + part % 10);
+                        part /= 10;
+                }
+                n += (size_t) decimals;
+        }
+        return n;
+}
+
 void json_double(JsonWriter *w, double v, int decimals) {
         char b[64];
         size_t n;
@@ -230,7 +268,11 @@ void json_double(JsonWriter *w, double v, int decimals) {
         }
         decimals = CLAMP(decimals, 0, 9);
         before_value(w);
-        n = (size_t) snprintf(b, sizeof(b), "%.*f", decimals, v);
+        n = format_fixed(b, v, decimals);
+        if (n > 0)
+                b[n] = 0;
+        else
+                n = (size_t) snprintf(b, sizeof(b), "%.*f", decimals, v);
         if (n >= sizeof(b)) {
                 n = (size_t) snprintf(b, sizeof(b), "%.6g", v);
                 if (n >= sizeof(b))

@@ -74,6 +74,54 @@ static void test_doubles(void **state) {
         assert_string_equal(out, "[1,0,null,null,0.125,1e+300]");
 }
 
+/* json_double() formats most values without printf; what it writes must be what printf's "%.*f"
+ * (then trimmed) writes, ties and all. */
+static void printf_reference(char *b, size_t size, double v, int decimals) {
+        size_t n = (size_t) snprintf(b, size, "%.*f", decimals, v);
+
+        if (n >= size)
+                n = (size_t) snprintf(b, size, "%.6g", v);
+        else if (decimals > 0) {
+                while (n > 0 && b[n - 1] == '0')
+                        b[--n] = 0;
+                if (n > 0 && b[n - 1] == '.')
+                        b[--n] = 0;
+        }
+        if (strcmp(b, "-0") == 0)
+                strcpy(b, "0");
+}
+
+static void test_doubles_like_printf(void **state) {
+        static const double special[] = { 0, -0.0, 0.5, 1.5, 2.5, -2.5, 0.125, 0.375, 104.25, 104.35, 1e-9, -1e-9,
+                                          0.045, 1.005, 2.675, 4294967295.5, 4294967296.0, 1e15, -1e15, 123456.789,
+                                          0.1, 0.2, 0.3, 9.995, 99.995, 1e-5, 5e-10, 429496.72955 };
+        uint64_t x = 0x9e3779b97f4a7c15ULL;
+        char buf[128], ref[128];
+
+        for (size_t i = 0; i < ELEMENTSOF(special) * 10 + 400000; i++) {
+                int decimals = (int) (i % 10);
+                double v;
+                JsonWriter w;
+                const char *out;
+
+                if (i < ELEMENTSOF(special) * 10)
+                        v = special[i / 10];
+                else {
+                        /* xorshift: values of every size, and many of them on a decimal grid */
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        v = (double) (int64_t) (x >> 20) / (double) (1ULL << (x % 40));
+                        if (x % 3 == 0)
+                                v = round(v * 1000) / 1000;
+                }
+                json_writer_init(&w, buf, sizeof(buf));
+                json_double(&w, v, decimals);
+                assert_int_equal(json_writer_finish(&w, &out, NULL), 0);
+                printf_reference(ref, sizeof(ref), v, decimals);
+                if (strcmp(out, ref) != 0)
+                        fail_msg("%.17g with %d decimals: \"%s\", printf \"%s\"", v, decimals, out, ref);
+        }
+}
+
 static void test_finite_only(void **state) {
         char buf[128];
         JsonWriter w;
@@ -155,6 +203,7 @@ int main(void) {
                 cmocka_unit_test(test_escaping),
                 cmocka_unit_test(test_embedded_nul),
                 cmocka_unit_test(test_doubles),
+                cmocka_unit_test(test_doubles_like_printf),
                 cmocka_unit_test(test_finite_only),
                 cmocka_unit_test(test_fixed_buffer_overflow),
                 cmocka_unit_test(test_misuse),
