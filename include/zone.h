@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "calendar.h"
 #include "macro.h"
 
 #define ZONE_NAME_MAX 63
@@ -50,9 +51,6 @@ void zone_local_time(const Zone *z, uint64_t utc_usec, LocalTime *ret);
 /* The first UTC instant (usec) that belongs to the local day year-month-day. That is local
  * midnight, or the end of the gap when midnight does not exist on that day. */
 uint64_t zone_day_start(const Zone *z, int year, int month, int day);
-/* Calendar helpers (proleptic Gregorian). */
-int64_t days_from_civil(int year, int month, int day);
-void civil_from_days(int64_t days, int *ret_year, int *ret_month, int *ret_day);
 
 /* A local calendar date packed as YYYYMMDD (20260329), 0 = unknown. */
 typedef uint32_t LocalDate;

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,18 +205,31 @@ void json_string_len(JsonWriter *w, const char *s, size_t len) {
         escaped(w, s, len);
 }
 
+/* Digits of v, written backwards from end; returns where they start. (Every message has a few:
+ * seq, sample times; snprintf() cost more than the rest of the number's way.) */
+static char *format_uint(char *end, uint64_t v) {
+        do
+                *--end = (char) ('0' + v % 10);
+        while ((v /= 10) > 0);
+        return end;
+}
+
 void json_int(JsonWriter *w, int64_t v) {
-        char b[32];
+        char b[24], *p;
+
         before_value(w);
-        (void) snprintf(b, sizeof(b), "%" PRId64, v);
-        puts_(w, b);
+        p = format_uint(b + sizeof(b), v < 0 ? 0 - (uint64_t) v : (uint64_t) v);
+        if (v < 0)
+                *--p = '-';
+        put(w, p, (size_t) (b + sizeof(b) - p));
 }
 
 void json_uint(JsonWriter *w, uint64_t v) {
-        char b[32];
+        char b[24], *p;
+
         before_value(w);
-        (void) snprintf(b, sizeof(b), "%" PRIu64, v);
-        puts_(w, b);
+        p = format_uint(b + sizeof(b), v);
+        put(w, p, (size_t) (b + sizeof(b) - p));
 }
 
 /* What snprintf("%.*f") writes, without it, for the values payloads carry: every raw pressure

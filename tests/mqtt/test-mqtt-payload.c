@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -148,6 +149,27 @@ static void test_timestamp(void **state) {
         assert_string_equal(mqtt_format_timestamp(0, ts), "1970-01-01T00:00:00.000Z");
         assert_string_equal(mqtt_format_timestamp(999, ts), "1970-01-01T00:00:00.000Z");
         assert_string_equal(mqtt_format_timestamp(1999000, ts), "1970-01-01T00:00:01.999Z");
+        assert_string_equal(mqtt_format_timestamp(951782400000000ULL, ts), "2000-02-29T00:00:00.000Z");
+        /* past year 9999: the epoch, as before */
+        assert_string_equal(mqtt_format_timestamp(253402300800ULL * 1000000, ts), "1970-01-01T00:00:00.000Z");
+
+        /* The same text as gmtime_r() and strftime(), over instants of every day and time until 9999. */
+        uint64_t x = 0x2545f4914f6cdd1dULL;
+        for (unsigned i = 0; i < 200000; i++) {
+                char ref[64];
+                struct tm tm;
+                time_t t;
+                uint64_t usec;
+
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                usec = x % (253402300800ULL * 1000000);
+                t = (time_t) (usec / 1000000);
+                if ((uint64_t) t != usec / 1000000 || !gmtime_r(&t, &tm))
+                        continue; /* a 32-bit time_t */
+                (void) strftime(ref, sizeof(ref), "%Y-%m-%dT%H:%M:%S", &tm);
+                (void) snprintf(ref + 19, sizeof(ref) - 19, ".%03uZ", (unsigned) (usec % 1000000 / 1000));
+                assert_string_equal(mqtt_format_timestamp(usec, ts), ref);
+        }
 }
 
 static const char *finish(JsonWriter *w) {

@@ -122,6 +122,25 @@ static void test_doubles_like_printf(void **state) {
         }
 }
 
+static void test_integers(void **state) {
+        char buf[256];
+        JsonWriter w;
+        const char *out;
+
+        json_writer_init(&w, buf, sizeof(buf));
+        json_array_begin(&w);
+        json_int(&w, 0);
+        json_int(&w, -1);
+        json_int(&w, INT64_MIN);
+        json_int(&w, INT64_MAX);
+        json_uint(&w, 0);
+        json_uint(&w, 10);
+        json_uint(&w, UINT64_MAX);
+        json_array_end(&w);
+        assert_int_equal(json_writer_finish(&w, &out, NULL), 0);
+        assert_string_equal(out, "[0,-1,-9223372036854775808,9223372036854775807,0,10,18446744073709551615]");
+}
+
 static void test_finite_only(void **state) {
         char buf[128];
         JsonWriter w;
@@ -204,6 +223,7 @@ int main(void) {
                 cmocka_unit_test(test_embedded_nul),
                 cmocka_unit_test(test_doubles),
                 cmocka_unit_test(test_doubles_like_printf),
+                cmocka_unit_test(test_integers),
                 cmocka_unit_test(test_finite_only),
                 cmocka_unit_test(test_fixed_buffer_overflow),
                 cmocka_unit_test(test_misuse),
