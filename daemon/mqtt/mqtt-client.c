@@ -69,6 +69,7 @@ typedef struct SeqEntry SeqEntry;
 struct SeqEntry {
         SeqEntry *next;        /* all of them, for saving and raising */
         SeqEntry *bucket_next; /* the same hash bucket */
+        uint64_t hash;
         uint64_t seq;
         char topic[];
 };
@@ -919,10 +920,11 @@ int mqtt_client_publish(MqttClient *c, MqttPublishKind kind, const char *topic, 
 
 static SeqEntry *seq_find(MqttClient *c, const char *topic, bool create) {
         size_t n = strlen(topic);
-        SeqEntry **bucket = &c->seq_buckets[fnv1a64(topic, n) % SEQ_BUCKETS], *e;
+        uint64_t hash = fnv1a64(topic, n);
+        SeqEntry **bucket = &c->seq_buckets[hash % SEQ_BUCKETS], *e;
 
         for (e = *bucket; e; e = e->bucket_next)
-                if (streq(e->topic, topic))
+                if (e->hash == hash && streq(e->topic, topic))
                         return e;
         if (!create)
                 return NULL;
@@ -930,6 +932,7 @@ static SeqEntry *seq_find(MqttClient *c, const char *topic, bool create) {
         if (!e)
                 return NULL;
         memcpy(e->topic, topic, n + 1);
+        e->hash = hash;
         e->seq = c->seq_floor;
         e->next = c->seqs;
         c->seqs = e;
