@@ -8,6 +8,7 @@
 
 #include "alerts.h"
 #include "checksum.h"
+#include "hex.h"
 #include "string-table.h"
 
 #define ALERT_EVENT_QUEUE 16
@@ -1047,7 +1048,8 @@ static int verify_checksum(const char *data, size_t len, const JsonValue *root, 
                 return restore_error(e, root, "checksum", "expected the checksum as the file's last member");
         hex = data + end - tail + key_len;
         for (size_t i = 0; i < 16; i++) {
-                int d = hex[i] >= '0' && hex[i] <= '9' ? hex[i] - '0' : hex[i] >= 'a' && hex[i] <= 'f' ? hex[i] - 'a' + 10 : -1;
+                /* lower case, as written */
+                int d = hex[i] >= 'A' && hex[i] <= 'F' ? -EINVAL : unhexchar(hex[i]);
                 if (d < 0)
                         return restore_error(e, root, "checksum", "expected 16 lower-case hexadecimal digits");
                 sum = sum << 4 | (uint64_t) d;

@@ -393,6 +393,7 @@ static void test_restore_refuses(void **state) {
                 { "{\"version\":2,\"wearers\":{},\"checksum\":\"0000000000000000\" }x", "" },
                 { "{\"version\":2,\"checksum\":\"0000000000000000\",\"wearers\":{}}", "last member" },
                 { "{\"version\":2,\"wearers\":{},\"checksum\":\"00000000000000g0\"}", "hexadecimal" },
+                { "{\"version\":2,\"wearers\":{},\"checksum\":\"000000000000000A\"}", "hexadecimal" },
                 { "{\"version\":1}", "'wearers'" },
                 { "{\"version\":1,\"wearers\":{},\"x\":1}", "x" },
                 { "{\"version\":1,\"wearers\":{\"anna\":[]}}", "" },
