@@ -240,9 +240,9 @@ void json_uint(JsonWriter *w, uint64_t v) {
 static size_t format_fixed(char *b, double v, int decimals) {
         static const uint32_t pow10[10] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000 };
         double scaled = v * pow10[decimals], frac;
-        uint64_t u, whole, part;
-        char digits[32];
-        size_t n = 0, k = 0;
+        uint64_t u, part;
+        char digits[24], *whole;
+        size_t n = 0, k;
 
         if (!(fabs(scaled) < 4294967296.0))
                 return 0;
@@ -252,13 +252,11 @@ static size_t format_fixed(char *b, double v, int decimals) {
         u = (uint64_t) (fabs(scaled) + 0.5);
         if (v < 0 && u > 0) /* printf's "-0.00" ends up as "0" below anyway */
                 b[n++] = '-';
-        whole = u / pow10[decimals];
+        whole = format_uint(digits + sizeof(digits), u / pow10[decimals]);
+        k = (size_t) (digits + sizeof(digits) - whole);
+        memcpy(b + n, whole, k);
+        n += k;
         part = u % pow10[decimals];
-        do
-                digits[k++] = (char) ('0' + whole % 10);
-        while ((whole /= 10) > 0);
-        while (k > 0)
-                b[n++] = digits[--k];
         if (decimals > 0) {
                 b[n++] = '.';
                 for (int i = decimals - 1; i >= 0; i--) {
