@@ -63,7 +63,9 @@
 #define FLAT_WINDOW_US (30 * USEC_PER_MSEC)
 #define FLIGHT_MIN_US (20 * USEC_PER_MSEC)
 #define HISTORY 16u
-#define STRIDE_RING 512u
+/* Strides of both feet kept for the rolling windows: the longest (60 s) holds one stride per step,
+ * so this covers cadences up to 256 steps/min. */
+#define STRIDE_RING 256u
 #define QUEUE 128u
 #define TICK_US (20 * USEC_PER_MSEC)
 #define WALKING_HOLD_US (3 * USEC_PER_SEC)
@@ -206,8 +208,6 @@ struct GaitEngine {
 
         GaitStride strides[STRIDE_RING]; /* both feet, for the rolling windows */
         unsigned st_n, st_pos;
-        GaitStride *scratch_strides;     /* STRIDE_RING */
-        float *scratch;                  /* STRIDE_RING */
 
         GaitEvent ev_queue[QUEUE];
         unsigned evq_n, evq_pos;
@@ -316,8 +316,6 @@ static void swing_reset(FootState *f) {
 GaitEngine *gait_engine_free(GaitEngine *e) {
         if (!e)
                 return NULL;
-        free(e->scratch_strides);
-        free(e->scratch);
         free(e);
         return NULL;
 }
@@ -331,10 +329,6 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
 
         e = calloc(1, sizeof(GaitEngine));
         if (!e)
-                return -ENOMEM;
-        e->scratch_strides = calloc(STRIDE_RING, sizeof(GaitStride));
-        e->scratch = calloc(STRIDE_RING * 2, sizeof(float));
-        if (!e->scratch_strides || !e->scratch)
                 return -ENOMEM;
 
         e->params = params ? *params : GAIT_PARAMS_DEFAULT;
@@ -1524,6 +1518,16 @@ int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret) {
         else
                 s.source = GAIT_SOURCE_NONE;
 
+        /* The windows' strides are copied out and sorted in memory borrowed for this snapshot only:
+         * a snapshot is taken every few seconds, and a wearer should not carry 30 KB of scratch. */
+        _cleanup_free_ GaitStride *window_strides = NULL;
+        _cleanup_free_ float *scratch = NULL;
+        if (e->st_n > 0) {
+                window_strides = malloc(e->st_n * sizeof(GaitStride));
+                scratch = malloc(e->st_n * sizeof(float));
+                if (!window_strides || !scratch)
+                        return -ENOMEM;
+        }
         for (GaitWindow w = GAIT_WINDOW_10S; w <= GAIT_WINDOW_60S; w++) {
                 size_t n = 0;
                 uint64_t from = e->now_us > spans[w] ? e->now_us - spans[w] : 0;
@@ -1531,9 +1535,9 @@ int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret) {
                 for (unsigned i = 0; i < e->st_n; i++) {
                         const GaitStride *st = &e->strides[(e->st_pos + i) % STRIDE_RING];
                         if (st->t_next_contact_us >= from)
-                                e->scratch_strides[n++] = *st;
+                                window_strides[n++] = *st;
                 }
-                gait_summarize_strides(e->scratch_strides, n, e->scratch, &s.window[w]);
+                gait_summarize_strides(window_strides, n, scratch, &s.window[w]);
                 s.window[w].duration_us = MIN(spans[w], e->now_us);
         }
         day_summary(e, &s.window[GAIT_WINDOW_DAY]);
