@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "wall-clock.h"
 
 static const char *arg_config = CONFIG_DEFAULT_PATH;
 static bool arg_check_config = false;
@@ -118,6 +119,15 @@ static int run(int argc, char **argv) {
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        r = wall_clock_setup();
+        if (r < 0) {
+                fprintf(stderr, "insole2mqtt: INSOLE2MQTT_TEST_CLOCK: expected EPOCH:SPEED (seconds since 1970, a speed-up from 1 to 100000)\n");
+                return EXIT_FAILURE;
+        }
+        if (r > 0)
+                log_warning("INSOLE2MQTT_TEST_CLOCK: the wall clock runs %g times faster than real time. For tests only.",
+                            wall_clock_speed());
 
         r = config_load(arg_config, &config, error, sizeof(error));
         if (r < 0) {

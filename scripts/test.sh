@@ -4,7 +4,8 @@
 # real-BlueZ VM test, tests/vm), once more under AddressSanitizer + UndefinedBehaviorSanitizer, then
 # cross-built for arm64 and armhf (UBSan, tests under qemu-user), then the Debian packages (amd64,
 # arm64: lintian, installed into a clean root). Installs the Debian packages it needs when run as
-# root. Usage: scripts/test.sh [--no-sanitizers] [--keep]
+# root. Usage: scripts/test.sh [--no-sanitizers] [--keep] [--long]
+#   --long  also the long tests (INSOLE2MQTT_LONG_TESTS=1: alert-days, 10 min of walking)
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,7 +19,8 @@ for a in "$@"; do
         case "$a" in
         --no-sanitizers) sanitizers=0 ;;
         --keep) keep=1 ;;
-        -h|--help) sed -n '3,7p' "$0"; exit 0 ;;
+        --long) export INSOLE2MQTT_LONG_TESTS=1 ;;
+        -h|--help) sed -n '3,8p' "$0"; exit 0 ;;
         *) echo "scripts/test.sh: unknown option '$a'" >&2; exit 2 ;;
         esac
 done

@@ -9,6 +9,7 @@
 #include "gait-alerts.h"
 #include "log.h"
 #include "time-util.h"
+#include "wall-clock.h"
 
 #define DAY_GAIT_JSON_MAX 2048
 
@@ -252,7 +253,7 @@ void gait_alerts_drain(GaitAlerts *a, size_t i, uint64_t wall_usec) {
         AlertEvent e;
 
         if (wall_usec == 0)
-                wall_usec = clock_now_usec(CLOCK_REALTIME);
+                wall_usec = wall_clock_usec();
         if (wr->gait_today_fresh) {
                 alert_monitor_update_today(m, &wr->gait_today);
                 wr->gait_today_fresh = false;

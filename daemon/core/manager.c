@@ -19,6 +19,7 @@
 #include "remote-steps.h"
 #include "state-store.h"
 #include "time-util.h"
+#include "wall-clock.h"
 #include "wearer.h"
 
 #define TICK_USEC USEC_PER_SEC
@@ -105,7 +106,7 @@ static bool wall_clock_trusted(const Manager *m) {
 static CoachClock coach_clock(Manager *m) {
         return (CoachClock) {
                 .mono_usec = event_now_usec(m->event, CLOCK_MONOTONIC),
-                .wall_usec = clock_now_usec(CLOCK_REALTIME),
+                .wall_usec = wall_clock_usec(),
                 .wall_trusted = wall_clock_trusted(m),
         };
 }
@@ -847,7 +848,7 @@ static int on_publish(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static int on_health(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
-        uint64_t now = event_now_usec(m->event, CLOCK_MONOTONIC), wall = clock_now_usec(CLOCK_REALTIME);
+        uint64_t now = event_now_usec(m->event, CLOCK_MONOTONIC), wall = wall_clock_usec();
         MqttHealth h = {};
         double elapsed = (double) (now - m->health_usec) / 1e6;
 
