@@ -3,20 +3,30 @@
 """Whole-gateway load benchmark, side by side on the same simulator load (N insoles x F Hz, one
 sample per notification, send time embedded; a private dbus-daemon, a local mosquitto):
 
-  floor    bench-notify-floor: AcquireNotify + epoll_wait + recv(), no work at all
-  raw-off  the gateway as configured by default (gait metrics, a few messages per second)
-  raw-on   the gateway with the raw stream at raw-rate = the stream rate: every notification
-           becomes an MQTT message
-  bridge   bench/bridge-bleak-paho.py: bleak (StartNotify) + paho, one publish per notification
-  coalesce raw-on with [bluetooth] notify-coalesce (--coalesce, off unless asked for)
+  floor          bench-notify-floor: AcquireNotify + epoll_wait + recv(), no work at all
+  publish-floor  bench-notify-floor --publish: the floor plus one hand-made MQTT PUBLISH (QoS 0,
+                 140 B) per notification, one send() each: the least publishing everything costs
+  publish-cork   the same, corked over a wake-up as the gateway does (--cork)
+  publish-batch  the same, one send() per wake-up for all its messages (--batch)
+  raw-off        the gateway as configured by default (gait metrics, a few messages per second)
+  raw-on         the gateway with the raw stream at raw-rate = the stream rate: every notification
+                 becomes an MQTT message
+  bridge         bench/bridge-bleak-paho.py: bleak (StartNotify) + paho, one publish per notification
+  coalesce       raw-on with [bluetooth] notify-coalesce (--coalesce, off unless asked for)
 
 For each it prints the CPU time per notification (all threads of the process, from
 /proc/PID/task/*/schedstat), the ratio to the floor, resident memory, gaps (notifications that did
 not arrive: the floor's and the bridge's sequence numbers, the raw stream's sample times, and the
 simulator's drops on full sockets) and notification -> MQTT delivery latency at a subscriber.
+The floors also measure notification -> recv() latency themselves (from the send time in the
+frame): what reading alone sees of the machine's scheduling. mosquitto runs with its defaults
+unless --broker-nodelay: then set_tcp_nodelay true, without which Nagle's algorithm on the broker's
+connection to the subscriber, waiting for the subscriber's delayed ACK, holds every topic's
+messages up to ~40 ms now and then (the delivery tail, not the contender's).
 
     bench/bench-load.py [--build DIR] [--load 8:100 --load 28:100] [--seconds S] [--runs N]
-                        [--only floor,raw-off,raw-on,bridge] [--coalesce 2ms]
+                        [--only floor,publish-floor,raw-off,raw-on,bridge] [--coalesce 2ms]
+                        [--broker-nodelay]
 
 Figures, not a test: the machine is shared, so compare the figures of one run with each other and
 run it several times (--runs) to see their spread."""
@@ -37,7 +47,9 @@ from harness import World  # noqa: E402  (the integration tests' process handlin
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 DEBIAN_PYTHON = "/usr/bin/python3"  # python3-bleak and python3-paho-mqtt live there
-CONTENDERS = ["floor", "raw-off", "raw-on", "bridge", "coalesce"]
+CONTENDERS = ["floor", "publish-floor", "publish-cork", "publish-batch", "raw-off", "raw-on", "bridge", "coalesce"]
+FLOOR_ARGS = {"floor": [], "publish-floor": ["--publish"], "publish-cork": ["--publish", "--cork"],
+              "publish-batch": ["--publish", "--batch"]}
 
 
 def cpu_ns(pid):
@@ -163,7 +175,7 @@ def run_one(a, name, insoles, rate):
     world = World("insole2mqtt-bench.")
     ok = False
     try:
-        port = world.broker()
+        port = world.broker("set_tcp_nodelay true\n" if a.broker_nodelay else "")
         broker = world.procs[-1]
         env = world.bus("bus")
         sim = world.spawn([os.path.join(build, "tests", "sim", "insole-sim"), "--load", "%d:%d" % (insoles, rate)],
@@ -174,8 +186,11 @@ def run_one(a, name, insoles, rate):
         sub = None
         floor = None
 
-        if name == "floor":
-            floor = subprocess.Popen([os.path.join(build, "bench", "bench-notify-floor")] + addrs, env=env,
+        if name in FLOOR_ARGS:
+            args = FLOOR_ARGS[name]
+            if args:
+                args = [args[0], str(port)] + args[1:]
+            floor = subprocess.Popen([os.path.join(build, "bench", "bench-notify-floor")] + args + addrs, env=env,
                                      stdout=subprocess.PIPE, text=True)
             world.procs.append(floor)
             proc = floor
@@ -183,11 +198,13 @@ def run_one(a, name, insoles, rate):
 
             def reader():
                 for line in floor.stdout:
-                    m = re.match(r"notifications (\d+) gaps (\d+)", line)
+                    m = re.match(r"notifications (\d+) gaps (\d+) latency_us (\d+) (\d+) (\d+)", line)
                     if m:
-                        counts.append((int(m.group(1)), int(m.group(2))))
+                        counts.append(tuple(int(x) for x in m.groups()))
             ready = wait_line(floor, "READY", 60)
             threading.Thread(target=reader, daemon=True).start()
+            if args:
+                sub = Subscriber(world, port, "bench/floor/+", True)
         elif name == "bridge":
             proc = subprocess.Popen([DEBIAN_PYTHON, os.path.join(TOP, "bench", "bridge-bleak-paho.py"), "--port",
                                      str(port)] + addrs, env=env, stdout=subprocess.PIPE,
@@ -248,11 +265,15 @@ def run_one(a, name, insoles, rate):
             "gaps": dropped1 - dropped0,
             "latencies": [],
             "delivered": None,
+            "recv_latency": None,
         }
         if floor:
             time.sleep(0.2)
             if len(counts) >= 2:
-                res["gaps"] += counts[1][1] - counts[0][1]
+                # The subscriber sees the publishing floors' gaps, and what the broker lost.
+                if not sub:
+                    res["gaps"] += counts[1][1] - counts[0][1]
+                res["recv_latency"] = counts[1][2:]
         if sub:
             time.sleep(0.5)
             res["gaps"] += sub.gaps
@@ -271,17 +292,21 @@ def pct(lat, f):
 def show(load, results):
     floor = next((r for r in results if r["name"] == "floor"), None)
     print("\n%s: %.0f notifications/s" % (load, results[0]["per_s"]))
-    print("%-9s %9s %8s %8s %6s %10s %s" % ("", "CPU us/n", "x floor", "RSS MiB", "gaps", "delivered",
+    print("%-13s %9s %8s %8s %6s %10s %s" % ("", "CPU us/n", "x floor", "RSS MiB", "gaps", "delivered",
                                              "delivery p50/p95/p99/max ms"))
     for r in results:
         lat = r["latencies"]
         lat_s = "%.2f / %.2f / %.2f / %.2f" % (pct(lat, .5), pct(lat, .95), pct(lat, .99), lat[-1] / 1000) if lat else "-"
-        print("%-9s %9.2f %8s %8.1f %6d %10s %s" % (
+        print("%-13s %9.2f %8s %8.1f %6d %10s %s" % (
             r["name"], r["cpu_us"], "%.2f" % (r["cpu_us"] / floor["cpu_us"]) if floor else "-", r["rss"] / 1048576,
             r["gaps"], "-" if r["delivered"] is None else "%.1f %%" % (100 * r["delivered"] / r["notifications"]), lat_s))
     for r in results:
-        print("  %-9s %5.1f %% of a core; same run: simulator %.1f %%, mosquitto %.1f %%, dbus-daemon %.1f %%" % (
+        print("  %-13s %5.1f %% of a core; same run: simulator %.1f %%, mosquitto %.1f %%, dbus-daemon %.1f %%" % (
             r["name"], 100 * r["cpu_share"], 100 * r["side"]["sim"], 100 * r["side"]["broker"], 100 * r["side"]["dbus"]))
+    for r in results:
+        if r["recv_latency"]:
+            print("  %-13s notification -> recv() p50/p99/max %.2f / %.2f / %.2f ms (its own clock, 10 us bins)"
+                  % ((r["name"],) + tuple(x / 1000 for x in r["recv_latency"])))
     on = next((r for r in results if r["name"] == "raw-on"), None)
     br = next((r for r in results if r["name"] == "bridge"), None)
     if on and br:
@@ -297,6 +322,9 @@ def main():
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--only", default="floor,raw-off,raw-on,bridge")
     ap.add_argument("--coalesce", default=None, help="also run raw-on with this notify-coalesce, e.g. 2ms")
+    ap.add_argument("--broker-nodelay", action="store_true",
+                    help="mosquitto with set_tcp_nodelay true (its default, Nagle on the subscriber's connection, "
+                    "holds messages up to a delayed ACK, ~40 ms)")
     a = ap.parse_args()
     names = [n for n in a.only.split(",") if n]
     if a.coalesce and "coalesce" not in names:

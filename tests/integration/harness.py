@@ -118,10 +118,11 @@ class World:
         except OSError:
             return ""
 
-    def broker(self):
+    def broker(self, extra_conf=""):
+        """A local mosquitto; extra_conf: more lines for its listener (bench-load's --broker-nodelay)."""
         port = free_port()
         with open(self.path("mosquitto.conf"), "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % port)
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n%s" % (port, extra_conf))
         self.spawn(["mosquitto", "-c", self.path("mosquitto.conf")], "mosquitto.log")
         if not wait_port(port):
             raise RuntimeError("mosquitto did not start:\n" + self.log_tail("mosquitto.log"))
