@@ -65,6 +65,7 @@ cat >"$tmp/mosquitto.conf" <<CONF
 listener $port 127.0.0.1
 allow_anonymous true
 persistence false
+set_tcp_nodelay true
 CONF
 mosquitto -c "$tmp/mosquitto.conf" >"$tmp/mosquitto.log" 2>&1 &
 broker=$!
