@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file-io.h"
+
 #define MAX_DEVICES 64
 /* The simulator's object layout (docs/simulator.md): service000a/char000b is the pressure frame. */
 #define PRESSURE_CHAR "/service000a/char000b"
@@ -148,20 +150,6 @@ static size_t put_varint(uint8_t *p, size_t v) {
         return n;
 }
 
-static int send_all(int fd, const uint8_t *p, size_t size) {
-        while (size > 0) {
-                ssize_t k = send(fd, p, size, MSG_NOSIGNAL);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                size -= (size_t) k;
-        }
-        return 0;
-}
-
 /* Connects to the broker: CONNECT (MQTT 3.1.1, clean session) and its CONNACK, blocking. */
 static int mqtt_connect(uint16_t port) {
         struct sockaddr_in sa = {
@@ -193,7 +181,7 @@ static int mqtt_connect(uint16_t port) {
         pkt[o++] = (uint8_t) id_len;
         memcpy(pkt + o, id, id_len);
         o += id_len;
-        r = send_all(fd, pkt, o);
+        r = write_all(fd, pkt, o);
         if (r >= 0 && recv(fd, ack, sizeof(ack), MSG_WAITALL) != (ssize_t) sizeof(ack))
                 r = -EPROTO;
         if (r >= 0 && (ack[0] != 0x20 || ack[3] != 0))
@@ -226,7 +214,7 @@ static int publish(Insole *in, const uint8_t *buf, size_t n) {
         memcpy(payload, buf, n);
         memset(payload + n, 0, PAYLOAD_SIZE - n);
         if (publish_mode != PUBLISH_BATCH)
-                return send_all(mqtt_fd, in->packet, in->packet_size);
+                return write_all(mqtt_fd, in->packet, in->packet_size);
         memcpy(batch + batch_size, in->packet, in->packet_size);
         batch_size += in->packet_size;
         return 0;
@@ -324,6 +312,8 @@ int main(int argc, char **argv) {
                 return 2;
         }
         if (publish_mode != PUBLISH_NONE) {
+                /* A broker that goes away is an error from write_all(), not a SIGPIPE. */
+                (void) signal(SIGPIPE, SIG_IGN);
                 mqtt_fd = mqtt_connect((uint16_t) port);
                 if (mqtt_fd < 0) {
                         fprintf(stderr, "MQTT broker on port %ld: %s\n", port, strerror(-mqtt_fd));
@@ -403,7 +393,7 @@ int main(int argc, char **argv) {
                 if (corked)
                         cork(0);
                 if (batch_size > 0) {
-                        r = send_all(mqtt_fd, batch, batch_size);
+                        r = write_all(mqtt_fd, batch, batch_size);
                         if (r < 0) {
                                 fprintf(stderr, "publishing: %s\n", strerror(-r));
                                 return 1;
