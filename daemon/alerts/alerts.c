@@ -23,6 +23,11 @@
  * 1 + ALERT_SCALE_INFLATION / sqrt(days), and the median's own error (pi/2 s^2 / days) is added. */
 #define ALERT_PRIOR_DAYS 4.0
 #define ALERT_SCALE_INFLATION 0.3
+/* A run the CUSUM is weighing is held out of the baseline once its sum reaches ALERT_HOLD_SHARE of
+ * h, for at most ALERT_HOLD_DAYS days (compute_baseline()). Holding out smaller runs too would move
+ * stable wearers' baselines away from their own ordinary extremes: more false alerts. */
+#define ALERT_HOLD_DAYS 14
+#define ALERT_HOLD_SHARE 0.5
 
 static const char *const metric_label[_GAIT_METRIC_MAX] = {
         [GAIT_METRIC_CADENCE] = "Cadence",
@@ -197,11 +202,13 @@ void alert_sensitivity_limits(AlertSensitivity s, double *ret_k, double *ret_h) 
                 *ret_h = 3.5;
                 break;
         default:
-                /* h + k = 4.3 standard errors for one day on its own: a large change is found within
+                /* h + k = 4.4 standard errors for one day on its own: a large change is found within
                  * its first day; k = 1.5 keeps a wearer whose days vary a lot (the clinical spread)
-                 * within one false alert per 90 days (docs/alerts.md). */
+                 * within one false alert per 90 days (docs/alerts.md). h is 0.1 above what that
+                 * needed before runs were held out of the baseline, which pays for their false
+                 * alerts. */
                 *ret_k = 1.5;
-                *ret_h = 2.8;
+                *ret_h = 2.9;
                 break;
         }
 }
@@ -295,22 +302,57 @@ static double scale_qn(const double *v, size_t n) {
         return 2.2219 * c * d[k - 1];
 }
 
-/* From the latest qualifying days before `before` (0 = all), skipping days of a change that was
- * found and not accepted: the baseline must not quietly absorb it. */
-static void compute_baseline(const AlertMonitor *m, GaitMetric metric, LocalDate before, MetricBaseline *ret) {
-        const GaitMetricInfo *info = gait_metric_info(metric);
-        const MetricWatch *w = &m->watch[metric];
-        double v[ALERT_BASELINE_WINDOW];
-        size_t n = 0;
+/* The first day of a run the CUSUM is still weighing and that has gathered at least
+ * ALERT_HOLD_SHARE of h (0: none): the earlier of the two sums'. */
+static LocalDate open_run_since(const AlertMonitor *m, const MetricWatch *w) {
+        LocalDate since = 0;
+        double k, h, hold;
 
-        *ret = (MetricBaseline) {};
+        alert_sensitivity_limits(m->settings.sensitivity, &k, &h);
+        hold = ALERT_HOLD_SHARE * h;
+        if (w->up >= hold && w->up > 0 && w->up_since)
+                since = w->up_since;
+        if (w->down >= hold && w->down > 0 && w->down_since && (!since || w->down_since < since))
+                since = w->down_since;
+        return since;
+}
+
+/* The latest qualifying days before `before` (0 = all), newest first, skipping days of a change that
+ * was found and not accepted, and days from `hold_from` on (0 = none). Returns how many. */
+static size_t collect_days(const AlertMonitor *m, GaitMetric metric, LocalDate before, LocalDate hold_from,
+                           double v[static ALERT_BASELINE_WINDOW], size_t *ret_held) {
+        const MetricWatch *w = &m->watch[metric];
+        size_t n = 0, held = 0;
+
         for (size_t i = m->n_days; i > 0 && n < ALERT_BASELINE_WINDOW; i--) {
                 const GaitDay *d = &m->days[i - 1];
                 if ((before && d->date >= before) || d->date < m->baseline_from || !day_qualifies(d) ||
                     !isfinite(d->value[metric]) || (w->flagged && d->date >= w->flag_since))
                         continue;
+                if (hold_from && d->date >= hold_from) {
+                        held++;
+                        continue;
+                }
                 v[n++] = d->value[metric];
         }
+        *ret_held = held;
+        return n;
+}
+
+/* From the latest qualifying days before `before`. Neither a change that was found and not accepted
+ * nor one the CUSUM is still weighing may quietly become its own baseline: the days of an open run
+ * are held out (a sustained shift would otherwise widen the spread and move the median day by day,
+ * and be absorbed before the sum reaches h), unless that leaves fewer than baseline_days or the run
+ * is longer than ALERT_HOLD_DAYS: then it is not a change on its way to h but the wearer's walking. */
+static void compute_baseline(const AlertMonitor *m, GaitMetric metric, LocalDate before, MetricBaseline *ret) {
+        const GaitMetricInfo *info = gait_metric_info(metric);
+        double v[ALERT_BASELINE_WINDOW];
+        size_t n, held;
+
+        *ret = (MetricBaseline) {};
+        n = collect_days(m, metric, before, open_run_since(m, &m->watch[metric]), v, &held);
+        if (held > 0 && (held > ALERT_HOLD_DAYS || n < m->settings.baseline_days))
+                n = collect_days(m, metric, before, 0, v, &held);
         if (n == 0)
                 return;
         qsort(v, n, sizeof(v[0]), cmp_double);

@@ -27,7 +27,7 @@ static double unit(const SimWearer *w, uint64_t a, uint64_t b) {
 }
 
 void sim_wearer_init(SimWearer *w, uint64_t seed, const GaitDayVariability *v) {
-        *w = (SimWearer) { .seed = seed, .variability = *v, .onset_day = UINT32_MAX };
+        *w = (SimWearer) { .seed = seed, .variability = *v, .onset_day = UINT32_MAX, .cadence_drop_spm = 15 };
         w->usual = (GaitModelParams) {
                 .mode = GAIT_MODE_WALKING,
                 .cadence_spm = 105 + 7 * gauss(w, 0, 1),
@@ -76,7 +76,7 @@ static void day_truth(const SimWearer *w, unsigned day, DayTruth *ret) {
         ret->cv_pct = w->cv0_pct * ret->p.noise / w->usual.noise * (on && w->onset == SIM_ONSET_VARIABILITY ? 2.5 : 1);
         ret->ml = w->ml_index0 + 0.12 * (ret->p.pronation - w->usual.pronation) +
                   (on && w->onset == SIM_ONSET_ML_INDEX ? 0.15 : 0);
-        ret->cadence_shift = on && w->onset == SIM_ONSET_CADENCE ? -15 : 0;
+        ret->cadence_shift = on && w->onset == SIM_ONSET_CADENCE ? -w->cadence_drop_spm : 0;
 }
 
 typedef struct Running {

@@ -19,7 +19,7 @@ typedef enum SimOnset {
         SIM_ONSET_NONE,
         SIM_ONSET_STEP_ASYMMETRY,   /* step-time asymmetry about 2 % -> 10 % */
         SIM_ONSET_STANCE_ASYMMETRY, /* stance-time asymmetry +8 points */
-        SIM_ONSET_CADENCE,          /* -15 steps/min */
+        SIM_ONSET_CADENCE,          /* -cadence_drop_spm (default 15 steps/min) */
         SIM_ONSET_VARIABILITY,      /* stride-time CV x 2.5 (2 % -> 5 %) */
         SIM_ONSET_ML_INDEX,         /* medial-lateral index +0.15 */
         _SIM_ONSET_MAX,
@@ -34,6 +34,7 @@ typedef struct SimWearer {
         double cv0_pct;            /* usual stride-time CV */
         SimOnset onset;
         unsigned onset_day;        /* from this day on (UINT32_MAX: never) */
+        double cadence_drop_spm;   /* of SIM_ONSET_CADENCE */
 } SimWearer;
 
 void sim_wearer_init(SimWearer *w, uint64_t seed, const GaitDayVariability *v);
