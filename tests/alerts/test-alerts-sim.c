@@ -192,8 +192,9 @@ static void test_detection(void **state) {
 }
 
 /* How large a cadence drop must be to be found on its first day, and how long a smaller one takes:
- * the figures behind docs/alerts.md's cadence paragraph. Larger drops are found sooner, and the
- * largest is found on its first day in nearly every wearer. */
+ * the figures behind docs/alerts.md's cadence paragraph. Larger drops are found sooner; the largest
+ * (a quarter of the wearer's cadence) on its first day in most wearers, and every drop from 15 on
+ * within a week in nearly all. */
 static void test_cadence_sizes(void **state) {
         static const double drops[] = { 8, 15, 20, 25 };
         static const unsigned baselines[] = { 7, 28 };
