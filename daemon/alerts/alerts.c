@@ -9,6 +9,7 @@
 #include "alerts.h"
 #include "checksum.h"
 #include "hex.h"
+#include "round-util.h"
 #include "string-table.h"
 
 #define ALERT_EVENT_QUEUE 16
@@ -161,7 +162,7 @@ void cv_tracker_reset(CvTracker *t) {
 void cv_tracker_add(CvTracker *t, float cv_pct) {
         if (!isfinite(cv_pct) || cv_pct < 0)
                 return;
-        t->hist[(size_t) MIN(lroundf(cv_pct * 20), (long) CV_TRACKER_BINS - 1)]++;
+        t->hist[(size_t) MIN(round_half_away(cv_pct * 20), (int64_t) CV_TRACKER_BINS - 1)]++;
         t->n++;
 }
 

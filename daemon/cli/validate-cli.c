@@ -15,6 +15,7 @@
 #include "gait-recording.h"
 #include "gait-validate.h"
 #include "macro.h"
+#include "round-util.h"
 
 static const float contact_grid[] = { 1.5f, 2.0f, 2.5f, 3.0f, 4.0f };
 static const float toe_off_grid[] = { 1.5f, 2.0f, 3.0f, 4.0f, 6.0f };
@@ -219,7 +220,7 @@ static void distribution(double *v, size_t n, bool match, double ret[3]) {
                         v[i] = 100.0 - v[i];
         qsort(v, n, sizeof(double), cmp_abs);
         ret[0] = fabs(n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
-        ret[1] = fabs(v[(size_t) lround(0.9 * (double) (n - 1))]);
+        ret[1] = fabs(v[(size_t) round_half_away(0.9 * (double) (n - 1))]);
         ret[2] = fabs(v[n - 1]);
         if (match)
                 for (unsigned k = 0; k < 3; k++)

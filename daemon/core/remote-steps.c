@@ -4,6 +4,7 @@
 
 #include "json-parse.h"
 #include "remote-steps.h"
+#include "round-util.h"
 
 static int get_u32(const JsonValue *obj, const char *key, uint32_t *ret) {
         uint64_t v;
@@ -22,7 +23,7 @@ static int get_distance_dm(const JsonValue *obj, const char *key, uint64_t *ret)
 
         if (json_value_get_double(json_value_member(obj, key), &m) < 0 || !(m >= 0 && m <= REMOTE_DISTANCE_M_MAX))
                 return -EBADMSG;
-        *ret = (uint64_t) llround(m * 10);
+        *ret = (uint64_t) round_half_away(m * 10);
         return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "round-util.h"
 #include "wearer.h"
 
 /* A footpod reports about once a second; older values no longer describe the wearer's motion. */
@@ -274,7 +275,7 @@ static void reading_motion(void *userdata, const MotionReading *m) {
         w->motion_last_usec = now->mono_usec;
         /* The accumulator reconciles Total Distance (reconnects, resets, the u32 wrap); what it
          * added since the last measurement is this wearer's new distance. */
-        dm = (uint64_t) llround(motion_accumulator_distance_m(&w->motion) * 10);
+        dm = (uint64_t) round_half_away(motion_accumulator_distance_m(&w->motion) * 10);
         if (dm > w->motion_dm_counted) {
                 w->distance_total_dm += dm - w->motion_dm_counted;
                 coach_feed_distance(w->coach, now, dm - w->motion_dm_counted);

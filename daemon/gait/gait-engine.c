@@ -6,6 +6,7 @@
 
 #include "gait-internal.h"
 #include "macro.h"
+#include "round-util.h"
 #include "string-table.h"
 
 /* Samples kept per foot for refining events and measuring a stance afterwards. A stance longer than
@@ -296,7 +297,7 @@ static float percentile_of(const float *v, unsigned n, float p, float *tmp) {
                 }
                 tmp[j] = x;
         }
-        return tmp[(unsigned) lroundf(p * (n - 1))];
+        return tmp[(unsigned) round_half_away(p * (n - 1))];
 }
 
 static bool layout_valid(const InsoleLayout *l) {
@@ -1034,7 +1035,7 @@ static void balance_tick(GaitEngine *e, const RingSample *l, const RingSample *r
                 return;
         }
         float nx = e->bal_x + 0.4f * (x - e->bal_x), ny = e->bal_y + 0.4f * (y - e->bal_y);
-        e->bal_path += hypotf(nx - e->bal_x, ny - e->bal_y);
+        e->bal_path += hypot_float(nx - e->bal_x, ny - e->bal_y);
         e->bal_x = nx;
         e->bal_y = ny;
         e->bal_min_x = MIN(e->bal_min_x, nx);

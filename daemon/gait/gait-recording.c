@@ -8,6 +8,7 @@
 #include "gait-internal.h"
 #include "gait-recording.h"
 #include "macro.h"
+#include "round-util.h"
 
 #define GAITPDB_COLUMNS 19
 #define GAITNDD_MAX_SAMPLES (10u * 1000u * 1000u) /* 9 h at 300 Hz; bounds the allocation */
@@ -100,7 +101,7 @@ static int load_gaitpdb(const char *path, GaitRecording *r) {
                 }
                 if (!isfinite(t0))
                         t0 = v[0];
-                uint64_t t = (uint64_t) llround((v[0] - t0) * 1e6);
+                uint64_t t = (uint64_t) round_half_away((v[0] - t0) * 1e6);
                 if (n > 0 && t <= r->t_us[FOOT_LEFT][n - 1])
                         return -EBADMSG;
                 for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
@@ -199,7 +200,7 @@ static int load_gaitndd(const char *base, GaitRecording *r) {
                         for (unsigned j = 0; j < 2 && n < nsamp; j++) {
                                 int x = v[j] > 2047 ? v[j] - 4096 : v[j];
                                 r->cells[s][n] = x == -2048 ? NAN : (float) x;
-                                r->t_us[s][n] = (uint64_t) llround(n * 1e6 / fs);
+                                r->t_us[s][n] = (uint64_t) round_half_away(n * 1e6 / fs);
                                 n++;
                         }
                 }

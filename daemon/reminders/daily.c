@@ -6,6 +6,7 @@
 
 #include "daily.h"
 #include "macro.h"
+#include "round-util.h"
 #include "string-table.h"
 
 static const char *const exercise_kind_table[_EXERCISE_KIND_MAX] = {
@@ -50,13 +51,13 @@ void day_counters_merge(DayCounters *a, const DayCounters *b) {
 void day_counters_add_cadence(DayCounters *c, float cadence_spm) {
         if (!isfinite(cadence_spm) || cadence_spm <= 0)
                 return;
-        c->cadence_hist[(size_t) MIN(lroundf(cadence_spm), (long) DAY_CADENCE_BINS - 1)]++;
+        c->cadence_hist[(size_t) MIN(round_half_away(cadence_spm), (int64_t) DAY_CADENCE_BINS - 1)]++;
 }
 
 void day_counters_add_symmetry(DayCounters *c, float symmetry_pct) {
         if (!isfinite(symmetry_pct) || symmetry_pct < 0)
                 return;
-        c->symmetry_hist[(size_t) MIN(lroundf(symmetry_pct * 2), (long) DAY_SYMMETRY_BINS - 1)]++;
+        c->symmetry_hist[(size_t) MIN(round_half_away(symmetry_pct * 2), (int64_t) DAY_SYMMETRY_BINS - 1)]++;
 }
 
 static float hist_median(const uint32_t *h, size_t n, float bin_width) {
