@@ -17,7 +17,8 @@
 #define EXERCISE_SET_GAP_USEC (10 * USEC_PER_SEC)
 /* A day whose counting missed more than this is reported as partial. */
 #define PARTIAL_SLACK_USEC (5 * USEC_PER_MINUTE)
-#define EVENT_QUEUE 64
+/* Taken after every input (the manager drains a wearer after each batch): one input makes a few. */
+#define EVENT_QUEUE 16
 #define SUMMARY_QUEUE 2
 #define COACH_STATE_VERSION 1
 
