@@ -96,6 +96,8 @@ typedef struct GaitParams {
         bool single_foot;              /* one insole only: the other foot never sends; a contact of
                                         * the worn foot counts two steps, standing load is twice
                                         * its load, and two-foot figures stay unknown */
+        bool no_result_queues;         /* nobody calls gait_engine_take_*(): keep no queues for them
+                                        * (the daemon reads the windows; 17 KB less per wearer) */
 } GaitParams;
 
 #define GAIT_CONTACT_SLOPE_DEFAULT 2.5f
@@ -123,7 +125,7 @@ static inline void gait_engine_freep(GaitEngine **e) {
  * time and the activity state compare the feet. Non-finite cell values mark invalid readings: the
  * cell's last valid value is used instead. Samples that go back in time are rejected with -EINVAL.
  * Completed strides and events are queued (bounded, 128 each; the oldest are dropped when nobody
- * takes them). */
+ * takes them), unless the engine was made with no_result_queues. */
 int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample);
 
 /* Fallback without pressure: the device's cumulative step counter or a footpod's cadence. These only
@@ -134,7 +136,7 @@ int gait_engine_feed_cadence(GaitEngine *e, uint64_t t_us, float cadence_spm, bo
 /* Starts a new day for the daily window (the caller knows the local calendar; the engine has no clock). */
 void gait_engine_start_day(GaitEngine *e, uint64_t t_us);
 
-/* Drain queues; return how many were copied. */
+/* Drain queues; return how many were copied (always 0 with no_result_queues). */
 size_t gait_engine_take_events(GaitEngine *e, GaitEvent *ret, size_t n);
 size_t gait_engine_take_strides(GaitEngine *e, GaitStride *ret, size_t n);
 

@@ -58,6 +58,7 @@ int wearer_new(size_t index, const WearerConfig *config, const ReminderSettings 
                                 device_role_to_string(d), d == DEVICE_ROLE_FOOTPOD ? "" : "insole", config->name);
         w->gait_params = GAIT_PARAMS_DEFAULT;
         w->gait_params.body_weight_kg = (float) config->body_weight_kg;
+        w->gait_params.no_result_queues = true;
         /* One insole (with or without a footpod): the engine must not wait for the other foot. */
         w->gait_params.single_foot = config->has_device[DEVICE_ROLE_LEFT] != config->has_device[DEVICE_ROLE_RIGHT];
         for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++) {

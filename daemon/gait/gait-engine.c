@@ -9,9 +9,10 @@
 #include "round-util.h"
 #include "string-table.h"
 
-/* Samples kept per foot for refining events and measuring a stance afterwards. A stance longer than
- * this (at the insole's rate) is not a gait stance and gets no stance metrics. */
-#define RING_SAMPLES 1024u
+/* Samples kept per foot for refining events (300 ms back at most) and measuring a stance afterwards:
+ * 7.7 s at 100 Hz, 3.8 s at 200 Hz. A stance longer than this (at the insole's rate) is not a gait
+ * stance and gets no stance metrics. The ring is most of a wearer's memory (issue #15). */
+#define RING_SAMPLES 768u
 /* Levels: the loaded level and the unloaded baseline of the total load are robust percentiles of
  * the minima and maxima of the last LEVEL_BLOCKS blocks of LEVEL_BLOCK_US that saw movement. */
 #define LEVEL_BLOCK_US (250 * USEC_PER_MSEC)
@@ -98,8 +99,7 @@ typedef struct RingSample {
         float total;              /* detector signal: cell forces summed as they are */
         float load;               /* offset-corrected, non-negative */
         float region[_REGION_MAX];
-        float cop_x, cop_y;
-        bool cop_valid;
+        float cop_x, cop_y;       /* NaN without a centre of pressure (no flag: 40 bytes, not 48) */
 } RingSample;
 
 typedef struct DayFoot {
@@ -210,9 +210,10 @@ struct GaitEngine {
         GaitStride strides[STRIDE_RING]; /* both feet, for the rolling windows */
         unsigned st_n, st_pos;
 
-        GaitEvent ev_queue[QUEUE];
+        /* for gait_engine_take_*(); NULL with no_result_queues */
+        GaitEvent *ev_queue;    /* QUEUE */
         unsigned evq_n, evq_pos;
-        GaitStride st_queue[QUEUE];
+        GaitStride *st_queue;   /* QUEUE */
         unsigned stq_n, stq_pos;
 
         uint64_t now_us;
@@ -317,6 +318,8 @@ static void swing_reset(FootState *f) {
 GaitEngine *gait_engine_free(GaitEngine *e) {
         if (!e)
                 return NULL;
+        free(e->ev_queue);
+        free(e->st_queue);
         free(e);
         return NULL;
 }
@@ -333,6 +336,12 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                 return -ENOMEM;
 
         e->params = params ? *params : GAIT_PARAMS_DEFAULT;
+        if (!e->params.no_result_queues) {
+                e->ev_queue = calloc(QUEUE, sizeof(GaitEvent));
+                e->st_queue = calloc(QUEUE, sizeof(GaitStride));
+                if (!e->ev_queue || !e->st_queue)
+                        return -ENOMEM;
+        }
         if (e->params.not_worn_after_ms == 0)
                 e->params.not_worn_after_ms = GAIT_PARAMS_DEFAULT.not_worn_after_ms;
         if (!(e->params.running_cadence_spm > 0))
@@ -388,6 +397,8 @@ static void queue_event(GaitEngine *e, FootState *f, GaitEventType type, uint64_
         f->hist_pos = (f->hist_pos + 1) % HISTORY;
         f->hist_n = MIN(f->hist_n + 1, HISTORY);
 
+        if (!e->ev_queue)
+                return;
         e->ev_queue[(e->evq_pos + e->evq_n) % QUEUE] = ev;
         if (e->evq_n < QUEUE)
                 e->evq_n++;
@@ -496,11 +507,13 @@ static void emit_stride(GaitEngine *e, FootState *f, uint64_t next_ic) {
         else
                 e->st_pos = (e->st_pos + 1) % STRIDE_RING;
 
-        e->st_queue[(e->stq_pos + e->stq_n) % QUEUE] = s;
-        if (e->stq_n < QUEUE)
-                e->stq_n++;
-        else
-                e->stq_pos = (e->stq_pos + 1) % QUEUE;
+        if (e->st_queue) {
+                e->st_queue[(e->stq_pos + e->stq_n) % QUEUE] = s;
+                if (e->stq_n < QUEUE)
+                        e->stq_n++;
+                else
+                        e->stq_pos = (e->stq_pos + 1) % QUEUE;
+        }
 
         day_add(&f->day, &s);
 }
@@ -554,7 +567,7 @@ static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint6
                 }
                 if (r->t_us >= t_mid)
                         m.push_peak = MAX(m.push_peak, front);
-                if (r->cop_valid) {
+                if (!isnan(r->cop_x)) {
                         if (!have_start && r->load >= 0.10f * m.peak_total) {
                                 have_start = true;
                                 m.cop_start_x = r->cop_x;
@@ -1022,7 +1035,7 @@ static void balance_tick(GaitEngine *e, const RingSample *l, const RingSample *r
         if (b->standing_us > 0)
                 b->toe_grips_per_min = b->toe_grips * 60e6f / b->standing_us;
 
-        if (!e->foot[FOOT_LEFT].spatial || !e->foot[FOOT_RIGHT].spatial || !l->cop_valid || !r->cop_valid)
+        if (!e->foot[FOOT_LEFT].spatial || !e->foot[FOOT_RIGHT].spatial || isnan(l->cop_x) || isnan(r->cop_x))
                 return;
         /* Both feet's centres of pressure, weighted by their load, in insole coordinates, low-pass
          * filtered at about 4 Hz so that sensor noise does not add path length. */
@@ -1186,9 +1199,8 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
                 .t_us = sample->t_us,
                 .total = total,
                 .load = load.total,
-                .cop_x = load.cop_x,
-                .cop_y = load.cop_y,
-                .cop_valid = load.cop_valid,
+                .cop_x = load.cop_valid ? load.cop_x : NAN,
+                .cop_y = load.cop_valid ? load.cop_y : NAN,
         };
         memcpy(rs->region, load.region, sizeof(rs->region));
         f->last_t_us = sample->t_us;

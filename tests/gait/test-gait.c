@@ -255,6 +255,40 @@ static void test_walk_cadence(void **state) {
         }
 }
 
+/* The daemon makes its engines without result queues (nobody takes strides there): the windows and
+ * counters must not depend on them, and gait_engine_take_*() then gives nothing. */
+static void test_no_result_queues(void **state) {
+        GaitModelParams mp = { .mode = GAIT_MODE_WALKING, .cadence_spm = 110, .seed = 31, .noise = 0.05 };
+        GaitModel *m1 = model_new(mp), *m2 = model_new(mp);
+        GaitEngine *queued = engine_for(m1, 70), *bare = NULL;
+        GaitParams p = GAIT_PARAMS_DEFAULT;
+        SimRun *r1 = run_new(), *r2 = run_new();
+
+        p.body_weight_kg = 70;
+        p.no_result_queues = true;
+        assert_int_equal(gait_engine_new(gait_model_layout(m2, FOOT_LEFT), gait_model_layout(m2, FOOT_RIGHT), &p, &bare), 0);
+        sim_feed(queued, m1, 0, 40, RATE_HZ, NULL, NULL, r1);
+        sim_feed(bare, m2, 0, 40, RATE_HZ, NULL, NULL, r2);
+
+        assert_true(r1->n_strides > 30);
+        assert_true(r1->n_events > 60);
+        assert_int_equal(r2->n_strides, 0);
+        assert_int_equal(r2->n_events, 0);
+        assert_true(r1->snapshot.steps_total > 60);
+        assert_int_equal(r1->snapshot.steps_total, r2->snapshot.steps_total);
+        for (GaitWindow w = 0; w < _GAIT_WINDOW_MAX; w++) {
+                assert_true(r1->snapshot.window[w].cadence_spm == r2->snapshot.window[w].cadence_spm);
+                assert_true(r1->snapshot.window[w].stride_time_cv_pct == r2->snapshot.window[w].stride_time_cv_pct ||
+                            (isnan(r1->snapshot.window[w].stride_time_cv_pct) && isnan(r2->snapshot.window[w].stride_time_cv_pct)));
+        }
+        gait_engine_free(queued);
+        gait_engine_free(bare);
+        gait_model_free(m1);
+        gait_model_free(m2);
+        free(r1);
+        free(r2);
+}
+
 /* Injected asymmetry a (right step = (1 + a) x left step): step-time SI = 2a / (2 + a) x 100 within
  * 2 percentage points; the symmetric walk stays below 2 %. */
 static void test_asymmetry(void **state) {
@@ -881,6 +915,7 @@ int main(void) {
                 cmocka_unit_test(test_symmetry_index),
                 cmocka_unit_test(test_invalid_input),
                 cmocka_unit_test(test_walk_cadence),
+                cmocka_unit_test(test_no_result_queues),
                 cmocka_unit_test(test_asymmetry),
                 cmocka_unit_test(test_pronation),
                 cmocka_unit_test(test_strike_pattern),
