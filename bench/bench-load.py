@@ -297,7 +297,7 @@ def show(load, results):
     for r in results:
         lat = r["latencies"]
         lat_s = "%.2f / %.2f / %.2f / %.2f" % (pct(lat, .5), pct(lat, .95), pct(lat, .99), lat[-1] / 1000) if lat else "-"
-        print("%-13s %9.2f %8s %8.1f %6d %10s %s" % (
+        print("%-13s %9.2f %8s %8.2f %6d %10s %s" % (
             r["name"], r["cpu_us"], "%.2f" % (r["cpu_us"] / floor["cpu_us"]) if floor else "-", r["rss"] / 1048576,
             r["gaps"], "-" if r["delivered"] is None else "%.1f %%" % (100 * r["delivered"] / r["notifications"]), lat_s))
     for r in results:
@@ -308,9 +308,12 @@ def show(load, results):
             print("  %-13s notification -> recv() p50/p99/max %.2f / %.2f / %.2f ms (its own clock, 10 us bins)"
                   % ((r["name"],) + tuple(x / 1000 for x in r["recv_latency"])))
     on = next((r for r in results if r["name"] == "raw-on"), None)
+    off = next((r for r in results if r["name"] == "raw-off"), None)
     br = next((r for r in results if r["name"] == "bridge"), None)
     if on and br:
-        print("  bridge / raw-on: CPU %.1fx, RSS %.1fx" % (br["cpu_us"] / on["cpu_us"], br["rss"] / on["rss"]))
+        print("  bridge / raw-on: CPU %.1fx, RSS %.2fx" % (br["cpu_us"] / on["cpu_us"], br["rss"] / on["rss"]))
+    if off and br:
+        print("  bridge / raw-off: RSS %.2fx" % (br["rss"] / off["rss"]))
 
 
 def main():
