@@ -9,7 +9,8 @@
 #include "macro.h"
 #include "round-util.h"
 
-/* The daemon's replacements must agree with libm's lround() and hypotf(), which this test may use. */
+/* The daemon's replacements must agree with libm's llround() (lround() with 64 bits on armhf too) and
+ * hypotf(), which this test may use. */
 
 static void test_round_half_away_matches_lround(void **state) {
         const double values[] = {
@@ -19,7 +20,7 @@ static void test_round_half_away_matches_lround(void **state) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(values); i++)
-                assert_int_equal(round_half_away(values[i]), lround(values[i]));
+                assert_int_equal(round_half_away(values[i]), llround(values[i]));
 
         /* a sweep over fractions near every half, positive and negative */
         for (int k = -2000; k <= 2000; k++)
@@ -27,8 +28,8 @@ static void test_round_half_away_matches_lround(void **state) {
                         double x = nextafter(k + 0.5, d < 0 ? -INFINITY : INFINITY);
                         for (int s = 0; s < abs(d); s++)
                                 x = nextafter(x, d < 0 ? -INFINITY : INFINITY);
-                        assert_int_equal(round_half_away(x), lround(x));
-                        assert_int_equal(round_half_away(k * 0.001), lround(k * 0.001));
+                        assert_int_equal(round_half_away(x), llround(x));
+                        assert_int_equal(round_half_away(k * 0.001), llround(k * 0.001));
                 }
 }
 
