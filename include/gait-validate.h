@@ -24,6 +24,7 @@ typedef struct GaitReferenceRow {
         double t_s;                  /* the left contact that closes the left stride */
         double stride_s[_FOOT_SIDE_MAX], swing_s[_FOOT_SIDE_MAX], stance_s[_FOOT_SIDE_MAX];
         double double_support_s;
+        bool not_a_stride[_FOOT_SIDE_MAX]; /* gait_reference_mark_known_rows() */
 } GaitReferenceRow;
 
 typedef struct GaitReference {
@@ -35,6 +36,9 @@ typedef struct GaitReference {
  * -EBADMSG on a malformed row, -ENODATA when it has fewer than 2 rows. */
 int gait_reference_load(const char *path, GaitReference **ret);
 GaitReference *gait_reference_free(GaitReference *r);
+/* Marks the rows of `record` that the signal shows are not strides of a foot (docs/validation.md,
+ * "Shortfalls and their reasons"): the scoring leaves them out, as it does stops. Returns how many. */
+size_t gait_reference_mark_known_rows(GaitReference *r, const char *record);
 static inline void gait_reference_freep(GaitReference **r) {
         if (*r)
                 gait_reference_free(*r);
@@ -45,6 +49,7 @@ enum { GAIT_METRIC_STRIDE, GAIT_METRIC_STANCE, GAIT_METRIC_SWING, _GAIT_METRIC_M
 typedef struct GaitFootScore {
         size_t ref_strides, strides;          /* reference rows but stops; our strides within the reference's span */
         size_t ref_stops;                     /* reference rows longer than GAIT_REFERENCE_STOP_S */
+        size_t ref_left_out;                  /* rows marked not_a_stride (not stops) */
         double count_err_pct;
         double ref_ms[_GAIT_METRIC_MAX], ms[_GAIT_METRIC_MAX], err_pct[_GAIT_METRIC_MAX]; /* medians */
         double match_pct;                     /* reference strides matched within GAIT_TARGET_MATCH_MS */

@@ -119,6 +119,7 @@ static int score_record(const char *dir, const char *name, RecordResult *ret) {
         r = gait_reference_load(path, &ref);
         if (r < 0)
                 return r;
+        (void) gait_reference_mark_known_rows(ref, name);
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         r = gait_recording_load(path, &rec);
         if (r < 0)
@@ -189,13 +190,15 @@ static void print_table(FILE *out, const RecordResult *res, size_t n, bool cv, u
                         char buf[128];
 
                         miss = gait_foot_score_misses(s);
-                        char stops[32] = "";
+                        char stops[32] = "", left_out[32] = "";
                         if (s->ref_stops > 0)
                                 snprintf(stops, sizeof(stops), " (+%zu)", s->ref_stops);
+                        if (s->ref_left_out > 0)
+                                snprintf(left_out, sizeof(left_out), " (−%zu)", s->ref_left_out);
                         GaitParams p = grid_params(g);
-                        fprintf(out, "| %s | %s | %.1f/%.1f/%.2f | %zu%s | %zu | %+.2f | %+.2f | %+.2f | %+.2f | %.1f | %.1f | %s%s%s |\n",
+                        fprintf(out, "| %s | %s | %.1f/%.1f/%.2f | %zu%s%s | %zu | %+.2f | %+.2f | %+.2f | %+.2f | %.1f | %.1f | %s%s%s |\n",
                                 res[i].name, foot_side_to_string(side), p.contact_slope, p.toe_off_slope, p.contact_level,
-                                s->ref_strides, stops, s->strides, s->count_err_pct, s->err_pct[GAIT_METRIC_STRIDE],
+                                s->ref_strides, stops, left_out, s->strides, s->count_err_pct, s->err_pct[GAIT_METRIC_STRIDE],
                                 s->err_pct[GAIT_METRIC_STANCE], s->err_pct[GAIT_METRIC_SWING], s->match_pct,
                                 res[i].score[all_grid][side].match_pct,
                                 miss ? "**" : "none", miss ? miss_list(miss, buf, sizeof(buf)) : "", miss ? "**" : "");
