@@ -39,6 +39,11 @@ GaitReference *gait_reference_free(GaitReference *r);
 /* Marks the rows of `record` that the signal shows are not strides of a foot (docs/validation.md,
  * "Shortfalls and their reasons"): the scoring leaves them out, as it does stops. Returns how many. */
 size_t gait_reference_mark_known_rows(GaitReference *r, const char *record);
+/* Marks the right rows that repeat the row before's right stride while the recording's right foot
+ * never unloads between the two rows' left contacts: no right contact there, so the `.ts` repeated
+ * the last one. Returns how many. */
+struct GaitRecording;
+size_t gait_reference_mark_standing_rows(GaitReference *r, const struct GaitRecording *rec);
 static inline void gait_reference_freep(GaitReference **r) {
         if (*r)
                 gait_reference_free(*r);

@@ -124,6 +124,7 @@ static int score_record(const char *dir, const char *name, RecordResult *ret) {
         r = gait_recording_load(path, &rec);
         if (r < 0)
                 return r;
+        (void) gait_reference_mark_standing_rows(ref, rec);
         for (unsigned g = 0; g < N_GRID; g++) {
                 _cleanup_free_ GaitStride *strides = NULL;
                 GaitParams p = grid_params(g);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gait-internal.h"
+#include "gait-recording.h"
 #include "gait-validate.h"
 #include "macro.h"
 
@@ -15,6 +16,9 @@
 #define LEFT_PAIR_S 0.10
 /* Our left strides count when they close within the reference's span, plus this. */
 #define SPAN_SLACK_S 0.15
+/* Below this share of its span (2nd to 98th percentile) a foot is unloaded: the engine's release
+ * level (TH_RELEASE in gait-engine.c). */
+#define STANDING_RELEASE_SHARE 0.15f
 
 GaitReference *gait_reference_free(GaitReference *r) {
         if (!r)
@@ -73,21 +77,17 @@ int gait_reference_load(const char *path, GaitReference **ret) {
         return 0;
 }
 
-/* Reference rows that are not strides of the foot, each read from the signal next to the `.ts`
- * (docs/validation.md). The right column repeats a stride while the right foot stands loaded. */
+/* Reference rows that are not strides of the foot, read from the signal next to the `.ts`
+ * (docs/validation.md) where gait_reference_mark_standing_rows() cannot tell. */
 static const struct {
         const char *record;
         FootSide foot;
         double t_s;
 } known_rows[] = {
-        /* the right foot stands until 21.5 s and first lands at 23.40 s */
+        /* the right foot stands until 21.5 s and first lands at 23.40 s: the first row's right
+         * stride began while it stood, and the second row repeats it */
         { "als7", FOOT_RIGHT, 23.5267 },
         { "als7", FOOT_RIGHT, 25.3167 },
-        /* a stop: the right foot stands loaded from 90.9 s until it steps at 103.7 s (the stop is the next row) */
-        { "park11", FOOT_RIGHT, 103.2633 },
-        /* the right foot stands loaded from 142.3 to 145.2 s (the next row's 3.25 s stride) */
-        { "park11", FOOT_RIGHT, 143.8567 },
-        { "park11", FOOT_RIGHT, 144.6700 },
 };
 
 size_t gait_reference_mark_known_rows(GaitReference *r, const char *record) {
@@ -103,6 +103,53 @@ size_t gait_reference_mark_known_rows(GaitReference *r, const char *record) {
                                 r->rows[i].not_a_stride[known_rows[k].foot] = true;
                                 marked++;
                         }
+        }
+        return marked;
+}
+
+static int cmp_float(const void *a, const void *b) {
+        float x = *(const float *) a, y = *(const float *) b;
+        return (x > y) - (x < y);
+}
+
+size_t gait_reference_mark_standing_rows(GaitReference *r, const GaitRecording *rec) {
+        const FootSide side = FOOT_RIGHT;
+        _cleanup_free_ float *v = NULL;
+        size_t n, k = 0, j = 0, marked = 0;
+        float lo, hi;
+
+        if (!r || !rec || rec->layout[side].n_cells != 1 || rec->n[side] == 0)
+                return 0;
+        n = rec->n[side];
+        v = malloc(n * sizeof(float));
+        if (!v)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (isfinite(rec->cells[side][i]))
+                        v[k++] = rec->cells[side][i];
+        if (k < 100)
+                return 0;
+        qsort(v, k, sizeof(float), cmp_float);
+        lo = v[k * 2 / 100];
+        hi = v[k * 98 / 100];
+        if (!(hi > lo))
+                return 0;
+        for (size_t i = 1; i < r->n; i++) {
+                GaitReferenceRow *row = &r->rows[i];
+                double from = r->rows[i - 1].t_s, to = row->t_s;
+                float least = INFINITY;
+
+                if (row->stride_s[side] > GAIT_REFERENCE_STOP_S || row->stride_s[side] != r->rows[i - 1].stride_s[side])
+                        continue;
+                while (j < n && rec->t_us[side][j] / 1e6 <= from)
+                        j++;
+                for (size_t q = j; q < n && rec->t_us[side][q] / 1e6 <= to; q++)
+                        if (isfinite(rec->cells[side][q]))
+                                least = MIN(least, rec->cells[side][q]);
+                if (isfinite(least) && (least - lo) / (hi - lo) > STANDING_RELEASE_SHARE && !row->not_a_stride[side]) {
+                        row->not_a_stride[side] = true;
+                        marked++;
+                }
         }
         return marked;
 }

@@ -109,6 +109,7 @@ static void check_gaitndd(const char *record, bool *ok) {
         (void) gait_reference_mark_known_rows(ref, record);
         assert_int_equal(gait_recording_load(base, &rec), 0);
         assert_int_equal(rec->format, GAIT_RECORDING_GAITNDD);
+        (void) gait_reference_mark_standing_rows(ref, rec);
         assert_int_equal(gait_recording_run(rec, NULL, &strides, &n, &snap), 0);
         gait_score_record(ref, strides, n, score);
 
@@ -369,8 +370,47 @@ static void test_analyze_cli(void **state) {
         assert_int_equal(analyze_cli(2, argv), 1);
 }
 
+/* A right row that repeats the row before's right stride while the right foot stands loaded is no
+ * stride: it is left out like a stop. A repeat with a step between, and a standing row that is not
+ * a repeat, are kept. */
+static void test_standing_rows(void **state) {
+        enum { N = 1000 }; /* 10 s at 100 Hz */
+        GaitReferenceRow rows[] = {
+                { .t_s = 2.0, .stride_s = { 1.0, 1.0 } },
+                { .t_s = 3.0, .stride_s = { 1.0, 1.0 } }, /* a repeat, but the foot steps in (2, 3] s */
+                { .t_s = 4.0, .stride_s = { 1.0, 1.0 } }, /* a repeat while it stands */
+                { .t_s = 5.0, .stride_s = { 1.0, 1.2 } }, /* it stands, but no repeat */
+        };
+        GaitReference ref = { .rows = rows, .n = ELEMENTSOF(rows) };
+        static uint64_t t[N];
+        static float cells[N];
+        GaitRecording rec = { .format = GAIT_RECORDING_GAITNDD, .n = { N, N }, .t_us = { t, t }, .cells = { cells, cells } };
+        GaitFootScore score[_FOOT_SIDE_MAX];
+
+        (void) state;
+        rec.layout[FOOT_LEFT].n_cells = rec.layout[FOOT_RIGHT].n_cells = 1;
+        for (unsigned i = 0; i < N; i++) {
+                t[i] = i * 10000ull;
+                cells[i] = i < 300 && i % 100 < 20 ? 0.0f : 1000.0f; /* steps until 3 s, then stands */
+        }
+        assert_int_equal(gait_reference_mark_standing_rows(&ref, &rec), 1);
+        assert_false(rows[1].not_a_stride[FOOT_RIGHT]);
+        assert_true(rows[2].not_a_stride[FOOT_RIGHT]);
+        assert_false(rows[3].not_a_stride[FOOT_RIGHT]);
+        assert_false(rows[2].not_a_stride[FOOT_LEFT]);
+        /* marked once only */
+        assert_int_equal(gait_reference_mark_standing_rows(&ref, &rec), 0);
+
+        gait_score_record(&ref, NULL, 0, score);
+        assert_int_equal(score[FOOT_RIGHT].ref_left_out, 1);
+        assert_int_equal(score[FOOT_RIGHT].ref_strides, 3);
+        assert_int_equal(score[FOOT_LEFT].ref_left_out, 0);
+        assert_int_equal(score[FOOT_LEFT].ref_strides, 4);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_standing_rows),
                 cmocka_unit_test(test_gaitndd_all),
                 cmocka_unit_test(test_gaitndd_activity),
                 cmocka_unit_test(test_gaitpdb),
