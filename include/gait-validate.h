@@ -24,7 +24,7 @@ typedef struct GaitReferenceRow {
         double t_s;                  /* the left contact that closes the left stride */
         double stride_s[_FOOT_SIDE_MAX], swing_s[_FOOT_SIDE_MAX], stance_s[_FOOT_SIDE_MAX];
         double double_support_s;
-        bool not_a_stride[_FOOT_SIDE_MAX]; /* gait_reference_mark_known_rows() */
+        bool not_a_stride[_FOOT_SIDE_MAX]; /* set by gait_reference_mark_*_rows() */
 } GaitReferenceRow;
 
 typedef struct GaitReference {
@@ -41,8 +41,8 @@ GaitReference *gait_reference_free(GaitReference *r);
 size_t gait_reference_mark_known_rows(GaitReference *r, const char *record);
 /* Marks the right rows that repeat the row before's right stride while the recording's right foot
  * never unloads between the two rows' left contacts: no right contact there, so the `.ts` repeated
- * the last one. Returns how many. */
-struct GaitRecording;
+ * the last one. The same rule for every record. Returns how many. */
+struct GaitRecording; /* gait-recording.h */
 size_t gait_reference_mark_standing_rows(GaitReference *r, const struct GaitRecording *rec);
 static inline void gait_reference_freep(GaitReference **r) {
         if (*r)
@@ -52,7 +52,7 @@ static inline void gait_reference_freep(GaitReference **r) {
 enum { GAIT_METRIC_STRIDE, GAIT_METRIC_STANCE, GAIT_METRIC_SWING, _GAIT_METRIC_MAX };
 
 typedef struct GaitFootScore {
-        size_t ref_strides, strides;          /* reference rows but stops; our strides within the reference's span */
+        size_t ref_strides, strides;          /* rows but stops and rows left out; our strides within the span */
         size_t ref_stops;                     /* reference rows longer than GAIT_REFERENCE_STOP_S */
         size_t ref_left_out;                  /* rows marked not_a_stride (not stops) */
         double count_err_pct;
