@@ -33,7 +33,7 @@
 /* Thresholds as fractions of (loaded - baseline). */
 #define TH_CONTACT 0.30f     /* entering stance */
 #define TH_MID 0.40f         /* last fall through this level starts the toe-off search */
-#define TH_RELEASE 0.15f     /* below this for CONFIRM_US: the foot is in the air */
+/* GAIT_TH_RELEASE (gait-internal.h): below it for CONFIRM_US, the foot is in the air */
 #define TH_RELEASE_HYST 0.05f
 #define TH_RELEASE_SHUFFLE 0.35f /* release level within an over-long stance (a shuffle) */
 #define LONG_STANCE_FACTOR 1.4f  /* a stance this much longer than usual may be a shuffle ... */
@@ -866,7 +866,7 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
         if (f->contact_pending) {
                 float level = lo + e->params.contact_level * span;
                 if (v < level && cur->t_us - ring_at(f, f->crossing_idx)->t_us < CONTACT_PENDING_US &&
-                    v >= lo + TH_RELEASE * span)
+                    v >= lo + GAIT_TH_RELEASE * span)
                         return;
                 f->contact_pending = false;
                 f->ic_idx = contact_at(e, f, v >= level ? idx : f->crossing_idx, idx);
@@ -881,7 +881,7 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
         if (!f->release_pending) {
                 /* A stance far longer than usual is a shuffle (turning, hesitating): there, a
                  * shallower unloading already counts as lifting the foot. */
-                float level = TH_RELEASE;
+                float level = GAIT_TH_RELEASE;
                 uint64_t in_stance_us = cur->t_us - f->ic_t;
                 if (f->typical_stance_us > 0 &&
                     in_stance_us > LONG_STANCE_FACTOR * f->typical_stance_us &&
@@ -915,7 +915,7 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                 return;
         }
         f->reloading = false;
-        bool shuffle = f->release_level > TH_RELEASE;
+        bool shuffle = f->release_level > GAIT_TH_RELEASE;
         if (cur->t_us - f->release_t_us < (shuffle ? CONFIRM_US / 2 : CONFIRM_US) ||
             (!shuffle && ring_has(f, f->last_high_idx + 1) && cur->t_us - ring_at(f, f->last_high_idx + 1)->t_us < 100 * USEC_PER_MSEC))
                 return;

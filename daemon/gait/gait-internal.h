@@ -7,6 +7,10 @@
 
 #include "gait.h"
 
+/* A foot whose load is below this share of (loaded - baseline) is in the air: the engine's release
+ * level, and what the validation takes for "unloaded". */
+#define GAIT_TH_RELEASE 0.15f
+
 /* Median of v[0..n) (reorders v). NAN when n == 0. */
 float gait_median(float *v, size_t n);
 /* Coefficient of variation (sample SD / mean x 100) of v[0..n). NAN when n < 2. */

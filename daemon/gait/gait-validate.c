@@ -16,9 +16,6 @@
 #define LEFT_PAIR_S 0.10
 /* Our left strides count when they close within the reference's span, plus this. */
 #define SPAN_SLACK_S 0.15
-/* Below this share of its span (2nd to 98th percentile) a foot is unloaded: the engine's release
- * level (TH_RELEASE in gait-engine.c). */
-#define STANDING_RELEASE_SHARE 0.15f
 
 GaitReference *gait_reference_free(GaitReference *r) {
         if (!r)
@@ -107,21 +104,21 @@ size_t gait_reference_mark_known_rows(GaitReference *r, const char *record) {
         return marked;
 }
 
-static int cmp_float(const void *a, const void *b) {
-        float x = *(const float *) a, y = *(const float *) b;
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
         return (x > y) - (x < y);
 }
 
 size_t gait_reference_mark_standing_rows(GaitReference *r, const GaitRecording *rec) {
         const FootSide side = FOOT_RIGHT;
-        _cleanup_free_ float *v = NULL;
+        _cleanup_free_ double *v = NULL;
         size_t n, k = 0, j = 0, marked = 0;
-        float lo, hi;
+        double lo, hi;
 
         if (!r || !rec || rec->layout[side].n_cells != 1 || rec->n[side] == 0)
                 return 0;
         n = rec->n[side];
-        v = malloc(n * sizeof(float));
+        v = malloc(n * sizeof(double));
         if (!v)
                 return 0;
         for (size_t i = 0; i < n; i++)
@@ -129,7 +126,7 @@ size_t gait_reference_mark_standing_rows(GaitReference *r, const GaitRecording *
                         v[k++] = rec->cells[side][i];
         if (k < 100)
                 return 0;
-        qsort(v, k, sizeof(float), cmp_float);
+        qsort(v, k, sizeof(double), cmp_double);
         lo = v[k * 2 / 100];
         hi = v[k * 98 / 100];
         if (!(hi > lo))
@@ -146,7 +143,8 @@ size_t gait_reference_mark_standing_rows(GaitReference *r, const GaitRecording *
                 for (size_t q = j; q < n && rec->t_us[side][q] / 1e6 <= to; q++)
                         if (isfinite(rec->cells[side][q]))
                                 least = MIN(least, rec->cells[side][q]);
-                if (isfinite(least) && (least - lo) / (hi - lo) > STANDING_RELEASE_SHARE && !row->not_a_stride[side]) {
+                /* never below the engine's release level (of the 2nd to 98th percentile span): it stood */
+                if (isfinite(least) && (least - lo) / (hi - lo) > GAIT_TH_RELEASE && !row->not_a_stride[side]) {
                         row->not_a_stride[side] = true;
                         marked++;
                 }
@@ -160,11 +158,6 @@ static bool row_is_stop(const GaitReferenceRow *row, FootSide side) {
 
 static bool row_left_out(const GaitReferenceRow *row, FootSide side) {
         return row_is_stop(row, side) || row->not_a_stride[side];
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-        return (x > y) - (x < y);
 }
 
 static double median(double *v, size_t n) {
