@@ -24,7 +24,7 @@ typedef struct GaitReferenceRow {
         double t_s;                  /* the left contact that closes the left stride */
         double stride_s[_FOOT_SIDE_MAX], swing_s[_FOOT_SIDE_MAX], stance_s[_FOOT_SIDE_MAX];
         double double_support_s;
-        bool not_a_stride[_FOOT_SIDE_MAX]; /* set by gait_reference_mark_*_rows() */
+        bool not_a_stride[_FOOT_SIDE_MAX]; /* set by gait_reference_mark_not_strides() */
 } GaitReferenceRow;
 
 typedef struct GaitReference {
@@ -36,14 +36,13 @@ typedef struct GaitReference {
  * -EBADMSG on a malformed row, -ENODATA when it has fewer than 2 rows. */
 int gait_reference_load(const char *path, GaitReference **ret);
 GaitReference *gait_reference_free(GaitReference *r);
-/* Marks the rows of `record` that the signal shows are not strides of a foot (docs/validation.md,
- * "Shortfalls and their reasons"): the scoring leaves them out, as it does stops. Returns how many. */
-size_t gait_reference_mark_known_rows(GaitReference *r, const char *record);
-/* Marks the right rows that repeat the row before's right stride while the recording's right foot
- * never unloads between the two rows' left contacts: no right contact there, so the `.ts` repeated
- * the last one. The same rule for every record. Returns how many. */
+/* Marks the rows that the signal shows are not strides of a foot; the scoring leaves them out, as it
+ * does stops (docs/validation.md, "Shortfalls and their reasons"). By one rule for every record: a
+ * right row that repeats the row before's right stride while the recording's right foot never
+ * unloads between the two rows' left contacts (no right contact there, so the `.ts` repeated the
+ * last one). And the few rows of `record` read by hand where the rule cannot tell. Returns how many. */
 struct GaitRecording; /* gait-recording.h */
-size_t gait_reference_mark_standing_rows(GaitReference *r, const struct GaitRecording *rec);
+size_t gait_reference_mark_not_strides(GaitReference *r, const char *record, const struct GaitRecording *rec);
 static inline void gait_reference_freep(GaitReference **r) {
         if (*r)
                 gait_reference_free(*r);

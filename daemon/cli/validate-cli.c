@@ -119,12 +119,11 @@ static int score_record(const char *dir, const char *name, RecordResult *ret) {
         r = gait_reference_load(path, &ref);
         if (r < 0)
                 return r;
-        (void) gait_reference_mark_known_rows(ref, name);
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         r = gait_recording_load(path, &rec);
         if (r < 0)
                 return r;
-        (void) gait_reference_mark_standing_rows(ref, rec);
+        (void) gait_reference_mark_not_strides(ref, name, rec);
         for (unsigned g = 0; g < N_GRID; g++) {
                 _cleanup_free_ GaitStride *strides = NULL;
                 GaitParams p = grid_params(g);

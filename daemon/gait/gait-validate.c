@@ -75,7 +75,7 @@ int gait_reference_load(const char *path, GaitReference **ret) {
 }
 
 /* Reference rows that are not strides of the foot, read from the signal next to the `.ts`
- * (docs/validation.md) where gait_reference_mark_standing_rows() cannot tell. */
+ * (docs/validation.md) where mark_standing_rows() cannot tell. */
 static const struct {
         const char *record;
         FootSide foot;
@@ -87,10 +87,10 @@ static const struct {
         { "als7", FOOT_RIGHT, 25.3167 },
 };
 
-size_t gait_reference_mark_known_rows(GaitReference *r, const char *record) {
+static size_t mark_known_rows(GaitReference *r, const char *record) {
         size_t marked = 0;
 
-        if (!r || !record)
+        if (!record)
                 return 0;
         for (size_t k = 0; k < ELEMENTSOF(known_rows); k++) {
                 if (!streq(known_rows[k].record, record))
@@ -109,13 +109,13 @@ static int cmp_double(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
-size_t gait_reference_mark_standing_rows(GaitReference *r, const GaitRecording *rec) {
+static size_t mark_standing_rows(GaitReference *r, const GaitRecording *rec) {
         const FootSide side = FOOT_RIGHT;
         _cleanup_free_ double *v = NULL;
         size_t n, k = 0, j = 0, marked = 0;
         double lo, hi;
 
-        if (!r || !rec || rec->layout[side].n_cells != 1 || rec->n[side] == 0)
+        if (!rec || rec->layout[side].n_cells != 1 || rec->n[side] == 0)
                 return 0;
         n = rec->n[side];
         v = malloc(n * sizeof(double));
@@ -150,6 +150,15 @@ size_t gait_reference_mark_standing_rows(GaitReference *r, const GaitRecording *
                 }
         }
         return marked;
+}
+
+size_t gait_reference_mark_not_strides(GaitReference *r, const char *record, const GaitRecording *rec) {
+        size_t marked;
+
+        if (!r)
+                return 0;
+        marked = mark_known_rows(r, record);
+        return marked + mark_standing_rows(r, rec);
 }
 
 static bool row_is_stop(const GaitReferenceRow *row, FootSide side) {

@@ -106,10 +106,9 @@ static void check_gaitndd(const char *record, bool *ok) {
         snprintf(base, sizeof(base), "%s/gaitndd/%s", datasets(), record);
         snprintf(ts, sizeof(ts), "%s.ts", base);
         assert_int_equal(gait_reference_load(ts, &ref), 0);
-        (void) gait_reference_mark_known_rows(ref, record);
         assert_int_equal(gait_recording_load(base, &rec), 0);
         assert_int_equal(rec->format, GAIT_RECORDING_GAITNDD);
-        (void) gait_reference_mark_standing_rows(ref, rec);
+        (void) gait_reference_mark_not_strides(ref, record, rec);
         assert_int_equal(gait_recording_run(rec, NULL, &strides, &n, &snap), 0);
         gait_score_record(ref, strides, n, score);
 
@@ -393,13 +392,13 @@ static void test_standing_rows(void **state) {
                 t[i] = i * 10000ull;
                 cells[i] = i < 300 && i % 100 < 20 ? 0.0f : 1000.0f; /* steps until 3 s, then stands */
         }
-        assert_int_equal(gait_reference_mark_standing_rows(&ref, &rec), 1);
+        assert_int_equal(gait_reference_mark_not_strides(&ref, "synthetic", &rec), 1);
         assert_false(rows[1].not_a_stride[FOOT_RIGHT]);
         assert_true(rows[2].not_a_stride[FOOT_RIGHT]);
         assert_false(rows[3].not_a_stride[FOOT_RIGHT]);
         assert_false(rows[2].not_a_stride[FOOT_LEFT]);
         /* marked once only */
-        assert_int_equal(gait_reference_mark_standing_rows(&ref, &rec), 0);
+        assert_int_equal(gait_reference_mark_not_strides(&ref, "synthetic", &rec), 0);
 
         gait_score_record(&ref, NULL, 0, score);
         assert_int_equal(score[FOOT_RIGHT].ref_left_out, 1);
