@@ -439,7 +439,7 @@ static int device_connect_reply(sd_bus_message *m, void *userdata, sd_bus_error 
         }
 
         device_record_error(d, e, sd_bus_message_get_errno(m));
-        log_ctx(LOG_INFO, &d->ctx, "%s: connection attempt failed: %s", d->label, e->name);
+        log_ctx(LOG_INFO, &d->ctx, "%s: connection attempt failed: %s", d->label, d->stats.last_error);
         if (d->state == BLUEZ_LINK_RESOLVING || d->state == BLUEZ_LINK_SUBSCRIBING) {
                 /* Connected=true came first, then the error (bluetoothd answers only after service
                  * discovery): the attempt failed all the same. End it now instead of waiting the
