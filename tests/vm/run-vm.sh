@@ -37,7 +37,9 @@ shift 2
 ctl=$(mktemp -d "${TMPDIR:-/tmp}/insole2mqtt-vm.XXXXXX")
 trap 'rm -rf "$ctl"' EXIT
 printf '%s\n' "$*" >"$ctl/cmd"
-printf 'controllers=%d\ncmd_timeout=%d\n' "$controllers" $((timeout > 40 ? timeout - 20 : 20)) >"$ctl/env"
+# The command's own limit leaves the VM's boot (up to ~50 s when a controller must be started again)
+# and the copying of the logs inside the whole run's: a command that times out still leaves its logs.
+printf 'controllers=%d\ncmd_timeout=%d\n' "$controllers" $((timeout >= 300 ? timeout - 70 : timeout > 40 ? timeout - 20 : 20)) >"$ctl/env"
 
 if [ -w /dev/kvm ] && { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }; then
         accel=(-accel kvm -cpu host)
