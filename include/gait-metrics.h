@@ -11,7 +11,10 @@
  *               wearer's own spread is pooled with, and half of it is the smallest spread assumed
  *   stride_sd   spread of a running value per stride, as stride_sd / sqrt(strides): how far the
  *               first strides of a day may sit from the day's value (walking bouts differ)
- *   alertable   0 for balance figures that do not come from strides */
+ *   alertable   0 for balance figures that do not come from strides
+ *
+ * Append only: the history file stores a day's values as an array in this order, and rows written
+ * before a metric existed are shorter (alerts.c reads the missing ones as unknown). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,8 +28,8 @@
         X(STANCE_TIME, "stance_time", "ms", 0, 0, 10000, 15, 500, 1, 0)                                  \
         X(SWING_TIME, "swing_time", "ms", 0, 0, 10000, 10, 350, 1, 0)                                    \
         X(STRIDE_TIME_CV, "stride_time_cv", "%", 2, 0, 100, 0.4, 5, 1, 1)                                \
-        X(STEP_TIME_SI, "step_time_si", "%", 2, 0, 200, 0.8, 12, 1, 1)                                   \
-        X(STANCE_TIME_SI, "stance_time_si", "%", 2, 0, 200, 0.8, 14, 1, 1)                               \
+        X(STEP_TIME_SI, "step_time_si", "%", 2, 0, 200, 0.8, 12, 1, 0)                                   \
+        X(STANCE_TIME_SI, "stance_time_si", "%", 2, 0, 200, 0.8, 14, 1, 0)                               \
         X(SWING_TIME_SI, "swing_time_si", "%", 2, 0, 200, 1.2, 20, 1, 0)                                 \
         X(HEEL_STRIKE, "heel_strike_share", "%", 1, 0, 100, 5, 60, 1, 0)                                 \
         X(MIDFOOT_STRIKE, "midfoot_strike_share", "%", 1, 0, 100, 5, 60, 1, 0)                           \
@@ -35,7 +38,9 @@
         X(ROLL, "roll_forward", "%", 1, 0, 100, 2, 30, 1, 0)                                             \
         X(ML_INDEX, "ml_index", "", 3, -1, 1, 0.02, 0.4, 1, 1)                                           \
         X(SWAY_PATH, "sway_path", "%/s", 2, 0, 10000, 0, 0, 0, 0)                                        \
-        X(LEFT_SHARE, "left_share", "%", 1, 0, 100, 0, 0, 0, 0)
+        X(LEFT_SHARE, "left_share", "%", 1, 0, 100, 0, 0, 0, 0)                                          \
+        X(STEP_TIME_ASYM, "step_time_asym", "%", 2, -200, 200, 0.8, 12, 1, 1)                            \
+        X(STANCE_TIME_ASYM, "stance_time_asym", "%", 2, -200, 200, 0.8, 14, 1, 1)
 
 typedef enum GaitMetric {
 #define GAIT_METRIC_ENUM(id, ...) GAIT_METRIC_##id,

@@ -18,6 +18,8 @@
  * like the state file's end line); 1 (no checksum) is still read. */
 #define ALERT_HISTORY_VERSION 2
 #define CHECKSUM_KEY ",\"checksum\":\""
+/* Metrics a day row had before the signed asymmetries were appended (2026-12-05). */
+#define HISTORY_METRICS_V2 (GAIT_METRIC_LEFT_SHARE + 1)
 /* The wearer's own spread is pooled with the metric's typical day-to-day spread as if that came
  * from ALERT_PRIOR_DAYS days, so that a baseline of a few lucky days does not look too tight. What
  * is left of the uncertainty of a baseline from few days: the spread is widened by
@@ -47,6 +49,8 @@ static const char *const metric_label[_GAIT_METRIC_MAX] = {
         [GAIT_METRIC_ML_INDEX] = "Medial-lateral loading",
         [GAIT_METRIC_SWAY_PATH] = "Standing sway",
         [GAIT_METRIC_LEFT_SHARE] = "Standing weight on the left",
+        [GAIT_METRIC_STEP_TIME_ASYM] = "Left-right step time difference",
+        [GAIT_METRIC_STANCE_TIME_ASYM] = "Left-right stance time difference",
 };
 
 static const char *const alert_event_type_table[_ALERT_EVENT_TYPE_MAX] = {
@@ -106,6 +110,13 @@ static float feet_mean(float l, float r) {
         return isfinite(l) ? l : r;
 }
 
+/* 2 (L - R) / (L + R) x 100: the symmetry index with its sign, > 0 when the left figure is the larger. */
+static float signed_asymmetry(float left, float right) {
+        if (!isfinite(left) || !isfinite(right) || left + right == 0)
+                return NAN;
+        return 2.0f * (left - right) / fabsf(left + right) * 100.0f;
+}
+
 void gait_day_from_snapshot(const GaitSnapshot *s, LocalDate date, GaitDay *ret) {
         const GaitWindowSummary *w = &s->window[GAIT_WINDOW_DAY];
         const GaitFootSummary *l = &w->foot[FOOT_LEFT], *r = &w->foot[FOOT_RIGHT];
@@ -132,6 +143,10 @@ void gait_day_from_snapshot(const GaitSnapshot *s, LocalDate date, GaitDay *ret)
         ret->value[GAIT_METRIC_STEP_TIME_SI] = w->symmetry.step_time_pct;
         ret->value[GAIT_METRIC_STANCE_TIME_SI] = w->symmetry.stance_time_pct;
         ret->value[GAIT_METRIC_SWING_TIME_SI] = w->symmetry.swing_time_pct;
+        /* Signed, from the same per-foot medians: a change of side is a change, and the day values
+         * of a wearer near symmetry are not folded at zero (docs/alerts.md). */
+        ret->value[GAIT_METRIC_STEP_TIME_ASYM] = signed_asymmetry(l->step_time_ms, r->step_time_ms);
+        ret->value[GAIT_METRIC_STANCE_TIME_ASYM] = signed_asymmetry(l->stance_time_ms, r->stance_time_ms);
         if (stances > 0) {
                 uint32_t patterned = 0;
                 for (StrikePattern p = 0; p < _STRIKE_PATTERN_MAX; p++)
@@ -651,10 +666,14 @@ static void change_text(char *buf, size_t size, GaitMetric metric, int direction
         format_value(hi, sizeof(hi), metric, b->high, true);
         format_value(v, sizeof(v), metric, value, true);
         (void) snprintf(buf, size,
-                        "%s %s from its usual range %s–%s to %s since %s (%llu strides). "
+                        "%s %s from its usual range %s%s%s to %s since %s (%llu strides)%s. "
                         "A prompt to see a professional, not a diagnosis.",
-                        metric_label[metric], direction > 0 ? "rose" : "fell", lo, hi, v,
-                        local_date_to_string(since, d, sizeof(d)), (unsigned long long) strides);
+                        metric_label[metric], direction > 0 ? "rose" : "fell", lo,
+                        gait_metric_info(metric)->lo < 0 ? " … " : "–", hi, v,
+                        local_date_to_string(since, d, sizeof(d)), (unsigned long long) strides,
+                        metric == GAIT_METRIC_STEP_TIME_ASYM || metric == GAIT_METRIC_STANCE_TIME_ASYM
+                                ? "; above zero the left foot's takes longer, below zero the right foot's"
+                                : "");
 }
 
 int alert_event_to_json(const AlertEvent *e, JsonWriter *w) {
@@ -905,6 +924,7 @@ static int get_uint(const JsonValue *v, const char *what, uint64_t max, uint64_t
 
 static int restore_day(const JsonValue *row, GaitDay *ret, JsonParseError *e) {
         const JsonValue *vals;
+        size_t n_values;
         uint64_t x;
         GaitDay d;
         int r;
@@ -927,9 +947,11 @@ static int restore_day(const JsonValue *row, GaitDay *ret, JsonParseError *e) {
                 return r;
         d.active_s = (uint32_t) x;
         vals = json_value_element(row, 4);
-        if (json_value_type(vals) != JSON_TYPE_ARRAY || json_value_count(vals) != _GAIT_METRIC_MAX)
+        n_values = json_value_type(vals) == JSON_TYPE_ARRAY ? json_value_count(vals) : 0;
+        /* Rows written before the last metrics were appended are shorter: those stay unknown. */
+        if (n_values < HISTORY_METRICS_V2 || n_values > _GAIT_METRIC_MAX)
                 return restore_error(e, vals, "values", "expected one value or null per metric");
-        for (GaitMetric k = 0; k < _GAIT_METRIC_MAX; k++) {
+        for (GaitMetric k = 0; (size_t) k < n_values; k++) {
                 const JsonValue *v = json_value_element(vals, k);
                 const GaitMetricInfo *info = gait_metric_info(k);
                 double y;

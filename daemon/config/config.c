@@ -570,10 +570,11 @@ static const ConfigItem schema[] = {
 
         { KEY("alerts", "enabled", "yes or no", "yes", R), parse_bool, FIELD(alerts) },
         { KEY("alerts", "metrics",
-              "a list of cadence, stride_time, stance_time, swing_time, stride_time_cv, step_time_si, "
-              "stance_time_si, swing_time_si, heel_strike_share, midfoot_strike_share, forefoot_strike_share, "
-              "flat_strike_share, roll_forward, ml_index such as step_time_si,cadence; default or none",
-              "cadence,stride_time_cv,step_time_si,stance_time_si,ml_index", R),
+              "a list of cadence, stride_time, stance_time, swing_time, stride_time_cv, step_time_asym, "
+              "stance_time_asym, step_time_si, stance_time_si, swing_time_si, heel_strike_share, "
+              "midfoot_strike_share, forefoot_strike_share, flat_strike_share, roll_forward, ml_index such as "
+              "step_time_asym,cadence; default or none",
+              "cadence,stride_time_cv,step_time_asym,stance_time_asym,ml_index", R),
           parse_alert_metrics, FIELD(alert_metrics) },
         { KEY("alerts", "baseline-days", "a whole number of days from 3 to 28", "7", R),
           parse_uint, FIELD(alert_baseline_days), .min = 3, .max = 28 },

@@ -111,9 +111,13 @@ static void running_values(const SimWearer *w, const DayTruth *t, const Running 
                 (float) (100 * sqrt(cv_w * cv_w + 0.01 * var_b / (st_mean * st_mean)) *
                          (1 + 1.25 * 0.095 * gauss(w, day * 100000ULL + r->n, 2) / sqrt(MAX(n / 55, 1.0))));
         se = M_SQRT2 * 1.25 * STEP_TIME_CV_PCT / sqrt(n / 2);
-        ret->value[GAIT_METRIC_STEP_TIME_SI] = (float) fabs(t->step_si_pct + se * gauss(w, day * 100000ULL + r->n, 3));
-        ret->value[GAIT_METRIC_STANCE_TIME_SI] =
-                (float) fabs(t->stance_si_pct + 1.2 * se * gauss(w, day * 100000ULL + r->n, 4));
+        /* The signed asymmetries (left minus right) and the indices are the same figures, the indices
+         * folded at zero. The model's asymmetry lengthens the right step: negative. */
+        ret->value[GAIT_METRIC_STEP_TIME_ASYM] = (float) -(t->step_si_pct + se * gauss(w, day * 100000ULL + r->n, 3));
+        ret->value[GAIT_METRIC_STANCE_TIME_ASYM] =
+                (float) -(t->stance_si_pct + 1.2 * se * gauss(w, day * 100000ULL + r->n, 4));
+        ret->value[GAIT_METRIC_STEP_TIME_SI] = fabsf(ret->value[GAIT_METRIC_STEP_TIME_ASYM]);
+        ret->value[GAIT_METRIC_STANCE_TIME_SI] = fabsf(ret->value[GAIT_METRIC_STANCE_TIME_ASYM]);
         ret->value[GAIT_METRIC_SWING_TIME_SI] =
                 (float) fabs(1.5 * t->stance_si_pct + 1.8 * se * gauss(w, day * 100000ULL + r->n, 5));
         ret->value[GAIT_METRIC_ML_INDEX] = (float) (r->ml_sum / n + 0.06 * gauss(w, day * 100000ULL + r->n, 6) / sqrt(n));

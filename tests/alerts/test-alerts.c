@@ -38,7 +38,8 @@ static GaitDay day_with(unsigned day, uint32_t strides, float step_si) {
         d.steps = strides;
         d.active_s = strides;
         d.value[GAIT_METRIC_CADENCE] = 105 + (float) (day % 3) - 1;
-        d.value[GAIT_METRIC_STEP_TIME_SI] = step_si;
+        d.value[GAIT_METRIC_STEP_TIME_ASYM] = step_si;
+        d.value[GAIT_METRIC_STEP_TIME_SI] = fabsf(step_si);
         d.value[GAIT_METRIC_ML_INDEX] = 0.05f + 0.005f * (float) (day % 4);
         return d;
 }
@@ -69,18 +70,18 @@ static void test_baseline(void **state) {
         MetricBaseline b;
 
         baseline_days(m, 5);
-        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_ASYM, &b);
         assert_int_equal(b.days, 5);
         assert_false(b.valid); /* 7 days needed by default */
         assert_string_equal(alert_monitor_state(m), "learning");
         baseline_days(m, 5); /* the same dates again (a restart): not added twice */
-        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_ASYM, &b);
         assert_int_equal(b.days, 5);
         for (unsigned i = 5; i < 10; i++) {
                 GaitDay d = day_with(i, 3000, 2.0f + 0.2f * (float) ((int) (i % 5) - 2));
                 alert_monitor_end_day(m, &d);
         }
-        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_ASYM, &b);
         assert_true(b.valid);
         assert_int_equal(b.days, 10);
         assert_float_equal(b.median, 2.0, 1e-6);
@@ -92,9 +93,9 @@ static void test_baseline(void **state) {
 
         /* A day with an odd value (a hike) does not move a median of ten. */
         GaitDay odd = day_with(10, 3000, 2.1f);
-        odd.value[GAIT_METRIC_STEP_TIME_SI] = 2.1f;
+        odd.value[GAIT_METRIC_STEP_TIME_ASYM] = 2.1f;
         alert_monitor_end_day(m, &odd);
-        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_ASYM, &b);
         assert_float_equal(b.median, 2.0, 0.06);
 }
 
@@ -144,7 +145,7 @@ static void test_onset_within_the_day(void **state) {
         d.strides = 300;
         alert_monitor_update_today(m, &d);
         assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, &e), 1);
-        assert_int_equal(e.metric, GAIT_METRIC_STEP_TIME_SI);
+        assert_int_equal(e.metric, GAIT_METRIC_STEP_TIME_ASYM);
         assert_int_equal(e.direction, 1);
         assert_true(e.intraday);
         assert_int_equal(e.since, date_of(10));
@@ -159,18 +160,18 @@ static void test_onset_within_the_day(void **state) {
         assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 0);
         /* Its days stay out of the baseline until accepted. */
         MetricBaseline b;
-        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_ASYM, &b);
         assert_int_equal(b.days, 10);
 
         json_writer_init(&w, buf, sizeof(buf));
         assert_int_equal(alert_event_to_json(&e, &w), 0);
-        assert_non_null(strstr(buf, "\"metric\":\"step_time_si\""));
+        assert_non_null(strstr(buf, "\"metric\":\"step_time_asym\""));
         assert_non_null(strstr(buf, "not a diagnosis"));
 
         /* The summary line says it. */
         json_writer_init(&w, buf, sizeof(buf));
         assert_int_equal(alert_monitor_day_to_json(m, &d, &w), 0);
-        assert_non_null(strstr(buf, "Walking changed: Step time asymmetry up since 2026-03-11"));
+        assert_non_null(strstr(buf, "Walking changed: Left-right step time difference up since 2026-03-11"));
 }
 
 static void test_cusum_accumulates(void **state) {
@@ -188,6 +189,39 @@ static void test_cusum_accumulates(void **state) {
         assert_true(day - 10 >= 2 && day - 10 <= 5);
 }
 
+/* A wearer whose left steps were the longer ones starts taking longer right steps: the same size of
+ * asymmetry, on the other side. The folded index (2|L-R|/(L+R)) cannot see it; the signed
+ * difference, which is what the alerts watch by default, does. */
+static void test_change_of_side(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
+        _cleanup_(alert_monitor_freep) AlertMonitor *folded = monitor(1u << GAIT_METRIC_STEP_TIME_SI);
+        AlertEvent e;
+        GaitDay d;
+        char buf[1024];
+        JsonWriter w;
+
+        baseline_days(m, 10);
+        baseline_days(folded, 10);
+        (void) count_events(m, ALERT_EVENT_CHANGED, NULL);
+        (void) count_events(folded, ALERT_EVENT_CHANGED, NULL);
+        for (unsigned day = 10; day < 14; day++) {
+                d = day_with(day, 3000, -2.0f - 0.2f * (float) (day % 3));
+                alert_monitor_end_day(m, &d);
+                alert_monitor_end_day(folded, &d);
+        }
+        assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, &e), 1);
+        assert_int_equal(e.metric, GAIT_METRIC_STEP_TIME_ASYM);
+        assert_int_equal(e.direction, -1);
+        assert_int_equal(e.since, date_of(10));
+        assert_int_equal(count_events(folded, ALERT_EVENT_CHANGED, NULL), 0);
+
+        /* The sentence says which side a sign means, and a range of negative numbers stays readable. */
+        json_writer_init(&w, buf, sizeof(buf));
+        assert_int_equal(alert_event_to_json(&e, &w), 0);
+        assert_non_null(strstr(buf, "Left-right step time difference fell from its usual range 1.0 … 3.0 % to -2.2 %"));
+        assert_non_null(strstr(buf, "below zero the right foot's"));
+}
+
 /* A day a little off joins the baseline; once a run's sum reaches half of h its days stay out of it,
  * so that a sustained change is judged against the walking before it instead of becoming usual. */
 static void test_open_run_held_out(void **state) {
@@ -198,13 +232,13 @@ static void test_open_run_held_out(void **state) {
         baseline_days(m, 10);
         d = day_with(10, 3000, 3.1f); /* about 1.7 standard errors: a run, but a small one */
         alert_monitor_end_day(m, &d);
-        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_ASYM, &b);
         assert_int_equal(b.days, 11);
 
         d = day_with(11, 3000, 4.4f); /* the run passes half of h: both of its days are held out */
         alert_monitor_end_day(m, &d);
         assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 0);
-        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_ASYM, &b);
         assert_int_equal(b.days, 10);
         assert_float_equal(b.median, 2.0, 1e-6);
 
@@ -233,7 +267,7 @@ static AlertMonitor *monitor_with_sensitivity(AlertSensitivity sensitivity) {
         AlertMonitor *m;
 
         alert_settings_default(&s);
-        s.metrics = 1u << GAIT_METRIC_STEP_TIME_SI;
+        s.metrics = 1u << GAIT_METRIC_STEP_TIME_ASYM;
         s.sensitivity = sensitivity;
         assert_int_equal(alert_monitor_new(&s, &m), 0);
         wide_baseline_days(m, 10);
@@ -264,7 +298,7 @@ static void test_sensitivity(void **state) {
 
         /* A reload to normal: the next check of the same running day reports it. */
         alert_settings_default(&s);
-        s.metrics = 1u << GAIT_METRIC_STEP_TIME_SI;
+        s.metrics = 1u << GAIT_METRIC_STEP_TIME_ASYM;
         alert_monitor_set_settings(m, &s);
         d.strides += ALERT_EVAL_STRIDES;
         alert_monitor_update_today(m, &d);
@@ -337,7 +371,7 @@ static void test_commands(void **state) {
                 alert_monitor_end_day(m, &d);
         }
         MetricBaseline b;
-        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_SI, &b);
+        alert_monitor_baseline(m, GAIT_METRIC_STEP_TIME_ASYM, &b);
         assert_true(b.valid);
         assert_float_equal(b.median, 12.0, 1e-6);
         assert_int_equal(count_events(m, ALERT_EVENT_CHANGED, NULL), 0);
@@ -532,6 +566,7 @@ int main(void) {
                 cmocka_unit_test(test_learning_never_alerts),
                 cmocka_unit_test(test_onset_within_the_day),
                 cmocka_unit_test(test_cusum_accumulates),
+                cmocka_unit_test(test_change_of_side),
                 cmocka_unit_test(test_open_run_held_out),
                 cmocka_unit_test(test_sensitivity),
                 cmocka_unit_test(test_returned),

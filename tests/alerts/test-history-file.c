@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The history file's I/O shell: atomic replace, the previous copy kept, bounded and careful reads. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -115,6 +116,9 @@ static void test_load_falls_back(void **state) {
         gait_alerts_load(a, dir);
         assert_int_equal(alert_monitor_history(gait_alerts_monitor(a, 0), &days), 1);
         assert_float_equal(days[0].value[GAIT_METRIC_STEP_TIME_SI], 2.0, 1e-6);
+        /* a row from before the signed asymmetries were appended: those are unknown, not refused */
+        assert_true(isnan(days[0].value[GAIT_METRIC_STEP_TIME_ASYM]));
+        assert_true(isnan(days[0].value[GAIT_METRIC_STANCE_TIME_ASYM]));
         /* the refused file is kept aside as it was, and the good copy stays the previous one */
         read_is(GAIT_HISTORY_DAMAGED_FILENAME, "{\"version\":1,");
         assert_false(exists(GAIT_HISTORY_FILENAME));

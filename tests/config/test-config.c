@@ -531,19 +531,19 @@ static void test_errors(void **state) {
                   "@:2: [reminders] quiet-days: found 'weekend', expected a list of mon, tue, wed, thu, fri, sat, sun such as sat,sun, or none" },
                 { "[alerts]\nmetrics = step_time_si,limp\n" WEARER, -EINVAL,
                   "@:2: [alerts] metrics: found 'step_time_si,limp', expected a list of cadence, stride_time, stance_time, "
-                  "swing_time, stride_time_cv, step_time_si, stance_time_si, swing_time_si, heel_strike_share, "
-                  "midfoot_strike_share, forefoot_strike_share, flat_strike_share, roll_forward, ml_index such as "
-                  "step_time_si,cadence; default or none" },
+                  "swing_time, stride_time_cv, step_time_asym, stance_time_asym, step_time_si, stance_time_si, "
+                  "swing_time_si, heel_strike_share, midfoot_strike_share, forefoot_strike_share, flat_strike_share, "
+                  "roll_forward, ml_index such as step_time_asym,cadence; default or none" },
                 { "[alerts]\nmetrics = sway_path\n" WEARER, -EINVAL,
                   "@:2: [alerts] metrics: found 'sway_path', expected a list of cadence, stride_time, stance_time, "
-                  "swing_time, stride_time_cv, step_time_si, stance_time_si, swing_time_si, heel_strike_share, "
-                  "midfoot_strike_share, forefoot_strike_share, flat_strike_share, roll_forward, ml_index such as "
-                  "step_time_si,cadence; default or none" },
+                  "swing_time, stride_time_cv, step_time_asym, stance_time_asym, step_time_si, stance_time_si, "
+                  "swing_time_si, heel_strike_share, midfoot_strike_share, forefoot_strike_share, flat_strike_share, "
+                  "roll_forward, ml_index such as step_time_asym,cadence; default or none" },
                 { "[alerts]\nmetrics = cadence,,ml_index\n" WEARER, -EINVAL,
                   "@:2: [alerts] metrics: found 'cadence,,ml_index', expected a list of cadence, stride_time, stance_time, "
-                  "swing_time, stride_time_cv, step_time_si, stance_time_si, swing_time_si, heel_strike_share, "
-                  "midfoot_strike_share, forefoot_strike_share, flat_strike_share, roll_forward, ml_index such as "
-                  "step_time_si,cadence; default or none" },
+                  "swing_time, stride_time_cv, step_time_asym, stance_time_asym, step_time_si, stance_time_si, "
+                  "swing_time_si, heel_strike_share, midfoot_strike_share, forefoot_strike_share, flat_strike_share, "
+                  "roll_forward, ml_index such as step_time_asym,cadence; default or none" },
                 { "[alerts]\nsensitivity = paranoid\n" WEARER, -EINVAL,
                   "@:2: [alerts] sensitivity: found 'paranoid', expected low, normal or high" },
                 { "[alerts]\nbaseline-days = 2\n" WEARER, -ERANGE,

@@ -21,17 +21,19 @@ from harness import BASE, Subscriber, Tap, World, load_schema, payloads, schema_
 
 METRICS = ["cadence", "stride_time", "stance_time", "swing_time", "stride_time_cv", "step_time_si",
            "stance_time_si", "swing_time_si", "heel_strike_share", "midfoot_strike_share",
-           "forefoot_strike_share", "flat_strike_share", "roll_forward", "ml_index", "sway_path", "left_share"]
+           "forefoot_strike_share", "flat_strike_share", "roll_forward", "ml_index", "sway_path", "left_share",
+           "step_time_asym", "stance_time_asym"]
 
 
 def history(days, spread=0.4):
-    """The history file as an earlier run of the gateway wrote it (docs/alerts.md): step-time
-    asymmetry 2 % +- `spread` (five values, each twice in ten days)."""
+    """The history file as an earlier run of the gateway wrote it (docs/alerts.md): right steps
+    2 % +- `spread` longer than left ones (five values, each twice in ten days)."""
     today = datetime.datetime.now(datetime.timezone.utc).date()
     rows = []
     for k in range(days, 0, -1):
         values = [None] * len(METRICS)
         values[METRICS.index("step_time_si")] = round(2.0 + spread * ((k * 7) % 5 - 2) / 2, 2)
+        values[METRICS.index("step_time_asym")] = -values[METRICS.index("step_time_si")]
         rows.append([(today - datetime.timedelta(days=k)).isoformat(), 3000, 6000, 3600, values])
     return {"version": 1, "wearers": {"anna": {"version": 1, "baseline_from": None, "acknowledged": False,
                                                "days": rows, "watch": {}}}}
@@ -48,7 +50,7 @@ def main():
                                           "[mqtt]\nhost = 127.0.0.1\nport = %d\n"
                                           "[metrics]\npublish-interval = 2s\n"
                                           "[reminders]\nenabled = no\n"
-                                          "[alerts]\nmetrics = step_time_si\nbaseline-days = 7\n"
+                                          "[alerts]\nbaseline-days = 7\n"
                                           "[wearer anna]\nleft = AA:00:00:00:01:01\nright = AA:00:00:00:01:02\n"
                                           "body-weight-kg = 70\ntimezone = UTC\n" % (state, port))
         with open(os.path.join(state, "gait-history.json"), "w") as f:
@@ -74,12 +76,13 @@ def main():
 
         base = wait_for(lambda: latest("baseline"), 20)
         tap(bool(base) and base.get("days") == 10 and base.get("ready") is True and
-            "step_time_si" in base.get("metrics", {}), "the baseline of the saved days is published", base)
+            "step_time_asym" in base.get("metrics", {}), "the baseline of the saved days is published", base)
         if base:
             schema_ok("baseline", base)
-            si = base.get("metrics", {}).get("step_time_si", {})
-            tap(1.0 <= si.get("median", 0) <= 3.0 and si.get("low", 99) < si.get("median", 0) < si.get("high", 0),
-                "it gives the usual step-time asymmetry and its range", si)
+            si = base.get("metrics", {}).get("step_time_asym", {})
+            tap(-3.0 <= si.get("median", 0) <= -1.0 and si.get("low", 99) < si.get("median", 0) < si.get("high", -99)
+                and si.get("watched") is True and base["metrics"].get("step_time_si", {}).get("watched") is False,
+                "it gives the usual left-right step time difference and its range, watched by default", si)
         st = wait_for(lambda: latest("alert/state"), 10)
         tap(bool(st) and st.get("state") == "watching" and st.get("changed") is False, "alert/state: watching", st)
         disc = [p for t, _, p in sub.messages() if t.startswith("homeassistant/binary_sensor/") and "walking_changed" in t]
@@ -87,17 +90,18 @@ def main():
             "a Home Assistant binary sensor 'walking changed' reads alert/state", disc[-1:])
 
         changed = wait_for(lambda: events("changed"), 240, step=1)
-        tap(bool(changed) and changed[0].get("metric") == "step_time_si" and changed[0].get("direction") == "up",
-            "an alert: step-time asymmetry rose (after %.0f s)" % (time.monotonic() - start),
+        # The limp lengthens the right steps: the left-right difference falls, further below zero.
+        tap(bool(changed) and changed[0].get("metric") == "step_time_asym" and changed[0].get("direction") == "down",
+            "an alert: the left-right step time difference fell (after %.0f s)" % (time.monotonic() - start),
             "%s\n%s" % (events(), world.log_tail("gateway.log")))
         if changed:
             c = changed[0]
             schema_ok("alert", c)
-            tap(c.get("value", 0) > c.get("usual_high", 99) and 300 <= c.get("strides", 0) <= 1000 and
+            tap(c.get("value", 0) < c.get("usual_low", -99) and 300 <= c.get("strides", 0) <= 1000 and
                 c.get("intraday") is True and c.get("since") and "not a diagnosis" in c.get("text", ""),
                 "it says from what usual range to what value, since when and on how many strides", c)
         st = wait_for(lambda: (latest("alert/state") or {}).get("changed") and latest("alert/state"), 10)
-        tap(bool(st) and st.get("state") == "changed" and st["changes"][0]["metric"] == "step_time_si",
+        tap(bool(st) and st.get("state") == "changed" and st["changes"][0]["metric"] == "step_time_asym",
             "alert/state: changed (the Home Assistant sensor is on)", st)
         if st:
             schema_ok("alert-state", st)
@@ -118,7 +122,7 @@ def main():
         gw.wait(10)
         with open(os.path.join(state, "gait-history.json")) as f:
             saved = json.load(f)["wearers"]["anna"]
-        tap(len(saved["days"]) == 10 and saved["watch"].get("step_time_si", {}).get("flagged") is True and
+        tap(len(saved["days"]) == 10 and saved["watch"].get("step_time_asym", {}).get("flagged") is True and
             saved["acknowledged"] is True, "the history file holds the days and the change", saved.get("watch"))
         mark = len(sub.messages())
         gw2 = world.gateway(env, conf, "gateway2.log", level="info")
