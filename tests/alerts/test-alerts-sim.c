@@ -57,17 +57,19 @@ static double false_alerts(const GaitDayVariability *v, AlertSensitivity sensiti
         return (double) total / seeds;
 }
 
+/* The day-to-day spreads of the simulated wearers (docs/simulator.md). */
+static const struct {
+        const char *name;
+        GaitDayVariability v;
+} spreads[] = {
+        { "healthy", GAIT_DAY_VARIABILITY_HEALTHY },
+        { "clinical", GAIT_DAY_VARIABILITY_CLINICAL },
+};
+
 /* Which metric the false alerts come from (default sensitivity, healthy spread). With
  * INSOLE2MQTT_ALERT_SEEDS set (docs/alerts.md's figures) also for the clinical spread, and what the
  * folded asymmetry indices would cost instead of the signed differences watched by default. */
 static void test_false_alarms_per_metric(void **state) {
-        static const struct {
-                const char *name;
-                GaitDayVariability v;
-        } spreads[] = {
-                { "healthy", GAIT_DAY_VARIABILITY_HEALTHY },
-                { "clinical", GAIT_DAY_VARIABILITY_CLINICAL },
-        };
         unsigned seeds = n_seeds(100);
         bool all = n_seeds(0) > 0;
 
@@ -87,13 +89,6 @@ static void test_false_alarms_per_metric(void **state) {
 }
 
 static void test_false_alarms(void **state) {
-        static const struct {
-                const char *name;
-                GaitDayVariability v;
-        } spreads[] = {
-                { "healthy", GAIT_DAY_VARIABILITY_HEALTHY },
-                { "clinical", GAIT_DAY_VARIABILITY_CLINICAL },
-        };
         unsigned seeds = n_seeds(300);
 
         for (size_t i = 0; i < ELEMENTSOF(spreads); i++)
