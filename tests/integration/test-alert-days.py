@@ -6,8 +6,8 @@ so a day lasts 160 s while walking, timers and the monotonic clock run at real s
 wearer walks three ordinary days (about 370 strides each, enough to count; each day's walking
 varies as the simulator's day-to-day model says); each local midnight
 publishes the day's summary and moves the day into the history and the baseline, which is ready
-after the third. On the fourth day she walks with a limp: an alert for step-time asymmetry within
-that day, the Home Assistant sensor on, an acknowledgement turns it off.
+after the third. On the fourth day she walks with a limp: an alert for the left-right step time
+difference within that day, the Home Assistant sensor on, an acknowledgement turns it off.
 
 Opt-in, since it needs 10 minutes of simulated walking: INSOLE2MQTT_LONG_TESTS=1 (scripts/test.sh
 --long). Otherwise it reports a skip. Prints TAP."""
@@ -45,7 +45,7 @@ def main():
                                           "[mqtt]\nhost = 127.0.0.1\nport = %d\n"
                                           "[metrics]\npublish-interval = 2s\n"
                                           "[reminders]\nenabled = no\n"
-                                          "[alerts]\nmetrics = step_time_si\nbaseline-days = %d\n"
+                                          "[alerts]\nmetrics = step_time_asym\nbaseline-days = %d\n"
                                           "[wearer anna]\nleft = %s\nright = %s\nbody-weight-kg = 70\ntimezone = UTC\n"
                                    % (world.path("gw-state"), port, BASELINE_DAYS, LEFT, RIGHT))
         sub = Subscriber(world, port)
@@ -97,9 +97,10 @@ def main():
         onset = time.monotonic()
         changed = wait_for(lambda: events("changed"), DAY_S - 5, step=1)
         c = changed[0] if changed else {}
-        tap(c.get("metric") == "step_time_si" and c.get("direction") == "up" and c.get("since") == day(BASELINE_DAYS)
+        # asymmetry = right step / left step - 1: the right steps lengthen, left minus right falls.
+        tap(c.get("metric") == "step_time_asym" and c.get("direction") == "down" and c.get("since") == day(BASELINE_DAYS)
             and c.get("date") == day(BASELINE_DAYS) and 300 <= c.get("strides", 0) <= 1000,
-            "within %s, the day the limp began: step-time asymmetry rose (after %.0f s, %s strides)" %
+            "within %s, the day the limp began: the left-right step time difference fell (after %.0f s, %s strides)" %
             (day(BASELINE_DAYS), time.monotonic() - onset, c.get("strides")),
             "%s\n%s" % (c, world.log_tail("gateway.log")))
         st = wait_for(lambda: (latest("alert/state") or {}).get("changed") and latest("alert/state"), 10)
