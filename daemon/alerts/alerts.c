@@ -14,11 +14,13 @@
 
 #define ALERT_EVENT_QUEUE 16
 #define ALERT_STATE_VERSION 1 /* of one wearer's object */
-/* Of the file: 2 ends with "checksum", the FNV-1a 64 of every byte before its ',' (all or nothing,
- * like the state file's end line); 1 (no checksum) is still read. */
-#define ALERT_HISTORY_VERSION 2
+/* Of the file: from 2 on it ends with "checksum", the FNV-1a 64 of every byte before its ',' (all or
+ * nothing, like the state file's end line); 1 (no checksum) is still read. 3 has the signed
+ * asymmetries in its day rows: an older gateway reads a higher version as "newer, leave alone",
+ * where rows of an unexpected length would make it put the file aside as damaged. */
+#define ALERT_HISTORY_VERSION 3
 #define CHECKSUM_KEY ",\"checksum\":\""
-/* Metrics a day row had before the signed asymmetries were appended (2026-12-05). */
+/* Values of a day row in versions 1 and 2, before the signed asymmetries were appended. */
 #define HISTORY_METRICS_V2 (GAIT_METRIC_LEFT_SHARE + 1)
 /* The wearer's own spread is pooled with the metric's typical day-to-day spread as if that came
  * from ALERT_PRIOR_DAYS days, so that a baseline of a few lucky days does not look too tight. What
@@ -1101,7 +1103,7 @@ int alert_history_format(AlertMonitor *const *monitors, const char *const *names
         return w->error;
 }
 
-/* A version 2 file ends with ,"checksum":"<16 hex digits>"} (and maybe a newline). */
+/* A file of version 2 or later ends with ,"checksum":"<16 hex digits>"} (and maybe a newline). */
 static int verify_checksum(const char *data, size_t len, const JsonValue *root, JsonParseError *e) {
         size_t key_len = strlen(CHECKSUM_KEY), tail = key_len + 16 + 2, end = len;
         const char *hex;
@@ -1128,7 +1130,7 @@ int alert_history_parse(const char *data, size_t len, AlertMonitor *const *monit
                         size_t n, JsonParseError *e) {
         static const char *const keys_v1[] = { "version", "wearers", NULL };
         static const char *const keys[] = { "version", "wearers", "checksum", NULL };
-        /* 120 rows of 5 + 16 values per wearer, CONFIG_MAX_WEARERS wearers and some room. */
+        /* 120 rows of 5 + 18 values per wearer, CONFIG_MAX_WEARERS wearers and some room. */
         const JsonParseLimits limits = { .max_size = ALERT_HISTORY_MAX_SIZE, .max_depth = 6, .max_values = 65536 };
         _cleanup_(json_document_freep) JsonDocument *doc = NULL;
         _cleanup_free_ AlertMonitor **staged = NULL;

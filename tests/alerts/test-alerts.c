@@ -429,7 +429,7 @@ static void test_persistence(void **state) {
         char *sum = strstr(edited, ",\"checksum\":");
         assert_non_null(sum);
         strcpy(sum, "}");
-        memcpy(strstr(edited, "\"version\":2"), "\"version\":1", 11);
+        memcpy(strstr(edited, "\"version\":3"), "\"version\":1", 11);
         assert_int_equal(alert_history_parse(edited, strlen(edited), &p, names, 1, &e), 0);
         assert_int_equal(alert_monitor_history(p, &h), ALERT_HISTORY_DAYS);
 
@@ -445,7 +445,7 @@ static void test_restore_refuses(void **state) {
                 const char *text;
                 const char *message;
         } bad[] = {
-                { "{\"version\":3,\"wearers\":{}}", "'version'" },
+                { "{\"version\":4,\"wearers\":{}}", "'version'" },
                 /* version 2 ends with the checksum of what comes before it */
                 { "{\"version\":2,\"wearers\":{}}", "'checksum'" },
                 { "{\"version\":2,\"wearers\":{},\"checksum\":\"0000000000000000\"}", "does not match" },
