@@ -7,6 +7,7 @@
  * microseconds, monotonic per wearer). Every metric, its unit and its JSON name is defined in
  * docs/metrics.md. */
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -258,7 +259,15 @@ void gait_quality_to_json(const GaitFootQuality quality[_FOOT_SIDE_MAX], JsonWri
 /* Writes the snapshot as one JSON object (the payload of <base>/<wearer>/gait). */
 int gait_snapshot_to_json(const GaitSnapshot *s, JsonWriter *w);
 
-/* Symmetry index in %, NAN when either side is not finite or both are 0. */
+/* 2 (L - R) / (L + R) x 100, in %: > 0 when the left figure is the larger; NAN when either side is not
+ * finite or both are 0. Inline, so that the alerts' day values use it without the gait engine. */
+static inline float gait_asymmetry_signed(float left, float right) {
+        if (!isfinite(left) || !isfinite(right) || left + right == 0)
+                return NAN;
+        return 2.0f * (left - right) / fabsf(left + right) * 100.0f;
+}
+
+/* Symmetry index in %: the same without its sign. */
 float gait_symmetry_index(float left, float right);
 
 /* Summarises strides[0..n) (any order, both feet) into *ret; steps = n (each stride closes with

@@ -112,13 +112,6 @@ static float feet_mean(float l, float r) {
         return isfinite(l) ? l : r;
 }
 
-/* 2 (L - R) / (L + R) x 100: the symmetry index with its sign, > 0 when the left figure is the larger. */
-static float signed_asymmetry(float left, float right) {
-        if (!isfinite(left) || !isfinite(right) || left + right == 0)
-                return NAN;
-        return 2.0f * (left - right) / fabsf(left + right) * 100.0f;
-}
-
 void gait_day_from_snapshot(const GaitSnapshot *s, LocalDate date, GaitDay *ret) {
         const GaitWindowSummary *w = &s->window[GAIT_WINDOW_DAY];
         const GaitFootSummary *l = &w->foot[FOOT_LEFT], *r = &w->foot[FOOT_RIGHT];
@@ -147,8 +140,8 @@ void gait_day_from_snapshot(const GaitSnapshot *s, LocalDate date, GaitDay *ret)
         ret->value[GAIT_METRIC_SWING_TIME_SI] = w->symmetry.swing_time_pct;
         /* Signed, from the same per-foot medians: a change of side is a change, and the day values
          * of a wearer near symmetry are not folded at zero (docs/alerts.md). */
-        ret->value[GAIT_METRIC_STEP_TIME_ASYM] = signed_asymmetry(l->step_time_ms, r->step_time_ms);
-        ret->value[GAIT_METRIC_STANCE_TIME_ASYM] = signed_asymmetry(l->stance_time_ms, r->stance_time_ms);
+        ret->value[GAIT_METRIC_STEP_TIME_ASYM] = gait_asymmetry_signed(l->step_time_ms, r->step_time_ms);
+        ret->value[GAIT_METRIC_STANCE_TIME_ASYM] = gait_asymmetry_signed(l->stance_time_ms, r->stance_time_ms);
         if (stances > 0) {
                 uint32_t patterned = 0;
                 for (StrikePattern p = 0; p < _STRIKE_PATTERN_MAX; p++)

@@ -36,9 +36,7 @@ float gait_cv_pct(const float *v, size_t n) {
 }
 
 float gait_symmetry_index(float left, float right) {
-        if (!isfinite(left) || !isfinite(right) || left + right == 0)
-                return NAN;
-        return 2.0f * fabsf(left - right) / fabsf(left + right) * 100.0f;
+        return fabsf(gait_asymmetry_signed(left, right));
 }
 
 /* Collects one field of the strides that pass the filter into scratch and returns its median. */
