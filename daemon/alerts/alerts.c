@@ -55,6 +55,13 @@ static const char *const metric_label[_GAIT_METRIC_MAX] = {
         [GAIT_METRIC_STANCE_TIME_ASYM] = "Left-right stance time difference",
 };
 
+/* What the sign of a signed metric means, said after its change. */
+static const char left_minus_right[] = "; above zero the left foot's takes longer, below zero the right foot's";
+static const char *const metric_sign_note[_GAIT_METRIC_MAX] = {
+        [GAIT_METRIC_STEP_TIME_ASYM] = left_minus_right,
+        [GAIT_METRIC_STANCE_TIME_ASYM] = left_minus_right,
+};
+
 static const char *const alert_event_type_table[_ALERT_EVENT_TYPE_MAX] = {
         [ALERT_EVENT_CHANGED] = "changed",
         [ALERT_EVENT_RETURNED] = "returned",
@@ -666,9 +673,7 @@ static void change_text(char *buf, size_t size, GaitMetric metric, int direction
                         metric_label[metric], direction > 0 ? "rose" : "fell", lo,
                         gait_metric_info(metric)->lo < 0 ? " … " : "–", hi, v,
                         local_date_to_string(since, d, sizeof(d)), (unsigned long long) strides,
-                        metric == GAIT_METRIC_STEP_TIME_ASYM || metric == GAIT_METRIC_STANCE_TIME_ASYM
-                                ? "; above zero the left foot's takes longer, below zero the right foot's"
-                                : "");
+                        strempty(metric_sign_note[metric]));
 }
 
 int alert_event_to_json(const AlertEvent *e, JsonWriter *w) {
