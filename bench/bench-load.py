@@ -8,6 +8,9 @@ sample per notification, send time embedded; a private dbus-daemon, a local mosq
                  140 B) per notification, one send() each: the least publishing everything costs
   publish-cork   the same, corked over a wake-up as the gateway does (--cork)
   publish-batch  the same, one send() per wake-up for all its messages (--batch)
+  publish-mosq   bench-publish-floor-mosquitto --publish --cork: the same PUBLISH per notification
+                 through libmosquitto, corked over a wake-up as the gateway: the least any
+                 libmosquitto program pays to publish everything (no decoding, no JSON)
   raw-off        the gateway as configured by default (gait metrics, a few messages per second)
   raw-on         the gateway with the raw stream at raw-rate = the stream rate: every notification
                  becomes an MQTT message
@@ -47,9 +50,14 @@ from harness import World  # noqa: E402  (the integration tests' process handlin
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 DEBIAN_PYTHON = "/usr/bin/python3"  # python3-bleak and python3-paho-mqtt live there
-CONTENDERS = ["floor", "publish-floor", "publish-cork", "publish-batch", "raw-off", "raw-on", "bridge", "coalesce"]
-FLOOR_ARGS = {"floor": [], "publish-floor": ["--publish"], "publish-cork": ["--publish", "--cork"],
-              "publish-batch": ["--publish", "--batch"]}
+CONTENDERS = ["floor", "publish-floor", "publish-cork", "publish-batch", "publish-mosq", "raw-off", "raw-on",
+              "bridge", "coalesce"]
+# the floors: their program in build/bench and its arguments (the broker's port goes after --publish)
+FLOOR_ARGS = {"floor": ("bench-notify-floor", []),
+              "publish-floor": ("bench-notify-floor", ["--publish"]),
+              "publish-cork": ("bench-notify-floor", ["--publish", "--cork"]),
+              "publish-batch": ("bench-notify-floor", ["--publish", "--batch"]),
+              "publish-mosq": ("bench-publish-floor-mosquitto", ["--publish", "--cork"])}
 
 
 def cpu_ns(pid):
@@ -187,10 +195,10 @@ def run_one(a, name, insoles, rate):
         floor = None
 
         if name in FLOOR_ARGS:
-            args = FLOOR_ARGS[name]
+            program, args = FLOOR_ARGS[name]
             if args:
                 args = [args[0], str(port)] + args[1:]
-            floor = subprocess.Popen([os.path.join(build, "bench", "bench-notify-floor")] + args + addrs, env=env,
+            floor = subprocess.Popen([os.path.join(build, "bench", program)] + args + addrs, env=env,
                                      stdout=subprocess.PIPE, text=True)
             world.procs.append(floor)
             proc = floor
@@ -335,7 +343,8 @@ def main():
     for n in names:
         if n not in CONTENDERS:
             sys.exit("bench-load: unknown contender %s (%s)" % (n, ", ".join(CONTENDERS)))
-    for b in ("daemon/insole2mqtt", "tests/sim/insole-sim", "bench/bench-notify-floor"):
+    for b in ["daemon/insole2mqtt", "tests/sim/insole-sim"] + sorted({"bench/" + FLOOR_ARGS[n][0] for n in names
+                                                                    if n in FLOOR_ARGS}):
         if not os.access(os.path.join(a.build, b), os.X_OK):
             sys.exit("bench-load: %s/%s missing; build first (meson setup %s && ninja -C %s)" % (a.build, b, a.build, a.build))
     if "bridge" in names and subprocess.call([DEBIAN_PYTHON, "-c", "import bleak, paho.mqtt.client"],

@@ -16,12 +16,20 @@
  * --cork: corks the socket over a wake-up that publishes more than one message, as the gateway's
  * client_flush() does. --batch: one send() per wake-up for all its messages.
  *
+ * Built with WITH_LIBMOSQUITTO (bench-publish-floor-mosquitto): the same publishes through
+ * libmosquitto instead of by hand, as the gateway publishes: a client without the wake-up
+ * socketpair (mqtt-wakeup-pair.h), TCP_NODELAY, mosquitto_publish() QoS 0 outside any callback,
+ * which libmosquitto writes at once with one send() per packet; --cork as above. What any
+ * libmosquitto program pays to publish every notification, with no decoding and no JSON. Its own
+ * binary, so that the plain floor maps neither libmosquitto nor OpenSSL.
+ *
  * SIGUSR1 prints the counters so far, and the notification -> recv() latency since the previous
  * SIGUSR1 (10 µs bins):
  *
  *     notifications N gaps G latency_us P50 P99 MAX
  *
  *     bench-notify-floor [--publish PORT [--cork|--batch]] ADDRESS...
+ *     bench-publish-floor-mosquitto --publish PORT [--cork] ADDRESS...
  *
  * Set-up uses blocking D-Bus calls: this is a benchmark, not the gateway. */
 #include <errno.h>
@@ -44,6 +52,15 @@
 
 #include "file-io.h"
 
+#ifndef WITH_LIBMOSQUITTO
+#define WITH_LIBMOSQUITTO 0
+#endif
+#if WITH_LIBMOSQUITTO
+#include <mosquitto.h>
+
+#include "mqtt-wakeup-pair.h"
+#endif
+
 #define MAX_DEVICES 64
 /* The simulator's object layout (docs/simulator.md): service000a/char000b is the pressure frame. */
 #define PRESSURE_CHAR "/service000a/char000b"
@@ -61,6 +78,7 @@ typedef struct Insole {
         /* The PUBLISH packet, header and topic written once; the payload is rewritten. */
         uint8_t packet[PACKET_MAX];
         size_t payload_offset, packet_size;
+        char topic[17];
 } Insole;
 
 enum { PUBLISH_NONE, PUBLISH_EACH, PUBLISH_CORK, PUBLISH_BATCH };
@@ -71,6 +89,11 @@ static uint64_t latency_count;
 static int mqtt_fd = -1, publish_mode = PUBLISH_NONE;
 static uint8_t batch[MAX_DEVICES * PACKET_MAX];
 static size_t batch_size;
+#if WITH_LIBMOSQUITTO
+static struct mosquitto *mosq;
+static bool mosq_connected;
+static int mosq_marker; /* the epoll tag of libmosquitto's socket */
+#endif
 
 static void device_path(const char *address, char *buf, size_t size) {
         size_t o = (size_t) snprintf(buf, size, "/org/bluez/hci0/dev_");
@@ -150,6 +173,7 @@ static size_t put_varint(uint8_t *p, size_t v) {
         return n;
 }
 
+#if !WITH_LIBMOSQUITTO
 /* Connects to the broker: CONNECT (MQTT 3.1.1, clean session) and its CONNACK, blocking. */
 static int mqtt_connect(uint16_t port) {
         struct sockaddr_in sa = {
@@ -192,17 +216,47 @@ static int mqtt_connect(uint16_t port) {
         }
         return fd;
 }
+#endif
+
+#if WITH_LIBMOSQUITTO
+static void on_connect(struct mosquitto *m, void *userdata, int rc) {
+        (void) m;
+        (void) userdata;
+        mosq_connected = rc == 0;
+}
+
+/* Connects through libmosquitto (MQTT 3.1.1, clean session) and waits for the CONNACK with
+ * libmosquitto's own loop, which is fine before the measurement; returns the client's socket. The
+ * keep-alive is long enough for any run: nothing calls mosquitto_loop_misc() later. */
+static int mqtt_connect_mosquitto(uint16_t port) {
+        char id[32];
+        int rc;
+
+        (void) mosquitto_lib_init();
+        (void) snprintf(id, sizeof(id), "bench-floor-%d", (int) getpid());
+        mosq = mqtt_mosquitto_new_without_wakeup_pair(id, true, NULL);
+        if (!mosq)
+                return -ENOMEM;
+        (void) mosquitto_int_option(mosq, MOSQ_OPT_TCP_NODELAY, 1);
+        mosquitto_connect_callback_set(mosq, on_connect);
+        rc = mosquitto_connect(mosq, "127.0.0.1", port, 3600);
+        for (int i = 0; rc == MOSQ_ERR_SUCCESS && !mosq_connected && i < 50; i++)
+                rc = mosquitto_loop(mosq, 100, 1);
+        if (rc != MOSQ_ERR_SUCCESS || !mosq_connected)
+                return -ECONNREFUSED;
+        return mosquitto_socket(mosq);
+}
+#endif
 
 static void publish_prepare(Insole *in, int index) {
-        char topic[17];
         size_t topic_len, o = 0;
 
-        topic_len = (size_t) snprintf(topic, sizeof(topic), "bench/floor/%d", index);
+        topic_len = (size_t) snprintf(in->topic, sizeof(in->topic), "bench/floor/%d", index);
         in->packet[o++] = 0x30; /* PUBLISH, QoS 0, no retain */
         o += put_varint(in->packet + o, 2 + topic_len + PAYLOAD_SIZE);
         in->packet[o++] = 0;
         in->packet[o++] = (uint8_t) topic_len;
-        memcpy(in->packet + o, topic, topic_len);
+        memcpy(in->packet + o, in->topic, topic_len);
         in->payload_offset = o + topic_len;
         in->packet_size = in->payload_offset + PAYLOAD_SIZE;
 }
@@ -213,11 +267,16 @@ static int publish(Insole *in, const uint8_t *buf, size_t n) {
         n = n < PAYLOAD_SIZE ? n : PAYLOAD_SIZE;
         memcpy(payload, buf, n);
         memset(payload + n, 0, PAYLOAD_SIZE - n);
+#if WITH_LIBMOSQUITTO
+        int rc = mosquitto_publish(mosq, NULL, in->topic, PAYLOAD_SIZE, payload, 0, false);
+        return rc == MOSQ_ERR_SUCCESS ? 0 : -EIO;
+#else
         if (publish_mode != PUBLISH_BATCH)
                 return write_all(mqtt_fd, in->packet, in->packet_size);
         memcpy(batch + batch_size, in->packet, in->packet_size);
         batch_size += in->packet_size;
         return 0;
+#endif
 }
 
 static void latency_add(const uint8_t *buf) {
@@ -311,10 +370,20 @@ int main(int argc, char **argv) {
                         MAX_DEVICES);
                 return 2;
         }
+#if WITH_LIBMOSQUITTO
+        if (publish_mode == PUBLISH_NONE || publish_mode == PUBLISH_BATCH) {
+                fprintf(stderr, "%s: publishes through libmosquitto: --publish PORT [--cork]\n", argv[0]);
+                return 2;
+        }
+#endif
         if (publish_mode != PUBLISH_NONE) {
                 /* A broker that goes away is an error from write_all(), not a SIGPIPE. */
                 (void) signal(SIGPIPE, SIG_IGN);
+#if WITH_LIBMOSQUITTO
+                mqtt_fd = mqtt_connect_mosquitto((uint16_t) port);
+#else
                 mqtt_fd = mqtt_connect((uint16_t) port);
+#endif
                 if (mqtt_fd < 0) {
                         fprintf(stderr, "MQTT broker on port %ld: %s\n", port, strerror(-mqtt_fd));
                         return 1;
@@ -333,6 +402,11 @@ int main(int argc, char **argv) {
         sigprocmask(SIG_BLOCK, &mask, NULL);
         sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         (void) epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &(struct epoll_event) { .events = EPOLLIN, .data.ptr = NULL });
+#if WITH_LIBMOSQUITTO
+        /* The broker's few packets to us (none expected at QoS 0, but a client must read them). */
+        (void) epoll_ctl(ep, EPOLL_CTL_ADD, mqtt_fd,
+                         &(struct epoll_event) { .events = EPOLLIN, .data.ptr = &mosq_marker });
+#endif
 
         /* bluetoothd (the simulator) may still be starting. */
         for (int i = 0; i < 100; i++) {
@@ -368,6 +442,15 @@ int main(int argc, char **argv) {
                         Insole *in = events[i].data.ptr;
                         uint8_t buf[1024];
 
+#if WITH_LIBMOSQUITTO
+                        if (events[i].data.ptr == &mosq_marker) {
+                                if (mosquitto_loop_read(mosq, 1) != MOSQ_ERR_SUCCESS) {
+                                        fprintf(stderr, "the broker closed the connection\n");
+                                        return 1;
+                                }
+                                continue;
+                        }
+#endif
                         if (!in) {
                                 struct signalfd_siginfo si;
                                 if (read(sfd, &si, sizeof(si)) != sizeof(si))
@@ -392,6 +475,11 @@ int main(int argc, char **argv) {
                 }
                 if (corked)
                         cork(0);
+#if WITH_LIBMOSQUITTO
+                /* A send() that did not take the whole packet leaves the rest to loop_write(). */
+                if (mosquitto_want_write(mosq))
+                        (void) mosquitto_loop_write(mosq, 1);
+#endif
                 if (batch_size > 0) {
                         r = write_all(mqtt_fd, batch, batch_size);
                         if (r < 0) {
