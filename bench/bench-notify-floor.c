@@ -216,9 +216,7 @@ static int mqtt_connect(uint16_t port) {
         }
         return fd;
 }
-#endif
-
-#if WITH_LIBMOSQUITTO
+#else
 static void on_connect(struct mosquitto *m, void *userdata, int rc) {
         (void) m;
         (void) userdata;
@@ -228,7 +226,7 @@ static void on_connect(struct mosquitto *m, void *userdata, int rc) {
 /* Connects through libmosquitto (MQTT 3.1.1, clean session) and waits for the CONNACK with
  * libmosquitto's own loop, which is fine before the measurement; returns the client's socket. The
  * keep-alive is long enough for any run: nothing calls mosquitto_loop_misc() later. */
-static int mqtt_connect_mosquitto(uint16_t port) {
+static int mqtt_connect(uint16_t port) {
         char id[32];
         int rc;
 
@@ -379,11 +377,7 @@ int main(int argc, char **argv) {
         if (publish_mode != PUBLISH_NONE) {
                 /* A broker that goes away is an error from write_all(), not a SIGPIPE. */
                 (void) signal(SIGPIPE, SIG_IGN);
-#if WITH_LIBMOSQUITTO
-                mqtt_fd = mqtt_connect_mosquitto((uint16_t) port);
-#else
                 mqtt_fd = mqtt_connect((uint16_t) port);
-#endif
                 if (mqtt_fd < 0) {
                         fprintf(stderr, "MQTT broker on port %ld: %s\n", port, strerror(-mqtt_fd));
                         return 1;
