@@ -108,8 +108,9 @@ run_suite() { # $1 = build dir, rest = meson setup options
                                     grep -vxF -f <(tr ' ' '\n' <<<"$EXCLUDE_TESTS") | sort -u)
                 echo "   not run here: $EXCLUDE_TESTS"
         fi
+        # Four at a time: most tests wait on simulated walking in real time (tests/integration/meson.build).
         # shellcheck disable=SC2086 # NO_SUITES: "--no-suite NAME ..."
-        meson test -C "$dir" --print-errorlogs --num-processes 2 \
+        meson test -C "$dir" --print-errorlogs --num-processes "${TEST_PROCESSES:-4}" \
                 --timeout-multiplier "${TIMEOUT_MULTIPLIER:-1}" ${NO_SUITES:-} "${only[@]}" || rc=$?
         count_results "$dir"
         if [ "$rc" != 0 ] && [ "$(failed_tests "$dir")" = bluez-vm ]; then
@@ -129,7 +130,7 @@ run_suite() { # $1 = build dir, rest = meson setup options
         fi
         if [ -n "${ALSO_TESTS:-}" ]; then # a second pass, e.g. one test of a suite left out above
                 # shellcheck disable=SC2086
-                meson test -C "$dir" --print-errorlogs --num-processes 2 \
+                meson test -C "$dir" --print-errorlogs --num-processes "${TEST_PROCESSES:-4}" \
                         --timeout-multiplier "${TIMEOUT_MULTIPLIER:-1}" $ALSO_TESTS || rc=$?
                 count_results "$dir"
         fi
@@ -190,9 +191,11 @@ fi
 # demo, which runs scripts/demo.sh on the build's programs without the qemu-user wrapper. Both run
 # their unit tests and the end-to-end integration test; the other integration tests exercise no
 # architecture-dependent code beyond what those cover, cost tens of minutes under emulation, and
-# some measure memory or mount namespaces that qemu-user does not model.
+# some measure memory or mount namespaces that qemu-user does not model. Emulated tests keep both
+# cores busy: two at a time.
 cross_suite() { # $1 = architecture
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TIMEOUT_MULTIPLIER=5 EXCLUDE_TESTS="alerts-sim demo" \
+                TEST_PROCESSES=2 \
                 timed "$1 (qemu-user, UBSan)" run_suite "build-$1" --cross-file "cross/$1.ini" \
                 -Db_sanitize=undefined -Db_lundef=false -Dbenchmarks=false
 }
