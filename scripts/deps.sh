@@ -3,6 +3,27 @@
 # installed. As root it installs what is missing with apt-get; otherwise it prints the exact
 # apt-get line and fails.
 
+# apt-get with its arguments, tried up to three times: a Debian mirror that is being synced answers
+# "File has unexpected size" for a while, and one such answer should not fail a whole run.
+apt_get_retrying() {
+        local attempt rc=0
+        for attempt in 1 2 3; do
+                apt-get "$@" && return 0
+                rc=$?
+                [ $attempt -lt 3 ] || break
+                echo "apt-get $1 failed (exit $rc); trying again in $((attempt * 20)) s" >&2
+                sleep $((attempt * 20))
+        done
+        return $rc
+}
+
+# An update that still fails leaves the index files it could fetch; whether they hold what is
+# wanted is for the install to say, with its own error.
+apt_update_or_warn() {
+        apt_get_retrying update -qq >&2 ||
+                echo "apt-get update failed; installing from the package lists it could fetch" >&2
+}
+
 ensure_debian_packages() {
         local missing=() p
         for p in "$@"; do
@@ -19,7 +40,7 @@ ensure_debian_packages() {
         fi
         echo "Installing Debian packages: ${missing[*]}" >&2
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >&2
+        apt_update_or_warn
         # The tests and the demo start their own mosquitto and Prometheus on loopback ports; the
         # packages' system services (Prometheus listens on every interface) are not started by
         # this install. policy-rc.d is Debian's switch for that; an existing one is left alone.
@@ -27,7 +48,7 @@ ensure_debian_packages() {
         if [ ! -e "$policy" ]; then
                 printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && ours=1
         fi
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || rc=$?
+        apt_get_retrying install -y -qq --no-install-recommends "${missing[@]}" >&2 || rc=$?
         [ $ours -eq 0 ] || rm -f "$policy"
         return $rc
 }
@@ -45,7 +66,7 @@ ensure_foreign_architectures() {
                 dpkg --add-architecture "$a"
                 added=1
         done
-        [ $added -eq 0 ] || apt-get update -qq >&2
+        [ $added -eq 0 ] || apt_update_or_warn
 }
 
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc libc6-dev libsystemd-dev libmosquitto-dev libinih-dev)
