@@ -119,14 +119,22 @@ class World:
             return ""
 
     def broker(self, extra_conf=""):
-        """A local mosquitto; extra_conf: more lines for its listener (bench-load's --broker-nodelay)."""
-        port = free_port()
-        with open(self.path("mosquitto.conf"), "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n%s" % (port, extra_conf))
-        self.spawn(["mosquitto", "-c", self.path("mosquitto.conf")], "mosquitto.log")
-        if not wait_port(port):
-            raise RuntimeError("mosquitto did not start:\n" + self.log_tail("mosquitto.log"))
-        return port
+        """A local mosquitto; extra_conf: more lines for its listener (bench-load's --broker-nodelay).
+
+        The free port can be taken by another test between free_port() and mosquitto's bind (the
+        suite runs four at a time): then mosquitto exits, and the next try takes another port."""
+        for attempt in range(3):
+            port = free_port()
+            with open(self.path("mosquitto.conf"), "w") as f:
+                f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n%s" % (port, extra_conf))
+            proc = self.spawn(["mosquitto", "-c", self.path("mosquitto.conf")], "mosquitto.log")
+            # Alive once the port answers: a broker that lost the port has exited, and what
+            # answers is someone else's.
+            if wait_port(port) and proc.poll() is None:
+                return port
+            proc.kill()
+            proc.wait()
+        raise RuntimeError("mosquitto did not start:\n" + self.log_tail("mosquitto.log"))
 
     def bus(self, name):
         """A private dbus-daemon; returns the environment for its clients."""
