@@ -172,6 +172,14 @@ package_stage() { # Debian packages from a copy of the tree: build, lint, instal
         done 2>&1 | grep -v 'running with root privileges' | tee "$out/lintian.tap"
         count_tap "$out/lintian.tap"
         for deb in "$out"/insole2mqtt_*_"$native".deb "$out"/insole2mqtt_*_arm64.deb; do
+                if [ ! -e "$deb" ]; then # the pattern itself: that build failed above
+                        arch=${deb##*_}
+                        echo "not ok - no ${arch%.deb} package to test: its build failed (dpkg-buildpackage above)" |
+                                tee "$out/package.tap"
+                        count_tap "$out/package.tap"
+                        r=1
+                        continue
+                fi
                 echo "== tests/package/test-package.sh $deb"
                 tests/package/test-package.sh "$deb" . >"$out/package.tap" 2>&1 || r=1
                 cat "$out/package.tap"
