@@ -32,6 +32,7 @@ ensure_debian_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PACKAGE_P
 cross_packages=1
 if ! { ensure_foreign_architectures "${CROSS_ARCHITECTURES[@]}" &&
        ensure_debian_packages "${CROSS_PACKAGES[@]}"; }; then
+        [ "$(id -u)" -eq 0 ] || exit 1 # a normal user: the apt-get line is above; stop, as for the rest
         cross_packages=0
 fi
 

@@ -123,7 +123,7 @@ class World:
 
         The free port can be taken by another test between free_port() and mosquitto's bind (the
         suite runs four at a time): then mosquitto exits, and the next try takes another port."""
-        for attempt in range(3):
+        for _ in range(3):
             port = free_port()
             with open(self.path("mosquitto.conf"), "w") as f:
                 f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n%s" % (port, extra_conf))
