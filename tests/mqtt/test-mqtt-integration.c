@@ -603,6 +603,9 @@ typedef struct Streamer {
         sd_event_source *timer;
 } Streamer;
 
+/* max_inflight_messages in mosquitto-test.conf.in */
+#define BROKER_MAX_INFLIGHT 20u
+
 static int on_stream_tick(sd_event_source *es, uint64_t usec, void *userdata) {
         Streamer *st = userdata;
         if (st->sent < st->total) {
@@ -628,7 +631,7 @@ static void test_broker_restart_zero_loss(void **state) {
         MqttClientStats stats;
         CountWait w;
         unsigned *seen;
-        unsigned lost = 0, dup = 0;
+        unsigned lost = 0, dup = 0, dup_too_old = 0, sent_at_stop, outstanding_at_stop, inflight_at_stop;
         size_t n_gait = 0;
 
         broker_init(&b, false);
@@ -645,6 +648,15 @@ static void test_broker_restart_zero_loss(void **state) {
         sd_event_source_set_enabled(st.timer, SD_EVENT_ON);
 
         sleep_loop(e, 800 * USEC_PER_MSEC);      /* ~80 messages out */
+        /* QoS 1 is at least once, on both legs. The client sends again what the broker took but
+         * whose PUBACK it never read: at most what is in flight now, among the newest outbox_depth
+         * (the loop does not run during the stop, so nothing else is handed over). The broker sends
+         * again, from its saved session, what the subscriber had not acknowledged: at most its
+         * max_inflight_messages, the newest before the stop. Anything older twice is a fault. */
+        mqtt_client_get_stats(c, &stats);
+        sent_at_stop = st.sent;
+        outstanding_at_stop = stats.outbox_depth;
+        inflight_at_stop = stats.inflight;
         broker_stop(&b);                          /* mid-stream */
         {
                 char db[128];
@@ -677,14 +689,19 @@ static void test_broker_restart_zero_loss(void **state) {
         for (unsigned i = 1; i <= st.total; i++) {
                 if (seen[i] == 0)
                         lost++;
-                else if (seen[i] > 1)
+                else if (seen[i] > 1) {
                         dup += seen[i] - 1;
+                        if (i + outstanding_at_stop + BROKER_MAX_INFLIGHT <= sent_at_stop || i > sent_at_stop)
+                                dup_too_old++;
+                }
         }
         mqtt_client_get_stats(c, &stats);
-        print_message("# sent %u, received %zu, lost %u, duplicated %u, reconnects %" PRIu64 ", dropped %" PRIu64 "\n",
-                      st.total, n_gait, lost, dup, stats.reconnects, stats.dropped);
+        print_message("# sent %u, received %zu, lost %u, duplicated %u (%u in flight at the stop), reconnects %" PRIu64
+                      ", dropped %" PRIu64 "\n",
+                      st.total, n_gait, lost, dup, inflight_at_stop, stats.reconnects, stats.dropped);
         assert_int_equal(lost, 0);
-        assert_int_equal(dup, 0);
+        assert_int_equal(dup_too_old, 0);
+        assert_true(dup <= inflight_at_stop + BROKER_MAX_INFLIGHT);
         assert_true(stats.reconnects >= 1);
         assert_int_equal(stats.dropped, 0);
         /* the birth is a retained state: sent again after the reconnect */
