@@ -3,15 +3,15 @@
 # installed. As root it installs what is missing with apt-get; otherwise it prints the exact
 # apt-get line and fails.
 
-# apt-get with its arguments, tried up to three times: a Debian mirror that is being synced answers
-# "File has unexpected size" for a while, and one such answer should not fail a whole run.
-apt_get_retrying() {
+# Runs a command up to three times, 20 s and then 40 s apart: a Debian mirror that is being synced
+# answers "File has unexpected size" for a while, and one such answer should not fail a whole run.
+retrying() {
         local attempt rc=0
         for attempt in 1 2 3; do
-                apt-get "$@" && return 0
+                "$@" && return 0
                 rc=$?
                 [ $attempt -lt 3 ] || break
-                echo "apt-get $1 failed (exit $rc); trying again in $((attempt * 20)) s" >&2
+                echo "$1 $2 failed (exit $rc); trying again in $((attempt * 20)) s" >&2
                 sleep $((attempt * 20))
         done
         return $rc
@@ -20,7 +20,7 @@ apt_get_retrying() {
 # An update that still fails leaves the index files it could fetch; whether they hold what is
 # wanted is for the install to say, with its own error.
 apt_update_or_warn() {
-        apt_get_retrying update -qq >&2 ||
+        retrying apt-get update -qq >&2 ||
                 echo "apt-get update failed; installing from the package lists it could fetch" >&2
 }
 
@@ -48,7 +48,7 @@ ensure_debian_packages() {
         if [ ! -e "$policy" ]; then
                 printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && ours=1
         fi
-        apt_get_retrying install -y -qq --no-install-recommends "${missing[@]}" >&2 || rc=$?
+        retrying apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || rc=$?
         [ $ours -eq 0 ] || rm -f "$policy"
         return $rc
 }

@@ -22,6 +22,8 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 bail() { echo "Bail out! $*"; exit 1; }
+# shellcheck source=scripts/deps.sh
+. "$src/scripts/deps.sh" # retrying
 
 arch=$(dpkg-deb -f "$deb" Architecture)
 version=$(dpkg-deb -f "$deb" Version)
@@ -77,12 +79,8 @@ if [ "$(cat "$cache/base.stamp" 2>/dev/null)" != "$want" ] || [ ! -s "$cache/bas
         rm -rf "$cache/base.new"
         debootstrap --variant=minbase --include="$include" "$suite" "$cache/base.new" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
                 bail "debootstrap failed, see $cache/debootstrap.log"
-        # Three tries, as scripts/deps.sh: a mirror being synced fails an update for a minute or two.
-        for attempt in 1 2 3; do
-                chroot "$cache/base.new" apt-get update >>"$cache/debootstrap.log" 2>&1 && break
-                [ $attempt -lt 3 ] || bail "apt-get update in the root failed"
-                sleep $((attempt * 30))
-        done
+        retrying chroot "$cache/base.new" apt-get update >>"$cache/debootstrap.log" 2>&1 ||
+                bail "apt-get update in the root failed"
         tar -C "$cache/base.new" -cf "$cache/base.tar.new" . && mv "$cache/base.tar.new" "$cache/base.tar"
         rm -rf "$cache/base.new"
         echo "$want" >"$cache/base.stamp"
