@@ -53,7 +53,7 @@ ensure_debian_packages() {
         return $rc
 }
 
-# Debian multiarch for the cross builds: dpkg --add-architecture (as root), then apt-get update.
+# Debian multiarch, for the arm64 Debian package: dpkg --add-architecture (as root), then apt-get update.
 ensure_foreign_architectures() {
         local a added=0
         for a in "$@"; do
@@ -74,11 +74,16 @@ TEST_PACKAGES=(libcmocka-dev dbus-daemon mosquitto mosquitto-clients openssl sys
 RUN_PACKAGES=(dbus-daemon mosquitto mosquitto-clients)
 # bench/bench-load.py's comparison bridge (bench/bridge-bleak-paho.py); not needed by the tests.
 BENCH_PACKAGES=(python3-bleak python3-paho-mqtt)
-# The Raspberry Pi builds (cross/*.ini), tested under qemu-user.
-CROSS_ARCHITECTURES=(arm64 armhf)
-CROSS_PACKAGES=(crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user
-        libsystemd-dev:arm64 libmosquitto-dev:arm64 libinih-dev:arm64 libssl-dev:arm64 libcmocka-dev:arm64 pkgconf:arm64
-        libsystemd-dev:armhf libmosquitto-dev:armhf libinih-dev:armhf libssl-dev:armhf libcmocka-dev:armhf)
+# The Raspberry Pi builds (cross/*.ini), tested under qemu-user: the host's cross toolchains, and
+# what scripts/sysroot.sh fetches for each architecture into a sysroot of its own (libubsan1: the
+# UBSan runtime the tests load under qemu-user).
+CROSS_PACKAGES=(crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user)
+SYSROOT_PACKAGES=(libc6-dev libsystemd-dev libmosquitto-dev libinih-dev libssl-dev libcmocka-dev libubsan1)
+# The arm64 Debian package: dpkg-buildpackage -a arm64 takes its build dependencies from the host's
+# multiarch packages.
+DEB_CROSS_ARCHITECTURES=(arm64)
+DEB_CROSS_PACKAGES=(crossbuild-essential-arm64 pkgconf:arm64
+        libsystemd-dev:arm64 libmosquitto-dev:arm64 libinih-dev:arm64 libssl-dev:arm64)
 # The Debian package (debian/) and its install test; the real-BlueZ VM (tests/vm).
 PACKAGE_PACKAGES=(dpkg-dev debhelper fakeroot lintian debootstrap)
 VM_PACKAGES=(qemu-system-x86 debootstrap cpio e2fsprogs xz-utils)

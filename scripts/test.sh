@@ -26,14 +26,16 @@ for a in "$@"; do
 done
 
 ensure_debian_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PACKAGE_PACKAGES[@]}" "${VM_PACKAGES[@]}"
-# The Raspberry Pi stages need Debian's arm64 and armhf archives too. When those cannot be had (a
-# mirror in the middle of a sync serves index files that do not match their Release), the two
-# stages fail with that reason, and everything else still runs.
-cross_packages=1
-if ! { ensure_foreign_architectures "${CROSS_ARCHITECTURES[@]}" &&
-       ensure_debian_packages "${CROSS_PACKAGES[@]}"; }; then
+# The Raspberry Pi stages: the cross toolchains here, each architecture's libraries in a sysroot
+# of its own (scripts/sysroot.sh). The arm64 Debian package needs Debian's arm64 multiarch
+# packages. A mirror serving an index that does not match its Release (seen for days) may keep
+# either from being had: then what needs it fails with that reason, and everything else runs.
+ensure_debian_packages "${CROSS_PACKAGES[@]}"
+deb_cross_packages=1
+if ! { ensure_foreign_architectures "${DEB_CROSS_ARCHITECTURES[@]}" &&
+       ensure_debian_packages "${DEB_CROSS_PACKAGES[@]}"; }; then
         [ "$(id -u)" -eq 0 ] || exit 1 # a normal user: the apt-get line is above; stop, as for the rest
-        cross_packages=0
+        deb_cross_packages=0
 fi
 
 total_ok=0
@@ -152,6 +154,10 @@ package_stage() { # Debian packages from a copy of the tree: build, lint, instal
         for arch in "$native" arm64; do
                 log=$out/dpkg-buildpackage-$arch.log
                 echo "== dpkg-buildpackage -a $arch (log: $log)"
+                if [ "$arch" != "$native" ] && [ "$deb_cross_packages" -eq 0 ]; then
+                        echo "not ok - dpkg-buildpackage -a $arch: not run, its build dependencies could not be installed (apt-get above)"
+                        continue
+                fi
                 # The tests ran above (natively and under qemu-user): not again inside the build.
                 if (cd "$out/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b -Pnocheck -a "$arch") \
                         >"$log" 2>&1; then
@@ -209,22 +215,22 @@ fi
 # some measure memory or mount namespaces that qemu-user does not model. Emulated tests keep both
 # cores busy: two at a time.
 cross_suite() { # $1 = architecture
-        if [ $cross_packages -eq 0 ]; then
-                echo "not ok - $1: not built, its Debian packages could not be installed (apt-get above)"
+        if ! scripts/sysroot.sh "$1" "build-sysroot-$1"; then
+                echo "not ok - $1: not built, its sysroot could not be made (scripts/sysroot.sh above)"
                 total_fail=$((total_fail + 1))
                 return 1
         fi
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TIMEOUT_MULTIPLIER=5 EXCLUDE_TESTS="alerts-sim demo" \
                 TEST_PROCESSES=2 \
                 timed "$1 (qemu-user, UBSan)" run_suite "build-$1" --cross-file "cross/$1.ini" \
-                -Db_sanitize=undefined -Db_lundef=false -Dbenchmarks=false
+                --cross-file "build-sysroot-$1/cross.ini" -Db_sanitize=undefined -Db_lundef=false -Dbenchmarks=false
 }
 NO_SUITES="--no-suite integration" ALSO_TESTS=e2e cross_suite arm64 || rc=1
 NO_SUITES="--no-suite integration" ALSO_TESTS=e2e cross_suite armhf || rc=1
 timed "Debian packages" package_stage || rc=1
 
 if [ $keep -eq 0 ] && [ $rc -eq 0 ]; then
-        rm -rf build-test build-asan build-arm64 build-armhf build-deb
+        rm -rf build-test build-asan build-arm64 build-armhf build-sysroot-arm64 build-sysroot-armhf build-deb
 fi
 
 echo
