@@ -30,17 +30,16 @@ ensure_debian_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PACKAGE_P
 # of its own (scripts/sysroot.sh). The arm64 Debian package needs Debian's arm64 multiarch
 # packages. A mirror serving an index that does not match its Release (seen for days) may keep
 # either from being had: then what needs it fails with that reason, and everything else runs.
+installed_for_some_stages() { # COMMAND...: a failure fails only the stages that need it
+        "$@" && return 0
+        [ "$(id -u)" -eq 0 ] || exit 1 # a normal user: the apt-get line is above; stop, as for the rest
+        return 1
+}
 cross_tools=1
-if ! ensure_debian_packages "${CROSS_PACKAGES[@]}"; then
-        [ "$(id -u)" -eq 0 ] || exit 1 # a normal user: the apt-get line is above; stop, as for the rest
-        cross_tools=0
-fi
+installed_for_some_stages ensure_debian_packages "${CROSS_PACKAGES[@]}" || cross_tools=0
 deb_cross_packages=1
-if ! { ensure_foreign_architectures "${DEB_CROSS_ARCHITECTURES[@]}" &&
-       ensure_debian_packages "${DEB_CROSS_PACKAGES[@]}"; }; then
-        [ "$(id -u)" -eq 0 ] || exit 1 # a normal user: the apt-get line is above; stop, as for the rest
-        deb_cross_packages=0
-fi
+installed_for_some_stages ensure_foreign_architectures "${DEB_CROSS_ARCHITECTURES[@]}" &&
+        installed_for_some_stages ensure_debian_packages "${DEB_CROSS_PACKAGES[@]}" || deb_cross_packages=0
 
 total_ok=0
 total_fail=0
@@ -219,13 +218,14 @@ fi
 # some measure memory or mount namespaces that qemu-user does not model. Emulated tests keep both
 # cores busy: two at a time.
 cross_suite() { # $1 = architecture
+        local why=
         if [ $cross_tools -eq 0 ]; then
-                echo "not ok - $1: not built, the cross toolchains could not be installed (apt-get above)"
-                total_fail=$((total_fail + 1))
-                return 1
+                why="the cross toolchains could not be installed (apt-get above)"
+        elif ! scripts/sysroot.sh "$1" "build-sysroot-$1"; then
+                why="its sysroot could not be made (scripts/sysroot.sh above)"
         fi
-        if ! scripts/sysroot.sh "$1" "build-sysroot-$1"; then
-                echo "not ok - $1: not built, its sysroot could not be made (scripts/sysroot.sh above)"
+        if [ -n "$why" ]; then
+                echo "not ok - $1: not built, $why"
                 total_fail=$((total_fail + 1))
                 return 1
         fi
