@@ -151,6 +151,7 @@ run_suite() { # $1 = build dir, rest = meson setup options
 
 package_stage() { # Debian packages from a copy of the tree: build, lint, install and check
         local out=build-deb native arch log r=0
+        local -A not_built=() # architecture -> why it was not built (reported once, as the build's not ok)
         native=$(dpkg --print-architecture)
         rm -rf "$out" && mkdir -p "$out/src"
         tar -c --exclude='./build*' --exclude=./.git . | tar -x -C "$out/src"
@@ -158,7 +159,8 @@ package_stage() { # Debian packages from a copy of the tree: build, lint, instal
                 log=$out/dpkg-buildpackage-$arch.log
                 echo "== dpkg-buildpackage -a $arch (log: $log)"
                 if [ "$arch" != "$native" ] && [ "$deb_cross_packages" -eq 0 ]; then
-                        echo "not ok - dpkg-buildpackage -a $arch: not run, its build dependencies could not be installed (apt-get above)"
+                        not_built[$arch]="its build dependencies could not be installed (apt-get above)"
+                        echo "not ok - dpkg-buildpackage -a $arch: not run, ${not_built[$arch]}"
                         continue
                 fi
                 # The tests ran above (natively and under qemu-user): not again inside the build.
@@ -182,9 +184,14 @@ package_stage() { # Debian packages from a copy of the tree: build, lint, instal
         done 2>&1 | grep -v 'running with root privileges' | tee "$out/lintian.tap"
         count_tap "$out/lintian.tap"
         for deb in "$out"/insole2mqtt_*_"$native".deb "$out"/insole2mqtt_*_arm64.deb; do
-                if [ ! -e "$deb" ]; then # the pattern itself: that build failed above
+                if [ ! -e "$deb" ]; then # the pattern itself: that build failed or did not run above
                         arch=${deb##*_}
-                        echo "not ok - no ${arch%.deb} package to test: its build failed (dpkg-buildpackage above)" |
+                        arch=${arch%.deb}
+                        if [ -n "${not_built[$arch]:-}" ]; then # already one not ok, with its reason
+                                echo "# no $arch package to test: not built (above)"
+                                continue
+                        fi
+                        echo "not ok - no $arch package to test: its build failed (dpkg-buildpackage above)" |
                                 tee "$out/package.tap"
                         count_tap "$out/package.tap"
                         r=1
