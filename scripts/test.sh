@@ -5,7 +5,7 @@
 # cross-built for arm64 and armhf (UBSan, tests under qemu-user), then the Debian packages (amd64,
 # arm64: lintian, installed into a clean root). Installs the Debian packages it needs when run as
 # root. Usage: scripts/test.sh [--no-sanitizers] [--keep] [--long]
-#   --long  also the long tests (INSOLE2MQTT_LONG_TESTS=1: alert-days, 10 min of walking)
+#   --long  also the long tests (INSOLE2MQTT_LONG_TESTS=1: alert-days and months, 10 min side by side)
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
