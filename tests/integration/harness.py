@@ -6,6 +6,7 @@ import ctypes
 import json
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import tempfile
@@ -81,6 +82,15 @@ def host_clock_synchronised():
     if ctypes.CDLL(None).adjtimex(ctypes.byref(t)) >= 0 and not t.status & 0x40:
         return True
     return os.path.exists("/run/systemd/timesync/synchronized")
+
+
+def stop(proc, timeout=20):
+    """SIGTERM, then its exit status; None when it did not end within timeout seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def wait_for(pred, timeout, step=0.2):
