@@ -151,16 +151,15 @@ run_suite() { # $1 = build dir, rest = meson setup options
 
 package_stage() { # Debian packages from a copy of the tree: build, lint, install and check
         local out=build-deb native arch log r=0
-        local -A not_built=() # architecture -> why it was not built (reported once, as the build's not ok)
         native=$(dpkg --print-architecture)
+        not_buildable() { [ "$1" != "$native" ] && [ "$deb_cross_packages" -eq 0 ]; } # no build dependencies
         rm -rf "$out" && mkdir -p "$out/src"
         tar -c --exclude='./build*' --exclude=./.git . | tar -x -C "$out/src"
         for arch in "$native" arm64; do
                 log=$out/dpkg-buildpackage-$arch.log
                 echo "== dpkg-buildpackage -a $arch (log: $log)"
-                if [ "$arch" != "$native" ] && [ "$deb_cross_packages" -eq 0 ]; then
-                        not_built[$arch]="its build dependencies could not be installed (apt-get above)"
-                        echo "not ok - dpkg-buildpackage -a $arch: not run, ${not_built[$arch]}"
+                if not_buildable "$arch"; then
+                        echo "not ok - dpkg-buildpackage -a $arch: not run, its build dependencies could not be installed (apt-get above)"
                         continue
                 fi
                 # The tests ran above (natively and under qemu-user): not again inside the build.
@@ -187,7 +186,7 @@ package_stage() { # Debian packages from a copy of the tree: build, lint, instal
                 if [ ! -e "$deb" ]; then # the pattern itself: that build failed or did not run above
                         arch=${deb##*_}
                         arch=${arch%.deb}
-                        if [ -n "${not_built[$arch]:-}" ]; then # already one not ok, with its reason
+                        if not_buildable "$arch"; then # already one not ok, with its reason
                                 echo "# no $arch package to test: not built (above)"
                                 continue
                         fi
