@@ -10,11 +10,10 @@ stop leaves the bridge state "offline"."""
 
 import json
 import re
-import signal
 import subprocess
 import sys
 
-from harness import BASE, Subscriber, Tap, World, load_schema, payloads, schema_errors, schema_for_topic, wait_for
+from harness import BASE, Subscriber, Tap, World, load_schema, payloads, schema_errors, schema_for_topic, stop, wait_for
 
 TOPIC_RE = re.compile(r"^(insole2mqtt/(bridge/[a-z0-9_-]{1,32}|[a-z0-9_-]{1,32})(/[a-z0-9_-]{1,32}){0,3}"
                       r"|homeassistant/(sensor|binary_sensor)/[a-z0-9_-]{1,96}/[a-z0-9_-]{1,96}/config"
@@ -101,11 +100,7 @@ def main():
 
         # A restart keeps today's count.
         before = steps[-1].get("steps_today", 0) if steps else 0
-        gateway.send_signal(signal.SIGTERM)
-        try:
-            rc = gateway.wait(10)
-        except subprocess.TimeoutExpired:
-            rc = None
+        rc = stop(gateway, 10)
         tap(rc == 0, "SIGTERM stops the gateway cleanly", "exit status %s\n%s" % (rc, world.log_tail("gateway.log")))
         # the subscriber reads on its own: wait for the last messages to reach it
         wait_for(lambda: (payloads(sub.messages(), BASE + "/bridge/e2e/state") or [{}])[-1] == {"state": "offline"}, 5)
