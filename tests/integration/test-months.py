@@ -16,12 +16,11 @@ Opt-in, since it needs about 10 minutes: INSOLE2MQTT_LONG_TESTS=1 (scripts/test.
 Otherwise it reports a skip. Prints TAP."""
 
 import datetime
-import json
 import os
 import sys
 import time
 
-from harness import BASE, WRAPPER, Subscriber, Tap, World, proc_status_bytes, stop, wait_for
+from harness import BASE, WRAPPER, Subscriber, Tap, World, payloads, proc_status_bytes, stop, wait_for
 
 LEFT, RIGHT = "AA:00:00:00:0A:01", "AA:00:00:00:0A:02"
 START = datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc)
@@ -72,25 +71,14 @@ def main():
                                  level="notice")
 
         def dailies():
-            out = []
-            for t, _, p in sub.messages():
-                if t == BASE + "/anna/daily":
-                    try:
-                        out.append(json.loads(p))
-                    except ValueError:
-                        out.append(None)
-            return out
-
-        def baselines():
-            return [json.loads(p) for t, _, p in sub.messages() if t == BASE + "/anna/baseline"]
+            return payloads(sub.messages(), BASE + "/anna/daily")
 
         wall0 = START.timestamp() + 60          # a minute into the first day
         started = time.monotonic()
         gw = start_gateway(wall0)
-        rss = {}                                 # day -> (process number, VmRSS) when that day ended
+        rss = {}                                 # day -> VmRSS when that day ended
         history_file = os.path.join(state, "gait-history.json")
         sizes = {}
-        proc_no = 1
         for k in range(DAYS):
             if k == RESTART_DAY:
                 code = stop(gw)
@@ -98,7 +86,6 @@ def main():
                     world.log_tail("gateway.log"))
                 # The wall clock goes on where it was: the restarted process starts its test clock there.
                 gw = start_gateway(wall0 + (time.monotonic() - started) * SPEED)
-                proc_no = 2
             got = wait_for(lambda: any(p and p.get("date") == day(k) for p in dailies()), DAY_S * 3 + 20, step=0.5)
             if not got or gw.poll() is not None:
                 tap(False, "day %s ended with a daily summary (gateway %s)" %
@@ -106,7 +93,7 @@ def main():
                     world.log_tail("gateway.log"))
                 break
             if measure_rss:
-                rss[k] = (proc_no, proc_status_bytes(gw.pid, "VmRSS"))
+                rss[k] = proc_status_bytes(gw.pid, "VmRSS")
             sizes[k] = (os.path.getsize(history_file) if os.path.exists(history_file) else 0, dir_bytes(state))
 
         d = [p for p in dailies() if p]
@@ -120,8 +107,7 @@ def main():
         tap(all(isinstance(s, int) for s in seqs) and all(b > a for a, b in zip(seqs, seqs[1:])),
             "the daily summaries' seq only grows, across the restart on day %d" % RESTART_DAY, seqs[:3] + seqs[-3:])
 
-        b = baselines()
-        hist = [x.get("history_days", 0) for x in b]
+        hist = [(x or {}).get("history_days", 0) for x in payloads(sub.messages(), BASE + "/anna/baseline")]
         tap(bool(hist) and max(hist) == HISTORY_DAYS and hist[-1] == HISTORY_DAYS,
             "the gait history keeps %d days, then drops the oldest (at most %s, at the end %s)" %
             (HISTORY_DAYS, max(hist) if hist else None, hist[-1] if hist else None))
@@ -140,14 +126,14 @@ def main():
             tap(False, "the history filled up within the run")
 
         if measure_rss:
-            print("# resident size by day, KiB: " + " ".join("%d:%d" % (k, rss[k][1] // 1024)
-                                                           for k in sorted(rss) if k % 5 == 0 and rss[k][1]))
+            print("# resident size by day, KiB: " + " ".join("%d:%d" % (k, rss[k] // 1024)
+                                                           for k in sorted(rss) if k % 5 == 0 and rss[k]))
             for p, (a, z) in ((1, (10, RESTART_DAY - 1)), (2, (RESTART_DAY + 10, DAYS - 1))):
-                if a in rss and z in rss and rss[a][1] and rss[z][1]:
-                    grow = rss[z][1] - rss[a][1]
+                if rss.get(a) and rss.get(z):
+                    grow = rss[z] - rss[a]
                     tap(grow <= RSS_GROWTH_MAX,
                         "gateway process %d: resident size %.2f MiB on day %d, %.2f MiB on day %d (%+d KiB)" %
-                        (p, rss[a][1] / 1048576, a, rss[z][1] / 1048576, z, grow // 1024))
+                        (p, rss[a] / 1048576, a, rss[z] / 1048576, z, grow // 1024))
                 else:
                     tap(False, "gateway process %d: resident size measured on days %d and %d" % (p, a, z))
         else:
