@@ -9,10 +9,15 @@
 #include "round-util.h"
 #include "string-table.h"
 
-/* Samples kept per foot for refining events (300 ms back at most) and measuring a stance afterwards:
- * 7.7 s at 100 Hz, 3.8 s at 200 Hz. A stance longer than this (at the insole's rate) is not a gait
- * stance and gets no stance metrics. The ring is most of a wearer's memory (issue #15). */
-#define RING_SAMPLES 768u
+/* Samples kept per foot for refining events (300 ms back at most) and measuring a stance once it has
+ * ended: RING_COVER_US of them at the foot's own rate. A stance longer than that is standing, not a
+ * gait stance, and gets no stance metrics. The ring starts sized for 100 Hz and grows when a full
+ * ring spans less than RING_COVER_US (a faster insole, found once its first samples fill it); it
+ * never shrinks. The ring is most of a wearer's memory (issue #15), hence not sized for the fastest
+ * rate up front. */
+#define RING_COVER_US (4 * USEC_PER_SEC)
+#define RING_START_SAMPLES 400u   /* RING_COVER_US at 100 Hz */
+#define RING_MAX_SAMPLES 1600u    /* RING_COVER_US at 400 Hz, the highest stream rate */
 /* Levels: the loaded level and the unloaded baseline of the total load are robust percentiles of
  * the minima and maxima of the last LEVEL_BLOCKS blocks of LEVEL_BLOCK_US that saw movement. */
 #define LEVEL_BLOCK_US (250 * USEC_PER_MSEC)
@@ -149,7 +154,9 @@ typedef struct FootState {
         float presence;
         bool have_presence;
 
-        RingSample ring[RING_SAMPLES];
+        RingSample *ring;   /* ring_cap samples; sample i (absolute) at i % ring_cap */
+        uint32_t ring_cap;
+        uint64_t ring_first; /* oldest absolute index still kept since the ring last grew */
         uint64_t n_samples; /* absolute index of the next sample */
         uint64_t last_t_us;
 
@@ -318,6 +325,8 @@ static void swing_reset(FootState *f) {
 GaitEngine *gait_engine_free(GaitEngine *e) {
         if (!e)
                 return NULL;
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++)
+                free(e->foot[s].ring);
         free(e->ev_queue);
         free(e->st_queue);
         free(e);
@@ -360,6 +369,10 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                 bool heel = false, front = false;
 
                 f->side = s;
+                f->ring = calloc(RING_START_SAMPLES, sizeof(RingSample));
+                if (!f->ring)
+                        return -ENOMEM;
+                f->ring_cap = RING_START_SAMPLES;
                 f->layout = *layouts[s];
                 f->force_layout = f->layout;
                 f->force_layout.unit = PRESSURE_UNIT_NEWTON;
@@ -519,11 +532,34 @@ static void emit_stride(GaitEngine *e, FootState *f, uint64_t next_ic) {
 }
 
 static const RingSample *ring_at(const FootState *f, uint64_t idx) {
-        return &f->ring[idx % RING_SAMPLES];
+        return &f->ring[idx % f->ring_cap];
 }
 
 static bool ring_has(const FootState *f, uint64_t idx) {
-        return idx < f->n_samples && f->n_samples - idx <= RING_SAMPLES;
+        return idx >= f->ring_first && idx < f->n_samples && f->n_samples - idx <= f->ring_cap;
+}
+
+/* Called before sample n_samples overwrites the oldest one: a full ring that spans less than
+ * RING_COVER_US grows to cover it at the rate it was filled (10 % to spare for jitter). Without
+ * memory the ring stays as it is: long stances then lose their metrics, nothing else. */
+static void ring_grow_if_short(FootState *f) {
+        uint64_t oldest = f->n_samples - f->ring_cap, span = f->last_t_us - ring_at(f, oldest)->t_us;
+        uint64_t want;
+        RingSample *ring;
+
+        if (f->ring_cap >= RING_MAX_SAMPLES || span >= RING_COVER_US)
+                return;
+        want = span > 0 ? (uint64_t) (f->ring_cap - 1) * RING_COVER_US / span * 11 / 10 + 1 : RING_MAX_SAMPLES;
+        want = CLAMP(want, (uint64_t) f->ring_cap + 1, (uint64_t) RING_MAX_SAMPLES);
+        ring = malloc(want * sizeof(RingSample));
+        if (!ring)
+                return;
+        for (uint64_t i = oldest; i < f->n_samples; i++)
+                ring[i % want] = *ring_at(f, i);
+        free(f->ring);
+        f->ring = ring;
+        f->ring_cap = (uint32_t) want;
+        f->ring_first = oldest;
 }
 
 static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint64_t to) {
@@ -1194,7 +1230,9 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
         if (r < 0)
                 return r;
 
-        rs = &f->ring[f->n_samples % RING_SAMPLES];
+        if (f->n_samples >= f->ring_cap && f->n_samples % f->ring_cap == 0)
+                ring_grow_if_short(f);
+        rs = &f->ring[f->n_samples % f->ring_cap];
         *rs = (RingSample) {
                 .t_us = sample->t_us,
                 .total = total,

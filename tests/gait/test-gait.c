@@ -359,6 +359,46 @@ static void test_strike_pattern(void **state) {
         free(hard);
 }
 
+/* The sample ring covers 4 s at the insole's own rate: at 300 Hz it grows once per foot, from the
+ * 100 Hz size, while the first samples come in, and allocates nothing after that but a snapshot's
+ * borrowed buffers. A slow walk's
+ * stances of about 2.8 s (longer than the ring once held at 300 Hz: 768 samples, 2.6 s) still get
+ * their stance metrics, at 300 Hz as at 100 Hz. */
+static void test_ring_follows_rate(void **state) {
+        static const double rates[] = { 100, 300 };
+
+        for (size_t i = 0; i < ELEMENTSOF(rates); i++) {
+                GaitModelParams p = { .mode = GAIT_MODE_WALKING, .cadence_spm = 20, .seed = 3, .noise = 0.02 };
+                GaitModel *m = model_new(p);
+                GaitEngine *e = engine_for(m, 70);
+                SimRun *r = run_new();
+                unsigned long first;
+
+                allocations = releases = 0;
+                sim_feed(e, m, 0, 5, rates[i], NULL, NULL, r);
+                first = allocations;
+                allocations = releases = 0;
+                sim_feed(e, m, 5 * USEC_PER_SEC, 55, rates[i], NULL, NULL, r);
+                print_message("# %.0f Hz: %lu allocations in the first 5 s, %lu after (one snapshot)\n", rates[i], first,
+                              allocations);
+                assert_true(allocations <= 2);
+                assert_int_equal(releases, allocations);
+                for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
+                        const GaitFootSummary *f = &r->snapshot.window[GAIT_WINDOW_60S].foot[s];
+                        print_message("#   %s: %u strides, stance %.2f s, %u with stance metrics, heel first %u\n",
+                                      foot_side_to_string(s), f->strides, f->stance_time_ms / 1000, f->stance_strides,
+                                      f->strikes[STRIKE_HEEL]);
+                        assert_true(f->stance_time_ms > 2600);
+                        assert_true(f->strides >= 8);
+                        assert_true(f->stance_strides * 10 >= f->strides * 9);
+                        assert_true(f->strikes[STRIKE_HEEL] * 10 >= f->stance_strides * 8);
+                }
+                gait_engine_free(e);
+                gait_model_free(m);
+                free(r);
+        }
+}
+
 /* Running: the activity is "running", most strides have a flight phase and cadence is recovered
  * within 3 %. */
 static void test_running(void **state) {
@@ -920,6 +960,7 @@ int main(void) {
                 cmocka_unit_test(test_pronation),
                 cmocka_unit_test(test_strike_pattern),
                 cmocka_unit_test(test_running),
+                cmocka_unit_test(test_ring_follows_rate),
                 cmocka_unit_test(test_activity_and_balance),
                 cmocka_unit_test(test_raw_drift_dead_noisy),
                 cmocka_unit_test(test_windows_and_variability),

@@ -359,7 +359,7 @@ static StrideShape stride_shape(const GaitModel *m, const GaitModelParams *p) {
                         cadence = 105;
                 if (speed <= 0)
                         speed = 1.3;
-                cadence = CLAMP(cadence, 40.0, 160.0);
+                cadence = CLAMP(cadence, 20.0, 160.0);
                 s.stride_s = 120.0 / cadence;
                 s.stance_s = s.stride_s * CLAMP(0.62 - 0.02 * (speed - 1.3), 0.56, 0.66);
                 s.peak = CLAMP(1.05 + 0.08 * speed, 1.05, 1.30);
