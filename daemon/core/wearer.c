@@ -193,26 +193,14 @@ static void set_layout(Wearer *w, FootSide side, const InsoleLayout *layout) {
         (void) ensure_engine(w);
 }
 
-static void feed_samples(Wearer *w, DeviceRole role, FootSide side, PressureSample *samples, int n,
-                         const CoachClock *now) {
-        FootLoad left, right;
+/* One sample in the layout's unit: to the gait engine, and paired with the other foot for the coach. */
+static void feed_sample(Wearer *w, DeviceRole role, FootSide side, PressureSample *s) {
+        FootLoad load;
 
-        for (int i = 0; i < n; i++) {
-                PressureSample *s = &samples[i];
-                FootLoad load;
-
-                s->t_us = device_clock_map(&w->clock[role], s->t_us);
-                (void) gait_engine_feed(w->gait, side, s);
-                if (foot_load_compute(&w->layout[side], s, &load) >= 0)
-                        (void) foot_pairer_push(&w->pairer, side, &load);
-        }
-        if (n > 0) {
-                w->latest[side] = samples[n - 1];
-                w->have_latest[side] = true;
-        }
-
-        while (foot_pairer_take(&w->pairer, &left, &right))
-                (void) coach_feed_foot_loads(w->coach, now, &left, &right, w->activity == ACTIVITY_STANDING);
+        s->t_us = device_clock_map(&w->clock[role], s->t_us);
+        (void) gait_engine_feed(w->gait, side, s);
+        if (foot_load_compute(&w->layout[side], s, &load) >= 0)
+                (void) foot_pairer_push(&w->pairer, side, &load);
 }
 
 /* ---- readings of one device (the ReadingSink of decoder.h) --------------------------------- */
@@ -239,9 +227,9 @@ static void reading_pressure(void *userdata, const PressureReading *p) {
         Wearer *w = x->device->wearer;
         DeviceRole role = x->device->role;
         FootSide side = side_of_role(role);
-        PressureSample *scratch = w->scratch;
-        size_t n = MIN(p->n_samples, ELEMENTSOF(w->scratch));
+        size_t n = MIN(p->n_samples, (size_t) DECODER_MAX_SAMPLES);
         const InsoleLayout *layout;
+        FootLoad left, right;
 
         if (side < 0 || n == 0)
                 return;
@@ -255,13 +243,21 @@ static void reading_pressure(void *userdata, const PressureReading *p) {
                 w->samples_without_layout += n;
                 return;
         }
-        /* The samples carry raw values: the device's layout makes them its unit. */
+        /* The samples carry raw values: the device's layout makes them its unit. One at a time, on
+         * the stack: a copy of a whole notification's samples would be 6.7 KB per wearer. */
         for (size_t i = 0; i < n; i++) {
-                scratch[i] = p->samples[i];
-                for (unsigned c = 0; c < scratch[i].n_cells; c++)
-                        scratch[i].cell[c] = p->samples[i].cell[c] * layout->scale + layout->offset;
+                PressureSample s = p->samples[i];
+
+                for (unsigned c = 0; c < s.n_cells; c++)
+                        s.cell[c] = p->samples[i].cell[c] * layout->scale + layout->offset;
+                feed_sample(w, role, side, &s);
+                if (i == n - 1) {
+                        w->latest[side] = s;
+                        w->have_latest[side] = true;
+                }
         }
-        feed_samples(w, role, side, scratch, (int) n, x->now);
+        while (foot_pairer_take(&w->pairer, &left, &right))
+                (void) coach_feed_foot_loads(w->coach, x->now, &left, &right, w->activity == ACTIVITY_STANDING);
 }
 
 static void reading_motion(void *userdata, const MotionReading *m) {

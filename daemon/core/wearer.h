@@ -130,8 +130,6 @@ struct Wearer {
         bool have_latest[_FOOT_SIDE_MAX];
         PressureSample latest[_FOOT_SIDE_MAX];
 
-        PressureSample scratch[DECODER_MAX_SAMPLES];
-
         WearerDevice devices[_DEVICE_ROLE_MAX];
 
         void *manager;               /* the owner, for the callbacks that hand back this wearer */
