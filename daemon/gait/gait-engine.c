@@ -539,18 +539,23 @@ static bool ring_has(const FootState *f, uint64_t idx) {
         return idx >= f->ring_first && idx < f->n_samples && f->n_samples - idx <= f->ring_cap;
 }
 
-/* Called before sample n_samples overwrites the oldest one: a full ring that spans less than
- * RING_COVER_US grows to cover it at the rate it was filled (10 % to spare for jitter). Without
- * memory the ring stays as it is: long stances then lose their metrics, nothing else. */
+/* Called before sample n_samples overwrites the oldest one: a full ring whose rate calls for more
+ * than a sixteenth more samples than it holds to cover RING_COVER_US grows to cover it (10 % to
+ * spare for jitter). The margin keeps an insole at exactly the ring's rate, or a little faster,
+ * where it is. Without memory the ring stays as it is: long stances then lose their metrics,
+ * nothing else. */
 static void ring_grow_if_short(FootState *f) {
         uint64_t oldest = f->n_samples - f->ring_cap, span = f->last_t_us - ring_at(f, oldest)->t_us;
-        uint64_t want;
+        uint64_t need, want;
         RingSample *ring;
 
-        if (f->ring_cap >= RING_MAX_SAMPLES || span >= RING_COVER_US)
+        if (f->ring_cap >= RING_MAX_SAMPLES)
                 return;
-        want = span > 0 ? (uint64_t) (f->ring_cap - 1) * RING_COVER_US / span * 11 / 10 + 1 : RING_MAX_SAMPLES;
-        want = CLAMP(want, (uint64_t) f->ring_cap + 1, (uint64_t) RING_MAX_SAMPLES);
+        /* ring_cap samples span ring_cap - 1 intervals */
+        need = span > 0 ? (uint64_t) (f->ring_cap - 1) * RING_COVER_US / span : RING_MAX_SAMPLES;
+        if (need <= f->ring_cap + f->ring_cap / 16)
+                return;
+        want = MIN(need * 11 / 10, (uint64_t) RING_MAX_SAMPLES);
         ring = malloc(want * sizeof(RingSample));
         if (!ring)
                 return;

@@ -383,6 +383,8 @@ static void test_ring_follows_rate(void **state) {
                               allocations);
                 assert_true(allocations <= 2);
                 assert_int_equal(releases, allocations);
+                /* both periods end with a snapshot; at 300 Hz each foot's ring grew once, at 100 Hz not */
+                assert_int_equal(first, allocations + (rates[i] > 100 ? 2 : 0));
                 for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
                         const GaitFootSummary *f = &r->snapshot.window[GAIT_WINDOW_60S].foot[s];
                         print_message("#   %s: %u strides, stance %.2f s, %u with stance metrics, heel first %u\n",
