@@ -108,7 +108,9 @@ typedef struct RingSample {
 } RingSample;
 
 typedef struct DayFoot {
-        uint32_t hist[_DAY_HIST_MAX][DAY_BINS];
+        /* 16 bits a bin: 65535 strides of one foot in one 10 ms bin is more than 130,000 steps in a
+         * day; a bin that full stays full (half the size of 32 bits, 6.4 KB a wearer, issue #15) */
+        uint16_t hist[_DAY_HIST_MAX][DAY_BINS];
         uint32_t n;
         double sum, sumsq;
         uint32_t stance_n;
@@ -460,7 +462,10 @@ static void day_add(DayFoot *d, const GaitStride *s) {
         for (unsigned h = 0; h < _DAY_HIST_MAX; h++) {
                 if (h == DAY_STEP && s->step_us < 0)
                         continue;
-                d->hist[h][MIN(v[h] / 1000 / DAY_BIN_MS, DAY_BINS - 1)]++;
+                uint16_t *bin = &d->hist[h][MIN(v[h] / 1000 / DAY_BIN_MS, DAY_BINS - 1)];
+
+                if (*bin < UINT16_MAX)
+                        (*bin)++;
         }
         d->n++;
         d->sum += s->stride_us / 1000.0;
@@ -1435,21 +1440,29 @@ size_t gait_engine_take_strides(GaitEngine *e, GaitStride *ret, size_t n) {
         return k;
 }
 
-static float hist_median(const uint32_t *h, uint32_t n) {
-        uint32_t acc = 0;
+/* The median of what the bins of h (plus those of h2, if not NULL) hold; a full bin no longer
+ * counts all its strides. */
+static float hist_median(const uint16_t *h, const uint16_t *h2) {
+        uint32_t n = 0, acc = 0;
 
+#define BIN(b) ((uint32_t) h[b] + (h2 ? h2[b] : 0u))
+        for (unsigned b = 0; b < DAY_BINS; b++)
+                n += BIN(b);
         if (n == 0)
                 return NAN;
         for (unsigned b = 0; b < DAY_BINS; b++) {
-                if (h[b] == 0)
+                uint32_t k = BIN(b);
+
+                if (k == 0)
                         continue;
-                if (2 * (acc + h[b]) >= n) {
+                if (2 * (acc + k) >= n) {
                         /* interpolate within the bin */
-                        float frac = (n / 2.0f - acc) / h[b];
+                        float frac = (n / 2.0f - acc) / k;
                         return (b + CLAMP(frac, 0.0f, 1.0f)) * DAY_BIN_MS;
                 }
-                acc += h[b];
+                acc += k;
         }
+#undef BIN
         return NAN;
 }
 
@@ -1461,15 +1474,12 @@ static void day_summary(const GaitEngine *e, GaitWindowSummary *w) {
         for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
                 const DayFoot *d = &e->foot[s].day;
                 GaitFootSummary *f = &w->foot[s];
-                uint32_t steps = 0;
 
-                for (unsigned b = 0; b < DAY_BINS; b++)
-                        steps += d->hist[DAY_STEP][b];
                 f->strides = d->n;
-                f->stride_time_ms = hist_median(d->hist[DAY_STRIDE], d->n);
-                f->stance_time_ms = hist_median(d->hist[DAY_STANCE], d->n);
-                f->swing_time_ms = hist_median(d->hist[DAY_SWING], d->n);
-                f->step_time_ms = hist_median(d->hist[DAY_STEP], steps);
+                f->stride_time_ms = hist_median(d->hist[DAY_STRIDE], NULL);
+                f->stance_time_ms = hist_median(d->hist[DAY_STANCE], NULL);
+                f->swing_time_ms = hist_median(d->hist[DAY_SWING], NULL);
+                f->step_time_ms = hist_median(d->hist[DAY_STEP], NULL);
                 f->stance_pct = 100.0f * f->stance_time_ms / f->stride_time_ms;
                 f->swing_pct = 100.0f * f->swing_time_ms / f->stride_time_ms;
                 f->stride_time_cv_pct = NAN;
@@ -1497,10 +1507,7 @@ static void day_summary(const GaitEngine *e, GaitWindowSummary *w) {
         }
         w->steps = total;
         if (total > 0) {
-                uint32_t both[DAY_BINS];
-                for (unsigned b = 0; b < DAY_BINS; b++)
-                        both[b] = e->foot[0].day.hist[DAY_STRIDE][b] + e->foot[1].day.hist[DAY_STRIDE][b];
-                w->stride_time_ms = hist_median(both, total);
+                w->stride_time_ms = hist_median(e->foot[FOOT_LEFT].day.hist[DAY_STRIDE], e->foot[FOOT_RIGHT].day.hist[DAY_STRIDE]);
                 w->cadence_spm = 120000.0f / w->stride_time_ms;
         } else
                 w->stride_time_ms = w->cadence_spm = NAN;

@@ -624,6 +624,19 @@ static void test_windows_and_variability(void **state) {
         assert_true(s->window[GAIT_WINDOW_60S].cadence_spm > 98 && s->window[GAIT_WINDOW_60S].cadence_spm < 127);
         assert_true(s->window[GAIT_WINDOW_DAY].steps > s->window[GAIT_WINDOW_10S].steps + 40);
         assert_int_equal(s->window[GAIT_WINDOW_DAY].steps, s->window[GAIT_WINDOW_60S].steps);
+        /* the same strides: the day's medians from 10 ms histogram bins agree with the window's exact ones */
+        for (FootSide f = 0; f < _FOOT_SIDE_MAX; f++) {
+                const GaitFootSummary *d = &s->window[GAIT_WINDOW_DAY].foot[f], *w = &s->window[GAIT_WINDOW_60S].foot[f];
+
+                print_message("# %s: day / 60 s medians: stride %.1f / %.1f, stance %.1f / %.1f, swing %.1f / %.1f, step %.1f / %.1f ms\n",
+                              foot_side_to_string(f), d->stride_time_ms, w->stride_time_ms, d->stance_time_ms, w->stance_time_ms,
+                              d->swing_time_ms, w->swing_time_ms, d->step_time_ms, w->step_time_ms);
+                assert_int_equal(d->strides, w->strides);
+                assert_float_equal(d->stride_time_ms, w->stride_time_ms, 15);
+                assert_float_equal(d->stance_time_ms, w->stance_time_ms, 15);
+                assert_float_equal(d->swing_time_ms, w->swing_time_ms, 15);
+                assert_float_equal(d->step_time_ms, w->step_time_ms, 15);
+        }
         gait_engine_free(e);
         gait_model_free(m);
         free(r);
