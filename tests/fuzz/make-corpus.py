@@ -3,6 +3,7 @@
 # Writes the seed corpora for tests/fuzz (run from anywhere; files are small and committed).
 # Input format of fuzz-decoder.c: frames of [selector u8][length u16 LE][bytes]; selector bits 0-6
 # pick the decoder's characteristic (in registry order), bit 7 simulates a reconnect.
+import math
 import os
 import struct
 
@@ -49,6 +50,34 @@ def ukaton_data(t_ms, pressure=None, single=False, com=None, mass=None, heel_to_
         p += bytes([4]) + struct.pack('<d', heel_to_toe)
     return struct.pack('<H', t_ms) + bytes([0, len(m)]) + m + bytes([1, len(p)]) + p
 
+
+
+def gait_walk(rate_hz, seconds, cells=4, raw=False, step_s=0.55):
+    """Input of fuzz-gait-engine.c: both feet walking (a load rolling from heel to toes in the
+    first 60 % of each stride), interleaved, with a snapshot every second."""
+    out = bytes([(cells - 1) | (0x10 if raw else 0) | 0x40])
+    period = round(1e6 / rate_hz)
+    for i in range(int(seconds * rate_hz)):
+        t = i / rate_hz
+        for side in (0, 1):
+            phase = (t / (2 * step_s) + 0.5 * side) % 1.0
+            load = math.sin(math.pi * phase / 0.6) if phase < 0.6 else 0.0
+            centre = phase / 0.6 * (cells - 1)  # heel first, toes last
+            values = [int(3000 * load * max(0.0, 1 - abs(c - centre) / 1.5)) for c in range(cells)]
+            control = side | (0x02 if side == 0 and i % rate_hz == 0 else 0)
+            out += struct.pack('<BH', control, 0 if i == 0 else period) + b''.join(struct.pack('<H', v) for v in values)
+    return out
+
+
+def gait_hostile():
+    """NaN, infinity, negative and ceiling values, a repeated time, tiny and long steps, a new day."""
+    out = bytes([0x13])  # 4 cells, raw counts
+    records = [(0x00, 10000, [0xffff, 0xfffe, 0xfffd, 4095]), (0x01, 10000, [0, 0, 0, 0]),
+               (0x00, 0, [100, 100, 100, 100]), (0x1c, 65535, [4095] * 4), (0x02, 1, [4095] * 4),
+               (0x21, 3, [0xfffe] * 4), (0x03, 10000, [0xffff] * 4)]
+    for control, dt, values in records:
+        out += struct.pack('<BH', control, dt) + b''.join(struct.pack('<H', v) for v in values)
+    return out
 
 corpora = {
     'rsc': {
@@ -112,6 +141,12 @@ corpora = {
         'config': frame(1, h('01 03 01 14 00')) + frame(1, h('00 06 00 0a 00 03 0a 00 01 03 01 14 00')),
         'bad': frame(0, h('05')) + frame(0, h('05 00 01 21 01') + bytes(32)) + frame(0, h('05 00 02 00'))
                + frame(0, h('05 00 01 21 01') + b'\xff\x0f' * 15 + b'\x00\x10') + frame(1, h('01 04 01 14 00 00')),
+    },
+    'gait_engine': {
+        'walk-100hz': gait_walk(100, 12),
+        'walk-300hz': gait_walk(300, 6),   # the sample rings grow after 1.3 s
+        'walk-raw-1-cell': gait_walk(100, 5, cells=1, raw=True),
+        'hostile': gait_hostile(),
     },
 }
 
