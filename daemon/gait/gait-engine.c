@@ -12,9 +12,9 @@
 /* Samples kept per foot for refining events (300 ms back at most) and measuring a stance once it has
  * ended: RING_COVER_US of them at the foot's own rate. A stance longer than that is standing, not a
  * gait stance, and gets no stance metrics. The ring starts sized for 100 Hz and grows when a full
- * ring spans less than RING_COVER_US (a faster insole, found once its first samples fill it); it
- * never shrinks. The ring is most of a wearer's memory (issue #15), hence not sized for the fastest
- * rate up front. */
+ * ring spans clearly less than RING_COVER_US (a faster insole, found once its first samples fill
+ * it; ring_grow_if_short()); it never shrinks. The ring is most of a wearer's memory (issue #15),
+ * hence not sized for the fastest rate up front. */
 #define RING_COVER_US (4 * USEC_PER_SEC)
 #define RING_START_SAMPLES 400u   /* RING_COVER_US at 100 Hz */
 #define RING_MAX_SAMPLES 1600u    /* RING_COVER_US at 400 Hz, the highest stream rate */
