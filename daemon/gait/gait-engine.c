@@ -573,28 +573,29 @@ static bool ring_has(const FootState *f, uint64_t idx) {
  * than a sixteenth more samples than it holds to cover RING_COVER_US grows to cover it (10 % to
  * spare for jitter). The margin keeps an insole at exactly the ring's rate, or a little faster,
  * where it is. Without memory the ring stays as it is: long stances then lose their metrics,
- * nothing else. */
-static void ring_grow_if_short(FootState *f) {
+ * nothing else. Returns whether it grew. */
+static bool ring_grow_if_short(FootState *f) {
         uint64_t oldest = f->n_samples - f->ring_cap, span = f->last_t_us - ring_at(f, oldest)->t_us;
         uint64_t need, want;
         RingSample *ring;
 
         if (f->ring_cap >= RING_MAX_SAMPLES)
-                return;
+                return false;
         /* ring_cap samples span ring_cap - 1 intervals */
         need = span > 0 ? (uint64_t) (f->ring_cap - 1) * RING_COVER_US / span : RING_MAX_SAMPLES;
         if (need <= f->ring_cap + f->ring_cap / 16)
-                return;
+                return false;
         want = MIN(need * 11 / 10, (uint64_t) RING_MAX_SAMPLES);
         ring = malloc(want * sizeof(RingSample));
         if (!ring)
-                return;
+                return false;
         for (uint64_t i = oldest; i < f->n_samples; i++)
                 ring[i % want] = *ring_at(f, i);
         free(f->ring);
         f->ring = ring;
         f->ring_cap = (uint32_t) want;
         f->ring_first = oldest;
+        return true;
 }
 
 static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint64_t to) {
@@ -1223,6 +1224,7 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
         float force[INSOLE_MAX_CELLS];
         FootLoad load;
         RingSample *rs;
+        uint64_t slot;
         float total = 0;
         bool any_valid = false;
         int r;
@@ -1265,9 +1267,10 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
         if (r < 0)
                 return r;
 
-        if (f->n_samples >= f->ring_cap && f->n_samples % f->ring_cap == 0)
-                ring_grow_if_short(f);
-        rs = &f->ring[f->n_samples % f->ring_cap];
+        slot = f->n_samples % f->ring_cap;
+        if (slot == 0 && f->n_samples >= f->ring_cap && ring_grow_if_short(f))
+                slot = f->n_samples % f->ring_cap;
+        rs = &f->ring[slot];
         *rs = (RingSample) {
                 .t_us = sample->t_us,
                 .total = total,
