@@ -51,7 +51,6 @@ def ukaton_data(t_ms, pressure=None, single=False, com=None, mass=None, heel_to_
     return struct.pack('<H', t_ms) + bytes([0, len(m)]) + m + bytes([1, len(p)]) + p
 
 
-
 def gait_walk(rate_hz, seconds, cells=4, raw=False, step_s=0.55):
     """Input of fuzz-gait-engine.c: both feet walking (a load rolling from heel to toes in the
     first 60 % of each stride), interleaved, with a snapshot every second."""
@@ -78,6 +77,7 @@ def gait_hostile():
     for control, dt, values in records:
         out += struct.pack('<BH', control, dt) + b''.join(struct.pack('<H', v) for v in values)
     return out
+
 
 corpora = {
     'rsc': {

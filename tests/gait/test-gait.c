@@ -361,9 +361,8 @@ static void test_strike_pattern(void **state) {
 
 /* The sample ring covers 4 s at the insole's own rate: at 300 Hz it grows once per foot, from the
  * 100 Hz size, while the first samples come in, and allocates nothing after that but a snapshot's
- * borrowed buffers. A slow walk's
- * stances of about 2.8 s (longer than the ring once held at 300 Hz: 768 samples, 2.6 s) still get
- * their stance metrics, at 300 Hz as at 100 Hz. */
+ * borrowed buffers. A slow walk's stances of about 2.8 s (longer than the ring once held at 300 Hz:
+ * 768 samples, 2.6 s) still get their stance metrics, at 300 Hz as at 100 Hz. */
 static void test_ring_follows_rate(void **state) {
         static const double rates[] = { 100, 300 };
 
