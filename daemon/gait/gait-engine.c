@@ -125,23 +125,26 @@ typedef struct FootState {
         bool spatial;              /* cells in the heel and in the forefoot or toes */
         bool raw;
 
-        float last_valid[INSOLE_MAX_CELLS];
-        bool have_valid[INSOLE_MAX_CELLS];
+        /* Per-cell state points into one block (cells_alloc()) sized for this insole's cells: most
+         * have 8 to 16, not INSOLE_MAX_CELLS, and only raw ones keep block minima (issue #15). */
+        void *cells;
+        float *last_valid;
+        bool *have_valid;
 
         /* raw insoles: per-cell unloaded offset */
-        float cell_blk_min[INSOLE_MAX_CELLS];
-        float cell_mins[INSOLE_MAX_CELLS][CELL_BLOCKS];
+        float *cell_blk_min;
+        float (*cell_mins)[CELL_BLOCKS]; /* NULL unless raw */
         unsigned cell_n, cell_pos;
         uint64_t cell_blk_start;
         bool cell_blk_open;
-        float cell_offset[INSOLE_MAX_CELLS];
-        float swing_min[INSOLE_MAX_CELLS]; /* per cell, since the last toe-off */
-        float swing_max[INSOLE_MAX_CELLS];
-        float cell_band[INSOLE_MAX_CELLS];  /* a cell's noise in the air: loads below it are noise */
+        float *cell_offset;
+        float *swing_min; /* per cell, since the last toe-off */
+        float *swing_max;
+        float *cell_band;  /* a cell's noise in the air: loads below it are noise */
         /* swing statistics are committed one chunk late, so that the landing's first samples (seen
          * before the contact is recognised) never count as swing */
-        float chunk_min[2][INSOLE_MAX_CELLS], chunk_max[2][INSOLE_MAX_CELLS];
-        double chunk_sum[2][INSOLE_MAX_CELLS];
+        float *chunk_min[2], *chunk_max[2];
+        double *chunk_sum[2];
         unsigned chunk_n[2];
         uint64_t chunk_start;
         bool chunk_open, chunk_prev;
@@ -150,9 +153,9 @@ typedef struct FootState {
          * offset), and the 1 s mean of the load above it. Unlike `load`, nothing is cut off as
          * noise, so that the few percent of body weight of a foot resting on the floor while
          * sitting are not taken for an empty insole by a noisy sensor. */
-        double swing_sum[INSOLE_MAX_CELLS];
+        double *swing_sum;
         unsigned swing_n;
-        float cell_air[INSOLE_MAX_CELLS];
+        float *cell_air;
         float presence;
         bool have_presence;
 
@@ -340,7 +343,7 @@ static bool layout_valid(const InsoleLayout *l) {
 }
 
 static void swing_reset(FootState *f) {
-        for (unsigned c = 0; c < INSOLE_MAX_CELLS; c++) {
+        for (unsigned c = 0; c < f->layout.n_cells; c++) {
                 f->swing_min[c] = INFINITY;
                 f->swing_max[c] = -INFINITY;
                 f->swing_sum[c] = 0;
@@ -352,12 +355,41 @@ static void swing_reset(FootState *f) {
 GaitEngine *gait_engine_free(GaitEngine *e) {
         if (!e)
                 return NULL;
-        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++)
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
                 free(e->foot[s].ring);
+                free(e->foot[s].cells);
+        }
         free(e->ev_queue);
         free(e->st_queue);
         free(e);
         return NULL;
+}
+
+/* Carves the per-cell arrays out of one zeroed block: doubles first, then floats, then bools, so
+ * that each part is aligned. */
+static int cells_alloc(FootState *f) {
+        float **floats[] = { &f->last_valid, &f->cell_blk_min, &f->cell_offset, &f->swing_min, &f->swing_max, &f->cell_band,
+                             &f->chunk_min[0], &f->chunk_min[1], &f->chunk_max[0], &f->chunk_max[1], &f->cell_air };
+        size_t n = f->layout.n_cells, n_floats = (ELEMENTSOF(floats) + (f->raw ? CELL_BLOCKS : 0)) * n;
+        double *d;
+        float *x;
+
+        f->cells = calloc(1, 3 * n * sizeof(double) + n_floats * sizeof(float) + n * sizeof(bool));
+        if (!f->cells)
+                return -ENOMEM;
+        d = f->cells;
+        f->chunk_sum[0] = d;
+        f->chunk_sum[1] = d + n;
+        f->swing_sum = d + 2 * n;
+        x = (float *) (d + 3 * n);
+        for (size_t i = 0; i < ELEMENTSOF(floats); i++, x += n)
+                *floats[i] = x;
+        if (f->raw) {
+                f->cell_mins = (float (*)[CELL_BLOCKS]) x;
+                x += n * CELL_BLOCKS;
+        }
+        f->have_valid = (bool *) x;
+        return 0;
 }
 
 int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const GaitParams *params, GaitEngine **ret) {
@@ -404,6 +436,8 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                 f->force_layout = f->layout;
                 f->force_layout.unit = PRESSURE_UNIT_NEWTON;
                 f->raw = f->layout.unit == PRESSURE_UNIT_RAW;
+                if (cells_alloc(f) < 0)
+                        return -ENOMEM;
                 for (unsigned i = 0; i < f->layout.n_cells; i++) {
                         FootRegion r = foot_region_of(f->layout.cells[i].x);
                         heel |= r == REGION_HEEL;
