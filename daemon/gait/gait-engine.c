@@ -99,13 +99,27 @@
 
 enum { DAY_STRIDE, DAY_STANCE, DAY_SWING, DAY_STEP, _DAY_HIST_MAX };
 
+/* A sample as the detector and the stance metrics read it (ring_at()). */
 typedef struct RingSample {
         uint64_t t_us;
         float total;              /* detector signal: cell forces summed as they are */
         float load;               /* offset-corrected, non-negative */
         float region[_REGION_MAX];
-        float cop_x, cop_y;       /* NaN without a centre of pressure (no flag: 40 bytes, not 48) */
+        float cop_x, cop_y;       /* NaN without a centre of pressure */
 } RingSample;
+
+/* A sample as the ring keeps it: 24 bytes instead of 40 (issue #15). The regions are shares of
+ * the load, which they add up to (cell loads are non-negative), to 1/65535 of the load; the centre
+ * of pressure, normalised to the insole (0..1), to 1/16384. The detector's signals stay floats. */
+#define SHARE_ONE 65535.0f
+#define COP_ONE 16384.0f
+#define COP_NONE INT16_MIN
+typedef struct RingSlot {
+        uint32_t t_off_us;        /* since FootState.ring_base_us */
+        float total, load;
+        uint16_t region_share[_REGION_MAX];
+        int16_t cop_x, cop_y;
+} RingSlot;
 
 typedef struct DayFoot {
         /* 16 bits a bin: 65535 strides of one foot in one 10 ms bin is more than 130,000 steps in a
@@ -159,8 +173,9 @@ typedef struct FootState {
         float presence;
         bool have_presence;
 
-        RingSample *ring;   /* ring_cap samples; sample i (absolute) at i % ring_cap */
+        RingSlot *ring;     /* ring_cap samples; sample i (absolute) at i % ring_cap */
         uint32_t ring_cap;
+        uint64_t ring_base_us; /* the slots' times count from here (ring_put()) */
         uint64_t ring_first; /* oldest absolute index still kept since the ring last grew */
         uint64_t n_samples; /* absolute index of the next sample */
         uint64_t last_t_us;
@@ -428,7 +443,7 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                 bool heel = false, front = false;
 
                 f->side = s;
-                f->ring = calloc(RING_START_SAMPLES, sizeof(RingSample));
+                f->ring = calloc(RING_START_SAMPLES, sizeof(RingSlot));
                 if (!f->ring)
                         return -ENOMEM;
                 f->ring_cap = RING_START_SAMPLES;
@@ -595,8 +610,60 @@ static void emit_stride(GaitEngine *e, FootState *f, uint64_t next_ic) {
         day_add(&f->day, &s);
 }
 
-static const RingSample *ring_at(const FootState *f, uint64_t idx) {
+static float cop_from_slot(int16_t v) {
+        return v == COP_NONE ? NAN : v / COP_ONE;
+}
+
+static int16_t cop_to_slot(float v) {
+        return isnan(v) ? COP_NONE : (int16_t) lrintf(CLAMP(v, -1.99f, 1.99f) * COP_ONE);
+}
+
+static const RingSlot *ring_slot(const FootState *f, uint64_t idx) {
         return &f->ring[idx % f->ring_cap];
+}
+
+/* The detector reads only times and totals: these two decode nothing else. */
+static uint64_t ring_t(const FootState *f, uint64_t idx) {
+        return f->ring_base_us + ring_slot(f, idx)->t_off_us;
+}
+
+static float ring_total(const FootState *f, uint64_t idx) {
+        return ring_slot(f, idx)->total;
+}
+
+static RingSample ring_at(const FootState *f, uint64_t idx) {
+        const RingSlot *s = ring_slot(f, idx);
+        RingSample r = { .t_us = f->ring_base_us + s->t_off_us, .total = s->total, .load = s->load,
+                         .cop_x = cop_from_slot(s->cop_x), .cop_y = cop_from_slot(s->cop_y) };
+
+        for (unsigned k = 0; k < _REGION_MAX; k++)
+                r.region[k] = s->load * (s->region_share[k] / SHARE_ONE);
+        return r;
+}
+
+/* Times are kept as 32-bit offsets from ring_base_us. When a sample's offset would not fit, the
+ * base moves to 2^31 us (36 min) before it: every sample the detector can still look at is far
+ * younger, and any older one (the stream stopped for that long) is given up. */
+static void ring_put(FootState *f, uint64_t slot, uint64_t t_us, float total, const FootLoad *load) {
+        RingSlot *s = &f->ring[slot];
+
+        if (t_us - f->ring_base_us > UINT32_MAX) {
+                uint64_t base = t_us - (UINT64_C(1) << 31), shift = base - f->ring_base_us;
+                bool lost = false;
+
+                for (uint32_t i = 0; i < f->ring_cap; i++) {
+                        lost |= f->ring[i].t_off_us < shift;
+                        f->ring[i].t_off_us = f->ring[i].t_off_us < shift ? 0 : (uint32_t) (f->ring[i].t_off_us - shift);
+                }
+                if (lost)
+                        f->ring_first = f->n_samples;
+                f->ring_base_us = base;
+        }
+        *s = (RingSlot) { .t_off_us = (uint32_t) (t_us - f->ring_base_us), .total = total, .load = load->total,
+                          .cop_x = cop_to_slot(load->cop_valid ? load->cop_x : NAN),
+                          .cop_y = cop_to_slot(load->cop_valid ? load->cop_y : NAN) };
+        for (unsigned k = 0; k < _REGION_MAX; k++)
+                s->region_share[k] = load->total > 0 ? (uint16_t) lrintf(CLAMP(load->region[k] / load->total, 0.0f, 1.0f) * SHARE_ONE) : 0;
 }
 
 static bool ring_has(const FootState *f, uint64_t idx) {
@@ -609,9 +676,9 @@ static bool ring_has(const FootState *f, uint64_t idx) {
  * where it is. Without memory the ring stays as it is: long stances then lose their metrics,
  * nothing else. Returns whether it grew. */
 static bool ring_grow_if_short(FootState *f) {
-        uint64_t oldest = f->n_samples - f->ring_cap, span = f->last_t_us - ring_at(f, oldest)->t_us;
+        uint64_t oldest = f->n_samples - f->ring_cap, span = f->last_t_us - ring_t(f, oldest);
         uint64_t need, want;
-        RingSample *ring;
+        RingSlot *ring;
 
         if (f->ring_cap >= RING_MAX_SAMPLES)
                 return false;
@@ -620,11 +687,11 @@ static bool ring_grow_if_short(FootState *f) {
         if (need <= f->ring_cap + f->ring_cap / 16)
                 return false;
         want = MIN(need * 11 / 10, (uint64_t) RING_MAX_SAMPLES);
-        ring = malloc(want * sizeof(RingSample));
+        ring = malloc(want * sizeof(RingSlot));
         if (!ring)
                 return false;
         for (uint64_t i = oldest; i < f->n_samples; i++)
-                ring[i % want] = *ring_at(f, i);
+                ring[i % want] = f->ring[i % f->ring_cap];
         free(f->ring);
         f->ring = ring;
         f->ring_cap = (uint32_t) want;
@@ -644,55 +711,55 @@ static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint6
         if (!f->spatial || to <= ic + 2 || !ring_has(f, ic) || !ring_has(f, to - 1))
                 return;
 
-        t_ic = ring_at(f, ic)->t_us;
-        t_to = ring_at(f, to)->t_us;
+        t_ic = ring_t(f, ic);
+        t_to = ring_t(f, to);
         t_mid = t_ic + (t_to - t_ic) / 2;
 
         for (uint64_t i = ic; i < to; i++)
-                m.peak_total = MAX(m.peak_total, ring_at(f, i)->load);
+                m.peak_total = MAX(m.peak_total, ring_slot(f, i)->load);
         if (!(m.peak_total > 0))
                 return;
 
         for (uint64_t i = ic; i < to; i++) {
-                const RingSample *r = ring_at(f, i);
-                float dt = (float) (ring_at(f, i + 1)->t_us - r->t_us) / USEC_PER_SEC;
-                float front = r->region[REGION_FOREFOOT] + r->region[REGION_TOES];
+                const RingSample r = ring_at(f, i);
+                float dt = (float) (ring_t(f, i + 1) - r.t_us) / USEC_PER_SEC;
+                float front = r.region[REGION_FOREFOOT] + r.region[REGION_TOES];
 
                 /* A region has landed when it carries 5 % of this stance's peak load. */
                 for (unsigned k = 0; k < _REGION_MAX; k++) {
-                        if (!have_onset[k] && r->region[k] >= 0.05f * m.peak_total) {
+                        if (!have_onset[k] && r.region[k] >= 0.05f * m.peak_total) {
                                 have_onset[k] = true;
-                                onset[k] = r->t_us;
+                                onset[k] = r.t_us;
                         }
-                        impulse[k] += r->region[k] * dt;
-                        impulse_total += r->region[k] * dt;
+                        impulse[k] += r.region[k] * dt;
+                        impulse_total += r.region[k] * dt;
                 }
-                if (r->t_us <= t_mid && r->region[REGION_HEEL] > m.peak_heel) {
-                        m.peak_heel = r->region[REGION_HEEL];
-                        peak_heel_t = (float) (r->t_us - t_ic) / USEC_PER_SEC;
+                if (r.t_us <= t_mid && r.region[REGION_HEEL] > m.peak_heel) {
+                        m.peak_heel = r.region[REGION_HEEL];
+                        peak_heel_t = (float) (r.t_us - t_ic) / USEC_PER_SEC;
                 }
-                if (r->t_us >= t_mid)
+                if (r.t_us >= t_mid)
                         m.push_peak = MAX(m.push_peak, front);
-                if (!isnan(r->cop_x)) {
-                        if (!have_start && r->load >= 0.10f * m.peak_total) {
+                if (!isnan(r.cop_x)) {
+                        if (!have_start && r.load >= 0.10f * m.peak_total) {
                                 have_start = true;
-                                m.cop_start_x = r->cop_x;
-                                m.strike_cop_x = r->cop_x;
+                                m.cop_start_x = r.cop_x;
+                                m.strike_cop_x = r.cop_x;
                         }
                         if (have_start) {
                                 if (isfinite(prev_x)) {
-                                        float dx = r->cop_x - prev_x;
+                                        float dx = r.cop_x - prev_x;
                                         all += fabsf(dx);
                                         if (dx > 0)
                                                 fwd += dx;
                                 }
-                                prev_x = r->cop_x;
+                                prev_x = r.cop_x;
                                 /* symmetric to the start: where the foot still carries 10 % of its peak */
-                                if (r->load >= 0.10f * m.peak_total)
-                                        m.cop_end_x = r->cop_x;
+                                if (r.load >= 0.10f * m.peak_total)
+                                        m.cop_end_x = r.cop_x;
                         }
-                        y_sum += (double) r->cop_y * r->load * dt;
-                        y_w += (double) r->load * dt;
+                        y_sum += (double) r.cop_y * r.load * dt;
+                        y_w += (double) r.load * dt;
                 }
         }
         if (!have_start || !(impulse_total > 0))
@@ -883,16 +950,16 @@ static void update_presence(FootState *f, const float *force, uint64_t t) {
 /* Slope of the detector signal at sample k, per second, over +-SLOPE_HALF_US (not past sample last). */
 static float slope_at(const FootState *f, uint64_t k, uint64_t last) {
         uint64_t a = k, b = k;
-        const RingSample *rk = ring_at(f, k);
+        uint64_t t_k = ring_t(f, k);
 
-        while (a > 0 && ring_has(f, a - 1) && rk->t_us - ring_at(f, a - 1)->t_us <= SLOPE_HALF_US)
+        while (a > 0 && ring_has(f, a - 1) && t_k - ring_t(f, a - 1) <= SLOPE_HALF_US)
                 a--;
-        while (b < last && ring_at(f, b + 1)->t_us - rk->t_us <= SLOPE_HALF_US)
+        while (b < last && ring_t(f, b + 1) - t_k <= SLOPE_HALF_US)
                 b++;
         if (a == b)
                 return 0;
-        return (ring_at(f, b)->total - ring_at(f, a)->total) * (float) USEC_PER_SEC /
-               (float) (ring_at(f, b)->t_us - ring_at(f, a)->t_us);
+        return (ring_total(f, b) - ring_total(f, a)) * (float) USEC_PER_SEC /
+               (float) (ring_t(f, b) - ring_t(f, a));
 }
 
 /* A slope that noise alone reaches now and then: events are not refined on noise (a very noisy cell
@@ -913,8 +980,8 @@ static uint64_t toe_off_at(const GaitEngine *e, const FootState *f, uint64_t cro
         if (!ring_has(f, crossing))
                 return last;
         for (k = crossing; k > f->ic_idx && ring_has(f, k - 1) &&
-                           ring_at(f, crossing)->t_us - ring_at(f, k)->t_us < REFINE_BACK_US &&
-                           ring_at(f, k - 1)->total <= ring_at(f, crossing)->total + TOE_OFF_PLATEAU * (f->hi - f->lo) &&
+                           ring_t(f, crossing) - ring_t(f, k) < REFINE_BACK_US &&
+                           ring_total(f, k - 1) <= ring_total(f, crossing) + TOE_OFF_PLATEAU * (f->hi - f->lo) &&
                            !(slope_at(f, k, last) < -fall); k--)
                 ;
         j = slope_at(f, k, last) < -fall ? k : crossing;
@@ -927,19 +994,19 @@ static uint64_t toe_off_at(const GaitEngine *e, const FootState *f, uint64_t cro
  * rise is steeper than contact_slope spans per second. A slow creep before it (the FSR's own recovery, a
  * foot hovering) and a first bump separated by a plateau (a double bump) are not part of it. */
 static uint64_t contact_at(const GaitEngine *e, const FootState *f, uint64_t crossing, uint64_t last) {
-        const RingSample *cur = ring_at(f, crossing);
+        uint64_t t_crossing = ring_t(f, crossing);
         float rise = MAX(e->params.contact_slope * (f->hi - f->lo), noise_slope(f));
         uint64_t j = crossing;
 
-        while (j > 0 && ring_has(f, j - 1) && cur->t_us - ring_at(f, j - 1)->t_us <= REFINE_BACK_US &&
-               (!f->have_to || ring_at(f, j - 1)->t_us > f->to_t) && slope_at(f, j, last) > rise)
+        while (j > 0 && ring_has(f, j - 1) && t_crossing - ring_t(f, j - 1) <= REFINE_BACK_US &&
+               (!f->have_to || ring_t(f, j - 1) > f->to_t) && slope_at(f, j, last) > rise)
                 j--;
         return j;
 }
 
 static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
-        const RingSample *cur = ring_at(f, idx);
-        float lo = f->lo, span = f->hi - f->lo, v = cur->total;
+        uint64_t t = ring_t(f, idx);
+        float lo = f->lo, span = f->hi - f->lo, v = ring_total(f, idx);
 
         if (!f->levels_ok)
                 return;
@@ -947,7 +1014,7 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
         if (!f->in_stance) {
                 if (v <= lo + TH_CONTACT * span)
                         return;
-                if (f->have_to && cur->t_us - f->to_t >= SWING_OFFSET_MIN_US && isfinite(f->swing_min[0])) {
+                if (f->have_to && t - f->to_t >= SWING_OFFSET_MIN_US && isfinite(f->swing_min[0])) {
                         for (unsigned c = 0; c < f->layout.n_cells; c++) {
                                 f->cell_offset[c] = f->swing_min[c];
                                 f->cell_band[c] = f->swing_max[c] - f->swing_min[c];
@@ -971,12 +1038,12 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
          * release level) lands where it crossed the threshold. */
         if (f->contact_pending) {
                 float level = lo + e->params.contact_level * span;
-                if (v < level && cur->t_us - ring_at(f, f->crossing_idx)->t_us < CONTACT_PENDING_US &&
+                if (v < level && t - ring_t(f, f->crossing_idx) < CONTACT_PENDING_US &&
                     v >= lo + GAIT_TH_RELEASE * span)
                         return;
                 f->contact_pending = false;
                 f->ic_idx = contact_at(e, f, v >= level ? idx : f->crossing_idx, idx);
-                on_contact(e, f, ring_at(f, f->ic_idx)->t_us);
+                on_contact(e, f, ring_t(f, f->ic_idx));
                 return;
         }
 
@@ -988,7 +1055,7 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                 /* A stance far longer than usual is a shuffle (turning, hesitating): there, a
                  * shallower unloading already counts as lifting the foot. */
                 float level = GAIT_TH_RELEASE;
-                uint64_t in_stance_us = cur->t_us - f->ic_t;
+                uint64_t in_stance_us = t - f->ic_t;
                 if (f->typical_stance_us > 0 &&
                     in_stance_us > LONG_STANCE_FACTOR * f->typical_stance_us &&
                     in_stance_us < SHUFFLE_MAX_FACTOR * f->typical_stance_us &&
@@ -996,7 +1063,7 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                         level = TH_RELEASE_SHUFFLE;
                 if (v < lo + level * span) {
                         f->release_pending = true;
-                        f->release_t_us = cur->t_us;
+                        f->release_t_us = t;
                         f->release_idx = idx;
                         f->release_level = level;
                         f->reloading = false;
@@ -1009,21 +1076,21 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                  * swing), so remember where this toe-off would have been. */
                 if (!f->reloading) {
                         f->reloading = true;
-                        f->reload_t_us = cur->t_us;
+                        f->reload_t_us = t;
                 }
-                if (cur->t_us - f->reload_t_us < CANCEL_US)
+                if (t - f->reload_t_us < CANCEL_US)
                         return;
                 f->reloading = false;
                 f->release_pending = false;
                 f->bump_to_idx = toe_off_at(e, f, f->release_idx, idx);
-                f->bump_t_us = cur->t_us;
+                f->bump_t_us = t;
                 f->have_bump = true;
                 return;
         }
         f->reloading = false;
         bool shuffle = f->release_level > GAIT_TH_RELEASE;
-        if (cur->t_us - f->release_t_us < (shuffle ? CONFIRM_US / 2 : CONFIRM_US) ||
-            (!shuffle && ring_has(f, f->last_high_idx + 1) && cur->t_us - ring_at(f, f->last_high_idx + 1)->t_us < 100 * USEC_PER_MSEC))
+        if (t - f->release_t_us < (shuffle ? CONFIRM_US / 2 : CONFIRM_US) ||
+            (!shuffle && ring_has(f, f->last_high_idx + 1) && t - ring_t(f, f->last_high_idx + 1) < 100 * USEC_PER_MSEC))
                 return;
 
         uint64_t j = toe_off_at(e, f, f->release_idx, idx);
@@ -1034,9 +1101,9 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
         f->in_stance = false;
         f->release_pending = false;
         swing_reset(f);
-        if (f->have_ic && ring_at(f, j)->t_us > f->ic_t) {
+        if (f->have_ic && ring_t(f, j) > f->ic_t) {
                 f->have_to = true;
-                f->to_t = ring_at(f, j)->t_us;
+                f->to_t = ring_t(f, j);
                 if (f->to_t - f->ic_t < 3 * USEC_PER_SEC)
                         f->typical_stance_us = f->typical_stance_us > 0 ?
                                 0.8f * f->typical_stance_us + 0.2f * (f->to_t - f->ic_t) : (float) (f->to_t - f->ic_t);
@@ -1189,8 +1256,8 @@ static void engine_activity_tick(GaitEngine *e, uint64_t now) {
                 e->low_load = false;
                 return;
         }
-        const RingSample *l = ring_at(fl, fl->n_samples - 1), *r = ring_at(fr, fr->n_samples - 1);
-        float load = l->load + r->load;
+        const RingSample l = ring_at(fl, fl->n_samples - 1), r = ring_at(fr, fr->n_samples - 1);
+        float load = l.load + r.load;
         bool empty = isfinite(ref) && ref > 0 && fl->presence + fr->presence < NOT_WORN_SHARE * ref;
 
         /* Not worn is a continuous run of empty ticks: anything else in between starts it again. */
@@ -1198,7 +1265,7 @@ static void engine_activity_tick(GaitEngine *e, uint64_t now) {
                 e->low_load = false;
 
         if (posture_tick(e, now, ref, load, empty) == ACTIVITY_STANDING)
-                balance_tick(e, l, r, now);
+                balance_tick(e, &l, &r, now);
 }
 
 /* Walking/running from recent contacts, otherwise a posture from the load both feet carry (empty:
@@ -1249,7 +1316,7 @@ static void single_foot_tick(GaitEngine *e, uint64_t now, float ref) {
         empty = isfinite(ref) && ref > 0 && 2 * f->presence < NOT_WORN_SHARE * ref;
         if (!empty)
                 e->low_load = false;
-        (void) posture_tick(e, now, ref, 2 * ring_at(f, f->n_samples - 1)->load, empty);
+        (void) posture_tick(e, now, ref, 2 * ring_slot(f, f->n_samples - 1)->load, empty);
 }
 
 int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample) {
@@ -1257,7 +1324,6 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
         PressureSample conv;
         float force[INSOLE_MAX_CELLS];
         FootLoad load;
-        RingSample *rs;
         uint64_t slot;
         float total = 0;
         bool any_valid = false;
@@ -1304,15 +1370,7 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
         slot = f->n_samples % f->ring_cap;
         if (slot == 0 && f->n_samples >= f->ring_cap && ring_grow_if_short(f))
                 slot = f->n_samples % f->ring_cap;
-        rs = &f->ring[slot];
-        *rs = (RingSample) {
-                .t_us = sample->t_us,
-                .total = total,
-                .load = load.total,
-                .cop_x = load.cop_valid ? load.cop_x : NAN,
-                .cop_y = load.cop_valid ? load.cop_y : NAN,
-        };
-        memcpy(rs->region, load.region, sizeof(rs->region));
+        ring_put(f, slot, sample->t_us, total, &load);
         f->last_t_us = sample->t_us;
         f->n_samples++;
 
@@ -1330,7 +1388,7 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
                 f->ceiling = total;
                 f->ceiling_since_us = sample->t_us;
         } else if (total == f->ceiling) {
-                if (ring_at(f, f->n_samples - 2)->total != total)
+                if (ring_total(f, f->n_samples - 2) != total)
                         f->ceiling_since_us = sample->t_us;
                 else if (f->in_stance && sample->t_us - f->ceiling_since_us >= QUALITY_CEILING_US)
                         f->stance_at_ceiling++;
@@ -1339,7 +1397,7 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
                 f->stance_samples++;
         else if (f->n_samples >= 2) {
                 /* the noise of the detector signal in the air, sample to sample */
-                float d = fabsf(total - ring_at(f, f->n_samples - 2)->total);
+                float d = fabsf(total - ring_total(f, f->n_samples - 2));
                 f->swing_noise = f->swing_noise > 0 ? 0.99f * f->swing_noise + 0.01f * d : d;
         }
 

@@ -400,6 +400,66 @@ static void test_ring_follows_rate(void **state) {
         }
 }
 
+static void shift_time(FootSide side, PressureSample *s, void *userdata) {
+        s->t_us += *(const uint64_t *) userdata;
+}
+
+/* The ring keeps times as 32-bit offsets from a base that moves every 36 minutes: a walk across a
+ * move is measured exactly as the same walk without one, and a walk after two hours without
+ * samples is measured as any other. */
+static void test_ring_time_base(void **state) {
+        GaitModelParams p = { .mode = GAIT_MODE_WALKING, .cadence_spm = 100, .seed = 23, .noise = 0.02 };
+        uint64_t shift = 7 * 3600 * USEC_PER_SEC + 12345, gap = 2 * 3600 * USEC_PER_SEC;
+        uint64_t slow_us = 35 * 60 * USEC_PER_SEC + 30 * USEC_PER_SEC, end_us = 37 * 60 * USEC_PER_SEC;
+        GaitModel *m[2] = { model_new(p), model_new(p) };
+        GaitEngine *e[2] = { engine_for(m[0], 70), engine_for(m[1], 70) };
+        SimRun *r[2] = { run_new(), run_new() };
+        size_t n_metrics = 0, n_fast = 0, after_gap = 0;
+
+        /* Run 0 starts at 0 and keeps its first base; run 1's first base moves 35:47.5 after its first
+         * sample, while it streams at 100 Hz (before, 10 Hz keeps the test fast). */
+        for (unsigned i = 0; i < 2; i++) {
+                sim_feed(e[i], m[i], 0, slow_us / 1e6, 10, i ? shift_time : NULL, &shift, r[i]);
+                sim_feed(e[i], m[i], slow_us, (end_us - slow_us) / 1e6, 100, i ? shift_time : NULL, &shift, r[i]);
+        }
+        assert_int_equal(r[0]->n_strides, r[1]->n_strides);
+        for (size_t i = 0; i < r[0]->n_strides; i++) {
+                const GaitStride *a = &r[0]->strides[i], *b = &r[1]->strides[i];
+
+                assert_int_equal(a->t_contact_us + shift, b->t_contact_us);
+                assert_int_equal(a->stride_us, b->stride_us);
+                assert_int_equal(a->stance_us, b->stance_us);
+                assert_memory_equal(&a->stance, &b->stance, sizeof(a->stance));
+                if (a->t_contact_us >= slow_us + 5 * USEC_PER_SEC) {
+                        n_fast++;
+                        n_metrics += a->stance.valid;
+                }
+        }
+        print_message("# %zu strides at 100 Hz, %zu with stance metrics\n", n_fast, n_metrics);
+        assert_true(n_fast >= 100);
+        assert_true(n_metrics * 10 >= n_fast * 9);
+
+        /* two hours later */
+        r[1]->n_strides = 0;
+        sim_feed(e[1], m[1], end_us + gap, 30, 100, shift_time, &shift, r[1]);
+        for (size_t i = 0; i < r[1]->n_strides; i++) {
+                const GaitStride *b = &r[1]->strides[i];
+
+                if (b->t_contact_us < shift + end_us + gap)
+                        continue;
+                after_gap++;
+                assert_true(b->stride_us < 2 * USEC_PER_SEC);
+                assert_true(b->stance.valid);
+        }
+        print_message("# after the gap: %zu strides\n", after_gap);
+        assert_true(after_gap >= 20);
+        for (unsigned i = 0; i < 2; i++) {
+                gait_engine_free(e[i]);
+                gait_model_free(m[i]);
+                free(r[i]);
+        }
+}
+
 /* Running: the activity is "running", most strides have a flight phase and cadence is recovered
  * within 3 %. */
 static void test_running(void **state) {
@@ -975,6 +1035,7 @@ int main(void) {
                 cmocka_unit_test(test_strike_pattern),
                 cmocka_unit_test(test_running),
                 cmocka_unit_test(test_ring_follows_rate),
+                cmocka_unit_test(test_ring_time_base),
                 cmocka_unit_test(test_activity_and_balance),
                 cmocka_unit_test(test_raw_drift_dead_noisy),
                 cmocka_unit_test(test_windows_and_variability),
