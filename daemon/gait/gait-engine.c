@@ -70,9 +70,12 @@
 #define FLAT_WINDOW_US (30 * USEC_PER_MSEC)
 #define FLIGHT_MIN_US (20 * USEC_PER_MSEC)
 #define HISTORY 16u
-/* Strides of both feet kept for the rolling windows: the longest (60 s) holds one stride per step,
- * so this covers cadences up to 256 steps/min. */
+/* Strides of both feet kept for the rolling windows: the longest (60 s) holds one stride per step.
+ * The ring starts with room for 128 steps/min and grows once, when a faster walker fills it, to
+ * 256 steps/min (issue #15). */
+#define STRIDE_RING_START 128u
 #define STRIDE_RING 256u
+#define WINDOW_LONGEST_US (60 * USEC_PER_SEC)
 #define QUEUE 128u
 #define TICK_US (20 * USEC_PER_MSEC)
 #define WALKING_HOLD_US (3 * USEC_PER_SEC)
@@ -120,6 +123,14 @@ typedef struct RingSlot {
         uint16_t region_share[_REGION_MAX];
         int16_t cop_x, cop_y;
 } RingSlot;
+
+static float cop_from_slot(int16_t v) {
+        return v == COP_NONE ? NAN : v / COP_ONE;
+}
+
+static int16_t cop_to_slot(float v) {
+        return isnan(v) ? COP_NONE : (int16_t) lrintf(CLAMP(v, -1.99f, 1.99f) * COP_ONE);
+}
 
 typedef struct DayFoot {
         /* 16 bits a bin: 65535 strides of one foot in one 10 ms bin is more than 130,000 steps in a
@@ -230,21 +241,60 @@ typedef struct FootState {
         unsigned toe_above_ticks;
 } FootState;
 
+/* GaitStanceMetrics as the windows keep them: shares to 1/65535, positions on the insole (and the
+ * medial-lateral index, -1..1) to 1/16384 like the ring's; loads stay floats, their unit varies. */
+typedef struct KeptStance {
+        float peak_total, peak_heel, heel_loading_rate, push_peak;
+        uint16_t load_share[_REGION_MAX], cop_forward_fraction;
+        int16_t strike_cop_x, cop_start_x, cop_end_x, ml_index;
+        uint8_t strike;
+        bool valid, per_body_weight;
+} KeptStance;
+
 /* A GaitStride as the rolling windows keep it: without the toe-off and next contact times, which
- * follow from the contact and the durations (96 B instead of 120, 6 KB a wearer, issue #15). */
+ * follow from the contact and the durations (72 B instead of 120, issue #15). */
 typedef struct KeptStride {
         uint64_t t_contact_us;
         uint32_t stride_us, stance_us, swing_us;
         int32_t step_us, double_support_us;
         uint8_t foot;
         bool flight;
-        GaitStanceMetrics stance;
+        KeptStance stance;
 } KeptStride;
+
+static uint16_t share_to_kept(float v) {
+        return (uint16_t) lrintf(CLAMP(v, 0.0f, 1.0f) * SHARE_ONE);
+}
+
+static KeptStance stance_keep(const GaitStanceMetrics *m) {
+        KeptStance k = { .peak_total = m->peak_total, .peak_heel = m->peak_heel, .heel_loading_rate = m->heel_loading_rate,
+                         .push_peak = m->push_peak, .cop_forward_fraction = share_to_kept(m->cop_forward_fraction),
+                         .strike_cop_x = cop_to_slot(m->strike_cop_x), .cop_start_x = cop_to_slot(m->cop_start_x),
+                         .cop_end_x = cop_to_slot(m->cop_end_x), .ml_index = cop_to_slot(m->ml_index),
+                         .strike = (uint8_t) (m->strike + 1), .valid = m->valid, .per_body_weight = m->per_body_weight };
+
+        for (unsigned r = 0; r < _REGION_MAX; r++)
+                k.load_share[r] = share_to_kept(m->load_share[r]);
+        return k;
+}
+
+static GaitStanceMetrics stance_unkeep(const KeptStance *k) {
+        GaitStanceMetrics m = { .valid = k->valid, .strike = (StrikePattern) (k->strike - 1), .peak_total = k->peak_total,
+                                .peak_heel = k->peak_heel, .heel_loading_rate = k->heel_loading_rate, .push_peak = k->push_peak,
+                                .cop_forward_fraction = k->cop_forward_fraction / SHARE_ONE,
+                                .strike_cop_x = cop_from_slot(k->strike_cop_x), .cop_start_x = cop_from_slot(k->cop_start_x),
+                                .cop_end_x = cop_from_slot(k->cop_end_x), .ml_index = cop_from_slot(k->ml_index),
+                                .per_body_weight = k->per_body_weight };
+
+        for (unsigned r = 0; r < _REGION_MAX; r++)
+                m.load_share[r] = k->load_share[r] / SHARE_ONE;
+        return m;
+}
 
 static KeptStride stride_keep(const GaitStride *s) {
         return (KeptStride) { .t_contact_us = s->t_contact_us, .stride_us = s->stride_us, .stance_us = s->stance_us,
                               .swing_us = s->swing_us, .step_us = s->step_us, .double_support_us = s->double_support_us,
-                              .foot = (uint8_t) s->foot, .flight = s->flight, .stance = s->stance };
+                              .foot = (uint8_t) s->foot, .flight = s->flight, .stance = stance_keep(&s->stance) };
 }
 
 static GaitStride stride_unkeep(const KeptStride *k) {
@@ -252,15 +302,15 @@ static GaitStride stride_unkeep(const KeptStride *k) {
                               .t_toe_off_us = k->t_contact_us + k->stance_us,
                               .t_next_contact_us = k->t_contact_us + k->stride_us, .stride_us = k->stride_us,
                               .stance_us = k->stance_us, .swing_us = k->swing_us, .step_us = k->step_us,
-                              .double_support_us = k->double_support_us, .flight = k->flight, .stance = k->stance };
+                              .double_support_us = k->double_support_us, .flight = k->flight, .stance = stance_unkeep(&k->stance) };
 }
 
 struct GaitEngine {
         GaitParams params;
         FootState foot[_FOOT_SIDE_MAX];
 
-        KeptStride strides[STRIDE_RING]; /* both feet, for the rolling windows */
-        unsigned st_n, st_pos;
+        KeptStride *strides; /* both feet, for the rolling windows: st_cap, oldest at st_pos */
+        unsigned st_cap, st_n, st_pos;
 
         /* for gait_engine_take_*(); NULL with no_result_queues */
         GaitEvent *ev_queue;    /* QUEUE */
@@ -374,6 +424,7 @@ GaitEngine *gait_engine_free(GaitEngine *e) {
                 free(e->foot[s].ring);
                 free(e->foot[s].cells);
         }
+        free(e->strides);
         free(e->ev_queue);
         free(e->st_queue);
         free(e);
@@ -419,6 +470,10 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                 return -ENOMEM;
 
         e->params = params ? *params : GAIT_PARAMS_DEFAULT;
+        e->strides = calloc(STRIDE_RING_START, sizeof(KeptStride));
+        if (!e->strides)
+                return -ENOMEM;
+        e->st_cap = STRIDE_RING_START;
         if (!e->params.no_result_queues) {
                 e->ev_queue = calloc(QUEUE, sizeof(GaitEvent));
                 e->st_queue = calloc(QUEUE, sizeof(GaitStride));
@@ -561,6 +616,30 @@ static void day_add(DayFoot *d, const GaitStride *s) {
         }
 }
 
+/* A full ring whose oldest stride still ends within the longest window grows (once) instead of
+ * dropping it. Without memory it stays as it is: the window then covers a little less than 60 s. */
+static void keep_stride(GaitEngine *e, const GaitStride *s) {
+        if (e->st_n == e->st_cap && e->st_cap < STRIDE_RING) {
+                const KeptStride *oldest = &e->strides[e->st_pos];
+                KeptStride *grown;
+
+                if (oldest->t_contact_us + oldest->stride_us + WINDOW_LONGEST_US >= s->t_next_contact_us &&
+                    (grown = malloc(STRIDE_RING * sizeof(KeptStride)))) {
+                        for (unsigned i = 0; i < e->st_n; i++)
+                                grown[i] = e->strides[(e->st_pos + i) % e->st_cap];
+                        free(e->strides);
+                        e->strides = grown;
+                        e->st_cap = STRIDE_RING;
+                        e->st_pos = 0;
+                }
+        }
+        e->strides[(e->st_pos + e->st_n) % e->st_cap] = stride_keep(s);
+        if (e->st_n < e->st_cap)
+                e->st_n++;
+        else
+                e->st_pos = (e->st_pos + 1) % e->st_cap;
+}
+
 static void emit_stride(GaitEngine *e, FootState *f, uint64_t next_ic) {
         FootState *o = &e->foot[!f->side];
         GaitStride s = {
@@ -593,11 +672,7 @@ static void emit_stride(GaitEngine *e, FootState *f, uint64_t next_ic) {
         if (air >= 0)
                 s.flight = (int64_t) s.swing_us - air >= (int64_t) FLIGHT_MIN_US;
 
-        e->strides[(e->st_pos + e->st_n) % STRIDE_RING] = stride_keep(&s);
-        if (e->st_n < STRIDE_RING)
-                e->st_n++;
-        else
-                e->st_pos = (e->st_pos + 1) % STRIDE_RING;
+        keep_stride(e, &s);
 
         if (e->st_queue) {
                 e->st_queue[(e->stq_pos + e->stq_n) % QUEUE] = s;
@@ -608,14 +683,6 @@ static void emit_stride(GaitEngine *e, FootState *f, uint64_t next_ic) {
         }
 
         day_add(&f->day, &s);
-}
-
-static float cop_from_slot(int16_t v) {
-        return v == COP_NONE ? NAN : v / COP_ONE;
-}
-
-static int16_t cop_to_slot(float v) {
-        return isnan(v) ? COP_NONE : (int16_t) lrintf(CLAMP(v, -1.99f, 1.99f) * COP_ONE);
 }
 
 static const RingSlot *ring_slot(const FootState *f, uint64_t idx) {
@@ -1135,7 +1202,7 @@ static bool recent_running(const GaitEngine *e, uint64_t now) {
         unsigned n = 0, flights = 0;
 
         for (unsigned i = 0; i < e->st_n && n < RUNNING_STRIDES; i++) {
-                const KeptStride *s = &e->strides[(e->st_pos + e->st_n - 1 - i) % STRIDE_RING];
+                const KeptStride *s = &e->strides[(e->st_pos + e->st_n - 1 - i) % e->st_cap];
                 if (s->t_contact_us + s->stride_us + 10 * USEC_PER_SEC < now)
                         break;
                 flights += s->flight;
@@ -1678,7 +1745,7 @@ static GaitFootQuality foot_quality(const GaitEngine *e, const FootState *f) {
 }
 
 int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret) {
-        static const uint64_t spans[] = { [GAIT_WINDOW_10S] = 10 * USEC_PER_SEC, [GAIT_WINDOW_60S] = 60 * USEC_PER_SEC };
+        static const uint64_t spans[] = { [GAIT_WINDOW_10S] = 10 * USEC_PER_SEC, [GAIT_WINDOW_60S] = WINDOW_LONGEST_US };
         GaitSnapshot s = {};
 
         if (!e || !ret)
@@ -1716,7 +1783,7 @@ int gait_engine_snapshot(GaitEngine *e, GaitSnapshot *ret) {
                 uint64_t from = e->now_us > spans[w] ? e->now_us - spans[w] : 0;
 
                 for (unsigned i = 0; i < e->st_n; i++) {
-                        const KeptStride *st = &e->strides[(e->st_pos + i) % STRIDE_RING];
+                        const KeptStride *st = &e->strides[(e->st_pos + i) % e->st_cap];
                         if (st->t_contact_us + st->stride_us >= from)
                                 window_strides[n++] = stride_unkeep(st);
                 }
