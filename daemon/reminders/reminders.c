@@ -59,14 +59,15 @@ struct Coach {
         uint64_t day_start_wall, next_day_wall;
         DayHour pre_trust;                       /* counted before the wall clock was trusted */
         uint64_t sitting_run_us;
-        bool have_restored;
-        DayCounters restored;
+        /* What waits for something (the restored day for the date, a summary to be taken) is
+         * allocated only while it waits: 6 KB less a wearer the rest of the time (issue #15). */
+        DayCounters *restored;
 
         ReminderEvent events[EVENT_QUEUE];
         size_t ev_head, ev_len;
         size_t ev_unsettled;                     /* events at the tail still waiting for the state after them */
         uint32_t ev_dropped;
-        DaySummary summaries[SUMMARY_QUEUE];
+        DaySummary *summaries[SUMMARY_QUEUE];
         size_t sum_head, sum_len;
 };
 
@@ -148,18 +149,30 @@ uint32_t coach_events_dropped(const Coach *c) {
         return c ? c->ev_dropped : 0;
 }
 
+/* NULL without memory: the summary is lost and counted with the events. */
 static DaySummary *push_summary(Coach *c) {
+        DaySummary *s;
+
         if (c->sum_len == SUMMARY_QUEUE) {
+                s = c->summaries[c->sum_head]; /* the oldest gives way */
+                c->summaries[c->sum_head] = NULL;
                 c->sum_head = (c->sum_head + 1) % SUMMARY_QUEUE;
                 c->sum_len--;
+        } else if (!(s = malloc(sizeof(DaySummary)))) {
+                c->ev_dropped++;
+                return NULL;
         }
-        return &c->summaries[(c->sum_head + c->sum_len++) % SUMMARY_QUEUE];
+        c->summaries[(c->sum_head + c->sum_len++) % SUMMARY_QUEUE] = s;
+        return s;
 }
 
 bool coach_take_summary(Coach *c, DaySummary *ret) {
+        _cleanup_free_ DaySummary *s = NULL;
+
         if (!c || c->sum_len == 0)
                 return false;
-        *ret = c->summaries[c->sum_head];
+        s = TAKE_PTR(c->summaries[c->sum_head]);
+        *ret = *s;
         c->sum_head = (c->sum_head + 1) % SUMMARY_QUEUE;
         c->sum_len--;
         return true;
@@ -214,6 +227,8 @@ static void summarise(Coach *c, const DayCounters *d, bool restored) {
         DaySummary *s = push_summary(c);
         uint64_t len;
 
+        if (!s)
+                return;
         s->counters = *d;
         fill_summary_info(c, d->date, &s->info);
         len = date_start(c, local_date_next(d->date)) - date_start(c, d->date);
@@ -222,14 +237,16 @@ static void summarise(Coach *c, const DayCounters *d, bool restored) {
 }
 
 static void resolve_restored(Coach *c) {
-        if (!c->have_restored || !c->day_known)
+        _cleanup_free_ DayCounters *restored = NULL;
+
+        if (!c->restored || !c->day_known)
                 return;
-        c->have_restored = false;
-        if (c->restored.date != 0 && c->restored.date < c->today.date)
-                summarise(c, &c->restored, true);
+        restored = TAKE_PTR(c->restored);
+        if (restored->date != 0 && restored->date < c->today.date)
+                summarise(c, restored, true);
         else
                 /* Today's (or undated) counts from before the restart: keep counting on top. */
-                day_counters_merge(&c->today, &c->restored);
+                day_counters_merge(&c->today, restored);
 }
 
 static void begin_day(Coach *c, LocalDate d) {
@@ -511,6 +528,11 @@ int coach_new(const ReminderSettings *settings, const Zone *zone, Coach **ret) {
 }
 
 Coach *coach_free(Coach *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < SUMMARY_QUEUE; i++)
+                free(c->summaries[i]);
+        free(c->restored);
         free(c);
         return NULL;
 }
@@ -935,11 +957,13 @@ int coach_restore(Coach *c, const CoachClock *now, const char *data, size_t len,
         }
 
         advance(c, now);
-        if (c->have_restored)
-                day_counters_merge(&c->restored, &d);
+        if (c->restored)
+                day_counters_merge(c->restored, &d);
         else {
-                c->restored = d;
-                c->have_restored = true;
+                c->restored = malloc(sizeof(DayCounters));
+                if (!c->restored)
+                        return -ENOMEM;
+                *c->restored = d;
         }
         resolve_restored(c);
 
