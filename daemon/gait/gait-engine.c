@@ -716,14 +716,14 @@ static void ring_put(FootState *f, uint64_t slot, uint64_t t_us, float total, co
 
         if (t_us - f->ring_base_us > UINT32_MAX) {
                 uint64_t base = t_us - (UINT64_C(1) << 31), shift = base - f->ring_base_us;
-                bool lost = false;
+                uint64_t kept = MAX(f->ring_first, f->n_samples > f->ring_cap ? f->n_samples - f->ring_cap : 0);
 
-                for (uint32_t i = 0; i < f->ring_cap; i++) {
-                        lost |= f->ring[i].t_off_us < shift;
+                /* samples are in time order: the ones older than the new base come first */
+                while (kept < f->n_samples && ring_slot(f, kept)->t_off_us < shift)
+                        kept++;
+                f->ring_first = kept;
+                for (uint32_t i = 0; i < f->ring_cap; i++)
                         f->ring[i].t_off_us = f->ring[i].t_off_us < shift ? 0 : (uint32_t) (f->ring[i].t_off_us - shift);
-                }
-                if (lost)
-                        f->ring_first = f->n_samples;
                 f->ring_base_us = base;
         }
         *s = (RingSlot) { .t_off_us = (uint32_t) (t_us - f->ring_base_us), .total = total, .load = load->total,
