@@ -115,6 +115,7 @@ typedef struct RingSample {
  * the load, which they add up to (cell loads are non-negative), to 1/65535 of the load; the centre
  * of pressure, normalised to the insole (0..1), to 1/16384. The detector's signals stay floats. */
 #define SHARE_ONE 65535.0f
+#define SHARE_UNIT (1.0f / SHARE_ONE) /* multiplied by, not divided by: a division costs ~10 ns a sample */
 #define COP_ONE 16384.0f
 #define COP_NONE INT16_MIN
 typedef struct RingSlot {
@@ -125,7 +126,7 @@ typedef struct RingSlot {
 } RingSlot;
 
 static float cop_from_slot(int16_t v) {
-        return v == COP_NONE ? NAN : v / COP_ONE;
+        return v == COP_NONE ? NAN : v * (1.0f / COP_ONE);
 }
 
 static int16_t cop_to_slot(float v) {
@@ -281,13 +282,13 @@ static KeptStance stance_keep(const GaitStanceMetrics *m) {
 static GaitStanceMetrics stance_unkeep(const KeptStance *k) {
         GaitStanceMetrics m = { .valid = k->valid, .strike = (StrikePattern) (k->strike - 1), .peak_total = k->peak_total,
                                 .peak_heel = k->peak_heel, .heel_loading_rate = k->heel_loading_rate, .push_peak = k->push_peak,
-                                .cop_forward_fraction = k->cop_forward_fraction / SHARE_ONE,
+                                .cop_forward_fraction = k->cop_forward_fraction * SHARE_UNIT,
                                 .strike_cop_x = cop_from_slot(k->strike_cop_x), .cop_start_x = cop_from_slot(k->cop_start_x),
                                 .cop_end_x = cop_from_slot(k->cop_end_x), .ml_index = cop_from_slot(k->ml_index),
                                 .per_body_weight = k->per_body_weight };
 
         for (unsigned r = 0; r < _REGION_MAX; r++)
-                m.load_share[r] = k->load_share[r] / SHARE_ONE;
+                m.load_share[r] = k->load_share[r] * SHARE_UNIT;
         return m;
 }
 
@@ -704,7 +705,7 @@ static RingSample ring_at(const FootState *f, uint64_t idx) {
                          .cop_x = cop_from_slot(s->cop_x), .cop_y = cop_from_slot(s->cop_y) };
 
         for (unsigned k = 0; k < _REGION_MAX; k++)
-                r.region[k] = s->load * (s->region_share[k] / SHARE_ONE);
+                r.region[k] = s->load * (s->region_share[k] * SHARE_UNIT);
         return r;
 }
 
@@ -713,6 +714,8 @@ static RingSample ring_at(const FootState *f, uint64_t idx) {
  * younger, and any older one (the stream stopped for that long) is given up. */
 static void ring_put(FootState *f, uint64_t slot, uint64_t t_us, float total, const FootLoad *load) {
         RingSlot *s = &f->ring[slot];
+        /* one division, not one per region; a load too small for it to stay finite is no load */
+        float to_share = load->total > 1e-30f ? SHARE_ONE / load->total : 0;
 
         if (t_us - f->ring_base_us > UINT32_MAX) {
                 uint64_t base = t_us - (UINT64_C(1) << 31), shift = base - f->ring_base_us;
@@ -730,7 +733,7 @@ static void ring_put(FootState *f, uint64_t slot, uint64_t t_us, float total, co
                           .cop_x = cop_to_slot(load->cop_valid ? load->cop_x : NAN),
                           .cop_y = cop_to_slot(load->cop_valid ? load->cop_y : NAN) };
         for (unsigned k = 0; k < _REGION_MAX; k++)
-                s->region_share[k] = load->total > 0 ? (uint16_t) lrintf(CLAMP(load->region[k] / load->total, 0.0f, 1.0f) * SHARE_ONE) : 0;
+                s->region_share[k] = (uint16_t) lrintf(CLAMP(load->region[k] * to_share, 0.0f, SHARE_ONE));
 }
 
 static bool ring_has(const FootState *f, uint64_t idx) {
@@ -1001,10 +1004,11 @@ static void swing_track(FootState *f, const float *force, uint64_t t) {
 /* The load above the cells' level in the air, averaged: noise around that level cancels out
  * instead of being cut off, so a low load stays visible. */
 static void update_presence(FootState *f, const float *force, uint64_t t) {
+        const float *air = f->offsets_from_swing ? f->cell_air : f->cell_offset;
         float above = 0;
 
         for (unsigned i = 0; i < f->layout.n_cells; i++)
-                above += force[i] - (f->offsets_from_swing ? f->cell_air[i] : f->cell_offset[i]);
+                above += force[i] - air[i];
         if (!f->have_presence || f->n_samples == 0) {
                 f->presence = above;
                 f->have_presence = true;
@@ -1323,16 +1327,19 @@ static void engine_activity_tick(GaitEngine *e, uint64_t now) {
                 e->low_load = false;
                 return;
         }
-        const RingSample l = ring_at(fl, fl->n_samples - 1), r = ring_at(fr, fr->n_samples - 1);
-        float load = l.load + r.load;
+        float load = ring_slot(fl, fl->n_samples - 1)->load + ring_slot(fr, fr->n_samples - 1)->load;
         bool empty = isfinite(ref) && ref > 0 && fl->presence + fr->presence < NOT_WORN_SHARE * ref;
 
         /* Not worn is a continuous run of empty ticks: anything else in between starts it again. */
         if (!empty)
                 e->low_load = false;
 
-        if (posture_tick(e, now, ref, load, empty) == ACTIVITY_STANDING)
+        if (posture_tick(e, now, ref, load, empty) == ACTIVITY_STANDING) {
+                /* only standing needs the regions and the centre of pressure decoded */
+                RingSample l = ring_at(fl, fl->n_samples - 1), r = ring_at(fr, fr->n_samples - 1);
+
                 balance_tick(e, &l, &r, now);
+        }
 }
 
 /* Walking/running from recent contacts, otherwise a posture from the load both feet carry (empty:
@@ -1405,15 +1412,18 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
                 return -EINVAL;
 
         conv = (PressureSample) { .t_us = sample->t_us, .n_cells = sample->n_cells };
+        /* the per-cell arrays through locals: a store through one may alias the pointers in f */
+        float *last_valid = f->last_valid;
+        bool *have_valid = f->have_valid;
         for (unsigned i = 0; i < f->layout.n_cells; i++) {
                 float v = sample->cell[i];
 
                 if (isfinite(v)) {
-                        f->last_valid[i] = v;
-                        f->have_valid[i] = true;
+                        last_valid[i] = v;
+                        have_valid[i] = true;
                         any_valid = true;
-                } else if (f->have_valid[i])
-                        v = f->last_valid[i];
+                } else if (have_valid[i])
+                        v = last_valid[i];
                 else
                         v = 0;
                 if (f->layout.unit == PRESSURE_UNIT_KPA && f->layout.cells[i].area_mm2 > 0)
@@ -1427,8 +1437,9 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
          * so that drift, a stuck cell and a noisy cell do not pose as load. */
         if (!f->in_stance)
                 swing_track(f, force, sample->t_us);
+        const float *offset = f->cell_offset, *band = f->cell_band;
         for (unsigned i = 0; i < f->layout.n_cells; i++)
-                conv.cell[i] = MAX(force[i] - f->cell_offset[i] - f->cell_band[i], 0.0f);
+                conv.cell[i] = MAX(force[i] - offset[i] - band[i], 0.0f);
         update_presence(f, force, sample->t_us);
         r = foot_load_compute(&f->force_layout, &conv, &load);
         if (r < 0)
