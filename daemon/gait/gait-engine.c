@@ -1327,19 +1327,16 @@ static void engine_activity_tick(GaitEngine *e, uint64_t now) {
                 e->low_load = false;
                 return;
         }
-        float load = ring_slot(fl, fl->n_samples - 1)->load + ring_slot(fr, fr->n_samples - 1)->load;
+        const RingSample l = ring_at(fl, fl->n_samples - 1), r = ring_at(fr, fr->n_samples - 1);
+        float load = l.load + r.load;
         bool empty = isfinite(ref) && ref > 0 && fl->presence + fr->presence < NOT_WORN_SHARE * ref;
 
         /* Not worn is a continuous run of empty ticks: anything else in between starts it again. */
         if (!empty)
                 e->low_load = false;
 
-        if (posture_tick(e, now, ref, load, empty) == ACTIVITY_STANDING) {
-                /* only standing needs the regions and the centre of pressure decoded */
-                RingSample l = ring_at(fl, fl->n_samples - 1), r = ring_at(fr, fr->n_samples - 1);
-
+        if (posture_tick(e, now, ref, load, empty) == ACTIVITY_STANDING)
                 balance_tick(e, &l, &r, now);
-        }
 }
 
 /* Walking/running from recent contacts, otherwise a posture from the load both feet carry (empty:
