@@ -102,7 +102,8 @@
 
 enum { DAY_STRIDE, DAY_STANCE, DAY_SWING, DAY_STEP, _DAY_HIST_MAX };
 
-/* A sample as the detector and the stance metrics read it (ring_at()). */
+/* A sample decoded from its slot (ring_at()), for the stance metrics and the tick; the detector
+ * reads only times and totals (ring_t(), ring_total()). */
 typedef struct RingSample {
         uint64_t t_us;
         float total;              /* detector signal: cell forces summed as they are */
@@ -188,7 +189,7 @@ typedef struct FootState {
         RingSlot *ring;     /* ring_cap samples; sample i (absolute) at i % ring_cap */
         uint32_t ring_cap;
         uint64_t ring_base_us; /* the slots' times count from here (ring_put()) */
-        uint64_t ring_first; /* oldest absolute index still kept since the ring last grew */
+        uint64_t ring_first; /* oldest absolute index still kept: the ring grew, or its time base passed older ones */
         uint64_t n_samples; /* absolute index of the next sample */
         uint64_t last_t_us;
 
