@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+
 #include "foot-pairer.h"
 #include "macro.h"
 
@@ -6,20 +8,42 @@ void foot_pairer_init(FootPairer *p) {
         *p = (FootPairer) {};
 }
 
-void foot_pairer_reset(FootPairer *p) {
-        uint64_t dropped = p->dropped;
-
+void foot_pairer_done(FootPairer *p) {
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++)
+                free(p->ring[s].items);
         foot_pairer_init(p);
-        p->dropped = dropped;
+}
+
+void foot_pairer_reset(FootPairer *p) {
+        for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++)
+                p->ring[s].head = p->ring[s].len = 0;
+        p->have_newest = p->have_right_last = false;
 }
 
 static FootLoad *ring_at(FootRing *r, size_t i) {
-        return &r->items[(r->head + i) % FOOT_PAIRER_CAPACITY];
+        return &r->items[(r->head + i) % r->capacity];
 }
 
 static void ring_pop(FootRing *r) {
-        r->head = (r->head + 1) % FOOT_PAIRER_CAPACITY;
+        r->head = (r->head + 1) % r->capacity;
         r->len--;
+}
+
+/* Doubles a full ring (up to FOOT_PAIRER_CAPACITY), its samples first in the new one. */
+static int ring_grow(FootRing *r) {
+        size_t capacity = r->capacity > 0 ? MIN(r->capacity * 2, (size_t) FOOT_PAIRER_CAPACITY) : FOOT_PAIRER_START;
+        FootLoad *items;
+
+        items = malloc(capacity * sizeof(FootLoad));
+        if (!items)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->len; i++)
+                items[i] = *ring_at(r, i);
+        free(r->items);
+        r->items = items;
+        r->capacity = capacity;
+        r->head = 0;
+        return 0;
 }
 
 int foot_pairer_push(FootPairer *p, FootSide side, const FootLoad *load) {
@@ -30,7 +54,11 @@ int foot_pairer_push(FootPairer *p, FootSide side, const FootLoad *load) {
         r = &p->ring[side];
         if (r->len > 0 && load->t_us < ring_at(r, r->len - 1)->t_us)
                 return -EINVAL;
-        if (r->len == FOOT_PAIRER_CAPACITY) {
+        if (r->len == r->capacity && r->capacity < FOOT_PAIRER_CAPACITY && ring_grow(r) < 0) {
+                p->dropped++;
+                return -ENOMEM;
+        }
+        if (r->len == r->capacity) {
                 ring_pop(r);
                 if (side == FOOT_LEFT)
                         p->dropped++;

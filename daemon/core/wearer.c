@@ -37,6 +37,7 @@ Wearer *wearer_free(Wearer *w) {
         if (!w)
                 return NULL;
         gait_engine_free(w->gait);
+        foot_pairer_done(&w->pairer);
         coach_free(w->coach);
         zone_free(w->zone);
         free(w);
