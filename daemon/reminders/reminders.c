@@ -59,11 +59,13 @@ struct Coach {
         uint64_t day_start_wall, next_day_wall;
         DayHour pre_trust;                       /* counted before the wall clock was trusted */
         uint64_t sitting_run_us;
-        /* What waits for something (the restored day for the date, a summary to be taken) is
-         * allocated only while it waits: 6 KB less a wearer the rest of the time (issue #15). */
+        /* What waits for something (the restored day for the date, a summary or an event to be
+         * taken) is allocated only while it waits: 10 KB less a wearer the rest of the time
+         * (issue #15). Events are taken as soon as they are made. */
         DayCounters *restored;
 
-        ReminderEvent events[EVENT_QUEUE];
+        ReminderEvent *events; /* EVENT_QUEUE of them, NULL while empty */
+        ReminderEvent lost;    /* where an event goes that found no memory (counted as dropped) */
         size_t ev_head, ev_len;
         size_t ev_unsettled;                     /* events at the tail still waiting for the state after them */
         uint32_t ev_dropped;
@@ -106,13 +108,18 @@ DEFINE_STRING_TABLE_LOOKUP_TO_STRING(reminder_event_type, ReminderEventType);
 static ReminderEvent *push_event(Coach *c, ReminderEventType type, uint64_t mono) {
         ReminderEvent *e;
 
-        if (c->ev_len == EVENT_QUEUE) {
-                c->ev_head = (c->ev_head + 1) % EVENT_QUEUE;
-                c->ev_len--;
+        if (!c->events && !(c->events = malloc(EVENT_QUEUE * sizeof(ReminderEvent)))) {
                 c->ev_dropped++;
+                e = &c->lost;
+        } else {
+                if (c->ev_len == EVENT_QUEUE) {
+                        c->ev_head = (c->ev_head + 1) % EVENT_QUEUE;
+                        c->ev_len--;
+                        c->ev_dropped++;
+                }
+                e = &c->events[(c->ev_head + c->ev_len++) % EVENT_QUEUE];
+                c->ev_unsettled = MIN(c->ev_unsettled + 1, c->ev_len);
         }
-        e = &c->events[(c->ev_head + c->ev_len++) % EVENT_QUEUE];
-        c->ev_unsettled = MIN(c->ev_unsettled + 1, c->ev_len);
         *e = (ReminderEvent) {
                 .type = type,
                 .mono_usec = mono,
@@ -142,6 +149,11 @@ bool coach_take_event(Coach *c, ReminderEvent *ret) {
         c->ev_head = (c->ev_head + 1) % EVENT_QUEUE;
         c->ev_len--;
         c->ev_unsettled = MIN(c->ev_unsettled, c->ev_len);
+        if (c->ev_len == 0) {
+                free(c->events);
+                c->events = NULL;
+                c->ev_head = 0;
+        }
         return true;
 }
 
@@ -533,6 +545,7 @@ Coach *coach_free(Coach *c) {
         for (size_t i = 0; i < SUMMARY_QUEUE; i++)
                 free(c->summaries[i]);
         free(c->restored);
+        free(c->events);
         free(c);
         return NULL;
 }

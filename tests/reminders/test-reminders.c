@@ -15,6 +15,16 @@
 #include "foot-load-util.h"
 #include "reminder-defaults.h"
 
+/* Allocations of at least this many bytes fail while it is not 0 (linked with --wrap=malloc). */
+static size_t fail_allocations_from;
+void *__real_malloc(size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_malloc(size_t n) {
+        if (fail_allocations_from > 0 && n >= fail_allocations_from)
+                return NULL;
+        return __real_malloc(n);
+}
+
 #define BERLIN_RULE "CET-1CEST,M3.5.0,M10.5.0/3"
 #define MAX_EVENTS 4096
 
@@ -762,6 +772,30 @@ static void test_bad_commands(void **state) {
         assert_int_equal(command(f, "{\"action\":\"pause\",\"until\":\"2026-11-23T14:00:00Z\"}"), -EAGAIN);
 }
 
+/* The event queue exists only while events wait; an event that finds no memory for it is counted
+ * as dropped, and the next one is queued again. */
+static void test_event_without_memory(void **state) {
+        Fixture *f = *state;
+        uint32_t dropped;
+
+        connect_and(f, ACTIVITY_SITTING);
+        run(f, 50 * USEC_PER_MINUTE, 30 * USEC_PER_SEC);
+        assert_true(coach_due(f->coach));
+        reset_events(f);
+        dropped = coach_events_dropped(f->coach);
+
+        fail_allocations_from = sizeof(ReminderEvent);
+        assert_int_equal(command(f, "{\"action\":\"snooze\",\"minutes\":15}"), 0);
+        fail_allocations_from = 0;
+        assert_int_equal(f->n_ev, 0);
+        assert_int_equal(coach_events_dropped(f->coach), dropped + 2); /* "snoozed", and "state" after it */
+        assert_int_equal(coach_state(f->coach), REMINDER_STATE_SNOOZED); /* the command itself took effect */
+
+        assert_int_equal(command(f, "{\"action\":\"resume\"}"), 0);
+        assert_int_equal(count(f, REMINDER_EVENT_RESUMED), 1);
+        assert_int_equal(coach_events_dropped(f->coach), dropped + 2);
+}
+
 static void test_state_and_activity_json(void **state) {
         Fixture *f = *state;
         JsonWriter w;
@@ -862,6 +896,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_dst_25_hour_day, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart_mid_day, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_commands, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_event_without_memory, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_state_and_activity_json, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_calf_raise_events, setup, teardown),
                 cmocka_unit_test(test_every_event_kind_checked),
