@@ -126,6 +126,8 @@ void alert_monitor_end_day(AlertMonitor *m, const GaitDay *day);
  * becomes an ALERT_EVENT_ERROR and changes nothing; returns its -errno. */
 int alert_monitor_command(AlertMonitor *m, const void *payload, size_t len);
 bool alert_monitor_take_event(AlertMonitor *m, AlertEvent *ret);
+/* Events lost to a full queue (the oldest give way) or to no memory, since the start. */
+uint32_t alert_monitor_events_dropped(const AlertMonitor *m);
 
 /* The Home Assistant "walking changed" sensor: a change not acknowledged yet. */
 bool alert_monitor_changed(const AlertMonitor *m);

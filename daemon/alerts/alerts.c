@@ -93,8 +93,12 @@ struct AlertMonitor {
         bool acknowledged;
         LocalDate today;
         uint32_t today_next_eval;
-        AlertEvent events[ALERT_EVENT_QUEUE];
+        /* Allocated only while events wait to be taken, which they are as soon as they are made:
+         * 3.6 KB less a wearer (issue #15). */
+        AlertEvent *events; /* ALERT_EVENT_QUEUE of them, NULL while empty */
         size_t n_events;
+        AlertEvent lost;    /* where an event goes that found no memory */
+        uint32_t events_dropped;
 
         /* Baselines for one day, reused by the checks of its running values. Any change to the
          * history, the changes found or the settings bumps `generation`. */
@@ -246,6 +250,8 @@ int alert_monitor_new(const AlertSettings *s, AlertMonitor **ret) {
 }
 
 AlertMonitor *alert_monitor_free(AlertMonitor *m) {
+        if (m)
+                free(m->events);
         free(m);
         return NULL;
 }
@@ -267,11 +273,19 @@ void alert_monitor_set_settings(AlertMonitor *m, const AlertSettings *s) {
 /* ---- events ---- */
 
 static AlertEvent *push_event(AlertMonitor *m, AlertEventType type) {
-        if (m->n_events == ALERT_EVENT_QUEUE) {
-                memmove(m->events, m->events + 1, sizeof(m->events[0]) * (ALERT_EVENT_QUEUE - 1));
-                m->n_events--;
+        AlertEvent *e;
+
+        if (!m->events && !(m->events = malloc(ALERT_EVENT_QUEUE * sizeof(AlertEvent)))) {
+                m->events_dropped++;
+                e = &m->lost;
+        } else {
+                if (m->n_events == ALERT_EVENT_QUEUE) {
+                        memmove(m->events, m->events + 1, sizeof(m->events[0]) * (ALERT_EVENT_QUEUE - 1));
+                        m->n_events--;
+                        m->events_dropped++;
+                }
+                e = &m->events[m->n_events++];
         }
-        AlertEvent *e = &m->events[m->n_events++];
         *e = (AlertEvent) { .type = type, .metric = _GAIT_METRIC_INVALID, .error_offset = -1 };
         return e;
 }
@@ -282,7 +296,15 @@ bool alert_monitor_take_event(AlertMonitor *m, AlertEvent *ret) {
         *ret = m->events[0];
         memmove(m->events, m->events + 1, sizeof(m->events[0]) * (m->n_events - 1));
         m->n_events--;
+        if (m->n_events == 0) {
+                free(m->events);
+                m->events = NULL;
+        }
         return true;
+}
+
+uint32_t alert_monitor_events_dropped(const AlertMonitor *m) {
+        return m->events_dropped;
 }
 
 /* ---- baseline ---- */

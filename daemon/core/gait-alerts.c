@@ -26,6 +26,7 @@ struct GaitAlerts {
         const char *names[CONFIG_MAX_WEARERS];
         AlertCommandCtx ctx[CONFIG_MAX_WEARERS];
         bool publish_retained[CONFIG_MAX_WEARERS]; /* state/baseline changed since last published */
+        uint32_t events_dropped_logged[CONFIG_MAX_WEARERS];
         bool dirty;                                /* the history file is behind */
         bool loaded_ok;                            /* the newest file was good: keep it as .prev */
         bool newer_file;                           /* written by a newer version: never overwritten */
@@ -271,6 +272,16 @@ void gait_alerts_drain(GaitAlerts *a, size_t i, uint64_t wall_usec) {
                         a->publish_retained[i] = true;
                         a->dirty = true;
                 }
+        }
+        if (alert_monitor_events_dropped(m) != a->events_dropped_logged[i]) {
+                uint32_t dropped = alert_monitor_events_dropped(m);
+
+                log_ctx(LOG_WARNING, &wr->log, "%" PRIu32 " alert events lost (queue full or out of memory).",
+                        dropped - a->events_dropped_logged[i]);
+                a->events_dropped_logged[i] = dropped;
+                /* The retained state still tells what they would have. */
+                a->publish_retained[i] = true;
+                a->dirty = true;
         }
         if (a->publish_retained[i])
                 publish_retained(a, i, wall_usec);

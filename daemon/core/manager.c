@@ -367,6 +367,14 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
                         state_changed = true;
                 }
         }
+        if (wearer_reminder_events_dropped(w) != w->reminder_events_dropped_logged) {
+                uint32_t dropped = wearer_reminder_events_dropped(w);
+
+                log_ctx(LOG_WARNING, &w->log, "%" PRIu32 " reminder events or day summaries lost (queue full or out of memory).",
+                        dropped - w->reminder_events_dropped_logged);
+                w->reminder_events_dropped_logged = dropped;
+                state_changed = true; /* the retained state still tells where the reminders stand */
+        }
         if (state_changed)
                 publish_json(m, w, wearer_reminder_state_json(w, now, message_begin(m, MQTT_MESSAGE_REMINDER_STATE, w,
                                                                                      now->wall_usec)));

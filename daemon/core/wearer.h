@@ -138,6 +138,7 @@ struct Wearer {
         uint64_t published_distance_dm;
         bool steps_published;
         uint64_t steps_known_usec;   /* wall clock: our count last known right */
+        uint32_t reminder_events_dropped_logged;
 };
 
 /* Fails with -ENOMEM, or with zone_load()'s error when the configured time zone cannot be loaded. */
@@ -190,6 +191,9 @@ static inline const DayCounters *wearer_today(const Wearer *w) {
 }
 static inline bool wearer_take_reminder_event(Wearer *w, ReminderEvent *ret) {
         return coach_take_event(w->coach, ret);
+}
+static inline uint32_t wearer_reminder_events_dropped(const Wearer *w) {
+        return coach_events_dropped(w->coach);
 }
 static inline int wearer_reminder_state_json(const Wearer *w, const CoachClock *now, JsonWriter *json) {
         return coach_state_to_json(w->coach, now, json);

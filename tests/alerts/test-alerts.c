@@ -390,6 +390,34 @@ static char *save(AlertMonitor *m, const char *name) {
         return text;
 }
 
+/* Events wait in a queue of 16 until taken: more give the oldest way, and each one lost is counted. */
+static void test_event_queue_full(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = NULL;
+        AlertSettings s;
+        AlertEvent e;
+        unsigned taken = 0;
+
+        alert_settings_default(&s);
+        assert_int_equal(alert_monitor_new(&s, &m), 0);
+        for (unsigned i = 0; i < 20; i++) {
+                char payload[40];
+
+                (void) snprintf(payload, sizeof(payload), "{\"action\":\"%u\"}", i);
+                assert_true(alert_monitor_command(m, payload, strlen(payload)) < 0);
+        }
+        assert_int_equal(alert_monitor_events_dropped(m), 4);
+        while (alert_monitor_take_event(m, &e)) {
+                assert_int_equal(e.type, ALERT_EVENT_ERROR);
+                taken++;
+        }
+        assert_int_equal(taken, 16);
+        /* Taken empty, the queue is made again for the next event. */
+        assert_true(alert_monitor_command(m, "{}", 2) < 0);
+        assert_true(alert_monitor_take_event(m, &e));
+        assert_false(alert_monitor_take_event(m, &e));
+        assert_int_equal(alert_monitor_events_dropped(m), 4);
+}
+
 static void test_persistence(void **state) {
         _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0), *n = monitor(0);
         _cleanup_free_ char *text = NULL, *again = NULL;
@@ -571,6 +599,7 @@ int main(void) {
                 cmocka_unit_test(test_sensitivity),
                 cmocka_unit_test(test_returned),
                 cmocka_unit_test(test_commands),
+                cmocka_unit_test(test_event_queue_full),
                 cmocka_unit_test(test_persistence),
                 cmocka_unit_test(test_restore_refuses),
                 cmocka_unit_test(test_payload_schemas),
