@@ -41,9 +41,9 @@ struct Zone {
         size_t n_transitions;
         int64_t *transitions;
         uint8_t *transition_type;
-        size_t n_types;
-        ZoneType types[TZIF_MAX_TYPES];
         PosixRule rule;
+        size_t n_types;
+        ZoneType types[]; /* n_types: a zone has a few, the format allows 256 (2 KB a wearer, issue #15) */
 };
 
 /* ---- calendar ---- */
@@ -334,7 +334,7 @@ int zone_from_tzif(const void *data, size_t len, Zone **ret) {
                 break;
         }
 
-        z = calloc(1, sizeof(Zone));
+        z = calloc(1, offsetof(Zone, types) + cnt[4] * sizeof(ZoneType));
         if (!z)
                 return -ENOMEM;
         z->n_transitions = cnt[3];
