@@ -50,6 +50,7 @@ struct Manager {
         unsigned restore_pending;                      /* retained topics still being fetched */
         sd_event_source *restore_timer;                /* gives up waiting for the broker */
         bool publishing;                               /* manager_start_publishing() ran */
+        size_t publish_next;                           /* the wearer whose turn it is (on_publish()) */
 
         StateStore state;
         GaitAlerts *alerts;
@@ -840,18 +841,27 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         return event_timer_rearm(s, usec + TICK_USEC);
 }
 
+/* Wearers take turns across the interval, each every publish_interval: all at once, every
+ * wearer's gait message (2 KB) and libmosquitto's copy of it would be held together until the
+ * broker acknowledged them, 0.1 MiB more heap at 14 wearers (issue #15). */
+static uint64_t publish_turn_usec(const Manager *m, uint64_t interval) {
+        return interval / MAX(m->n_wearers, (size_t) 1);
+}
+
 static int on_publish(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         CoachClock now = coach_clock(m);
+        Wearer *w;
 
-        for (size_t i = 0; i < m->n_wearers; i++) {
-                Wearer *w = m->wearers[i];
-
-                if (wearer_any_streaming(w))
-                        publish_json(m, w, wearer_gait_json(w, &now, message_begin(m, MQTT_MESSAGE_GAIT, w, now.wall_usec)));
-                publish_json(m, w, wearer_today_json(w, &now, message_begin(m, MQTT_MESSAGE_TODAY, w, now.wall_usec)));
-        }
-        return event_timer_rearm(s, usec + m->config.publish_interval_usec);
+        if (m->n_wearers == 0)
+                return event_timer_rearm(s, usec + m->config.publish_interval_usec);
+        if (m->publish_next >= m->n_wearers)
+                m->publish_next = 0;
+        w = m->wearers[m->publish_next++];
+        if (wearer_any_streaming(w))
+                publish_json(m, w, wearer_gait_json(w, &now, message_begin(m, MQTT_MESSAGE_GAIT, w, now.wall_usec)));
+        publish_json(m, w, wearer_today_json(w, &now, message_begin(m, MQTT_MESSAGE_TODAY, w, now.wall_usec)));
+        return event_timer_rearm(s, usec + publish_turn_usec(m, m->config.publish_interval_usec));
 }
 
 static int on_health(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -932,10 +942,11 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
  * often than the interval must not hold the metrics back. */
 static void manager_reschedule_publish(Manager *m, uint64_t old_interval) {
         uint64_t next = 0, now = event_now_usec(m->event, CLOCK_MONOTONIC);
+        uint64_t old_turn = publish_turn_usec(m, old_interval), turn = publish_turn_usec(m, m->config.publish_interval_usec);
 
         if (!m->publish_timer || sd_event_source_get_time(m->publish_timer, &next) < 0)
                 return;
-        next = next > old_interval ? next - old_interval + m->config.publish_interval_usec : now;
+        next = next > old_turn ? next - old_turn + turn : now;
         (void) event_timer_rearm(m->publish_timer, MAX(next, now));
 }
 
@@ -1293,7 +1304,8 @@ static int manager_start_publishing(Manager *m) {
                                        on_tick, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm a timer: %m");
-        r = sd_event_add_time_relative(m->event, &m->publish_timer, CLOCK_MONOTONIC, m->config.publish_interval_usec,
+        r = sd_event_add_time_relative(m->event, &m->publish_timer, CLOCK_MONOTONIC,
+                                       publish_turn_usec(m, m->config.publish_interval_usec),
                                        100 * USEC_PER_MSEC, on_publish, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm a timer: %m");
