@@ -183,7 +183,11 @@ void cv_tracker_reset(CvTracker *t) {
 void cv_tracker_add(CvTracker *t, float cv_pct) {
         if (!isfinite(cv_pct) || cv_pct < 0)
                 return;
-        t->hist[(size_t) MIN(round_half_away(cv_pct * 20), (int64_t) CV_TRACKER_BINS - 1)]++;
+        uint16_t *bin = &t->hist[(size_t) MIN(round_half_away(cv_pct * 20), (int64_t) CV_TRACKER_BINS - 1)];
+
+        if (*bin == UINT16_MAX)
+                return; /* a full bin stays full, and the median stays the median of what was counted */
+        (*bin)++;
         t->n++;
 }
 

@@ -585,6 +585,17 @@ static void test_cv_tracker(void **state) {
         cv_tracker_add(&t, 40.0f);
         cv_tracker_add(&t, NAN);
         assert_float_equal(cv_tracker_median(&t), 2.5, 1e-6);
+
+        /* A full bin stays full without counting: the median is that of what was counted. */
+        cv_tracker_reset(&t);
+        for (unsigned i = 0; i < 70000; i++)
+                cv_tracker_add(&t, 3.0f);
+        assert_int_equal(t.n, UINT16_MAX);
+        for (unsigned i = 0; i < UINT16_MAX + 2; i++)
+                cv_tracker_add(&t, 5.0f);
+        assert_float_equal(cv_tracker_median(&t), 3.0, 1e-6); /* 65535 of each: the lower middle */
+        cv_tracker_add(&t, 6.0f);
+        assert_float_equal(cv_tracker_median(&t), 5.0, 1e-6);
 }
 
 int main(void) {
