@@ -29,12 +29,17 @@ messages up to ~40 ms now and then (the delivery tail, not the contender's).
 
     bench/bench-load.py [--build DIR] [--load 8:100 --load 28:100] [--seconds S] [--runs N]
                         [--only floor,publish-floor,raw-off,raw-on,bridge] [--coalesce 2ms]
-                        [--broker-nodelay]
+                        [--broker-nodelay] [--settle S] [--history-days N]
+
+Resident memory is the steady state's: read at the end of the window, 45 s + 20 s after the start
+(the gait engine's windows of 60 s have filled by then), with 120 days of gait history per wearer
+(--history-days), as a gateway that has run for months holds.
 
 Figures, not a test: the machine is shared, so compare the figures of one run with each other and
 run it several times (--runs) to see their spread."""
 
 import argparse
+import datetime
 import json
 import os
 import re
@@ -150,6 +155,23 @@ class Subscriber:
                 self.latencies.append(latency)
 
 
+# A day of the gait history (docs/alerts.md), in GaitMetric order (include/gait-metrics.h).
+HISTORY_DAY = [108.0, 1110.0, 690.0, 420.0, 2.1, 3.0, 2.5, 4.0, 70.0, 20.0, 5.0, 5.0, 24.0, 0.05, 55.0, 50.0,
+               1.0, 0.8]
+
+
+def write_history(world, insoles, days):
+    """The gait history of a gateway that has run for `days` days: its memory is part of the
+    steady state (ALERT_HISTORY_DAYS = 120 days are kept)."""
+    today = datetime.date.today()
+    rows = [[(today - datetime.timedelta(days=k)).isoformat(), 9000, 9000, 5400, HISTORY_DAY]
+            for k in range(days, 0, -1)]
+    wearers = {"load%d" % i: {"version": 1, "baseline_from": None, "acknowledged": False, "days": rows, "watch": {}}
+               for i in range((insoles + 1) // 2)}
+    with open(world.path("gait-history.json"), "w") as f:
+        json.dump({"version": 1, "wearers": wearers}, f)
+
+
 def gateway_config(world, port, insoles, rate, raw, coalesce):
     conf = world.path("gw.conf")
     with open(conf, "w") as f:
@@ -223,6 +245,7 @@ def run_one(a, name, insoles, rate):
         else:
             raw = name in ("raw-on", "coalesce")
             conf = gateway_config(world, port, insoles, rate, raw, a.coalesce if name == "coalesce" else None)
+            write_history(world, insoles, a.history_days)
             proc = world.spawn([os.path.join(build, "daemon", "insole2mqtt"), "--config", conf, "--log-level", "warning"],
                                "gateway.log", env)
             ready = True
@@ -329,7 +352,10 @@ def main():
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
     ap.add_argument("--load", action="append", help="INSOLES:HZ (repeatable; default 8:100 and 28:100)")
     ap.add_argument("--seconds", type=float, default=20)
-    ap.add_argument("--settle", type=float, default=5)
+    # Memory is read at the end of the window: by then the gait engine's 60 s windows are full.
+    ap.add_argument("--settle", type=float, default=45)
+    ap.add_argument("--history-days", type=int, default=120,
+                    help="days of gait history the gateway starts with (a gateway that has run for months)")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--only", default="floor,raw-off,raw-on,bridge")
     ap.add_argument("--coalesce", default=None, help="also run raw-on with this notify-coalesce, e.g. 2ms")
