@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,6 +509,16 @@ void wearer_tick(Wearer *w, const CoachClock *now) {
                 coach_feed_activity(w->coach, now, state);
         }
         coach_tick(w->coach, now);
+
+        /* Said at most once a minute: a foot flooding the pairer would say it every second. */
+        if (w->pairer.dropped != w->pairer_dropped_logged &&
+            (w->pairer_logged_usec == 0 || now->mono_usec - w->pairer_logged_usec >= USEC_PER_MINUTE)) {
+                log_ctx(LOG_WARNING, &w->log,
+                        "%" PRIu64 " insole samples found no room to wait for the other foot's; calf raises and "
+                        "standing on one leg may have been missed.", w->pairer.dropped - w->pairer_dropped_logged);
+                w->pairer_dropped_logged = w->pairer.dropped;
+                w->pairer_logged_usec = now->mono_usec;
+        }
 }
 
 /* The engine's daily window as day values, with the day's typical 60-second variability. */

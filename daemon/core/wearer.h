@@ -95,6 +95,8 @@ struct Wearer {
 
         DeviceClock clock[_DEVICE_ROLE_MAX];
         FootPairer pairer;
+        uint64_t pairer_dropped_logged;  /* of pairer.dropped, already logged at pairer_logged_usec */
+        uint64_t pairer_logged_usec;
         MotionAccumulator motion;    /* the footpod's steps and distance */
         bool have_motion;
         MotionReading motion_last;     /* the footpod's latest measurement, received at motion_last_usec */
