@@ -273,15 +273,14 @@ void gait_alerts_drain(GaitAlerts *a, size_t i, uint64_t wall_usec) {
                         a->dirty = true;
                 }
         }
-        if (alert_monitor_events_dropped(m) != a->events_dropped_logged[i]) {
-                uint32_t dropped = alert_monitor_events_dropped(m);
+        uint32_t dropped = alert_monitor_events_dropped(m);
 
+        if (dropped != a->events_dropped_logged[i]) {
                 log_ctx(LOG_WARNING, &wr->log, "%" PRIu32 " alert events lost (queue full or out of memory).",
                         dropped - a->events_dropped_logged[i]);
                 a->events_dropped_logged[i] = dropped;
-                /* The retained state still tells what they would have. */
+                /* The retained state still tells what they would have; the history did not change. */
                 a->publish_retained[i] = true;
-                a->dirty = true;
         }
         if (a->publish_retained[i])
                 publish_retained(a, i, wall_usec);
