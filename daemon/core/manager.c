@@ -368,9 +368,9 @@ static void drain_wearer(Manager *m, size_t i, const CoachClock *now) {
                         state_changed = true;
                 }
         }
-        if (wearer_reminder_events_dropped(w) != w->reminder_events_dropped_logged) {
-                uint32_t dropped = wearer_reminder_events_dropped(w);
+        uint32_t dropped = wearer_reminder_events_dropped(w);
 
+        if (dropped != w->reminder_events_dropped_logged) {
                 log_ctx(LOG_WARNING, &w->log, "%" PRIu32 " reminder events or day summaries lost (queue full or out of memory).",
                         dropped - w->reminder_events_dropped_logged);
                 w->reminder_events_dropped_logged = dropped;
@@ -851,16 +851,15 @@ static uint64_t publish_turn_usec(const Manager *m, uint64_t interval) {
 static int on_publish(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         CoachClock now = coach_clock(m);
-        Wearer *w;
 
-        if (m->n_wearers == 0)
-                return event_timer_rearm(s, usec + m->config.publish_interval_usec);
-        if (m->publish_next >= m->n_wearers)
-                m->publish_next = 0;
-        w = m->wearers[m->publish_next++];
-        if (wearer_any_streaming(w))
-                publish_json(m, w, wearer_gait_json(w, &now, message_begin(m, MQTT_MESSAGE_GAIT, w, now.wall_usec)));
-        publish_json(m, w, wearer_today_json(w, &now, message_begin(m, MQTT_MESSAGE_TODAY, w, now.wall_usec)));
+        if (m->n_wearers > 0) {
+                Wearer *w = m->wearers[m->publish_next];
+
+                m->publish_next = (m->publish_next + 1) % m->n_wearers;
+                if (wearer_any_streaming(w))
+                        publish_json(m, w, wearer_gait_json(w, &now, message_begin(m, MQTT_MESSAGE_GAIT, w, now.wall_usec)));
+                publish_json(m, w, wearer_today_json(w, &now, message_begin(m, MQTT_MESSAGE_TODAY, w, now.wall_usec)));
+        }
         return event_timer_rearm(s, usec + publish_turn_usec(m, m->config.publish_interval_usec));
 }
 
