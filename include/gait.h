@@ -3,8 +3,9 @@
 
 /* The gait engine: pressure samples of both insoles of one wearer in, gait events, per-stride
  * records and a metrics snapshot out. It is pure: it never logs, never reads a clock and never does
- * I/O. It allocates nothing per sample: after gait_engine_new() only a foot's sample ring grows,
- * once, when a faster insole's first samples fill it, the windows' strides grow once for a walker
+ * I/O. It allocates nothing per sample: after gait_engine_new() only a foot's sample ring (with
+ * the lists its stance fold keeps) grows, once, when a faster insole's first samples fill it, the
+ * windows' strides grow once for a walker
  * faster than 128 steps/min, and a snapshot borrows buffers for its duration. Time comes in with every sample (device
  * microseconds, monotonic per wearer). Every metric, its unit and its JSON name is defined in
  * docs/metrics.md. */
@@ -101,6 +102,10 @@ typedef struct GaitParams {
                                         * its load, and two-foot figures stay unknown */
         bool no_result_queues;         /* nobody calls gait_engine_take_*(): keep no queues for them
                                         * (the daemon reads the windows; 17 KB less per wearer) */
+        uint32_t ring_cover_ms;        /* samples kept per foot, in time at the foot's rate; 0 takes
+                                        * 1000, at most 8000. Longer costs memory and changes no figure:
+                                        * a stance that leaves the ring is folded (tests/gait compares
+                                        * the two, with a ring longer than every stance) */
 } GaitParams;
 
 #define GAIT_CONTACT_SLOPE_DEFAULT 2.5f

@@ -9,15 +9,25 @@
 #include "round-util.h"
 #include "string-table.h"
 
-/* Samples kept per foot for refining events (300 ms back at most) and measuring a stance once it has
- * ended: RING_COVER_US of them at the foot's own rate. A stance longer than that is standing, not a
- * gait stance, and gets no stance metrics. The ring starts sized for 100 Hz and grows when a full
- * ring spans clearly less than RING_COVER_US (a faster insole, found once its first samples fill
- * it; ring_grow_if_short()); it never shrinks. The ring is most of a wearer's memory (issue #15),
- * hence not sized for the fastest rate up front. */
-#define RING_COVER_US (4 * USEC_PER_SEC)
-#define RING_START_SAMPLES 400u   /* RING_COVER_US at 100 Hz */
-#define RING_MAX_SAMPLES 1600u    /* RING_COVER_US at 400 Hz, the highest stream rate */
+/* Samples kept per foot for refining events (300 ms back at most) and for placing a toe-off, which
+ * is decided up to ~0.7 s after it: a second of them (GaitParams.ring_cover_ms) at the foot's own
+ * rate. A stance's metrics are taken from the samples still in the ring plus the samples of the same
+ * stance that left it, folded into a StanceFold on their way out (fold_sample()), so a stance of up
+ * to STANCE_METRICS_MAX_US gets its metrics from a ring a quarter as long (issue #15). The ring
+ * starts sized for 100 Hz and grows when a full ring spans clearly less than its time (a faster
+ * insole, found once its first samples fill it; ring_grow_if_short()); it never shrinks. */
+#define RING_COVER_MS_DEFAULT 1000u /* GaitParams.ring_cover_ms */
+#define RING_COVER_MS_MAX 8000u
+#define RING_START_HZ 100u          /* the ring is sized for this rate at first ... */
+#define RING_MAX_HZ 400u            /* ... and for at most this one, the highest stream rate */
+/* A stance longer than this is standing, not a gait stance: no stance metrics. */
+#define STANCE_METRICS_MAX_US (4 * USEC_PER_SEC)
+/* Candidates a StanceFold keeps per decision that needs the stance's end: one per FOLD_SLOTS_PER_MARK
+ * ring slots (12 at 100 Hz, 50 at 400 Hz: a slow rise has more samples at a higher rate). More than
+ * that (a stance with unusually many new highs after it left the ring) costs that stance its metrics
+ * only when a dropped candidate would have been the answer. */
+#define FOLD_SLOTS_PER_MARK 8u
+#define FOLD_PEAK_GROWTH 1.5f /* of the foot's usual peak load: more is rare in one stance */
 /* Levels: the loaded level and the unloaded baseline of the total load are robust percentiles of
  * the minima and maxima of the last LEVEL_BLOCKS blocks of LEVEL_BLOCK_US that saw movement. */
 #define LEVEL_BLOCK_US (250 * USEC_PER_MSEC)
@@ -145,6 +155,68 @@ typedef struct DayFoot {
         double peak_heel, loading_rate, push, peak_total, share[_REGION_MAX], cop_start, cop_end, cop_fwd, ml;
 } DayFoot;
 
+/* A sample that may decide a stance metric once the stance's peak load or midpoint is known. */
+typedef struct FoldMark {
+        uint32_t t_off_us; /* since the contact */
+        float v;
+} FoldMark;
+
+/* The strict running maxima of a value, dropping those that can no longer be the first at or
+ * above a share of the stance's peak: that first one is among them (fold_rise_first()). */
+typedef struct FoldRise {
+        FoldMark *mark;    /* room for StanceFold.cap */
+        float max;         /* the largest value so far */
+        float peak_bound;  /* > 0: complete for any peak up to this (fold_rise_add()) */
+        uint16_t n;
+        bool frozen;       /* a new maximum found no room: nothing is added after it */
+} FoldRise;
+
+typedef struct FoldStart {
+        float load;
+        int16_t x;
+        uint32_t fwd, all;  /* the path up to this sample */
+} FoldStart;
+
+typedef struct FoldEnd {
+        float load;
+        int16_t x;
+} FoldEnd;
+
+/* Lists of marks in a foot's fold block (fold_alloc()), each with room for its `cap`. */
+enum { FOLD_LIST_HEEL = _REGION_MAX, FOLD_LIST_FRONT, _FOLD_LISTS };
+
+/* The stance's samples that left the ring, reduced to what measure_stance() needs from them. The
+ * sums run in the same order as over the ring, and the centre-of-pressure path is counted in
+ * steps of the ring's resolution (1/16384), so the metrics are the ones the whole stance in a
+ * ring would give: tests/gait checks them against a ring longer than the stance. */
+typedef struct StanceFold {
+        uint16_t cap;            /* marks per list */
+        bool active;             /* from the contact until the toe-off is placed */
+        bool broken;             /* no metrics for this stance: too long, or a candidate lost */
+        uint64_t first, next;    /* the contact's index; the next sample to fold */
+        uint64_t t_ic, t_last;   /* the contact's time; the last folded sample's */
+        float peak;              /* the largest load */
+        double impulse[_REGION_MAX], impulse_total, y_sum, y_w;
+        uint32_t path_fwd, path_all; /* centre-of-pressure path, in 1/16384 */
+        int16_t last_x;          /* last valid centre of pressure (COP_NONE before one) */
+        FoldRise onset[_REGION_MAX]; /* first region load >= 5 % of the peak */
+        FoldRise heel;           /* heel peak before the midpoint: the last maximum at or before it
+                                  * (frozen: older maxima were given up) */
+        FoldMark *front;         /* front peak from the midpoint on: maxima of what follows */
+        uint16_t front_n;
+        uint32_t front_lost_off; /* latest candidate given up for room (0: none) */
+        bool front_lost;
+        /* where the centre of pressure starts (first valid sample >= 10 % of the peak) and ends
+         * (last such): running maxima with the path so far, and maxima of what follows */
+        FoldStart *start;
+        uint16_t start_n;
+        bool start_frozen;
+        float start_max, start_peak_bound; /* as in FoldRise */
+        FoldEnd *end;
+        uint16_t end_n;
+        float end_lost;          /* largest end candidate given up for room (0: none) */
+} StanceFold;
+
 typedef struct FootState {
         FootSide side;
         InsoleLayout layout;
@@ -187,7 +259,11 @@ typedef struct FootState {
         bool have_presence;
 
         RingSlot *ring;     /* ring_cap samples; sample i (absolute) at i % ring_cap */
+        StanceFold fold;    /* the current stance's samples that left the ring */
+        void *fold_block;   /* its lists: _FOLD_LISTS of FoldMark, then FoldStart, then FoldEnd */
+        float usual_peak;   /* running mean of the stances' peak loads, 0 before the first */
         uint32_t ring_cap;
+        uint32_t ring_cover_ms; /* GaitParams.ring_cover_ms */
         uint64_t ring_base_us; /* the slots' times count from here (ring_put()) */
         uint64_t ring_first; /* oldest absolute index still kept: the ring grew, or its time base passed older ones */
         uint64_t n_samples; /* absolute index of the next sample */
@@ -242,6 +318,8 @@ typedef struct FootState {
         bool toe_gripping;
         unsigned toe_above_ticks;
 } FootState;
+
+static int fold_alloc(FootState *f, unsigned cap);
 
 /* GaitStanceMetrics as the windows keep them: shares to 1/65535, positions on the insole (and the
  * medial-lateral index, -1..1) to 1/16384 like the ring's; loads stay floats, their unit varies. */
@@ -424,6 +502,7 @@ GaitEngine *gait_engine_free(GaitEngine *e) {
                 return NULL;
         for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
                 free(e->foot[s].ring);
+                free(e->foot[s].fold_block);
                 free(e->foot[s].cells);
         }
         free(e->strides);
@@ -494,16 +573,21 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                 e->params.toe_off_slope = GAIT_TOE_OFF_SLOPE_DEFAULT;
         if (!(e->params.contact_level >= TH_CONTACT && e->params.contact_level < 1))
                 e->params.contact_level = GAIT_CONTACT_LEVEL_DEFAULT;
+        e->params.ring_cover_ms = e->params.ring_cover_ms == 0 ? RING_COVER_MS_DEFAULT :
+                                  CLAMP(e->params.ring_cover_ms, RING_COVER_MS_DEFAULT, RING_COVER_MS_MAX);
 
         for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
                 FootState *f = &e->foot[s];
                 bool heel = false, front = false;
 
                 f->side = s;
-                f->ring = calloc(RING_START_SAMPLES, sizeof(RingSlot));
+                f->ring_cover_ms = e->params.ring_cover_ms;
+                f->ring_cap = f->ring_cover_ms * RING_START_HZ / 1000;
+                f->ring = calloc(f->ring_cap, sizeof(RingSlot));
                 if (!f->ring)
                         return -ENOMEM;
-                f->ring_cap = RING_START_SAMPLES;
+                if (fold_alloc(f, f->ring_cap / FOLD_SLOTS_PER_MARK) < 0)
+                        return -ENOMEM;
                 f->layout = *layouts[s];
                 f->force_layout = f->layout;
                 f->force_layout.unit = PRESSURE_UNIT_NEWTON;
@@ -742,7 +826,7 @@ static bool ring_has(const FootState *f, uint64_t idx) {
 }
 
 /* Called before sample n_samples overwrites the oldest one: a full ring whose rate calls for more
- * than a sixteenth more samples than it holds to cover RING_COVER_US grows to cover it (10 % to
+ * than a sixteenth more samples than it holds to cover its time grows to cover it (10 % to
  * spare for jitter). The margin keeps an insole at exactly the ring's rate, or a little faster,
  * where it is. Without memory the ring stays as it is: long stances then lose their metrics,
  * nothing else. Returns whether it grew. */
@@ -751,13 +835,16 @@ static bool ring_grow_if_short(FootState *f) {
         uint64_t need, want;
         RingSlot *ring;
 
-        if (f->ring_cap >= RING_MAX_SAMPLES)
+        uint64_t cover_us = (uint64_t) f->ring_cover_ms * USEC_PER_MSEC;
+        uint64_t max_samples = (uint64_t) f->ring_cover_ms * RING_MAX_HZ / 1000;
+
+        if (f->ring_cap >= max_samples)
                 return false;
         /* ring_cap samples span ring_cap - 1 intervals */
-        need = span > 0 ? (uint64_t) (f->ring_cap - 1) * RING_COVER_US / span : RING_MAX_SAMPLES;
+        need = span > 0 ? (uint64_t) (f->ring_cap - 1) * cover_us / span : max_samples;
         if (need <= f->ring_cap + f->ring_cap / 16)
                 return false;
-        want = MIN(need * 11 / 10, (uint64_t) RING_MAX_SAMPLES);
+        want = MIN(need * 11 / 10, max_samples);
         ring = malloc(want * sizeof(RingSlot));
         if (!ring)
                 return false;
@@ -767,31 +854,307 @@ static bool ring_grow_if_short(FootState *f) {
         f->ring = ring;
         f->ring_cap = (uint32_t) want;
         f->ring_first = oldest;
+        /* without memory the fold keeps its lists: a stance more often loses its metrics */
+        (void) fold_alloc(f, (unsigned) (want / FOLD_SLOTS_PER_MARK));
         return true;
 }
 
-static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint64_t to) {
-        GaitStanceMetrics m = { .valid = false };
-        double impulse[_REGION_MAX] = {}, impulse_total = 0, y_sum = 0, y_w = 0, fwd = 0, all = 0;
-        uint64_t t_ic, t_to, t_mid, onset[_REGION_MAX];
-        bool have_onset[_REGION_MAX] = {};
-        float prev_x = NAN, peak_heel_t = 0;
-        bool have_start = false;
+static size_t fold_block_size(unsigned cap) {
+        return cap * (_FOLD_LISTS * sizeof(FoldMark) + sizeof(FoldStart) + sizeof(FoldEnd));
+}
 
-        f->stance = m;
-        if (!f->spatial || to <= ic + 2 || !ring_has(f, ic) || !ring_has(f, to - 1))
+/* Points the fold's lists into the foot's block. */
+static void fold_lists(FootState *f) {
+        StanceFold *sf = &f->fold;
+        FoldMark *marks = f->fold_block;
+
+        for (unsigned k = 0; k < _REGION_MAX; k++)
+                sf->onset[k].mark = marks + k * sf->cap;
+        sf->heel.mark = marks + FOLD_LIST_HEEL * sf->cap;
+        sf->front = marks + FOLD_LIST_FRONT * sf->cap;
+        sf->start = (FoldStart *) (marks + _FOLD_LISTS * sf->cap);
+        sf->end = (FoldEnd *) (sf->start + sf->cap);
+}
+
+/* Room for `cap` marks per list, keeping an open stance's marks (the ring grew under it). */
+static int fold_alloc(FootState *f, unsigned cap) {
+        StanceFold *sf = &f->fold;
+        StanceFold old = *sf;
+        void *block, *old_block;
+
+        if (cap <= sf->cap)
+                return 0;
+        block = calloc(1, fold_block_size(cap));
+        if (!block)
+                return -ENOMEM;
+        old_block = f->fold_block;
+        f->fold_block = block;
+        sf->cap = (uint16_t) cap;
+        fold_lists(f);
+        if (old_block) {
+                for (unsigned k = 0; k < _REGION_MAX; k++)
+                        memcpy(sf->onset[k].mark, old.onset[k].mark, old.onset[k].n * sizeof(FoldMark));
+                memcpy(sf->heel.mark, old.heel.mark, old.heel.n * sizeof(FoldMark));
+                memcpy(sf->front, old.front, old.front_n * sizeof(FoldMark));
+                memcpy(sf->start, old.start, old.start_n * sizeof(FoldStart));
+                memcpy(sf->end, old.end, old.end_n * sizeof(FoldEnd));
+                free(old_block);
+        }
+        return 0;
+}
+
+static void fold_start(FootState *f, uint64_t ic) {
+        StanceFold *sf = &f->fold;
+
+        if (!f->spatial) /* no stance metrics to fold for */
                 return;
 
-        t_ic = ring_t(f, ic);
-        t_to = ring_t(f, to);
-        t_mid = t_ic + (t_to - t_ic) / 2;
+        *sf = (StanceFold) { .cap = sf->cap, .active = true, .first = ic, .next = ic, .t_ic = ring_t(f, ic),
+                             .last_x = COP_NONE, .start_max = -1.0f };
+        fold_lists(f);
+        for (unsigned k = 0; k < _REGION_MAX; k++)
+                sf->onset[k].max = -1.0f; /* any first value is a maximum */
+}
 
-        for (uint64_t i = ic; i < to; i++)
+/* A new value of a rise looking for the first value at `share` of the stance's peak or above,
+ * `peak` being the largest load so far: candidates below share × peak can no longer be that
+ * one. A candidate at share × `bound` or above is the answer for any final peak up to `bound`
+ * (a few of the foot's usual peaks), so nothing after it is needed; the end checks the bound. */
+static void fold_rise_add(FoldRise *r, unsigned cap, uint32_t t_off, float v, float share, float peak, float bound) {
+        float floor = share * peak;
+        unsigned drop = 0;
+
+        if (v > r->max) {
+                r->max = v;
+                if (v >= floor && !r->frozen && !(r->peak_bound > 0)) {
+                        if (bound > 0 && v >= share * bound)
+                                r->peak_bound = bound;
+                        if (r->n == cap)
+                                r->frozen = true;
+                        else
+                                r->mark[r->n++] = (FoldMark) { t_off, v };
+                }
+        }
+        while (drop < r->n && r->mark[drop].v < floor)
+                drop++;
+        if (drop > 0) {
+                memmove(r->mark, r->mark + drop, (r->n - drop) * sizeof(FoldMark));
+                r->n -= drop;
+        }
+}
+
+/* 1: the first folded value >= threshold came `*ret_off` after the contact; 0: none reached it;
+ * -1: one that did found no room. */
+static int fold_rise_first(const FoldRise *r, float threshold, float peak, uint32_t *ret_off) {
+        if (r->peak_bound > 0 && peak > r->peak_bound)
+                return -1;
+        for (unsigned i = 0; i < r->n; i++)
+                if (r->mark[i].v >= threshold) {
+                        *ret_off = r->mark[i].t_off_us;
+                        return 1;
+                }
+        return r->frozen && r->max >= threshold ? -1 : 0;
+}
+
+/* Sample i leaves the ring during a stance: keep what measure_stance() will need of it. Its
+ * successor is still in the ring (for dt). The stance's midpoint is at least half-way to this
+ * sample (`low_mid`): candidates that cannot matter for it are dropped. */
+static void fold_sample(FootState *f, uint64_t i) {
+        StanceFold *sf = &f->fold;
+        const RingSlot *s = ring_slot(f, i);
+        const RingSample r = ring_at(f, i);
+        float dt, front, floor10, usual, bound;
+        uint32_t off, low_mid;
+
+        if (sf->broken)
+                return;
+        if (!ring_has(f, i) || r.t_us - sf->t_ic > STANCE_METRICS_MAX_US) {
+                sf->broken = true;
+                return;
+        }
+        off = (uint32_t) (r.t_us - sf->t_ic);
+        low_mid = off / 2;
+        dt = (float) (ring_t(f, i + 1) - r.t_us) / USEC_PER_SEC;
+        front = r.region[REGION_FOREFOOT] + r.region[REGION_TOES];
+        sf->peak = MAX(sf->peak, s->load);
+        floor10 = 0.10f * sf->peak;
+        /* no stance's peak is likely to exceed this (fold_rise_add()): the usual peak, or the
+         * loaded level where that is higher (a first stance cut short) */
+        usual = MAX(f->usual_peak, f->hi - f->lo);
+        bound = FOLD_PEAK_GROWTH * MAX(sf->peak, usual);
+
+        for (unsigned k = 0; k < _REGION_MAX; k++) {
+                fold_rise_add(&sf->onset[k], sf->cap, off, r.region[k], 0.05f, sf->peak, bound);
+                sf->impulse[k] += r.region[k] * dt;
+                sf->impulse_total += r.region[k] * dt;
+        }
+
+        /* the peak before the midpoint is the last maximum at or before it: keep the latest ones
+         * (the midpoint is later than most of a heel's rise) */
+        if (r.region[REGION_HEEL] > sf->heel.max) {
+                sf->heel.max = r.region[REGION_HEEL];
+                if (sf->heel.n == sf->cap) {
+                        sf->heel.frozen = true; /* marks were given up: mark[0] is not the first */
+                        memmove(sf->heel.mark, sf->heel.mark + 1, (sf->cap - 1) * sizeof(FoldMark));
+                        sf->heel.n--;
+                }
+                sf->heel.mark[sf->heel.n++] = (FoldMark) { off, r.region[REGION_HEEL] };
+        }
+        /* of the maxima at or before low_mid only the last can still be the peak before the midpoint */
+        while (sf->heel.n >= 2 && sf->heel.mark[1].t_off_us <= low_mid) {
+                memmove(sf->heel.mark, sf->heel.mark + 1, (sf->heel.n - 1) * sizeof(FoldMark));
+                sf->heel.n--;
+        }
+
+        while (sf->front_n > 0 && sf->front[sf->front_n - 1].v <= front)
+                sf->front_n--;
+        if (sf->front_n == sf->cap) {
+                sf->front_lost = true;
+                sf->front_lost_off = sf->front[0].t_off_us;
+                memmove(sf->front, sf->front + 1, (sf->cap - 1) * sizeof(FoldMark));
+                sf->front_n--;
+        }
+        sf->front[sf->front_n++] = (FoldMark) { off, front };
+        {
+                unsigned drop = 0;
+                while (drop < sf->front_n && sf->front[drop].t_off_us < low_mid)
+                        drop++;
+                if (drop > 0) {
+                        memmove(sf->front, sf->front + drop, (sf->front_n - drop) * sizeof(FoldMark));
+                        sf->front_n -= drop;
+                }
+        }
+
+        if (s->cop_x != COP_NONE) {
+                if (sf->last_x != COP_NONE) {
+                        int32_t d = (int32_t) s->cop_x - sf->last_x;
+                        sf->path_all += (uint32_t) abs(d);
+                        if (d > 0)
+                                sf->path_fwd += (uint32_t) d;
+                }
+                sf->last_x = s->cop_x;
+
+                if (r.load > sf->start_max) {
+                        sf->start_max = r.load;
+                        if (r.load >= floor10 && !sf->start_frozen && !(sf->start_peak_bound > 0)) {
+                                if (bound > 0 && r.load >= 0.10f * bound)
+                                        sf->start_peak_bound = bound;
+                                if (sf->start_n == sf->cap)
+                                        sf->start_frozen = true;
+                                else
+                                        sf->start[sf->start_n++] = (FoldStart) {
+                                                .load = r.load, .x = s->cop_x, .fwd = sf->path_fwd, .all = sf->path_all };
+                        }
+                }
+                {
+                        unsigned drop = 0;
+                        while (drop < sf->start_n && sf->start[drop].load < floor10)
+                                drop++;
+                        if (drop > 0) {
+                                memmove(sf->start, sf->start + drop, (sf->start_n - drop) * sizeof(FoldStart));
+                                sf->start_n -= drop;
+                        }
+                }
+
+                while (sf->end_n > 0 && (sf->end[sf->end_n - 1].load <= r.load || sf->end[sf->end_n - 1].load < floor10))
+                        sf->end_n--;
+                if (r.load >= floor10) {
+                        if (sf->end_n == sf->cap) {
+                                sf->end_lost = MAX(sf->end_lost, sf->end[0].load);
+                                memmove(sf->end, sf->end + 1, (sf->cap - 1) * sizeof(FoldEnd));
+                                sf->end_n--;
+                        }
+                        sf->end[sf->end_n++] = (FoldEnd) { .load = r.load, .x = s->cop_x };
+                }
+                sf->y_sum += (double) r.cop_y * r.load * dt;
+                sf->y_w += (double) r.load * dt;
+        }
+        sf->t_last = r.t_us;
+}
+
+/* Sample n is about to take the oldest one's slot. */
+static void fold_leaving(FootState *f, uint64_t n) {
+        StanceFold *sf = &f->fold;
+
+        for (; sf->next + f->ring_cap <= n; sf->next++)
+                fold_sample(f, sf->next);
+}
+
+static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint64_t to) {
+        StanceFold *sf = &f->fold;
+        GaitStanceMetrics m = { .valid = false };
+        double impulse[_REGION_MAX], impulse_total, y_sum, y_w, fwd = 0, all = 0;
+        uint64_t t_ic, t_to, t_mid, onset[_REGION_MAX], from = sf->next;
+        bool have_onset[_REGION_MAX] = {};
+        float prev_x = NAN, peak_heel_t = 0;
+        bool have_start = false, end_in_ring = false;
+        uint32_t mid_off, off;
+
+        f->stance = m;
+        /* [ic, from) left the ring and are folded; [from, to) are in it */
+        if (!f->spatial || to <= ic + 2 || sf->first != ic || sf->broken || from > to || !ring_has(f, to) ||
+            (from < to && !ring_has(f, from)))
+                return;
+
+        t_ic = sf->t_ic;
+        t_to = ring_t(f, to);
+        if (t_to - t_ic > STANCE_METRICS_MAX_US)
+                return;
+        t_mid = t_ic + (t_to - t_ic) / 2;
+        mid_off = (uint32_t) (t_mid - t_ic);
+
+        m.peak_total = sf->peak;
+        for (uint64_t i = from; i < to; i++)
                 m.peak_total = MAX(m.peak_total, ring_slot(f, i)->load);
         if (!(m.peak_total > 0))
                 return;
 
-        for (uint64_t i = ic; i < to; i++) {
+        /* what the folded samples decide, now that the peak and the midpoint are known */
+        for (unsigned k = 0; k < _REGION_MAX; k++) {
+                int r = fold_rise_first(&sf->onset[k], 0.05f * m.peak_total, m.peak_total, &off);
+                if (r < 0)
+                        return;
+                if (r > 0) {
+                        have_onset[k] = true;
+                        onset[k] = t_ic + off;
+                }
+                impulse[k] = sf->impulse[k];
+        }
+        impulse_total = sf->impulse_total;
+        if ((sf->heel.frozen && (sf->heel.n == 0 || sf->heel.mark[0].t_off_us > mid_off)) ||
+            (sf->front_lost && sf->front_lost_off >= mid_off))
+                return;
+        for (unsigned i = sf->heel.n; i > 0; i--)
+                if (sf->heel.mark[i - 1].t_off_us <= mid_off) {
+                        m.peak_heel = sf->heel.mark[i - 1].v;
+                        peak_heel_t = (float) (uint64_t) sf->heel.mark[i - 1].t_off_us / USEC_PER_SEC;
+                        break;
+                }
+        for (unsigned i = 0; i < sf->front_n; i++)
+                if (sf->front[i].t_off_us >= mid_off) {
+                        m.push_peak = sf->front[i].v;
+                        break;
+                }
+        for (unsigned i = 0; i < sf->start_n && !have_start; i++)
+                if (sf->start[i].load >= 0.10f * m.peak_total) {
+                        have_start = true;
+                        m.cop_start_x = m.strike_cop_x = cop_from_slot(sf->start[i].x);
+                        fwd = (sf->path_fwd - sf->start[i].fwd) * (1.0 / COP_ONE);
+                        all = (sf->path_all - sf->start[i].all) * (1.0 / COP_ONE);
+                        prev_x = cop_from_slot(sf->last_x);
+                }
+        if ((!have_start && sf->start_frozen && sf->start_max >= 0.10f * m.peak_total) ||
+            (sf->start_peak_bound > 0 && m.peak_total > sf->start_peak_bound))
+                return;
+        for (unsigned i = sf->end_n; i > 0; i--)
+                if (sf->end[i - 1].load >= 0.10f * m.peak_total) {
+                        m.cop_end_x = cop_from_slot(sf->end[i - 1].x);
+                        break;
+                }
+        y_sum = sf->y_sum;
+        y_w = sf->y_w;
+
+        for (uint64_t i = from; i < to; i++) {
                 const RingSample r = ring_at(f, i);
                 float dt = (float) (ring_t(f, i + 1) - r.t_us) / USEC_PER_SEC;
                 float front = r.region[REGION_FOREFOOT] + r.region[REGION_TOES];
@@ -826,14 +1189,20 @@ static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint6
                                 }
                                 prev_x = r.cop_x;
                                 /* symmetric to the start: where the foot still carries 10 % of its peak */
-                                if (r.load >= 0.10f * m.peak_total)
+                                if (r.load >= 0.10f * m.peak_total) {
                                         m.cop_end_x = r.cop_x;
+                                        end_in_ring = true;
+                                }
                         }
                         y_sum += (double) r.cop_y * r.load * dt;
                         y_w += (double) r.load * dt;
                 }
         }
         if (!have_start || !(impulse_total > 0))
+                return;
+        /* the last sample at 10 % of the peak may be one that found no room */
+        if (!end_in_ring && sf->end_lost >= 0.10f * m.peak_total &&
+            (sf->end_n == 0 || !(sf->end[0].load >= 0.10f * m.peak_total)))
                 return;
 
         /* Strike: the region that reached 5 % of the peak first; heel and forefoot (or toes) within
@@ -857,6 +1226,7 @@ static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint6
                 else
                         m.strike = STRIKE_FOREFOOT;
         }
+        f->usual_peak = f->usual_peak > 0 ? 0.8f * f->usual_peak + 0.2f * m.peak_total : m.peak_total;
         m.heel_loading_rate = peak_heel_t > 0 ? m.peak_heel / peak_heel_t : NAN;
         for (unsigned k = 0; k < _REGION_MAX; k++)
                 m.load_share[k] = (float) (impulse[k] / impulse_total);
@@ -1115,6 +1485,7 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                         return;
                 f->contact_pending = false;
                 f->ic_idx = contact_at(e, f, v >= level ? idx : f->crossing_idx, idx);
+                fold_start(f, f->ic_idx);
                 on_contact(e, f, ring_t(f, f->ic_idx));
                 return;
         }
@@ -1171,6 +1542,7 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                 j = f->bump_to_idx;
         f->have_bump = false;
         f->in_stance = false;
+        f->fold.active = false; /* measure_stance() below has what it needs */
         f->release_pending = false;
         swing_reset(f);
         if (f->have_ic && ring_t(f, j) > f->ic_t) {
@@ -1446,6 +1818,8 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
         slot = f->n_samples % f->ring_cap;
         if (slot == 0 && f->n_samples >= f->ring_cap && ring_grow_if_short(f))
                 slot = f->n_samples % f->ring_cap;
+        if (f->fold.active)
+                fold_leaving(f, f->n_samples);
         ring_put(f, slot, sample->t_us, total, &load);
         f->last_t_us = sample->t_us;
         f->n_samples++;

@@ -359,10 +359,10 @@ static void test_strike_pattern(void **state) {
         free(hard);
 }
 
-/* The sample ring covers 4 s at the insole's own rate: at 300 Hz it grows once per foot, from the
- * 100 Hz size, while the first samples come in, and allocates nothing after that but a snapshot's
- * borrowed buffers. A slow walk's stances of about 2.8 s (longer than the ring once held at 300 Hz:
- * 768 samples, 2.6 s) still get their stance metrics, at 300 Hz as at 100 Hz. */
+/* The sample ring covers 1 s at the insole's own rate: at 300 Hz it grows once per foot, from the
+ * 100 Hz size, while the first samples come in (with the lists a stance's folded samples keep),
+ * and allocates nothing after that but a snapshot's borrowed buffers. A slow walk's stances of
+ * about 2.8 s, almost three rings long, still get their stance metrics, at 300 Hz as at 100 Hz. */
 static void test_ring_follows_rate(void **state) {
         static const double rates[] = { 100, 300 };
 
@@ -382,8 +382,9 @@ static void test_ring_follows_rate(void **state) {
                               allocations);
                 assert_true(allocations <= 2);
                 assert_int_equal(releases, allocations);
-                /* both periods end with a snapshot; at 300 Hz each foot's ring grew once, at 100 Hz not */
-                assert_int_equal(first, allocations + (rates[i] > 100 ? 2 : 0));
+                /* both periods end with a snapshot; at 300 Hz each foot's ring and fold lists grew
+                 * once, at 100 Hz not */
+                assert_int_equal(first, allocations + (rates[i] > 100 ? 4 : 0));
                 for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
                         const GaitFootSummary *f = &r->snapshot.window[GAIT_WINDOW_60S].foot[s];
                         print_message("#   %s: %u strides, stance %.2f s, %u with stance metrics, heel first %u\n",
@@ -446,6 +447,74 @@ static void test_windows_keep_precision(void **state) {
 
 static void shift_time(FootSide side, PressureSample *s, void *userdata) {
         s->t_us += *(const uint64_t *) userdata;
+}
+
+static bool same_float(float a, float b) {
+        return memcmp(&a, &b, sizeof(float)) == 0;
+}
+
+static bool same_stance(const GaitStanceMetrics *a, const GaitStanceMetrics *b) {
+        if (a->valid != b->valid)
+                return false;
+        if (!a->valid)
+                return true;
+        for (unsigned k = 0; k < _REGION_MAX; k++)
+                if (!same_float(a->load_share[k], b->load_share[k]))
+                        return false;
+        return a->strike == b->strike && same_float(a->strike_cop_x, b->strike_cop_x) &&
+               same_float(a->peak_total, b->peak_total) && same_float(a->peak_heel, b->peak_heel) &&
+               same_float(a->heel_loading_rate, b->heel_loading_rate) && same_float(a->cop_start_x, b->cop_start_x) &&
+               same_float(a->cop_end_x, b->cop_end_x) && same_float(a->cop_forward_fraction, b->cop_forward_fraction) &&
+               same_float(a->ml_index, b->ml_index) && same_float(a->push_peak, b->push_peak) &&
+               a->per_body_weight == b->per_body_weight;
+}
+
+/* Stance metrics from a 1 s ring, with the samples of a longer stance folded as they leave it, are
+ * the ones a ring longer than any stance gives, to the bit: normal, slow, flat-footed and hard
+ * landings, at 100 to 300 Hz. */
+static void test_fold_matches_long_ring(void **state) {
+        static const struct {
+                GaitModelParams p;
+                double rate_hz, seconds;
+        } walks[] = {
+                { { .mode = GAIT_MODE_WALKING, .seed = 5, .noise = 0.03 }, 100, 60 },
+                { { .mode = GAIT_MODE_WALKING, .cadence_spm = 20, .seed = 3, .noise = 0.02 }, 100, 60 },
+                { { .mode = GAIT_MODE_WALKING, .cadence_spm = 20, .seed = 3, .noise = 0.02 }, 300, 60 },
+                { { .mode = GAIT_MODE_WALKING, .cadence_spm = 45, .seed = 8, .noise = 0.05, .flat_foot = true }, 200, 60 },
+                { { .mode = GAIT_MODE_WALKING, .cadence_spm = 60, .seed = 9, .noise = 0.04, .hard_heel_strike = true,
+                    .pronation = 0.5 }, 100, 60 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(walks); i++) {
+                GaitParams long_ring = GAIT_PARAMS_DEFAULT;
+                GaitModel *m1 = model_new(walks[i].p), *m2 = model_new(walks[i].p);
+                GaitEngine *folding = engine_for(m1, 70), *whole = NULL;
+                SimRun *a = run_new(), *b = run_new();
+                size_t measured = 0;
+
+                long_ring.body_weight_kg = 70;
+                long_ring.ring_cover_ms = 8000; /* longer than every stance: nothing is folded */
+                assert_int_equal(gait_engine_new(gait_model_layout(m2, FOOT_LEFT), gait_model_layout(m2, FOOT_RIGHT),
+                                                 &long_ring, &whole), 0);
+                sim_feed(folding, m1, 0, walks[i].seconds, walks[i].rate_hz, NULL, NULL, a);
+                sim_feed(whole, m2, 0, walks[i].seconds, walks[i].rate_hz, NULL, NULL, b);
+                assert_int_equal(a->n_strides, b->n_strides);
+                for (size_t k = 0; k < a->n_strides; k++) {
+                        assert_int_equal(a->strides[k].t_contact_us, b->strides[k].t_contact_us);
+                        assert_true(same_stance(&a->strides[k].stance, &b->strides[k].stance));
+                        measured += a->strides[k].stance.valid;
+                }
+                print_message("# %.0f spm at %.0f Hz: %zu strides, %zu with stance metrics, the same\n",
+                              walks[i].p.cadence_spm > 0 ? walks[i].p.cadence_spm : 105, walks[i].rate_hz,
+                              a->n_strides, measured);
+                assert_true(measured * 10 >= a->n_strides * 9);
+                gait_engine_free(folding);
+                gait_engine_free(whole);
+                gait_model_free(m1);
+                gait_model_free(m2);
+                free(a);
+                free(b);
+        }
 }
 
 /* The ring keeps times as 32-bit offsets from a base that moves every 36 minutes: a walk across a
@@ -1084,6 +1153,7 @@ int main(void) {
                 cmocka_unit_test(test_strike_pattern),
                 cmocka_unit_test(test_running),
                 cmocka_unit_test(test_ring_follows_rate),
+                cmocka_unit_test(test_fold_matches_long_ring),
                 cmocka_unit_test(test_ring_time_base),
                 cmocka_unit_test(test_windows_keep_precision),
                 cmocka_unit_test(test_activity_and_balance),
