@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <math.h>
 
-#include "gait.h"
+#include "gait-internal.h"
 
 /* Below this share of the foot's summed cell magnitude the centre of pressure is noise. */
 #define COP_MIN_LOAD 1e-6f
@@ -14,7 +14,7 @@ static float cell_force(const InsoleLayout *layout, unsigned i, float v) {
         return v;
 }
 
-int foot_load_compute(const InsoleLayout *layout, const PressureSample *sample, FootLoad *ret) {
+static int load_compute(const InsoleLayout *layout, const PressureSample *sample, bool forces, FootLoad *ret) {
         float sx = 0, sy = 0, sw = 0;
 
         if (!layout || !sample || !ret)
@@ -24,7 +24,7 @@ int foot_load_compute(const InsoleLayout *layout, const PressureSample *sample, 
 
         *ret = (FootLoad) { .t_us = sample->t_us };
         for (unsigned i = 0; i < layout->n_cells; i++) {
-                float f = cell_force(layout, i, sample->cell[i]);
+                float f = forces ? sample->cell[i] : cell_force(layout, i, sample->cell[i]);
 
                 if (!isfinite(f))
                         continue;
@@ -44,4 +44,12 @@ int foot_load_compute(const InsoleLayout *layout, const PressureSample *sample, 
         } else
                 ret->cop_x = ret->cop_y = NAN;
         return 0;
+}
+
+int foot_load_compute(const InsoleLayout *layout, const PressureSample *sample, FootLoad *ret) {
+        return load_compute(layout, sample, false, ret);
+}
+
+int foot_load_from_forces(const InsoleLayout *layout, const PressureSample *sample, FootLoad *ret) {
+        return load_compute(layout, sample, true, ret);
 }

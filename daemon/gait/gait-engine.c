@@ -220,7 +220,6 @@ typedef struct StanceFold {
 typedef struct FootState {
         FootSide side;
         InsoleLayout layout;
-        InsoleLayout force_layout; /* same cells, unit newton: for already converted values */
         bool spatial;              /* cells in the heel and in the forefoot or toes */
         bool raw;
 
@@ -589,8 +588,6 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                 if (fold_alloc(f, f->ring_cap / FOLD_SLOTS_PER_MARK) < 0)
                         return -ENOMEM;
                 f->layout = *layouts[s];
-                f->force_layout = f->layout;
-                f->force_layout.unit = PRESSURE_UNIT_NEWTON;
                 f->raw = f->layout.unit == PRESSURE_UNIT_RAW;
                 if (cells_alloc(f) < 0)
                         return -ENOMEM;
@@ -1811,7 +1808,7 @@ int gait_engine_feed(GaitEngine *e, FootSide side, const PressureSample *sample)
         for (unsigned i = 0; i < f->layout.n_cells; i++)
                 conv.cell[i] = MAX(force[i] - offset[i] - band[i], 0.0f);
         update_presence(f, force, sample->t_us);
-        r = foot_load_compute(&f->force_layout, &conv, &load);
+        r = foot_load_from_forces(&f->layout, &conv, &load);
         if (r < 0)
                 return r;
 

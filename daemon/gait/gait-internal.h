@@ -11,6 +11,9 @@
  * level, and what the validation takes for "unloaded". */
 #define GAIT_TH_RELEASE 0.15f
 
+/* foot_load_compute() of cell values that are forces already, whatever the layout's unit. */
+int foot_load_from_forces(const InsoleLayout *layout, const PressureSample *sample, FootLoad *ret);
+
 /* Median of v[0..n) (reorders v). NAN when n == 0. */
 float gait_median(float *v, size_t n);
 /* Coefficient of variation (sample SD / mean x 100) of v[0..n). NAN when n < 2. */
