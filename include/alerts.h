@@ -38,7 +38,7 @@
 typedef struct GaitDay {
         LocalDate date;
         uint32_t strides;   /* both feet */
-        uint64_t steps;
+        uint32_t steps;     /* 32 bits: 88 B a day instead of 96, 1 KB a wearer over 120 days */
         uint32_t active_s;  /* walking + running */
         float value[_GAIT_METRIC_MAX];
 } GaitDay;

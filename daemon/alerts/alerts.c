@@ -139,7 +139,7 @@ void gait_day_from_snapshot(const GaitSnapshot *s, LocalDate date, GaitDay *ret)
 
         gait_day_init(ret, date);
         ret->strides = l->strides + r->strides;
-        ret->steps = s->steps_day;
+        ret->steps = (uint32_t) MIN(s->steps_day, (uint64_t) UINT32_MAX);
         ret->active_s = (uint32_t) ((s->activity_day_us[ACTIVITY_WALKING] + s->activity_day_us[ACTIVITY_RUNNING]) /
                                     USEC_PER_SEC);
         ret->value[GAIT_METRIC_CADENCE] = w->cadence_spm;
@@ -965,9 +965,10 @@ static int restore_day(const JsonValue *row, GaitDay *ret, JsonParseError *e) {
         if (r < 0)
                 return r;
         d.strides = (uint32_t) x;
-        r = get_uint(json_value_element(row, 2), "steps", 10000000, &d.steps, e);
+        r = get_uint(json_value_element(row, 2), "steps", 10000000, &x, e);
         if (r < 0)
                 return r;
+        d.steps = (uint32_t) x;
         r = get_uint(json_value_element(row, 3), "active_s", 25 * 3600, &x, e);
         if (r < 0)
                 return r;

@@ -543,7 +543,7 @@ bool wearer_take_summary(Wearer *w, const CoachClock *now, DaySummary *ret) {
         if (!have_snap)
                 w->gait_finished.value[GAIT_METRIC_STRIDE_TIME_CV] = NAN;
         /* Steps and walking time as the day summary counted them (all sources, across restarts). */
-        w->gait_finished.steps = ret->counters.steps;
+        w->gait_finished.steps = (uint32_t) MIN(ret->counters.steps, (uint64_t) UINT32_MAX);
         w->gait_finished.active_s = (uint32_t) (day_counters_active_usec(&ret->counters) / USEC_PER_SEC);
         cv_tracker_reset(&w->cv_today);
         w->gait_today_fresh = false;
