@@ -585,8 +585,6 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                 f->ring = calloc(f->ring_cap, sizeof(RingSlot));
                 if (!f->ring)
                         return -ENOMEM;
-                if (fold_alloc(f, f->ring_cap / FOLD_SLOTS_PER_MARK) < 0)
-                        return -ENOMEM;
                 f->layout = *layouts[s];
                 f->raw = f->layout.unit == PRESSURE_UNIT_RAW;
                 if (cells_alloc(f) < 0)
@@ -597,6 +595,9 @@ int gait_engine_new(const InsoleLayout *left, const InsoleLayout *right, const G
                         front |= r == REGION_FOREFOOT || r == REGION_TOES;
                 }
                 f->spatial = heel && front;
+                /* stance metrics, and so a fold, only with cells in the heel and the front */
+                if (f->spatial && fold_alloc(f, f->ring_cap / FOLD_SLOTS_PER_MARK) < 0)
+                        return -ENOMEM;
                 swing_reset(f);
         }
         gait_engine_set_body_weight(e, e->params.body_weight_kg);
@@ -852,7 +853,8 @@ static bool ring_grow_if_short(FootState *f) {
         f->ring_cap = (uint32_t) want;
         f->ring_first = oldest;
         /* without memory the fold keeps its lists: a stance more often loses its metrics */
-        (void) fold_alloc(f, (unsigned) (want / FOLD_SLOTS_PER_MARK));
+        if (f->spatial)
+                (void) fold_alloc(f, (unsigned) (want / FOLD_SLOTS_PER_MARK));
         return true;
 }
 
