@@ -915,6 +915,13 @@ static void fold_start(FootState *f, uint64_t ic) {
                 sf->onset[k].max = -1.0f; /* any first value is a maximum */
 }
 
+/* Removes the first `drop` of a fold list's n elements of `size` bytes; returns how many are left. */
+static uint16_t fold_drop_front(void *list, size_t size, unsigned n, unsigned drop) {
+        if (drop > 0)
+                memmove(list, (char *) list + drop * size, (n - drop) * size);
+        return (uint16_t) (n - drop);
+}
+
 /* A new value of a rise looking for the first value at `share` of the stance's peak or above,
  * `peak` being the largest load so far: candidates below share × peak can no longer be that
  * one. A candidate at share × `bound` or above is the answer for any final peak up to `bound`
@@ -936,10 +943,7 @@ static void fold_rise_add(FoldRise *r, unsigned cap, uint32_t t_off, float v, fl
         }
         while (drop < r->n && r->mark[drop].v < floor)
                 drop++;
-        if (drop > 0) {
-                memmove(r->mark, r->mark + drop, (r->n - drop) * sizeof(FoldMark));
-                r->n -= drop;
-        }
+        r->n = fold_drop_front(r->mark, sizeof(FoldMark), r->n, drop);
 }
 
 /* 1: the first folded value >= threshold came `*ret_off` after the contact; 0: none reached it;
@@ -964,6 +968,7 @@ static void fold_sample(FootState *f, uint64_t i) {
         const RingSample r = ring_at(f, i);
         float dt, front, floor10, usual, bound;
         uint32_t off, low_mid;
+        unsigned drop;
 
         if (sf->broken)
                 return;
@@ -994,35 +999,26 @@ static void fold_sample(FootState *f, uint64_t i) {
                 sf->heel.max = r.region[REGION_HEEL];
                 if (sf->heel.n == sf->cap) {
                         sf->heel.frozen = true; /* marks were given up: mark[0] is not the first */
-                        memmove(sf->heel.mark, sf->heel.mark + 1, (sf->cap - 1) * sizeof(FoldMark));
-                        sf->heel.n--;
+                        sf->heel.n = fold_drop_front(sf->heel.mark, sizeof(FoldMark), sf->heel.n, 1);
                 }
                 sf->heel.mark[sf->heel.n++] = (FoldMark) { off, r.region[REGION_HEEL] };
         }
         /* of the maxima at or before low_mid only the last can still be the peak before the midpoint */
-        while (sf->heel.n >= 2 && sf->heel.mark[1].t_off_us <= low_mid) {
-                memmove(sf->heel.mark, sf->heel.mark + 1, (sf->heel.n - 1) * sizeof(FoldMark));
-                sf->heel.n--;
-        }
+        while (sf->heel.n >= 2 && sf->heel.mark[1].t_off_us <= low_mid)
+                sf->heel.n = fold_drop_front(sf->heel.mark, sizeof(FoldMark), sf->heel.n, 1);
 
         while (sf->front_n > 0 && sf->front[sf->front_n - 1].v <= front)
                 sf->front_n--;
         if (sf->front_n == sf->cap) {
                 sf->front_lost = true;
                 sf->front_lost_off = sf->front[0].t_off_us;
-                memmove(sf->front, sf->front + 1, (sf->cap - 1) * sizeof(FoldMark));
-                sf->front_n--;
+                sf->front_n = fold_drop_front(sf->front, sizeof(FoldMark), sf->front_n, 1);
         }
         sf->front[sf->front_n++] = (FoldMark) { off, front };
-        {
-                unsigned drop = 0;
-                while (drop < sf->front_n && sf->front[drop].t_off_us < low_mid)
-                        drop++;
-                if (drop > 0) {
-                        memmove(sf->front, sf->front + drop, (sf->front_n - drop) * sizeof(FoldMark));
-                        sf->front_n -= drop;
-                }
-        }
+        drop = 0;
+        while (drop < sf->front_n && sf->front[drop].t_off_us < low_mid)
+                drop++;
+        sf->front_n = fold_drop_front(sf->front, sizeof(FoldMark), sf->front_n, drop);
 
         if (s->cop_x != COP_NONE) {
                 if (sf->last_x != COP_NONE) {
@@ -1045,23 +1041,17 @@ static void fold_sample(FootState *f, uint64_t i) {
                                                 .load = r.load, .x = s->cop_x, .fwd = sf->path_fwd, .all = sf->path_all };
                         }
                 }
-                {
-                        unsigned drop = 0;
-                        while (drop < sf->start_n && sf->start[drop].load < floor10)
-                                drop++;
-                        if (drop > 0) {
-                                memmove(sf->start, sf->start + drop, (sf->start_n - drop) * sizeof(FoldStart));
-                                sf->start_n -= drop;
-                        }
-                }
+                drop = 0;
+                while (drop < sf->start_n && sf->start[drop].load < floor10)
+                        drop++;
+                sf->start_n = fold_drop_front(sf->start, sizeof(FoldStart), sf->start_n, drop);
 
                 while (sf->end_n > 0 && (sf->end[sf->end_n - 1].load <= r.load || sf->end[sf->end_n - 1].load < floor10))
                         sf->end_n--;
                 if (r.load >= floor10) {
                         if (sf->end_n == sf->cap) {
                                 sf->end_lost = MAX(sf->end_lost, sf->end[0].load);
-                                memmove(sf->end, sf->end + 1, (sf->cap - 1) * sizeof(FoldEnd));
-                                sf->end_n--;
+                                sf->end_n = fold_drop_front(sf->end, sizeof(FoldEnd), sf->end_n, 1);
                         }
                         sf->end[sf->end_n++] = (FoldEnd) { .load = r.load, .x = s->cop_x };
                 }
