@@ -171,11 +171,11 @@ typedef struct FoldRise {
         bool frozen;       /* a new maximum found no room: nothing is added after it */
 } FoldRise;
 
-typedef struct FoldStart {
-        float load;
+/* Beside the centre of pressure's start candidates: where each was, and the path up to it. */
+typedef struct FoldPath {
         int16_t x;
-        uint32_t fwd, all;  /* the path up to this sample */
-} FoldStart;
+        uint32_t fwd, all;
+} FoldPath;
 
 typedef struct FoldEnd {
         float load;
@@ -183,7 +183,7 @@ typedef struct FoldEnd {
 } FoldEnd;
 
 /* Lists of marks in a foot's fold block (fold_alloc()), each with room for its `cap`. */
-enum { FOLD_LIST_HEEL = _REGION_MAX, FOLD_LIST_FRONT, _FOLD_LISTS };
+enum { FOLD_LIST_HEEL = _REGION_MAX, FOLD_LIST_FRONT, FOLD_LIST_START, _FOLD_LISTS };
 
 /* The stance's samples that left the ring, reduced to what measure_stance() needs from them. The
  * sums run in the same order as over the ring, and the centre-of-pressure path is counted in
@@ -194,7 +194,7 @@ typedef struct StanceFold {
         bool active;             /* from the contact until the toe-off is placed */
         bool broken;             /* no metrics for this stance: too long, or a candidate lost */
         uint64_t first, next;    /* the contact's index; the next sample to fold */
-        uint64_t t_ic, t_last;   /* the contact's time; the last folded sample's */
+        uint64_t t_ic;           /* the contact's time */
         float peak;              /* the largest load */
         double impulse[_REGION_MAX], impulse_total, y_sum, y_w;
         uint32_t path_fwd, path_all; /* centre-of-pressure path, in 1/16384 */
@@ -206,12 +206,10 @@ typedef struct StanceFold {
         uint16_t front_n;
         uint32_t front_lost_off; /* latest candidate given up for room (0: none) */
         bool front_lost;
-        /* where the centre of pressure starts (first valid sample >= 10 % of the peak) and ends
-         * (last such): running maxima with the path so far, and maxima of what follows */
-        FoldStart *start;
-        uint16_t start_n;
-        bool start_frozen;
-        float start_max, start_peak_bound; /* as in FoldRise */
+        /* where the centre of pressure starts (first valid sample >= 10 % of the peak), with the
+         * path up to each candidate beside it, and ends (last such): maxima of what follows */
+        FoldRise start;
+        FoldPath *start_path;
         FoldEnd *end;
         uint16_t end_n;
         float end_lost;          /* largest end candidate given up for room (0: none) */
@@ -859,7 +857,7 @@ static bool ring_grow_if_short(FootState *f) {
 }
 
 static size_t fold_block_size(unsigned cap) {
-        return cap * (_FOLD_LISTS * sizeof(FoldMark) + sizeof(FoldStart) + sizeof(FoldEnd));
+        return cap * (_FOLD_LISTS * sizeof(FoldMark) + sizeof(FoldPath) + sizeof(FoldEnd));
 }
 
 /* Points the fold's lists into the foot's block. */
@@ -871,8 +869,9 @@ static void fold_lists(FootState *f) {
                 sf->onset[k].mark = marks + k * sf->cap;
         sf->heel.mark = marks + FOLD_LIST_HEEL * sf->cap;
         sf->front = marks + FOLD_LIST_FRONT * sf->cap;
-        sf->start = (FoldStart *) (marks + _FOLD_LISTS * sf->cap);
-        sf->end = (FoldEnd *) (sf->start + sf->cap);
+        sf->start.mark = marks + FOLD_LIST_START * sf->cap;
+        sf->start_path = (FoldPath *) (marks + _FOLD_LISTS * sf->cap);
+        sf->end = (FoldEnd *) (sf->start_path + sf->cap);
 }
 
 /* Room for `cap` marks per list, keeping an open stance's marks (the ring grew under it). */
@@ -895,7 +894,8 @@ static int fold_alloc(FootState *f, unsigned cap) {
                         memcpy(sf->onset[k].mark, old.onset[k].mark, old.onset[k].n * sizeof(FoldMark));
                 memcpy(sf->heel.mark, old.heel.mark, old.heel.n * sizeof(FoldMark));
                 memcpy(sf->front, old.front, old.front_n * sizeof(FoldMark));
-                memcpy(sf->start, old.start, old.start_n * sizeof(FoldStart));
+                memcpy(sf->start.mark, old.start.mark, old.start.n * sizeof(FoldMark));
+                memcpy(sf->start_path, old.start_path, old.start.n * sizeof(FoldPath));
                 memcpy(sf->end, old.end, old.end_n * sizeof(FoldEnd));
                 free(old_block);
         }
@@ -909,10 +909,10 @@ static void fold_start(FootState *f, uint64_t ic) {
                 return;
 
         *sf = (StanceFold) { .cap = sf->cap, .active = true, .first = ic, .next = ic, .t_ic = ring_t(f, ic),
-                             .last_x = COP_NONE, .start_max = -1.0f };
+                             .last_x = COP_NONE, .start.max = -1.0f /* any first value is a maximum */ };
         fold_lists(f);
         for (unsigned k = 0; k < _REGION_MAX; k++)
-                sf->onset[k].max = -1.0f; /* any first value is a maximum */
+                sf->onset[k].max = -1.0f;
 }
 
 /* Removes the first `drop` of a fold list's n elements of `size` bytes; returns how many are left. */
@@ -925,8 +925,10 @@ static uint16_t fold_drop_front(void *list, size_t size, unsigned n, unsigned dr
 /* A new value of a rise looking for the first value at `share` of the stance's peak or above,
  * `peak` being the largest load so far: candidates below share × peak can no longer be that
  * one. A candidate at share × `bound` or above is the answer for any final peak up to `bound`
- * (a few of the foot's usual peaks), so nothing after it is needed; the end checks the bound. */
-static void fold_rise_add(FoldRise *r, unsigned cap, uint32_t t_off, float v, float share, float peak, float bound) {
+ * (a few of the foot's usual peaks), so nothing after it is needed; the end checks the bound.
+ * Returns how many candidates it dropped from the front, after adding v if it did, for a list
+ * that runs beside this one. */
+static unsigned fold_rise_add(FoldRise *r, unsigned cap, uint32_t t_off, float v, float share, float peak, float bound) {
         float floor = share * peak;
         unsigned drop = 0;
 
@@ -944,19 +946,18 @@ static void fold_rise_add(FoldRise *r, unsigned cap, uint32_t t_off, float v, fl
         while (drop < r->n && r->mark[drop].v < floor)
                 drop++;
         r->n = fold_drop_front(r->mark, sizeof(FoldMark), r->n, drop);
+        return drop;
 }
 
-/* 1: the first folded value >= threshold came `*ret_off` after the contact; 0: none reached it;
- * -1: one that did found no room. */
-static int fold_rise_first(const FoldRise *r, float threshold, float peak, uint32_t *ret_off) {
+/* The index of the first folded value >= threshold, for a stance whose peak is `peak`; -ENOENT:
+ * none reached it; -ENOBUFS: one that did found no room. */
+static int fold_rise_first(const FoldRise *r, float threshold, float peak) {
         if (r->peak_bound > 0 && peak > r->peak_bound)
-                return -1;
+                return -ENOBUFS;
         for (unsigned i = 0; i < r->n; i++)
-                if (r->mark[i].v >= threshold) {
-                        *ret_off = r->mark[i].t_off_us;
-                        return 1;
-                }
-        return r->frozen && r->max >= threshold ? -1 : 0;
+                if (r->mark[i].v >= threshold)
+                        return (int) i;
+        return r->frozen && r->max >= threshold ? -ENOBUFS : -ENOENT;
 }
 
 /* Sample i leaves the ring during a stance: keep what measure_stance() will need of it. Its
@@ -968,7 +969,7 @@ static void fold_sample(FootState *f, uint64_t i) {
         const RingSample r = ring_at(f, i);
         float dt, front, floor10, usual, bound;
         uint32_t off, low_mid;
-        unsigned drop;
+        unsigned drop, n;
 
         if (sf->broken)
                 return;
@@ -1029,22 +1030,11 @@ static void fold_sample(FootState *f, uint64_t i) {
                 }
                 sf->last_x = s->cop_x;
 
-                if (r.load > sf->start_max) {
-                        sf->start_max = r.load;
-                        if (r.load >= floor10 && !sf->start_frozen && !(sf->start_peak_bound > 0)) {
-                                if (bound > 0 && r.load >= 0.10f * bound)
-                                        sf->start_peak_bound = bound;
-                                if (sf->start_n == sf->cap)
-                                        sf->start_frozen = true;
-                                else
-                                        sf->start[sf->start_n++] = (FoldStart) {
-                                                .load = r.load, .x = s->cop_x, .fwd = sf->path_fwd, .all = sf->path_all };
-                        }
-                }
-                drop = 0;
-                while (drop < sf->start_n && sf->start[drop].load < floor10)
-                        drop++;
-                sf->start_n = fold_drop_front(sf->start, sizeof(FoldStart), sf->start_n, drop);
+                n = sf->start.n;
+                drop = fold_rise_add(&sf->start, sf->cap, off, r.load, 0.10f, sf->peak, bound);
+                if (sf->start.n + drop > n) /* this sample became candidate n */
+                        sf->start_path[n++] = (FoldPath) { .x = s->cop_x, .fwd = sf->path_fwd, .all = sf->path_all };
+                (void) fold_drop_front(sf->start_path, sizeof(FoldPath), n, drop);
 
                 while (sf->end_n > 0 && (sf->end[sf->end_n - 1].load <= r.load || sf->end[sf->end_n - 1].load < floor10))
                         sf->end_n--;
@@ -1058,7 +1048,6 @@ static void fold_sample(FootState *f, uint64_t i) {
                 sf->y_sum += (double) r.cop_y * r.load * dt;
                 sf->y_w += (double) r.load * dt;
         }
-        sf->t_last = r.t_us;
 }
 
 /* Sample n is about to take the oldest one's slot. */
@@ -1077,7 +1066,8 @@ static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint6
         bool have_onset[_REGION_MAX] = {};
         float prev_x = NAN, peak_heel_t = 0;
         bool have_start = false, end_in_ring = false;
-        uint32_t mid_off, off;
+        uint32_t mid_off;
+        int cand;
 
         f->stance = m;
         /* [ic, from) left the ring and are folded; [from, to) are in it */
@@ -1100,12 +1090,12 @@ static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint6
 
         /* what the folded samples decide, now that the peak and the midpoint are known */
         for (unsigned k = 0; k < _REGION_MAX; k++) {
-                int r = fold_rise_first(&sf->onset[k], 0.05f * m.peak_total, m.peak_total, &off);
-                if (r < 0)
+                cand = fold_rise_first(&sf->onset[k], 0.05f * m.peak_total, m.peak_total);
+                if (cand == -ENOBUFS)
                         return;
-                if (r > 0) {
+                if (cand >= 0) {
                         have_onset[k] = true;
-                        onset[k] = t_ic + off;
+                        onset[k] = t_ic + sf->onset[k].mark[cand].t_off_us;
                 }
                 impulse[k] = sf->impulse[k];
         }
@@ -1124,17 +1114,18 @@ static void measure_stance(const GaitEngine *e, FootState *f, uint64_t ic, uint6
                         m.push_peak = sf->front[i].v;
                         break;
                 }
-        for (unsigned i = 0; i < sf->start_n && !have_start; i++)
-                if (sf->start[i].load >= 0.10f * m.peak_total) {
-                        have_start = true;
-                        m.cop_start_x = m.strike_cop_x = cop_from_slot(sf->start[i].x);
-                        fwd = (sf->path_fwd - sf->start[i].fwd) * (1.0 / COP_ONE);
-                        all = (sf->path_all - sf->start[i].all) * (1.0 / COP_ONE);
-                        prev_x = cop_from_slot(sf->last_x);
-                }
-        if ((!have_start && sf->start_frozen && sf->start_max >= 0.10f * m.peak_total) ||
-            (sf->start_peak_bound > 0 && m.peak_total > sf->start_peak_bound))
+        cand = fold_rise_first(&sf->start, 0.10f * m.peak_total, m.peak_total);
+        if (cand == -ENOBUFS)
                 return;
+        if (cand >= 0) {
+                const FoldPath *p = &sf->start_path[cand];
+
+                have_start = true;
+                m.cop_start_x = m.strike_cop_x = cop_from_slot(p->x);
+                fwd = (sf->path_fwd - p->fwd) * (1.0 / COP_ONE);
+                all = (sf->path_all - p->all) * (1.0 / COP_ONE);
+                prev_x = cop_from_slot(sf->last_x);
+        }
         for (unsigned i = sf->end_n; i > 0; i--)
                 if (sf->end[i - 1].load >= 0.10f * m.peak_total) {
                         m.cop_end_x = cop_from_slot(sf->end[i - 1].x);
