@@ -106,8 +106,10 @@ static void print_problem(int level, const char *message, void *userdata) {
 
 static int run(int argc, char **argv) {
         _cleanup_(manager_freep) Manager *m = NULL;
+        /* On the heap: the manager moves it into its own copy, and 10 KB of it would stay on the
+         * stack, resident, for the life of the process (issue #15). */
+        _cleanup_free_ Config *config = NULL;
         char error[CONFIG_ERROR_MAX];
-        Config config;
         int r;
 
         log_setup();
@@ -140,7 +142,12 @@ static int run(int argc, char **argv) {
                 log_warning("INSOLE2MQTT_TEST_CLOCK: the wall clock runs %g times faster than real time. For tests only.",
                             wall_clock_speed());
 
-        r = config_load(arg_config, &config, error, sizeof(error));
+        config = malloc(sizeof *config);
+        if (!config) {
+                log_oom();
+                return EXIT_FAILURE;
+        }
+        r = config_load(arg_config, config, error, sizeof(error));
         if (r < 0) {
                 fprintf(stderr, "%s\n", error);
                 return EXIT_FAILURE;
@@ -151,9 +158,9 @@ static int run(int argc, char **argv) {
          * fails, naming the key at fault. */
         if (arg_check_config)
                 log_set_sink(print_problem, NULL);
-        r = manager_new(&config, &m);
+        r = manager_new(config, &m);
         if (r < 0) {
-                config_done(&config);
+                config_done(config);
                 return EXIT_FAILURE;
         }
         if (arg_check_config) {

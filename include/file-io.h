@@ -9,6 +9,8 @@
 /* Reads the regular file `path` (a symlink is not followed: -ELOOP) of at most max_size bytes
  * (-E2BIG, checked before reading) into a NUL-terminated heap buffer. */
 int read_file_bounded(const char *path, size_t max_size, char **ret, size_t *ret_len);
+/* The same for dir/name, the form the state files are named in. */
+int read_file_in(const char *dir, const char *name, size_t max_size, char **ret, size_t *ret_len);
 /* write(2) until done, retrying EINTR. */
 int write_all(int fd, const void *data, size_t len);
 /* Replaces dir/name atomically and durably: a new file next to it (mode 0600), fsync, rename over,

@@ -92,11 +92,7 @@ const AlertMonitor *gait_alerts_monitor(const GaitAlerts *a, size_t i) {
 /* ---- the history file ---- */
 
 int gait_history_read(const char *dir, const char *name, char **ret, size_t *ret_len) {
-        char path[4096];
-
-        if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int) sizeof(path))
-                return -ENAMETOOLONG;
-        return read_file_bounded(path, ALERT_HISTORY_MAX_SIZE, ret, ret_len);
+        return read_file_in(dir, name, ALERT_HISTORY_MAX_SIZE, ret, ret_len);
 }
 
 int gait_history_write(const char *dir, const char *name, const char *text, size_t len, bool keep_previous) {

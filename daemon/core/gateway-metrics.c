@@ -212,14 +212,21 @@ static double link_value(LinkField f, const BluezLinkStats *ls, const WearerDevi
         }
 }
 
-static void collect_insoles(const GatewayMetricsSources *src, PromWriter *w) {
-        BluezLinkStats stats[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
-        bool have[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX] = {};
+/* What one scrape reads once and every family of it uses (26 KB at the most wearers: on the heap for
+ * the scrape, not on the main thread's stack, which stays resident at its deepest; issue #15). */
+typedef struct Scrape {
+        GaitSnapshot snap[CONFIG_MAX_WEARERS];
+        bool have[CONFIG_MAX_WEARERS];
+        BluezLinkStats link[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
+        bool have_link[CONFIG_MAX_WEARERS][_DEVICE_ROLE_MAX];
+} Scrape;
 
+static void collect_insoles(const GatewayMetricsSources *src, Scrape *s, PromWriter *w) {
         for (size_t i = 0; i < src->n_wearers; i++)
                 for (DeviceRole d = 0; d < _DEVICE_ROLE_MAX; d++)
-                        have[i][d] = src->wearers[i]->config->has_device[d] && src->bluez &&
-                                     bluez_client_get_link_stats(src->bluez, src->wearers[i]->devices[d].link, &stats[i][d]) >= 0;
+                        s->have_link[i][d] = src->wearers[i]->config->has_device[d] && src->bluez &&
+                                             bluez_client_get_link_stats(src->bluez, src->wearers[i]->devices[d].link,
+                                                                         &s->link[i][d]) >= 0;
 
         for (LinkField f = 0; f < _LINK_FIELD_MAX; f++) {
                 prom_family(w, link_families[f].name, link_families[f].type, link_families[f].help);
@@ -228,8 +235,8 @@ static void collect_insoles(const GatewayMetricsSources *src, PromWriter *w) {
                                 PromLabels l = { .gateway = src->config->gateway_id,
                                                  .wearer = src->wearers[i]->config->name,
                                                  .foot = device_role_to_string(d) };
-                                if (have[i][d])
-                                        prom_sample(w, &l, link_value(f, &stats[i][d], &src->wearers[i]->devices[d]));
+                                if (s->have_link[i][d])
+                                        prom_sample(w, &l, link_value(f, &s->link[i][d], &src->wearers[i]->devices[d]));
                         }
         }
 }
@@ -294,10 +301,6 @@ static void collect_wearers(const GatewayMetricsSources *src, PromWriter *w) {
 
 /* ---- gait ------------------------------------------------------------------------------------ */
 
-typedef struct Snapshots {
-        GaitSnapshot snap[CONFIG_MAX_WEARERS];
-        bool have[CONFIG_MAX_WEARERS];
-} Snapshots;
 
 static PromLabels gait_labels(const GatewayMetricsSources *src, size_t i, GaitWindow x, int foot) {
         return (PromLabels) { .gateway = src->config->gateway_id, .wearer = src->wearers[i]->config->name,
@@ -311,7 +314,7 @@ static void gait_sample(PromWriter *w, const GatewayMetricsSources *src, size_t 
         prom_sample(w, &l, v);
 }
 
-static void collect_gait(const GatewayMetricsSources *src, const Snapshots *s, PromWriter *w) {
+static void collect_gait(const GatewayMetricsSources *src, const Scrape *s, PromWriter *w) {
         prom_family(w, P "gait_window_seconds", PROM_GAUGE, "How much time each gait window covers so far.");
         for (size_t i = 0; i < src->n_wearers; i++)
                 for (GaitWindow x = 0; s->have[i] && x < _GAIT_WINDOW_MAX; x++)
@@ -396,7 +399,7 @@ static void collect_gait(const GatewayMetricsSources *src, const Snapshots *s, P
                 }
 }
 
-static void collect_balance(const GatewayMetricsSources *src, const Snapshots *s, PromWriter *w) {
+static void collect_balance(const GatewayMetricsSources *src, const Scrape *s, PromWriter *w) {
 #define EACH_STANDING(cond, value)                                                               \
         for (size_t i = 0; i < src->n_wearers; i++) {                                           \
                 const GaitBalance *b = &s->snap[i].balance;                                      \
@@ -435,23 +438,26 @@ static void collect_balance(const GatewayMetricsSources *src, const Snapshots *s
 }
 
 int gateway_metrics_collect(const GatewayMetricsSources *src, PromWriter *w) {
-        Snapshots snaps;
+        _cleanup_free_ Scrape *scrape = NULL;
 
         if (!src || !w || src->n_wearers > CONFIG_MAX_WEARERS)
                 return -EINVAL;
+        scrape = malloc(sizeof *scrape);
+        if (!scrape)
+                return -ENOMEM;
 
         /* One snapshot per wearer per scrape (it sorts every window); gait_engine_snapshot() has no
          * side effects on the engine's results, unlike wearer_gait_json() which also feeds the day.
          * Like the gait payload, only while a device streams: afterwards the windows would hold
          * the last walk forever (the wearer went to another room, another gateway has them). */
         for (size_t i = 0; i < src->n_wearers; i++)
-                snaps.have[i] = src->wearers[i]->gait && wearer_any_streaming(src->wearers[i]) &&
-                                gait_engine_snapshot(src->wearers[i]->gait, &snaps.snap[i]) >= 0;
+                scrape->have[i] = src->wearers[i]->gait && wearer_any_streaming(src->wearers[i]) &&
+                                  gait_engine_snapshot(src->wearers[i]->gait, &scrape->snap[i]) >= 0;
 
         collect_gateway(src, w);
-        collect_insoles(src, w);
+        collect_insoles(src, scrape, w);
         collect_wearers(src, w);
-        collect_gait(src, &snaps, w);
-        collect_balance(src, &snaps, w);
+        collect_gait(src, scrape, w);
+        collect_balance(src, scrape, w);
         return w->overflow ? -ENOBUFS : 0;
 }

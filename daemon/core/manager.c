@@ -951,26 +951,33 @@ static void manager_reschedule_publish(Manager *m, uint64_t old_interval) {
 
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
+        /* On the heap, not the stack, like the one the start loads (daemon/main.c) */
+        _cleanup_free_ Config *next = NULL;
         char error[CONFIG_ERROR_MAX];
         ReminderSettings settings;
         uint64_t old_publish_interval;
-        Config next;
         int r;
 
         (void) sd_notify(false, "RELOADING=1");
         old_publish_interval = m->config.publish_interval_usec;
-        r = config_load(m->config_path, &next, error, sizeof(error));
+        next = malloc(sizeof *next);
+        if (!next) {
+                log_warning_errno(ENOMEM, "Reload failed, keeping the running configuration: %m");
+                (void) sd_notify(false, "READY=1");
+                return 0;
+        }
+        r = config_load(m->config_path, next, error, sizeof(error));
         if (r < 0) {
                 log_warning("Reload failed, keeping the running configuration: %s", error);
                 (void) sd_notify(false, "READY=1");
                 return 0;
         }
-        r = config_apply_reload(&m->config, &next, error, sizeof(error));
+        r = config_apply_reload(&m->config, next, error, sizeof(error));
         if (r < 0)
                 log_warning("Reloaded what can change at run time; %s", error);
         else
                 log_info("Configuration reloaded.");
-        config_done(&next);
+        config_done(next);
 
         reminder_settings_from_config(&m->config, &settings);
         for (size_t i = 0; i < m->n_wearers; i++) {

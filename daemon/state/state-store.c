@@ -358,21 +358,12 @@ int state_store_parse(const char *text, size_t len, StateStore *s) {
         return 0;
 }
 
-static int path_join(char *buf, size_t size, const char *dir, const char *name) {
-        int n = snprintf(buf, size, "%s/%s", dir, name);
-        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
-}
-
 static int load_file(const char *dir, const char *name, StateStore *s) {
-        char path[4096];
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
         int r;
 
-        r = path_join(path, sizeof path, dir, name);
-        if (r < 0)
-                return r;
-        r = read_file_bounded(path, STATE_STORE_MAX_SIZE, &buf, &len);
+        r = read_file_in(dir, name, STATE_STORE_MAX_SIZE, &buf, &len);
         if (r < 0)
                 return r;
         if (len == 0)

@@ -63,35 +63,50 @@ int write_all(int fd, const void *data, size_t len) {
         return 0;
 }
 
-static int path_join(char *buf, size_t size, const char *dir, const char *prefix, const char *name, const char *suffix) {
-        int n = snprintf(buf, size, "%s/%s%s%s", dir, prefix, name, suffix);
-        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+/* On the heap, not in PATH_MAX buffers: the main thread's stack stays resident at its deepest, and
+ * four of them made saving the state the deepest path of the daemon (16 KB, issue #15). */
+static int path_join(char **ret, const char *dir, const char *prefix, const char *name, const char *suffix) {
+        if (asprintf(ret, "%s/%s%s%s", dir, prefix, name, suffix) < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int read_file_in(const char *dir, const char *name, size_t max_size, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = path_join(&path, dir, "", name, "");
+        if (r < 0)
+                return r;
+        return read_file_bounded(path, max_size, ret, ret_len);
 }
 
 int file_set_aside(const char *dir, const char *name, const char *aside_name) {
-        char from[4096], to[4096];
+        _cleanup_free_ char *from = NULL, *to = NULL;
         int r;
 
-        r = path_join(from, sizeof(from), dir, "", name, "");
+        r = path_join(&from, dir, "", name, "");
         if (r >= 0)
-                r = path_join(to, sizeof(to), dir, "", aside_name, "");
+                r = path_join(&to, dir, "", aside_name, "");
         if (r < 0)
                 return r;
         return rename(from, to) < 0 ? -errno : 0;
 }
 
 int write_file_atomic(const char *dir, const char *name, const void *data, size_t len, bool keep_previous) {
-        char path[4096], tmp[4096], prev[4096], prev_tmp[4096];
+        _cleanup_free_ char *path = NULL, *tmp = NULL, *prev = NULL, *prev_tmp = NULL;
         _cleanup_close_ int fd = -1, dfd = -1;
         int r;
 
-        r = path_join(path, sizeof(path), dir, "", name, "");
+        r = path_join(&path, dir, "", name, "");
         if (r >= 0)
-                r = path_join(tmp, sizeof(tmp), dir, ".", name, ".XXXXXX");
+                r = path_join(&tmp, dir, ".", name, ".XXXXXX");
         if (r >= 0)
-                r = path_join(prev, sizeof(prev), dir, "", name, ".prev");
+                r = path_join(&prev, dir, "", name, ".prev");
         if (r >= 0)
-                r = path_join(prev_tmp, sizeof(prev_tmp), dir, ".prev.", name, "");
+                r = path_join(&prev_tmp, dir, ".prev.", name, "");
         if (r < 0)
                 return r;
 
