@@ -53,7 +53,6 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 from harness import World  # noqa: E402  (the integration tests' process handling)
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
 DEBIAN_PYTHON = "/usr/bin/python3"  # python3-bleak and python3-paho-mqtt live there
 CONTENDERS = ["floor", "publish-floor", "publish-cork", "publish-batch", "publish-mosq", "raw-off", "raw-on",
               "bridge", "coalesce"]
@@ -77,9 +76,18 @@ def cpu_ns(pid):
     return total
 
 
-def rss_bytes(pid):
-    with open("/proc/%d/statm" % pid) as f:
-        return int(f.read().split()[1]) * PAGE
+def memory_bytes(pid):
+    """RSS, PSS and private (USS) memory from /proc/PID/smaps_rollup. RSS counts every page of a
+    shared library the process has touched, PSS divides each shared page among the processes that
+    map it, and private memory is what only this process holds: what its exit would give back."""
+    fields = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                fields[parts[0].rstrip(":")] = int(parts[1]) * 1024
+    return {"rss": fields["Rss"], "pss": fields["Pss"],
+            "private": fields["Private_Clean"] + fields["Private_Dirty"]}
 
 
 def addresses(insoles):
@@ -277,7 +285,7 @@ def run_one(a, name, insoles, rate):
         s1 = time.monotonic()
         sent1, dropped1 = sim_totals(env, addrs)
         s1 = (s1 + time.monotonic()) / 2
-        rss = rss_bytes(proc.pid)
+        mem = memory_bytes(proc.pid)
         if proc.poll() is not None:
             print("# %s exited during the run; logs in %s" % (name, world.tmp))
             world.keep = True
@@ -292,7 +300,9 @@ def run_one(a, name, insoles, rate):
             "cpu_us": (c1["x"] - c0["x"]) / 1e3 / notifications,
             "cpu_share": (c1["x"] - c0["x"]) / 1e9 / elapsed,
             "side": {k: (c1[k] - c0[k]) / 1e9 / elapsed for k in ("sim", "broker", "dbus")},
-            "rss": rss,
+            "rss": mem["rss"],
+            "pss": mem["pss"],
+            "private": mem["private"],
             "gaps": dropped1 - dropped0,
             "latencies": [],
             "delivered": None,
@@ -323,14 +333,14 @@ def pct(lat, f):
 def show(load, results):
     floor = next((r for r in results if r["name"] == "floor"), None)
     print("\n%s: %.0f notifications/s" % (load, results[0]["per_s"]))
-    print("%-13s %9s %8s %8s %6s %10s %s" % ("", "CPU us/n", "x floor", "RSS MiB", "gaps", "delivered",
-                                             "delivery p50/p95/p99/max ms"))
+    print("%-13s %9s %8s %8s %8s %8s %6s %10s %s" % ("", "CPU us/n", "x floor", "RSS MiB", "PSS MiB", "priv MiB",
+                                                     "gaps", "delivered", "delivery p50/p95/p99/max ms"))
     for r in results:
         lat = r["latencies"]
         lat_s = "%.2f / %.2f / %.2f / %.2f" % (pct(lat, .5), pct(lat, .95), pct(lat, .99), lat[-1] / 1000) if lat else "-"
-        print("%-13s %9.2f %8s %8.2f %6d %10s %s" % (
+        print("%-13s %9.2f %8s %8.2f %8.2f %8.2f %6d %10s %s" % (
             r["name"], r["cpu_us"], "%.2f" % (r["cpu_us"] / floor["cpu_us"]) if floor else "-", r["rss"] / 1048576,
-            r["gaps"], "-" if r["delivered"] is None else "%.1f %%" % (100 * r["delivered"] / r["notifications"]), lat_s))
+            r["pss"] / 1048576, r["private"] / 1048576, r["gaps"], "-" if r["delivered"] is None else "%.1f %%" % (100 * r["delivered"] / r["notifications"]), lat_s))
     for r in results:
         print("  %-13s %5.1f %% of a core; same run: simulator %.1f %%, mosquitto %.1f %%, dbus-daemon %.1f %%" % (
             r["name"], 100 * r["cpu_share"], 100 * r["side"]["sim"], 100 * r["side"]["broker"], 100 * r["side"]["dbus"]))
@@ -342,9 +352,11 @@ def show(load, results):
     off = next((r for r in results if r["name"] == "raw-off"), None)
     br = next((r for r in results if r["name"] == "bridge"), None)
     if on and br:
-        print("  bridge / raw-on: CPU %.1fx, RSS %.2fx" % (br["cpu_us"] / on["cpu_us"], br["rss"] / on["rss"]))
+        print("  bridge / raw-on: CPU %.1fx, RSS %.2fx, PSS %.2fx, private %.2fx" % (
+            br["cpu_us"] / on["cpu_us"], br["rss"] / on["rss"], br["pss"] / on["pss"], br["private"] / on["private"]))
     if off and br:
-        print("  bridge / raw-off: RSS %.2fx" % (br["rss"] / off["rss"]))
+        print("  bridge / raw-off: RSS %.2fx, PSS %.2fx, private %.2fx" % (
+            br["rss"] / off["rss"], br["pss"] / off["pss"], br["private"] / off["private"]))
 
 
 def main():
