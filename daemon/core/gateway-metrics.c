@@ -301,7 +301,6 @@ static void collect_wearers(const GatewayMetricsSources *src, PromWriter *w) {
 
 /* ---- gait ------------------------------------------------------------------------------------ */
 
-
 static PromLabels gait_labels(const GatewayMetricsSources *src, size_t i, GaitWindow x, int foot) {
         return (PromLabels) { .gateway = src->config->gateway_id, .wearer = src->wearers[i]->config->name,
                               .foot = foot >= 0 ? foot_side_to_string((FootSide) foot) : NULL,
