@@ -5,10 +5,9 @@
  * records and a metrics snapshot out. It is pure: it never logs, never reads a clock and never does
  * I/O. It allocates nothing per sample: after gait_engine_new() only a foot's sample ring (with
  * the lists its stance fold keeps) grows, once, when a faster insole's first samples fill it, the
- * windows' strides grow once for a walker
- * faster than 128 steps/min, and a snapshot borrows buffers for its duration. Time comes in with every sample (device
- * microseconds, monotonic per wearer). Every metric, its unit and its JSON name is defined in
- * docs/metrics.md. */
+ * windows' strides grow once for a walker faster than 128 steps/min, and a snapshot borrows buffers
+ * for its duration. Time comes in with every sample (device microseconds, monotonic per wearer).
+ * Every metric, its unit and its JSON name is defined in docs/metrics.md. */
 
 #include <math.h>
 #include <stdbool.h>
