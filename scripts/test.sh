@@ -97,6 +97,26 @@ PY
 
 vm_reruns=()
 stage_times=()
+failures=() # what failed, kept for the end of the output: a CI page may show only its last lines
+note_failures() { # $1 = build dir: each failed test's name and the last lines of its output
+        local names
+        names=$(failed_tests "$1")
+        [ -n "$names" ] || return 0
+        failures+=("$1: failed: $names")
+        failures+=("$(python3 - "$1/meson-logs/testlog.json" <<'PY'
+import json
+import sys
+for line in open(sys.argv[1]):
+    if line.strip():
+        t = json.loads(line)
+        if t.get("result") not in ("OK", "EXPECTEDFAIL", "SKIP"):
+            out = (t.get("stdout") or "").rstrip().splitlines()[-25:]
+            print(f"--- {t.get('name')}: {t.get('result')} after {t.get('duration', 0):.1f} s; its last lines:")
+            print("\n".join("    " + l for l in out))
+PY
+)")
+}
+
 timed() { # NAME COMMAND...: runs COMMAND and notes how long it took for the summary
         local name=$1 start=$SECONDS rc=0
         shift
@@ -140,11 +160,14 @@ run_suite() { # $1 = build dir, rest = meson setup options
                 count_results "$dir"
                 vm_reruns+=("$dir: bluez-vm failed, then $( [ $rc = 0 ] && echo passed || echo failed again) on its second run")
         fi
+        [ "$rc" = 0 ] || note_failures "$dir"
         if [ -n "${ALSO_TESTS:-}" ]; then # a second pass, e.g. one test of a suite left out above
+                local also_rc=0
                 # shellcheck disable=SC2086
                 meson test -C "$dir" --print-errorlogs --num-processes "${TEST_PROCESSES:-4}" \
-                        --timeout-multiplier "${TIMEOUT_MULTIPLIER:-1}" $ALSO_TESTS || rc=$?
+                        --timeout-multiplier "${TIMEOUT_MULTIPLIER:-1}" $ALSO_TESTS || also_rc=$?
                 count_results "$dir"
+                [ "$also_rc" = 0 ] || { note_failures "$dir"; rc=$also_rc; }
         fi
         return $rc
 }
@@ -201,7 +224,10 @@ package_stage() { # Debian packages from a copy of the tree: build, lint, instal
                 cat "$out/package.tap"
                 count_tap "$out/package.tap"
         done
-        grep -q '^not ok' "$out"/*.tap && r=1
+        if grep -q '^not ok' "$out"/*.tap; then
+                r=1
+                failures+=("Debian packages: $(grep -h '^not ok' "$out"/*.tap)")
+        fi
         return $r
 }
 
@@ -255,6 +281,11 @@ printf '  %s\n' "${stage_times[@]}"
 if [ ${#vm_reruns[@]} -gt 0 ]; then
         echo
         printf '%s\n' "${vm_reruns[@]}"
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then
+        echo
+        printf '%s\n' "${failures[@]}"
 fi
 
 echo

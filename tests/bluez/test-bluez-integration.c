@@ -53,6 +53,7 @@ typedef struct Harness Harness;
 struct Harness {
         pid_t dbus_pid;
         pid_t sim_pid;
+        char scenario_path[64]; /* the simulator's scenario file, removed with the harness */
         char address[512];
         sd_event *event;
         sd_bus *bus;  /* the client's connection */
@@ -146,13 +147,15 @@ static void stop_child(pid_t *pid) {
 
 /* argv for the simulator; the scenario file is written by the test. */
 static pid_t start_sim(Harness *h, const char *scenario_text, const char *const *extra_args) {
-        char sim[1024], scenario[] = "/tmp/i2m-bluez-scenario-XXXXXX";
+        char sim[1024], *scenario = h->scenario_path;
         const char *argv[32];
         size_t n = 0;
         pid_t pid;
         int fd;
 
         snprintf(sim, sizeof(sim), "%s/tests/sim/insole-sim", build_root());
+        assert_true(scenario[0] == '\0'); /* one simulator per harness */
+        snprintf(h->scenario_path, sizeof(h->scenario_path), "/tmp/i2m-bluez-scenario-XXXXXX");
         fd = mkstemp(scenario);
         assert_true(fd >= 0);
         assert_int_equal(write(fd, scenario_text, strlen(scenario_text)), (ssize_t) strlen(scenario_text));
@@ -368,6 +371,8 @@ static void harness_free(Harness *h) {
         log_set_sink(NULL, NULL);
         h->client = bluez_client_free(h->client);
         stop_child(&h->sim_pid);
+        if (h->scenario_path[0])
+                (void) unlink(h->scenario_path);
         if (h->bus) {
                 (void) sd_bus_detach_event(h->bus);
                 h->bus = sd_bus_flush_close_unref(h->bus);
