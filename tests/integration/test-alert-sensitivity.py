@@ -80,7 +80,9 @@ def main():
             errs = schema_errors(load_schema(name), value)
             tap(not errs, "the %s payload matches docs/schema/%s.json" % (name, name), errs)
 
-        st = wait_for(lambda: latest("alert/state"), 20)
+        # alert/state is published before baseline: wait for both, not for the first alone
+        wait_for(lambda: latest("alert/state") and latest("baseline"), 20)
+        st = latest("alert/state")
         base = latest("baseline")
         si = ((base or {}).get("metrics") or {}).get("step_time_si", {})
         tap(bool(st) and st.get("state") == "watching" and st.get("sensitivity") == "low" and

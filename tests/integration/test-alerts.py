@@ -131,7 +131,9 @@ def main():
             p = [x for x in payloads(sub.messages()[mark:], BASE + "/anna/" + topic) if x]
             return p[-1] if p else None
 
-        st = wait_for(lambda: after_restart("alert/state"), 20)
+        # alert/state is published before baseline: wait for both
+        wait_for(lambda: after_restart("alert/state") and after_restart("baseline"), 20)
+        st = after_restart("alert/state")
         base = after_restart("baseline")
         tap(bool(st) and st.get("state") == "acknowledged" and bool(base) and base.get("days") == 10,
             "after a restart: still acknowledged, baseline of 10 days", "%s %s" % (st, base))

@@ -101,12 +101,17 @@ def main():
         got = wait_for(lambda: (lambda g: g if len(g) >= before + OUTAGE_S + 6 else None)(gait()), 40)
         g = gait()
         seqs = [p["seq"] for p in g]
-        gaps = [(a, b) for a, b in zip(seqs, seqs[1:]) if b != a + 1]
+        # QoS 1 is at least once: a message the broker took but could not acknowledge before it
+        # stopped comes again after the reconnect. That is the only repeat allowed: one, right after
+        # the message itself.
+        repeats = [a for a, b in zip(seqs, seqs[1:]) if b == a]
+        unique = [a for i, a in enumerate(seqs) if i == 0 or a != seqs[i - 1]]
+        gaps = [(a, b) for a, b in zip(unique, unique[1:]) if b != a + 1]
         tap(bool(got), "the stream resumes after the broker returns (%d messages)" % len(g), world.log_tail("gateway.log"))
-        tap(not gaps, "no gait message lost or repeated across the outage (seq %s..%s)" % (seqs[0] if seqs else "-",
-                                                                                     seqs[-1] if seqs else "-"),
-            "gaps/repeats: %s" % gaps[:10])
-        tap(len(set(seqs)) == len(seqs), "every seq arrives once")
+        tap(not gaps, "no gait message lost or out of order across the outage (seq %s..%s)"
+            % (seqs[0] if seqs else "-", seqs[-1] if seqs else "-"), "gaps: %s" % gaps[:10])
+        tap(len(repeats) <= 1 and len(set(seqs)) == len(unique),
+            "every seq arrives once, but for at most one QoS 1 redelivery at the stop (%d)" % len(repeats), repeats)
     finally:
         world.close(bool(tap.results) and all(tap.results))
     return tap.finish()

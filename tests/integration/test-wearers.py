@@ -178,7 +178,7 @@ def main():
         # ---- reminders for a one-insole and a footpod wearer
         for w, reason in (("solo", None), ("pod", "standing")):
             ev = wait_for(lambda: [p for p in msgs(BASE + "/%s/reminder" % w) if p.get("event") == "reminder"],
-                          max(5, 110 - (time.monotonic() - start)))
+                          max(5, 130 - (time.monotonic() - start)))
             tap(bool(ev) and (reason is None or ev[0].get("reason") == reason),
                 "%s gets a move reminder (%s)" % (w, ev[0].get("reason") if ev else None),
                 msgs(BASE + "/%s/reminder/state" % w)[-2:])

@@ -585,8 +585,15 @@ static void test_plain_topics_and_reannounce(void **state) {
 
         /* clean stop: "offline" goes out before the disconnect */
         assert_int_equal(mqtt_client_stop(c, 2 * USEC_PER_SEC), 0);
-        usleep(200000);
-        p = subscriber_last(&s, "insole/bridge/gw1/state");
+        for (unsigned tries = 0; tries < 100; tries++) { /* the subscriber's thread: up to 5 s */
+                p = subscriber_last(&s, "insole/bridge/gw1/state");
+                if (p && strcmp(p, "{\"state\":\"offline\"}") == 0)
+                        break;
+                free(p);
+                p = NULL;
+                usleep(50000);
+        }
+        p = p ?: subscriber_last(&s, "insole/bridge/gw1/state");
         assert_string_equal(p, "{\"state\":\"offline\"}");
         free(p);
 

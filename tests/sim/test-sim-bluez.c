@@ -588,7 +588,7 @@ static void test_load_mode(void **state) {
         ok(&h, "/org/bluez/hci0/dev_02_00_00_00_00_01", DEV, "Connect");
         int fd = acquire(&h, "/org/bluez/hci0/dev_02_00_00_00_00_01/service000a/char000b", NULL);
         uint64_t max_latency = 0, sum = 0;
-        unsigned n = 0;
+        unsigned n = 0, late = 0;
         for (uint64_t end = now_ms() + 1000; now_ms() < end;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
                 if (poll(&p, 1, 50) <= 0)
@@ -605,13 +605,17 @@ static void test_load_mode(void **state) {
                 assert_int_equal(f.period, 5000);
                 uint32_t latency = now_us - f.t0;
                 max_latency = MAX(max_latency, (uint64_t) latency);
+                late += latency >= 50000;
                 sum += latency;
                 n++;
         }
         assert_in_range(n, 150, 210);
-        assert_true(max_latency < 50000);
-        fprintf(stderr, "# load mode: %u frames, mean latency simulator -> client %llu us, max %llu us\n", n,
-                (unsigned long long) (sum / n), (unsigned long long) max_latency);
+        fprintf(stderr, "# load mode: %u frames, mean latency simulator -> client %llu us, max %llu us, %u over 50 ms\n",
+                n, (unsigned long long) (sum / n), (unsigned long long) max_latency, late);
+        /* Prompt delivery, judged on the frames as a whole: one preemption of either process on a
+         * shared machine may hold back the few frames around it. */
+        assert_true(late * 20 <= n);
+        assert_true(sum / n < 20000);
         close(fd);
         harness_stop(&h);
 }
