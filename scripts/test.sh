@@ -98,6 +98,29 @@ PY
 vm_reruns=()
 stage_times=()
 failures=() # what failed, kept for the end of the output: a CI page may show only its last lines
+near_limit=() # tests that passed in more than 70 % of their time limit: the next to fail on a slower machine
+note_near_limit() { # $1 = build dir, $2 = timeout multiplier
+        local line
+        while read -r line; do
+                [ -n "$line" ] && near_limit+=("$1: $line")
+        done < <(meson introspect --tests "$1" 2>/dev/null | python3 -c '
+import json
+import sys
+# the log names a test "project:suite+suite / name"; two tests may share a name in different suites
+limits = {}
+for t in json.load(sys.stdin):
+    project = t["suite"][0].split(":")[0] if t["suite"] else ""
+    suites = "+".join(x.split(":", 1)[-1] for x in t["suite"])
+    limits["%s:%s / %s" % (project, suites, t["name"])] = t["timeout"]
+for line in open(sys.argv[1]):
+    if line.strip():
+        t = json.loads(line)
+        name = t.get("name", "").split(" / ")[-1]
+        limit = limits.get(t.get("name", ""), 0) * float(sys.argv[2])
+        if t.get("result") == "OK" and limit > 0 and t.get("duration", 0) > 0.7 * limit:
+            print("%s took %.0f s of its %.0f s" % (name, t["duration"], limit))
+' "$1/meson-logs/testlog.json" "$2")
+}
 note_failures() { # $1 = build dir: each failed test's name and the last lines of its output
         local names
         names=$(failed_tests "$1")
@@ -145,6 +168,7 @@ run_suite() { # $1 = build dir, rest = meson setup options
         meson test -C "$dir" --print-errorlogs --num-processes "${TEST_PROCESSES:-4}" \
                 --timeout-multiplier "${TIMEOUT_MULTIPLIER:-1}" ${NO_SUITES:-} "${only[@]}" || rc=$?
         count_results "$dir"
+        note_near_limit "$dir" "${TIMEOUT_MULTIPLIER:-1}"
         if [ "$rc" != 0 ] && [ "$(failed_tests "$dir")" = bluez-vm ]; then
                 # The VM runs bluetoothd and btvirt under software emulation on a shared machine; in
                 # about one run of six, bluetoothd there stops answering D-Bus calls altogether
@@ -281,6 +305,12 @@ printf '  %s\n' "${stage_times[@]}"
 if [ ${#vm_reruns[@]} -gt 0 ]; then
         echo
         printf '%s\n' "${vm_reruns[@]}"
+fi
+
+if [ ${#near_limit[@]} -gt 0 ]; then
+        echo
+        echo "passed, but in more than 70 % of their time limit:"
+        printf '  %s\n' "${near_limit[@]}"
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then
