@@ -102,7 +102,7 @@ near_limit=() # tests that passed in more than 70 % of their time limit: the nex
 note_near_limit() { # $1 = build dir, $2 = timeout multiplier
         local line
         while read -r line; do
-                [ -n "$line" ] && near_limit+=("$1: $line")
+                if [ -n "$line" ]; then near_limit+=("$1: $line"); fi
         done < <(meson introspect --tests "$1" 2>/dev/null | python3 -c '
 import json
 import sys
