@@ -37,9 +37,7 @@ static void test_real_clock_and_bad_values(void **state) {
 
 /* A test clock starts at its epoch and runs SPEED times faster than the monotonic clock. */
 static void test_compressed_clock(void **state) {
-        uint64_t m0, w0, m1, w1;
-
-        uint64_t before_setup;
+        uint64_t before_setup, m0, w0, m1, w1;
 
         assert_int_equal(setenv("INSOLE2MQTT_TEST_CLOCK", "1796083200:1000", 1), 0);
         before_setup = clock_now_usec(CLOCK_MONOTONIC);
