@@ -128,15 +128,17 @@ class World:
         except OSError:
             return ""
 
-    def broker(self, extra_conf=""):
-        """A local mosquitto; extra_conf: more lines for its listener (bench-load's --broker-nodelay).
+    def broker(self, extra_conf="", anonymous=True):
+        """A local mosquitto; extra_conf: more lines for its listener (bench-load's --broker-nodelay,
+        test-acl's password and ACL files); anonymous: whether clients without a user may connect.
 
         The free port can be taken by another test between free_port() and mosquitto's bind (the
         suite runs four at a time): then mosquitto exits, and the next try takes another port."""
         for _ in range(3):
             port = free_port()
             with open(self.path("mosquitto.conf"), "w") as f:
-                f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n%s" % (port, extra_conf))
+                f.write("listener %d 127.0.0.1\nallow_anonymous %s\npersistence false\n%s"
+                        % (port, "true" if anonymous else "false", extra_conf))
             proc = self.spawn(["mosquitto", "-c", self.path("mosquitto.conf")], "mosquitto.log")
             # Alive once the port answers: a broker that lost the port has exited, and what
             # answers is someone else's.

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from harness import BASE, SOURCE, Tap, World, free_port, wait_for, wait_port
+from harness import BASE, SOURCE, Tap, World, wait_for
 
 USERS = {"insole2mqtt-hall": "gw-secret", "carer": "carer-secret", "homeassistant": "ha-secret"}
 
@@ -33,18 +33,7 @@ def main():
         os.chmod(world.tmp, 0o755)
         os.chmod(pw, 0o644)
         os.chmod(acl, 0o644)
-        for _ in range(3):  # another test may take the free port before mosquitto binds it (as World.broker)
-            port = free_port()
-            with open(world.path("mosquitto.conf"), "w") as f:
-                f.write("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\nacl_file %s\n"
-                        "persistence false\n" % (port, pw, acl))
-            broker = world.spawn(["mosquitto", "-c", world.path("mosquitto.conf")], "mosquitto.log")
-            if wait_port(port) and broker.poll() is None:
-                break
-            broker.kill()
-            broker.wait()
-        else:
-            raise RuntimeError("mosquitto did not start:\n" + world.log_tail("mosquitto.log"))
+        port = world.broker("password_file %s\nacl_file %s\n" % (pw, acl), anonymous=False)
 
         def pub(user, topic, payload, retain=False):
             args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-u", user, "-P", USERS[user], "-q", "1",
