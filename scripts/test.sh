@@ -121,23 +121,21 @@ for line in open(sys.argv[1]):
             print("%s took %.0f s of its %.0f s" % (name, t["duration"], limit))
 ' "$1/meson-logs/testlog.json" "$2")
 }
-note_failures() { # $1 = build dir: each failed test's name and the last lines of its output
-        local names
-        names=$(failed_tests "$1")
-        [ -n "$names" ] || return 0
-        failures+=("$1: failed: $names")
-        failures+=("$(python3 - "$1/meson-logs/testlog.json" <<'PY'
+note_failures() { # $1 = build dir: the failed tests' names, then each one's last lines of output
+        local report
+        report=$(python3 - "$1" <<'PY'
 import json
 import sys
-for line in open(sys.argv[1]):
-    if line.strip():
-        t = json.loads(line)
-        if t.get("result") not in ("OK", "EXPECTEDFAIL", "SKIP"):
-            out = (t.get("stdout") or "").rstrip().splitlines()[-25:]
-            print(f"--- {t.get('name')}: {t.get('result')} after {t.get('duration', 0):.1f} s; its last lines:")
-            print("\n".join("    " + l for l in out))
+failed = [t for t in map(json.loads, filter(str.strip, open(sys.argv[1] + "/meson-logs/testlog.json")))
+          if t.get("result") not in ("OK", "EXPECTEDFAIL", "SKIP")]
+if failed:
+    print("%s: failed: %s" % (sys.argv[1], " ".join(t.get("name", "").split(" / ")[-1] for t in failed)))
+for t in failed:
+    print(f"--- {t.get('name')}: {t.get('result')} after {t.get('duration', 0):.1f} s; its last lines:")
+    print("\n".join("    " + l for l in (t.get("stdout") or "").rstrip().splitlines()[-25:]))
 PY
-)")
+)
+        if [ -n "$report" ]; then failures+=("$report"); fi
 }
 
 timed() { # NAME COMMAND...: runs COMMAND and notes how long it took for the summary
