@@ -141,7 +141,7 @@ typedef struct PrometheusServerStats {
         uint64_t rejected;          /* answered with 4xx or 5xx */
         uint64_t timeouts;          /* closed: too slow to send the request or to take the answer */
         uint64_t evicted;           /* closed to make room for a new connection */
-        unsigned open;
+        unsigned open;              /* connections held, including answered ones waiting for the client to close */
 } PrometheusServerStats;
 
 /* listen: "HOST:PORT" with a numeric IPv4 address, "[IPv6]:PORT", or "systemd" for the stream

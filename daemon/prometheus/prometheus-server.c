@@ -20,11 +20,18 @@
 
 #define ACCEPT_BURST 16 /* connections taken per wake-up, so that a flood cannot starve the loop */
 #define LISTEN_BACKLOG 16
+/* After an answer: how long, and how much, we read and discard before closing. A close() with
+ * unread bytes sends a reset, so does every byte the client sends after it, and a reset can destroy
+ * the answer the client has not read yet (RFC 9112, 9.6): a client whose head we cut short (431)
+ * would see "connection reset" instead. */
+#define LINGER_USEC (2 * USEC_PER_SEC)
+#define LINGER_DISCARD_MAX (256 * 1024)
 
 typedef enum ConnState {
         CONN_FREE,
         CONN_READING,
         CONN_WRITING,
+        CONN_LINGERING, /* answered and shut down for writing; discarding input until the client closes */
 } ConnState;
 
 typedef struct Conn {
@@ -34,7 +41,7 @@ typedef struct Conn {
         sd_event_source *io;
         uint64_t accepted_usec;
         uint64_t deadline_usec;
-        size_t req_len;
+        size_t req_len;             /* while lingering: bytes discarded */
         char req[HTTP_REQUEST_MAX];
         char head[256];
         size_t head_len;
@@ -158,11 +165,37 @@ static void conn_answer(Conn *c, int status, const HttpRequest *req) {
         c->deadline_usec = event_now_usec(s->event, CLOCK_MONOTONIC) + s->write_timeout_usec;
 }
 
-/* Done writing: stop sending, then close. Unread request bytes would make close() send a reset
- * that can destroy the answer in flight, but a request we answered has none we care about. */
+/* Reads and drops what the client still sends. Returns 1 at its end of stream (or an error, or
+ * too much), 0 to wait for more. */
+static int conn_discard(Conn *c) {
+        for (;;) {
+                ssize_t n = recv(c->fd, c->req, sizeof(c->req), MSG_DONTWAIT);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return 0;
+                if (n <= 0)
+                        return 1;
+                c->req_len += (size_t) n;
+                if (c->req_len > LINGER_DISCARD_MAX)
+                        return 1;
+        }
+}
+
+/* Done writing: send our end of stream, then wait (bounded) for the client's before closing, so
+ * that the request bytes we never read cannot turn the close into a reset. */
 static void conn_finish(Conn *c) {
+        PrometheusServer *s = c->server;
+
         (void) shutdown(c->fd, SHUT_WR);
-        conn_close(c);
+        c->req_len = 0;
+        if (conn_discard(c) > 0) {
+                conn_close(c);
+                return;
+        }
+        c->state = CONN_LINGERING;
+        c->deadline_usec = event_now_usec(s->event, CLOCK_MONOTONIC) + LINGER_USEC;
+        (void) sd_event_source_set_io_events(c->io, EPOLLIN);
 }
 
 static int on_conn_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
@@ -170,6 +203,13 @@ static int on_conn_io(sd_event_source *source, int fd, uint32_t revents, void *u
         PrometheusServer *s = c->server;
         int r;
 
+        if (c->state == CONN_LINGERING) {
+                if (conn_discard(c) > 0) {
+                        conn_close(c);
+                        server_arm_timer(s);
+                }
+                return 0;
+        }
         if (c->state == CONN_READING) {
                 HttpRequest req;
                 ssize_t n;
@@ -210,6 +250,10 @@ static int on_conn_io(sd_event_source *source, int fd, uint32_t revents, void *u
         return 0;
 }
 
+static int evict_rank(const Conn *c) {
+        return c->state == CONN_LINGERING ? 0 : c->state == CONN_READING ? 1 : 2;
+}
+
 static Conn *server_take_slot(PrometheusServer *s) {
         Conn *oldest = NULL;
 
@@ -217,13 +261,15 @@ static Conn *server_take_slot(PrometheusServer *s) {
                 Conn *c = &s->conns[i];
                 if (c->state == CONN_FREE)
                         return c;
-                /* Evict the oldest; one still sending its request before one that is being answered. */
-                if (!oldest || (c->state == CONN_READING && oldest->state != CONN_READING) ||
-                    (c->state == oldest->state && c->accepted_usec < oldest->accepted_usec))
+                /* Evict one that is only lingering (already answered) first, then the oldest: one
+                 * still sending its request before one that is being answered. */
+                if (!oldest || evict_rank(c) < evict_rank(oldest) ||
+                    (evict_rank(c) == evict_rank(oldest) && c->accepted_usec < oldest->accepted_usec))
                         oldest = c;
         }
+        if (oldest->state != CONN_LINGERING)
+                s->stats.evicted++;
         conn_close(oldest);
-        s->stats.evicted++;
         return oldest;
 }
 
@@ -274,8 +320,10 @@ static int on_timer(sd_event_source *source, uint64_t usec, void *userdata) {
         for (size_t i = 0; i < PROMETHEUS_CONNECTIONS_MAX; i++) {
                 Conn *c = &s->conns[i];
                 if (c->state != CONN_FREE && c->deadline_usec <= now) {
+                        /* a client that keeps its end open after the answer is no failure */
+                        if (c->state != CONN_LINGERING)
+                                s->stats.timeouts++;
                         conn_close(c);
-                        s->stats.timeouts++;
                 }
         }
         server_arm_timer(s);

@@ -290,6 +290,8 @@ static uint64_t mono_usec(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
+static bool client_saw_end; /* run_until() read the end of fd's stream */
+
 /* Runs the loop until pred() or 5 s, reading fd's answer (if fd >= 0) into *out as it arrives. */
 static void run_until(sd_event *e, PrometheusServer *s, bool (*pred)(const PrometheusServerStats *st, size_t got),
                       int fd, char **out, size_t *got) {
@@ -304,6 +306,7 @@ static void run_until(sd_event *e, PrometheusServer *s, bool (*pred)(const Prome
                 while (fd >= 0) {
                         char buf[65536];
                         ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                        client_saw_end = client_saw_end || n == 0;
                         if (n <= 0)
                                 break;
                         *out = realloc(*out, *got + (size_t) n + 1);
@@ -322,7 +325,27 @@ static bool eight_open_one_evicted(const PrometheusServerStats *st, size_t got) 
         return st->open == 8 && st->evicted >= 1;
 }
 static bool answer_complete(const PrometheusServerStats *st, size_t got) {
-        return st->open == 0 && st->scrapes == 1 && got > BIG_SAMPLES * 60;
+        return st->scrapes == 1 && client_saw_end;
+}
+static bool none_open(const PrometheusServerStats *st, size_t got) {
+        return st->open == 0;
+}
+static bool one_rejected(const PrometheusServerStats *st, size_t got) {
+        return st->rejected == 1;
+}
+
+/* The rest of an answer that the server has finished: its bytes, then 0 at the end of stream
+ * (never a reset). */
+static ssize_t read_to_end(int fd, char *buf, size_t size, size_t *got) {
+        struct timeval tv = { .tv_sec = 5 };
+        ssize_t n;
+
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+        while ((n = recv(fd, buf + *got, size - 1 - *got, 0)) > 0) {
+                *got += (size_t) n;
+                buf[*got] = '\0';
+        }
+        return n < 0 ? -errno : 0;
 }
 
 static void test_server(void **state) {
@@ -341,11 +364,11 @@ static void test_server(void **state) {
 
         /* a whole answer, taken as it comes */
         good = client(port, 0);
+        client_saw_end = false;
         assert_int_equal(send(good, GET_METRICS, strlen(GET_METRICS), 0), (ssize_t) strlen(GET_METRICS));
         run_until(e, s, answer_complete, good, &answer, &got);
         prometheus_server_get_stats(s, &st);
         assert_int_equal(st.scrapes, 1);
-        assert_int_equal(st.open, 0);
         assert_int_equal(calls, 1);
         assert_non_null(answer);
         assert_true(strncmp(answer, "HTTP/1.1 200 OK\r\nContent-Type: " PROMETHEUS_CONTENT_TYPE "\r\n", 60) == 0);
@@ -358,7 +381,14 @@ static void test_server(void **state) {
                 assert_true(strncmp(body + 4, "# HELP test_value A value.\n# TYPE test_value gauge\n", 50) == 0);
         }
         free(answer);
+        /* answered: the server waits for our end of stream, and closes on it */
+        prometheus_server_get_stats(s, &st);
+        assert_int_equal(st.open, 1);
         close(good);
+        run_until(e, s, none_open, -1, NULL, NULL);
+        prometheus_server_get_stats(s, &st);
+        assert_int_equal(st.open, 0);
+        assert_int_equal(st.timeouts, 0);
 
         /* one that never reads its (too large) answer, one that never ends its request. Short limits
          * for these two only: the complete answer above and the idle connections below must not
@@ -395,6 +425,54 @@ static void test_server(void **state) {
         sd_event_unref(e);
 }
 
+/* A head far over the limit: the server answers 431 after reading 4 KiB of it and must not close
+ * on the unread rest, which would answer the client's further bytes with a reset (and a reset can
+ * destroy an answer the client has not read or not yet received, RFC 9112 section 9.6). The client
+ * sends more after the answer, then reads: the send succeeds, and the answer ends in an end of
+ * stream. */
+static void test_server_oversized_head_gets_its_answer(void **state) {
+        _cleanup_(prometheus_server_freep) PrometheusServer *s = NULL;
+        sd_event *e = NULL;
+        PrometheusServerStats st;
+        char address[32], answer[1024];
+        uint16_t port = free_port();
+        unsigned calls = 0;
+        size_t got = 0, head_len = 64 * 1024;
+        char *head = malloc(head_len);
+        int fd;
+
+        assert_non_null(head);
+        memset(head, 'a', head_len);
+        memcpy(head, "GET /metrics HTTP/1.1\r\nX-Long: ", 32);
+        assert_int_equal(sd_event_new(&e), 0);
+        (void) snprintf(address, sizeof(address), "127.0.0.1:%u", port);
+        assert_int_equal(prometheus_server_new(e, address, collect_big, &calls, &s), 0);
+
+        fd = client(port, 0);
+        assert_int_equal(send(fd, head, head_len, 0), (ssize_t) head_len);
+        run_until(e, s, one_rejected, -1, NULL, NULL);
+        /* let the server finish (and, without the lingering, close) before the client reads */
+        for (int i = 0; i < 10; i++)
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+        /* still sending when the answer has come: no reset */
+        assert_int_equal(send(fd, head, 4096, MSG_NOSIGNAL), 4096);
+        for (int i = 0; i < 10; i++)
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(read_to_end(fd, answer, sizeof(answer), &got), 0);
+        assert_true(strncmp(answer, "HTTP/1.1 431 ", 13) == 0);
+        assert_int_equal(calls, 0);
+        close(fd);
+        run_until(e, s, none_open, -1, NULL, NULL);
+        prometheus_server_get_stats(s, &st);
+        assert_int_equal(st.open, 0);
+        assert_int_equal(st.rejected, 1);
+        assert_int_equal(st.timeouts, 0);
+
+        free(head);
+        s = prometheus_server_free(s);
+        sd_event_unref(e);
+}
+
 /* prometheus-listen = systemd: the socket comes from socket activation (fd 3, $LISTEN_FDS). */
 static void test_server_socket_activation(void **state) {
         _cleanup_(prometheus_server_freep) PrometheusServer *s = NULL;
@@ -427,6 +505,7 @@ static void test_server_socket_activation(void **state) {
         assert_null(getenv("LISTEN_FDS")); /* taken: not passed on to children */
 
         c = client(ntohs(a.sin_port), 0);
+        client_saw_end = false;
         assert_int_equal(send(c, GET_METRICS, strlen(GET_METRICS), 0), (ssize_t) strlen(GET_METRICS));
         run_until(e, s, answer_complete, c, &answer, &got);
         prometheus_server_get_stats(s, &st);
@@ -454,6 +533,7 @@ int main(void) {
                 cmocka_unit_test(test_writer),
                 cmocka_unit_test(test_listen_address),
                 cmocka_unit_test(test_server),
+                cmocka_unit_test(test_server_oversized_head_gets_its_answer),
                 cmocka_unit_test(test_server_socket_activation),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
