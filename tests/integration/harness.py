@@ -41,14 +41,6 @@ class Tap:
         return 0 if self.results and all(self.results) else 1
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def wait_port(port, timeout=10):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -110,6 +102,7 @@ class World:
         self.tmp = tempfile.mkdtemp(prefix=prefix)
         self.procs = []
         self.buses = []
+        self.reserved = []
         self.keep = False
 
     def path(self, name):
@@ -128,14 +121,26 @@ class World:
         except OSError:
             return ""
 
+    def reserve_port(self):
+        """A loopback port nobody else gets until the test ends, for a listener that starts later
+        or stops and comes back (the broker of an outage, the gateway's metrics endpoint).
+
+        A socket bound to it with SO_REUSEADDR and not listening holds it: the kernel hands it to no
+        other bind(0) or outgoing connection (the suite runs four at a time), connections to it are
+        refused as to a free port, and a listener that also sets SO_REUSEADDR (mosquitto, the
+        gateway, Prometheus) may still bind it."""
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        self.reserved.append(s)
+        return s.getsockname()[1]
+
     def broker(self, extra_conf="", anonymous=True):
         """A local mosquitto; extra_conf: more lines for its listener (bench-load's --broker-nodelay,
         test-acl's password and ACL files); anonymous: whether clients without a user may connect.
-
-        The free port can be taken by another test between free_port() and mosquitto's bind (the
-        suite runs four at a time): then mosquitto exits, and the next try takes another port."""
+        Its port is reserved (reserve_port()); a broker that fails anyway is tried again."""
         for _ in range(3):
-            port = free_port()
+            port = self.reserve_port()
             with open(self.path("mosquitto.conf"), "w") as f:
                 f.write("listener %d 127.0.0.1\nallow_anonymous %s\npersistence false\n%s"
                         % (port, "true" if anonymous else "false", extra_conf))
@@ -191,6 +196,8 @@ class World:
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 p.kill()
+        for s in self.reserved:
+            s.close()
         if ok and not self.keep:
             subprocess.call(["rm", "-rf", self.tmp])
         else:

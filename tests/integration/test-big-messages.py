@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from harness import BASE, Subscriber, Tap, World, free_port, payloads, proc_status_bytes, wait_for, wait_port
+from harness import BASE, Subscriber, Tap, World, payloads, proc_status_bytes, wait_for, wait_port
 
 MEMORY_MAX = 64 * 1024 * 1024
 BIG = 100 * 1024 * 1024
@@ -22,7 +22,7 @@ TOPICS = [BASE + "/anna/steps", BASE + "/anna/availability", BASE + "/anna/left/
 
 
 def broker(world, name, extra=""):
-    port = free_port()
+    port = world.reserve_port()
     with open(world.path(name + ".conf"), "w") as f:
         f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n%s" % (port, extra))
     world.spawn(["mosquitto", "-c", world.path(name + ".conf")], name + ".log")

@@ -27,8 +27,7 @@ def main():
     tap = Tap()
     world = World("insole2mqtt-broker-restart.")
     try:
-        from harness import free_port
-        port = free_port()
+        port = world.reserve_port()  # kept through the restart
         # mosquitto started as root drops to its own user: its persistence folder must be that
         # user's, or sessions do not survive the restart and the test would only measure a race.
         store = world.path("broker")

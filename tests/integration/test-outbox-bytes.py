@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from harness import BASE, GATEWAY, Subscriber, Tap, World, free_port, payloads, proc_status_bytes, wait_for, wait_port
+from harness import BASE, GATEWAY, Subscriber, Tap, World, payloads, proc_status_bytes, wait_for, wait_port
 
 LEFT, RIGHT = "AA:00:00:00:03:01", "AA:00:00:00:03:02"
 MAX_BYTES = 256 * 1024
@@ -35,7 +35,7 @@ def main():
     try:
         env = world.bus("bus")
         world.sim(env, "samples-per-frame 1\nwearer anna left=%s right=%s mode=walking cadence=110\n" % (LEFT, RIGHT), "sim.log")
-        port = free_port()  # nothing listens yet: the outage
+        port = world.reserve_port()  # nothing listens yet: the outage
         conf = world.gateway_config("gw", "[gateway]\nid = gw\nstate-directory = %s\ntrust-wall-clock = yes\n\n"
                                           "[mqtt]\nhost = 127.0.0.1\nport = %d\noutbox-max = 1000000\n"
                                           "outbox-max-bytes = %d\n\n"

@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.request
 
-from harness import BASE, Subscriber, Tap, World, free_port, payloads, wait_for, wait_port
+from harness import BASE, Subscriber, Tap, World, payloads, wait_for, wait_port
 
 ATTACK_SECONDS = 12
 
@@ -160,7 +160,7 @@ def main():
         env = world.bus("bus")
         world.sim(env, "wearer anna left=AA:00:00:00:01:01 right=AA:00:00:00:01:02 mode=walking cadence=110 weight=70\n",
                   "sim.log")
-        port = free_port()
+        port = world.reserve_port()
         conf = world.gateway_config("hostile", "[gateway]\nid = hostile\nstate-directory = %s\ntrust-wall-clock = yes\n\n"
                                                "[mqtt]\nhost = 127.0.0.1\nport = %d\n\n"
                                                "[metrics]\npublish-interval = 1s\nprometheus-listen = 127.0.0.1:%d\n\n"

@@ -16,7 +16,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from harness import SOURCE, Tap, World, free_port, wait_for, wait_port
+from harness import SOURCE, Tap, World, wait_for, wait_port
 
 WEARERS = ("anna", "ben")
 GATEWAY_ID = "prom"
@@ -121,7 +121,7 @@ def main():
                        "wearer ben left=AA:00:00:00:02:01 right=AA:00:00:00:02:02 replay=gaitpdb/GaCo01_01\n"
                        "wearer mallory left=AA:00:00:00:0E:01 mode=standing\n"
                        "at 0s name AA:00:00:00:0E:01 evil\"}label{x=\"\n", "sim.log")
-        metrics_port = free_port()
+        metrics_port = world.reserve_port()
         conf = world.gateway_config("prom", "[gateway]\nid = %s\nstate-directory = %s\ntrust-wall-clock = yes\n\n"
                                             "[bluetooth]\nauto-discovery = yes\n\n"
                                             "[mqtt]\nhost = 127.0.0.1\nport = %d\n\n"
@@ -134,7 +134,7 @@ def main():
         tap(wait_port(metrics_port, 15), "the gateway listens on its metrics port", world.log_tail("gateway.log"))
 
         # The real Prometheus, scraping every second.
-        prom_port = free_port()
+        prom_port = world.reserve_port()
         with open(world.path("prometheus.yml"), "w") as f:
             f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
                     "scrape_configs:\n  - job_name: insole2mqtt\n    static_configs:\n"
