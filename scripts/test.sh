@@ -80,18 +80,23 @@ count_tap() { # $1 = TAP output of a check that is not a meson test; adds it to 
         total_skip=$((total_skip + skip))
 }
 
-failed_tests() { # $1 = build dir: the names of the tests that failed, space-separated
-        python3 - "$1/meson-logs/testlog.json" <<'PY'
+failed_tests() { # $1 = build dir: the names of the tests that failed, space-separated; with
+        # $2 = --report, for the summary: the names, then each failed test's last lines of output
+        python3 - "$1" "${2:-}" <<'PY'
 import json
 import sys
-names = []
-for line in open(sys.argv[1]):
-    if line.strip():
-        t = json.loads(line)
-        if t.get("result") not in ("OK", "EXPECTEDFAIL", "SKIP"):
-            # "insole2mqtt:vm / bluez-vm": the test's own name is after the suite
-            names.append(t.get("name", "").split(" / ")[-1])
-print(" ".join(names))
+failed = [t for t in map(json.loads, filter(str.strip, open(sys.argv[1] + "/meson-logs/testlog.json")))
+          if t.get("result") not in ("OK", "EXPECTEDFAIL", "SKIP")]
+# "insole2mqtt:vm / bluez-vm": the test's own name is after the suite
+names = " ".join(t.get("name", "").split(" / ")[-1] for t in failed)
+if sys.argv[2] != "--report":
+    print(names)
+    sys.exit()
+if failed:
+    print("%s: failed: %s" % (sys.argv[1], names))
+for t in failed:
+    print(f"--- {t.get('name')}: {t.get('result')} after {t.get('duration', 0):.1f} s; its last lines:")
+    print("\n".join("    " + l for l in (t.get("stdout") or "").rstrip().splitlines()[-25:]))
 PY
 }
 
@@ -121,20 +126,9 @@ for line in open(sys.argv[1]):
             print("%s took %.0f s of its %.0f s" % (name, t["duration"], limit))
 ' "$1/meson-logs/testlog.json" "$2")
 }
-note_failures() { # $1 = build dir: the failed tests' names, then each one's last lines of output
+note_failures() { # $1 = build dir: failed_tests' report, kept for the end of the output
         local report
-        report=$(python3 - "$1" <<'PY'
-import json
-import sys
-failed = [t for t in map(json.loads, filter(str.strip, open(sys.argv[1] + "/meson-logs/testlog.json")))
-          if t.get("result") not in ("OK", "EXPECTEDFAIL", "SKIP")]
-if failed:
-    print("%s: failed: %s" % (sys.argv[1], " ".join(t.get("name", "").split(" / ")[-1] for t in failed)))
-for t in failed:
-    print(f"--- {t.get('name')}: {t.get('result')} after {t.get('duration', 0):.1f} s; its last lines:")
-    print("\n".join("    " + l for l in (t.get("stdout") or "").rstrip().splitlines()[-25:]))
-PY
-)
+        report=$(failed_tests "$1" --report)
         if [ -n "$report" ]; then failures+=("$report"); fi
 }
 
