@@ -135,23 +135,25 @@ class World:
         self.reserved.append(s)
         return s.getsockname()[1]
 
-    def broker(self, extra_conf="", anonymous=True):
+    def broker(self, extra_conf="", anonymous=True, port=None, name="mosquitto"):
         """A local mosquitto; extra_conf: more lines for its listener (bench-load's --broker-nodelay,
-        test-acl's password and ACL files); anonymous: whether clients without a user may connect.
-        Its port is reserved (reserve_port()); a broker that fails anyway is tried again."""
-        for _ in range(3):
-            port = self.reserve_port()
-            with open(self.path("mosquitto.conf"), "w") as f:
+        test-acl's password and ACL files); anonymous: whether clients without a user may connect;
+        port: one the test reserved before (a broker that comes after an outage), else a new
+        reserved one; name: of its configuration (name.conf) and log (name.log), for a second
+        broker. A broker that fails anyway on a port of its own is tried again on another."""
+        for _ in range(3 if port is None else 1):
+            listen = port or self.reserve_port()
+            with open(self.path(name + ".conf"), "w") as f:
                 f.write("listener %d 127.0.0.1\nallow_anonymous %s\npersistence false\n%s"
-                        % (port, "true" if anonymous else "false", extra_conf))
-            proc = self.spawn(["mosquitto", "-c", self.path("mosquitto.conf")], "mosquitto.log")
+                        % (listen, "true" if anonymous else "false", extra_conf))
+            proc = self.spawn(["mosquitto", "-c", self.path(name + ".conf")], name + ".log")
             # Alive once the port answers: a broker that lost the port has exited, and what
             # answers is someone else's.
-            if wait_port(port) and proc.poll() is None:
-                return port
+            if wait_port(listen) and proc.poll() is None:
+                return listen
             proc.kill()
             proc.wait()
-        raise RuntimeError("mosquitto did not start:\n" + self.log_tail("mosquitto.log"))
+        raise RuntimeError("mosquitto did not start:\n" + self.log_tail(name + ".log"))
 
     def bus(self, name):
         """A private dbus-daemon; returns the environment for its clients."""

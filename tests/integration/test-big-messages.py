@@ -12,23 +12,13 @@ import os
 import subprocess
 import sys
 
-from harness import BASE, Subscriber, Tap, World, payloads, proc_status_bytes, wait_for, wait_port
+from harness import BASE, Subscriber, Tap, World, payloads, proc_status_bytes, wait_for
 
 MEMORY_MAX = 64 * 1024 * 1024
 BIG = 100 * 1024 * 1024
 LEFT, RIGHT = "AA:00:00:00:02:01", "AA:00:00:00:02:02"
 TOPICS = [BASE + "/anna/steps", BASE + "/anna/availability", BASE + "/anna/left/availability",
           BASE + "/anna/right/availability", BASE + "/anna/reminder/set", "homeassistant/status"]
-
-
-def broker(world, name, extra=""):
-    port = world.reserve_port()
-    with open(world.path(name + ".conf"), "w") as f:
-        f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n%s" % (port, extra))
-    world.spawn(["mosquitto", "-c", world.path(name + ".conf")], name + ".log")
-    if not wait_port(port):
-        raise RuntimeError("mosquitto did not start")
-    return port
 
 
 def flood(world, port, retain):
@@ -82,7 +72,7 @@ def main():
         env = world.bus("bus")
         world.sim(env, "wearer anna left=%s right=%s mode=walking cadence=110\n" % (LEFT, RIGHT), "sim.log")
 
-        port = broker(world, "broker")
+        port = world.broker(name="broker")
         took = flood(world, port, retain=True)
         tap(took == len(TOPICS), "the broker holds a 100 MB retained message on each of %d subscribed topics" % took)
         alive, publishing, hwm = run(world, tap, "v5", port, "5", env)
@@ -93,7 +83,7 @@ def main():
         print("# MQTT 5, 100 MB x %d retained + %d live: VmHWM %.1f MiB" % (len(TOPICS), len(TOPICS), (hwm or 0) / 2**20))
 
         # MQTT 3.1.1 cannot announce a limit: the broker's message_size_limit keeps them out
-        port2 = broker(world, "limited", "message_size_limit 16384\n")
+        port2 = world.broker("message_size_limit 16384\n", name="limited")
         flood(world, port2, retain=True)
         held = retained_sizes(port2)
         tap(not held, "a broker with message_size_limit 16384 keeps none of the 100 MB messages", held)

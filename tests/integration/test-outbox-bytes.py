@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from harness import BASE, GATEWAY, Subscriber, Tap, World, payloads, proc_status_bytes, wait_for, wait_port
+from harness import BASE, GATEWAY, Subscriber, Tap, World, payloads, proc_status_bytes, wait_for
 
 LEFT, RIGHT = "AA:00:00:00:03:01", "AA:00:00:00:03:02"
 MAX_BYTES = 256 * 1024
@@ -76,10 +76,7 @@ def main():
         tap(len(drops) <= 1 + OUTAGE_S / 60, "and at most once a minute (%d lines)" % len(drops))
 
         # the broker comes: what must not be lost arrives
-        with open(world.path("mosquitto.conf"), "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % port)
-        world.spawn(["mosquitto", "-c", world.path("mosquitto.conf")], "mosquitto.log")
-        wait_port(port)
+        world.broker(port=port)
         sub = Subscriber(world, port, topics=(BASE + "/anna/steps", BASE + "/bridge/gw/state"))
         tap(wait_for(lambda: payloads(sub.messages(), BASE + "/anna/steps"), 90),
             "after the outage the retained step count arrives", world.log_tail("gateway.log"))
