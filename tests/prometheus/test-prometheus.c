@@ -434,7 +434,7 @@ static void test_server_oversized_head_gets_its_answer(void **state) {
         _cleanup_(prometheus_server_freep) PrometheusServer *s = NULL;
         sd_event *e = NULL;
         PrometheusServerStats st;
-        char address[32], answer[1024];
+        char address[32], answer[1024] = "";
         uint16_t port = free_port();
         unsigned calls = 0;
         size_t got = 0, head_len = 64 * 1024;
