@@ -10,6 +10,7 @@ Usage: scripts/validate.py [--binary build/daemon/insole2mqtt] [--data data/phys
   --check  exit 1 if docs/validation.md is not what the recordings give (nothing is written)
 """
 import argparse
+import difflib
 import os
 import subprocess
 import sys
@@ -40,6 +41,9 @@ def main():
     new = doc[:doc.index(BEGIN)] + generated + doc[doc.index(END) + len(END):]
     if args.check:
         if new != doc:
+            diff = difflib.unified_diff(doc.splitlines(), new.splitlines(), "docs/validation.md", "analyze --validate",
+                                        n=0, lineterm="")
+            sys.stderr.write("\n".join(list(diff)[:40]) + "\n")
             sys.exit(f"validate.py: {args.doc} is out of date; run scripts/validate.py")
         return
     if new != doc:
