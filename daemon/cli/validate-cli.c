@@ -159,12 +159,23 @@ static unsigned fit(const RecordResult *res, size_t n, size_t skip) {
         return best;
 }
 
+/* The gaitndd groups, named by the records' prefixes. The reports add a last group of every record. */
+static const char *const record_groups[] = { "control", "park", "hunt", "als" };
+#define N_REPORT_GROUPS (ELEMENTSOF(record_groups) + 1)
+
 static const char *group_of(const char *record) {
-        static const char *const groups[] = { "control", "park", "hunt", "als" };
-        for (size_t i = 0; i < ELEMENTSOF(groups); i++)
-                if (strncmp(record, groups[i], strlen(groups[i])) == 0)
-                        return groups[i];
+        for (size_t i = 0; i < ELEMENTSOF(record_groups); i++)
+                if (strncmp(record, record_groups[i], strlen(record_groups[i])) == 0)
+                        return record_groups[i];
         return "other";
+}
+
+static const char *report_group_name(size_t gi) {
+        return gi < ELEMENTSOF(record_groups) ? record_groups[gi] : "all";
+}
+
+static bool in_report_group(const char *record, size_t gi) {
+        return gi == ELEMENTSOF(record_groups) || streq(record_groups[gi], group_of(record));
 }
 
 static const char *miss_list(unsigned miss, char *buf, size_t size) {
@@ -231,7 +242,6 @@ static void distribution(double *v, size_t n, bool match, double ret[3]) {
 }
 
 static void print_distributions(FILE *out, const RecordResult *res, size_t n, unsigned all_grid) {
-        static const char *const groups[] = { "control", "park", "hunt", "als", "all" };
         static const char *const metric[] = { "count err %", "stride err %", "stance err %", "swing err %", "matched %" };
         _cleanup_free_ double *v = calloc(2 * n + 1, sizeof(double));
 
@@ -239,13 +249,13 @@ static void print_distributions(FILE *out, const RecordResult *res, size_t n, un
                 return;
         fprintf(out, "| group | metric (absolute error; matched %%) | cross-validated: median | p90 | worst | all data: median | p90 | worst |\n"
                      "|---|---|---|---|---|---|---|---|\n");
-        for (size_t gi = 0; gi < ELEMENTSOF(groups); gi++)
+        for (size_t gi = 0; gi < N_REPORT_GROUPS; gi++)
                 for (unsigned m = 0; m < ELEMENTSOF(metric); m++) {
                         double d[2][3];
                         for (unsigned cv = 0; cv < 2; cv++) {
                                 size_t k = 0;
                                 for (size_t i = 0; i < n; i++) {
-                                        if (!streq(groups[gi], "all") && !streq(groups[gi], group_of(res[i].name)))
+                                        if (!in_report_group(res[i].name, gi))
                                                 continue;
                                         for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
                                                 const GaitFootScore *s = &res[i].score[cv == 0 ? res[i].cv_grid : all_grid][side];
@@ -258,7 +268,7 @@ static void print_distributions(FILE *out, const RecordResult *res, size_t n, un
                                 }
                                 distribution(v, k, m == 4, d[cv]);
                         }
-                        fprintf(out, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", groups[gi], metric[m],
+                        fprintf(out, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", report_group_name(gi), metric[m],
                                 d[0][0], d[0][1], d[0][2], d[1][0], d[1][1], d[1][2]);
                 }
 }
@@ -267,18 +277,17 @@ static void print_distributions(FILE *out, const RecordResult *res, size_t n, un
  * that the data excuses for a foot (gait_known_data_issue()) is not counted for it; "every target"
  * counts excused targets as met, as the summary line above the tables does. */
 static void print_feet_per_target(FILE *out, const RecordResult *res, size_t n, unsigned all_grid) {
-        static const char *const groups[] = { "control", "park", "hunt", "als", "all" };
         static const unsigned target[] = { 1u << GAIT_METRIC_STRIDE, 1u << GAIT_METRIC_STANCE, 1u << GAIT_METRIC_SWING,
                                            GAIT_MISS_COUNT, GAIT_MISS_MATCH, 0 /* every target */ };
 
         fprintf(out, "| group | stride 2 %% | stance 5 %% | swing 5 %% | count 1 %% | per-stride 95 %% | every target |\n"
                      "|---|---|---|---|---|---|---|\n");
-        for (size_t gi = 0; gi < ELEMENTSOF(groups); gi++) {
-                fprintf(out, "| %s |", groups[gi]);
+        for (size_t gi = 0; gi < N_REPORT_GROUPS; gi++) {
+                fprintf(out, "| %s |", report_group_name(gi));
                 for (size_t t = 0; t < ELEMENTSOF(target); t++) {
                         size_t met[2] = { 0, 0 }, feet = 0;
                         for (size_t i = 0; i < n; i++) {
-                                if (!streq(groups[gi], "all") && !streq(groups[gi], group_of(res[i].name)))
+                                if (!in_report_group(res[i].name, gi))
                                         continue;
                                 for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
                                         unsigned excused, mask = target[t] ? target[t] : ~0u;
