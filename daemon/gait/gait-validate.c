@@ -304,3 +304,133 @@ const char *gait_known_data_issue(const char *record, FootSide foot, unsigned *r
                 *ret_targets = 0;
         return NULL;
 }
+
+/* Sorted, distinct contact times (s) of one foot's strides; ret has room for 2 n. */
+static size_t foot_contacts(const GaitStride *strides, size_t n, FootSide side, double *ret) {
+        size_t k = 0, m = 0;
+
+        for (size_t i = 0; i < n; i++)
+                if (strides[i].foot == side) {
+                        ret[k++] = strides[i].t_contact_us / 1e6;
+                        ret[k++] = strides[i].t_next_contact_us / 1e6;
+                }
+        qsort(ret, k, sizeof(double), cmp_double);
+        for (size_t i = 0; i < k; i++)
+                if (m == 0 || ret[i] > ret[m - 1])
+                        ret[m++] = ret[i];
+        return m;
+}
+
+/* The first index of sorted v[0..n) whose value is >= x (n when none). */
+static size_t first_at_or_after(const double *v, size_t n, double x) {
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (v[mid] < x)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+/* The median phase of up to six agreeing contacts on each side of row i; NAN with fewer than four. */
+static double neighbour_phase(const double *phase, const bool *agree, size_t rows, size_t i, double *scratch) {
+        size_t k = 0, found = 0;
+
+        for (size_t j = i; j > 0 && found < 6; j--)
+                if (agree[j - 1]) {
+                        scratch[k++] = phase[j - 1];
+                        found++;
+                }
+        found = 0;
+        for (size_t j = i + 1; j < rows && found < 6; j++)
+                if (agree[j]) {
+                        scratch[k++] = phase[j];
+                        found++;
+                }
+        return k >= 4 ? median(scratch, k) : NAN;
+}
+
+int gait_rhythm_arbiter(const GaitReference *ref, const GaitStride *strides, size_t n, GaitArbiter *ret) {
+        _cleanup_free_ double *left = NULL, *right = NULL, *offset = NULL, *phase_ref = NULL, *phase_ours = NULL,
+                              *period = NULL, *scratch = NULL;
+        _cleanup_free_ bool *agree = NULL;
+        size_t n_left, n_right, rows, k = 0;
+        double off;
+
+        if (!ref || !ret || (n > 0 && !strides))
+                return -EINVAL;
+        *ret = (GaitArbiter) { .offset_ms = NAN };
+        rows = ref->n;
+        left = calloc(2 * n + 1, sizeof(double));
+        right = calloc(2 * n + 1, sizeof(double));
+        offset = calloc(rows + 1, sizeof(double));
+        phase_ref = calloc(rows + 1, sizeof(double));
+        phase_ours = calloc(rows + 1, sizeof(double));
+        period = calloc(rows + 1, sizeof(double));
+        scratch = calloc(rows + 13, sizeof(double));
+        agree = calloc(rows + 1, sizeof(bool));
+        if (!left || !right || !offset || !phase_ref || !phase_ours || !period || !scratch || !agree)
+                return -ENOMEM;
+        n_left = foot_contacts(strides, n, FOOT_LEFT, left);
+        n_right = foot_contacts(strides, n, FOOT_RIGHT, right);
+
+        /* our contact nearest each reference contact (within 250 ms), and the usual offset between them */
+        for (size_t i = 0; i < rows; i++) {
+                double r = ref->rows[i].t_s;
+                size_t j = first_at_or_after(left, n_left, r);
+
+                offset[i] = NAN;
+                if (j < n_left && left[j] - r <= 0.25)
+                        offset[i] = left[j] - r;
+                if (j > 0 && r - left[j - 1] <= 0.25 && !(fabs(offset[i]) <= r - left[j - 1]))
+                        offset[i] = left[j - 1] - r;
+                if (fabs(offset[i]) <= 0.05)
+                        scratch[k++] = offset[i];
+        }
+        off = median(scratch, k);
+        if (!isfinite(off))
+                return 0;
+        ret->offset_ms = off * 1000.0;
+
+        /* each contact's phase within the right stride around both placements */
+        for (size_t i = 0; i < rows; i++) {
+                double r = ref->rows[i].t_s, ours = r + offset[i] - off;
+                size_t b;
+
+                period[i] = NAN;
+                if (!isfinite(offset[i]))
+                        continue;
+                b = first_at_or_after(right, n_right, MAX(r, ours));
+                if (b == 0 || b >= n_right)
+                        continue;
+                size_t a = first_at_or_after(right, n_right, MIN(r, ours) + 1e-9);
+                if (a == 0)
+                        continue;
+                double from = right[a - 1], to = right[b];
+                if (!(to > from) || to - from > 2.5)
+                        continue;
+                period[i] = to - from;
+                phase_ref[i] = (r - from) / period[i];
+                phase_ours[i] = (ours - from) / period[i];
+                agree[i] = fabs(ours - r) * 1000.0 <= GAIT_ARBITER_AGREE_MS;
+        }
+
+        for (size_t i = 0; i < rows; i++) {
+                if (!isfinite(period[i]) || fabs(phase_ours[i] - phase_ref[i]) * period[i] * 1000.0 < GAIT_ARBITER_DISAGREE_MS)
+                        continue;
+                double usual = neighbour_phase(phase_ref, agree, rows, i, scratch);
+                if (!isfinite(usual))
+                        continue;
+                double by_ref = fabs(phase_ref[i] - usual) * period[i] * 1000.0;
+                double by_ours = fabs(phase_ours[i] - usual) * period[i] * 1000.0;
+                ret->disagreements++;
+                if (by_ours <= by_ref - GAIT_ARBITER_MARGIN_MS)
+                        ret->ours++;
+                else if (by_ref <= by_ours - GAIT_ARBITER_MARGIN_MS)
+                        ret->reference++;
+        }
+        return 0;
+}

@@ -407,9 +407,50 @@ static void test_standing_rows(void **state) {
         assert_int_equal(score[FOOT_LEFT].ref_strides, 4);
 }
 
+/* The right foot's rhythm arbitrates where our left contact and the reference's disagree: the one at
+ * the walker's usual phase wins, a tie is undecided, and the usual offset between the two does not
+ * count as a disagreement. */
+static void test_rhythm_arbiter(void **state) {
+        enum { N = 30 };
+        GaitStride strides[2 * N] = {};
+        GaitReferenceRow rows[N - 1] = {};
+        GaitReference ref = { .rows = rows, .n = ELEMENTSOF(rows) };
+        double ours[N + 1];
+        GaitArbiter a;
+
+        (void) state;
+        for (unsigned k = 0; k <= N; k++)
+                ours[k] = 1.0 + k; /* at half the right stride: right contacts at k + 0.5 */
+        for (unsigned k = 0; k + 1 < N; k++)
+                rows[k].t_s = ours[k + 1] + 0.008; /* the reference's usual placement, 8 ms later */
+        rows[4].t_s -= 0.050;  /* the reference off the rhythm twice (rows[k] is ours[k + 1]): ours is right */
+        rows[9].t_s += 0.060;
+        ours[20] -= 0.060;     /* ours off the rhythm: the reference (rows[19]) is right */
+        ours[25] += 0.038;     /* 30 and 38 ms off, on either side: undecided */
+        rows[24].t_s -= 0.030;
+        for (unsigned k = 0; k < N; k++) {
+                strides[k] = (GaitStride) { .foot = FOOT_LEFT, .t_contact_us = (uint64_t) (ours[k] * 1e6),
+                                            .t_next_contact_us = (uint64_t) (ours[k + 1] * 1e6) };
+                strides[N + k] = (GaitStride) { .foot = FOOT_RIGHT, .t_contact_us = (uint64_t) ((k + 0.5) * 1e6),
+                                                .t_next_contact_us = (uint64_t) ((k + 1.5) * 1e6) };
+        }
+        assert_int_equal(gait_rhythm_arbiter(&ref, strides, ELEMENTSOF(strides), &a), 0);
+        assert_int_equal(a.disagreements, 4);
+        assert_int_equal(a.ours, 2);
+        assert_int_equal(a.reference, 1);
+        assert_true(fabs(a.offset_ms - -8.0) < 0.01);
+
+        /* no contacts of ours: nothing to arbitrate */
+        assert_int_equal(gait_rhythm_arbiter(&ref, NULL, 0, &a), 0);
+        assert_int_equal(a.disagreements, 0);
+        assert_true(isnan(a.offset_ms));
+        assert_int_equal(gait_rhythm_arbiter(NULL, strides, 1, &a), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_standing_rows),
+                cmocka_unit_test(test_rhythm_arbiter),
                 cmocka_unit_test(test_gaitndd_all),
                 cmocka_unit_test(test_gaitndd_activity),
                 cmocka_unit_test(test_gaitpdb),
