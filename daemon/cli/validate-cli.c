@@ -328,7 +328,7 @@ static void print_feet_per_target(FILE *out, const RecordResult *res, size_t n, 
 /* Left feet where the engine and the reference disagree on contacts: which placement the right foot's
  * rhythm sides with (gait_rhythm_arbiter()), cross-validated constants. */
 static void print_arbiter(FILE *out, const RecordResult *res, size_t n) {
-        size_t tot[N_REPORT_GROUPS][3] = {};
+        GaitArbiter total[N_REPORT_GROUPS] = {};
 
         fprintf(out, "| record | offset ms | contacts that disagree | closer to the rhythm: ours | the reference's | neither by 10 ms | matched %% |\n"
                      "|---|---|---|---|---|---|---|\n");
@@ -336,19 +336,26 @@ static void print_arbiter(FILE *out, const RecordResult *res, size_t n) {
                 const GaitArbiter *a = &res[i].arbiter[res[i].cv_grid];
                 for (size_t gi = 0; gi < N_REPORT_GROUPS; gi++)
                         if (in_report_group(res[i].name, gi)) {
-                                tot[gi][0] += a->disagreements;
-                                tot[gi][1] += a->ours;
-                                tot[gi][2] += a->reference;
+                                total[gi].disagreements += a->disagreements;
+                                total[gi].ours += a->ours;
+                                total[gi].reference += a->reference;
                         }
                 if (a->disagreements < 10)
                         continue;
                 fprintf(out, "| %s | %+.1f | %zu | %zu | %zu | %zu | %.1f |\n", res[i].name, a->offset_ms, a->disagreements, a->ours,
                         a->reference, a->disagreements - a->ours - a->reference, res[i].score[res[i].cv_grid][FOOT_LEFT].match_pct);
         }
-        for (size_t gi = 0; gi < N_REPORT_GROUPS; gi++)
-                fprintf(out, "| all %s%s | | %zu | %zu | %zu | %zu | |\n", gi + 1 < N_REPORT_GROUPS ? report_group_name(gi) : "",
-                        gi + 1 < N_REPORT_GROUPS ? " records" : "records", tot[gi][0], tot[gi][1], tot[gi][2],
-                        tot[gi][0] - tot[gi][1] - tot[gi][2]);
+        for (size_t gi = 0; gi < N_REPORT_GROUPS; gi++) {
+                const GaitArbiter *t = &total[gi];
+                char label[32];
+
+                if (gi < ELEMENTSOF(record_groups))
+                        snprintf(label, sizeof(label), "all %s records", record_groups[gi]);
+                else
+                        snprintf(label, sizeof(label), "all records");
+                fprintf(out, "| %s | | %zu | %zu | %zu | %zu | |\n", label, t->disagreements, t->ours, t->reference,
+                        t->disagreements - t->ours - t->reference);
+        }
 }
 
 static int validate_gaitndd(const char *datadir, FILE *out) {
