@@ -78,7 +78,8 @@ static int list_names(const char *dir, const char *suffix, char ***ret, size_t *
                         goto oom;
                 n++;
         }
-        qsort(names, n, sizeof(char *), cmp_str);
+        if (n > 0) /* names is NULL then, which qsort() must not be given */
+                qsort(names, n, sizeof(char *), cmp_str);
         *ret = names;
         *ret_n = n;
         return 0;
@@ -370,6 +371,10 @@ static int validate_gaitndd(const char *datadir, FILE *out) {
         if (r < 0) {
                 fprintf(stderr, "analyze: %s: %s\n", dir, strerror(-r));
                 return r;
+        }
+        if (n == 0) { /* a fit over no record would still print its constants */
+                fprintf(stderr, "analyze: %s: no gaitndd record (.ts file)\n", dir);
+                return -ENOENT;
         }
         res = calloc(MAX(n, (size_t) 1), sizeof(RecordResult));
         if (!res) {

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -282,6 +283,29 @@ static FILE *analyze_output(int argc, char **argv, int *ret_status) {
         return f;
 }
 
+/* `analyze --validate` over a directory without gaitndd records fails instead of printing a fit of
+ * nothing. */
+static void test_validate_no_records(void **state) {
+        char dir[] = "/tmp/test-gait-validate-XXXXXX", ndd[64], pdb[64], opt[96];
+        char *argv[] = { (char *) "analyze", opt, NULL };
+        int r;
+        FILE *f;
+
+        (void) state;
+        assert_non_null(mkdtemp(dir));
+        snprintf(ndd, sizeof(ndd), "%s/gaitndd", dir);
+        snprintf(pdb, sizeof(pdb), "%s/gaitpdb", dir);
+        assert_int_equal(mkdir(ndd, 0700), 0);
+        assert_int_equal(mkdir(pdb, 0700), 0); /* both there and empty: only the missing records can fail it */
+        snprintf(opt, sizeof(opt), "--validate=%s", dir);
+        f = analyze_output(2, argv, &r);
+        assert_int_not_equal(r, 0);
+        fclose(f);
+        assert_int_equal(rmdir(ndd), 0);
+        assert_int_equal(rmdir(pdb), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 /* `insole2mqtt analyze` on a gaitndd pair and a gaitpdb file: JSON lines, one per stride, then a
  * summary; gaitndd lines carry no strike or COP fields. */
 static void test_analyze_cli(void **state) {
@@ -455,6 +479,7 @@ int main(void) {
                 cmocka_unit_test(test_gaitndd_activity),
                 cmocka_unit_test(test_gaitpdb),
                 cmocka_unit_test(test_analyze_cli),
+                cmocka_unit_test(test_validate_no_records),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
