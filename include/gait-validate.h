@@ -78,6 +78,9 @@ void gait_score_record(const GaitReference *ref, const GaitStride *strides, size
 typedef struct GaitArbiter {
         size_t disagreements;        /* contacts that disagree and could be placed */
         size_t ours, reference;      /* which one the rhythm sides with */
+        /* The same judged by the left foot alone, free of our right contacts: a disagreeing contact
+         * whose two neighbours both agree, against the midpoint of those neighbours. */
+        size_t own_disagreements, own_ours, own_reference;
         double offset_ms;            /* median of (ours - reference) over contacts within 50 ms */
 } GaitArbiter;
 int gait_rhythm_arbiter(const GaitReference *ref, const GaitStride *strides, size_t n, GaitArbiter *ret);

@@ -305,6 +305,9 @@ const char *gait_known_data_issue(const char *record, FootSide foot, unsigned *r
         return NULL;
 }
 
+/* A longer stride is a stop or a turn: there is no rhythm to judge a contact by. */
+#define ARBITER_STRIDE_MAX_S 2.5
+
 /* Sorted, distinct contact times (s) of one foot's strides; ret has room for 2 n. */
 static size_t foot_contacts(const GaitStride *strides, size_t n, FootSide side, double *ret) {
         size_t k = 0, m = 0;
@@ -410,12 +413,29 @@ int gait_rhythm_arbiter(const GaitReference *ref, const GaitStride *strides, siz
                 if (a == 0)
                         continue;
                 double from = right[a - 1], to = right[b];
-                if (!(to > from) || to - from > 2.5)
+                if (!(to > from) || to - from > ARBITER_STRIDE_MAX_S)
                         continue;
                 period[i] = to - from;
                 phase_ref[i] = (r - from) / period[i];
                 phase_ours[i] = (ours - from) / period[i];
                 agree[i] = fabs(ours - r) * 1000.0 <= GAIT_ARBITER_AGREE_MS;
+        }
+
+        /* by the foot's own rhythm: the midpoint of two neighbours on which both agree */
+        for (size_t i = 1; i + 1 < rows; i++) {
+                double r = ref->rows[i].t_s, mid = (ref->rows[i - 1].t_s + ref->rows[i + 1].t_s) / 2;
+
+                if (!isfinite(offset[i]) || fabs(offset[i] - off) * 1000.0 < GAIT_ARBITER_DISAGREE_MS ||
+                    !(fabs(offset[i - 1] - off) * 1000.0 <= GAIT_ARBITER_AGREE_MS) ||
+                    !(fabs(offset[i + 1] - off) * 1000.0 <= GAIT_ARBITER_AGREE_MS) ||
+                    ref->rows[i + 1].t_s - ref->rows[i - 1].t_s > 2 * ARBITER_STRIDE_MAX_S)
+                        continue;
+                double by_ref = fabs(r - mid) * 1000.0, by_ours = fabs(r + offset[i] - off - mid) * 1000.0;
+                ret->own_disagreements++;
+                if (by_ours <= by_ref - GAIT_ARBITER_MARGIN_MS)
+                        ret->own_ours++;
+                else if (by_ref <= by_ours - GAIT_ARBITER_MARGIN_MS)
+                        ret->own_reference++;
         }
 
         for (size_t i = 0; i < rows; i++) {

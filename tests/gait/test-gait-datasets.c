@@ -463,6 +463,10 @@ static void test_rhythm_arbiter(void **state) {
         assert_int_equal(a.ours, 2);
         assert_int_equal(a.reference, 1);
         assert_true(fabs(a.offset_ms - -8.0) < 0.01);
+        /* by the left foot's own neighbours, which agree around each of the four */
+        assert_int_equal(a.own_disagreements, 4);
+        assert_int_equal(a.own_ours, 2);
+        assert_int_equal(a.own_reference, 1);
 
         /* no contacts of ours: nothing to arbitrate */
         assert_int_equal(gait_rhythm_arbiter(&ref, NULL, 0, &a), 0);
