@@ -63,24 +63,29 @@ typedef struct GaitFootScore {
  * its row's time; the right stride of a row closes at the last right contact before that time. */
 void gait_score_record(const GaitReference *ref, const GaitStride *strides, size_t n, GaitFootScore ret[_FOOT_SIDE_MAX]);
 
-/* Where the engine's left contact and the reference's disagree, which of the two the right foot's rhythm
- * sides with. Left foot only: the `.ts` gives exact left contacts, right ones as durations only. Each
- * left contact is placed by its phase within the right stride around it; a contact where both agree
- * (within GAIT_ARBITER_AGREE_MS, after taking off the median offset between them) gives its
- * neighbours the walker's usual phase there. Of a disagreement (GAIT_ARBITER_DISAGREE_MS or more),
- * the contact closer to the median phase of up to six agreeing contacts on each side wins, if by
- * GAIT_ARBITER_MARGIN_MS or more; otherwise it is undecided. The phase varies from step to step by
- * itself (a robust 10 ms on control walks, up to 130 ms on Huntington's), so a verdict holds
- * only over many contacts: this says which placement is the noisier one, not which contact is true. */
+/* Where the engine's contact and the reference's disagree, which of the two the walker's rhythm
+ * sides with. By the right foot, for left contacts (the `.ts` gives exact left contacts, right ones
+ * as durations only): each left contact is placed by its phase within the right stride around it; a
+ * contact where both agree (within GAIT_ARBITER_AGREE_MS, after taking off the median offset
+ * between them) gives its neighbours the walker's usual phase there. Of a disagreement
+ * (GAIT_ARBITER_DISAGREE_MS or more), the contact closer to the median phase of up to six agreeing
+ * contacts on each side wins, if by GAIT_ARBITER_MARGIN_MS or more; otherwise it is undecided. The
+ * phase varies from step to step by itself (a robust 10 ms on control walks, up to 130 ms on
+ * Huntington's), so a verdict holds only over many contacts: this says which placement is the
+ * noisier one, not which contact is true. */
 #define GAIT_ARBITER_AGREE_MS 7.0
 #define GAIT_ARBITER_DISAGREE_MS 20.0
 #define GAIT_ARBITER_MARGIN_MS 10.0
 typedef struct GaitArbiter {
         size_t disagreements;        /* contacts that disagree and could be placed */
         size_t ours, reference;      /* which one the rhythm sides with */
-        /* The same judged by the left foot alone, free of our right contacts: a disagreeing contact
-         * whose two neighbours both agree, against the midpoint of those neighbours. */
-        size_t own_disagreements, own_ours, own_reference;
+        /* The same judged by each foot alone, free of the other foot's contacts, on the strides the
+         * scoring pairs (so for the right foot too, whose contacts the `.ts` gives only as
+         * durations): where our stride and the reference's differ by d (GAIT_ARBITER_DISAGREE_MS or
+         * more) and the next ones by about -d (within GAIT_ARBITER_AGREE_MS), the contact between
+         * them is the one they disagree on, and its neighbours agree: it is judged against the
+         * midpoint of those neighbours. */
+        size_t own_disagreements[_FOOT_SIDE_MAX], own_ours[_FOOT_SIDE_MAX], own_reference[_FOOT_SIDE_MAX];
         double offset_ms;            /* median of (ours - reference) over contacts within 50 ms */
 } GaitArbiter;
 int gait_rhythm_arbiter(const GaitReference *ref, const GaitStride *strides, size_t n, GaitArbiter *ret);

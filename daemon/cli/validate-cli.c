@@ -326,44 +326,69 @@ static void print_feet_per_target(FILE *out, const RecordResult *res, size_t n, 
         }
 }
 
-/* Left feet where the engine and the reference disagree on contacts: which placement the right foot's
- * rhythm sides with (gait_rhythm_arbiter()), cross-validated constants. */
-static void print_arbiter(FILE *out, const RecordResult *res, size_t n) {
-        GaitArbiter total[N_REPORT_GROUPS] = {};
+/* Where the engine and the reference disagree on contacts: which placement the walker's rhythm sides
+ * with (gait_rhythm_arbiter()), cross-validated constants. */
+typedef struct ArbiterTotal {
+        size_t by_other[3], by_own[_FOOT_SIDE_MAX][3]; /* disagreements, ours, the reference's */
+} ArbiterTotal;
 
-        fprintf(out, "| record | offset ms | disagree: by the right foot | ours | the reference's | neither | "
-                     "by the left foot | ours | the reference's | neither | matched %% |\n"
-                     "|---|---|---|---|---|---|---|---|---|---|---|\n");
+static void add_arbiter(ArbiterTotal *t, const GaitArbiter *a) {
+        t->by_other[0] += a->disagreements;
+        t->by_other[1] += a->ours;
+        t->by_other[2] += a->reference;
+        for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
+                t->by_own[side][0] += a->own_disagreements[side];
+                t->by_own[side][1] += a->own_ours[side];
+                t->by_own[side][2] += a->own_reference[side];
+        }
+}
+
+/* "| n | ours | the reference's | neither |" of one count triple; dashes when it does not apply. */
+static void print_verdicts(FILE *out, const size_t v[3], bool applies) {
+        if (applies)
+                fprintf(out, " %zu | %zu | %zu | %zu |", v[0], v[1], v[2], v[0] - v[1] - v[2]);
+        else
+                fprintf(out, " – | – | – | – |");
+}
+
+static void print_arbiter(FILE *out, const RecordResult *res, size_t n) {
+        ArbiterTotal total[N_REPORT_GROUPS] = {};
+
+        fprintf(out, "| record | foot | offset ms | disagree: by the other foot | ours | the reference's | neither | "
+                     "by the foot's own neighbours | ours | the reference's | neither | matched %% |\n"
+                     "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (size_t i = 0; i < n; i++) {
                 const GaitArbiter *a = &res[i].arbiter[res[i].cv_grid];
-                for (size_t gi = 0; gi < N_REPORT_GROUPS; gi++)
-                        if (in_report_group(res[i].name, gi)) {
-                                total[gi].disagreements += a->disagreements;
-                                total[gi].ours += a->ours;
-                                total[gi].reference += a->reference;
-                                total[gi].own_disagreements += a->own_disagreements;
-                                total[gi].own_ours += a->own_ours;
-                                total[gi].own_reference += a->own_reference;
-                        }
-                if (a->disagreements < 10)
-                        continue;
-                fprintf(out, "| %s | %+.1f | %zu | %zu | %zu | %zu | %zu | %zu | %zu | %zu | %.1f |\n", res[i].name, a->offset_ms,
-                        a->disagreements, a->ours, a->reference, a->disagreements - a->ours - a->reference, a->own_disagreements,
-                        a->own_ours, a->own_reference, a->own_disagreements - a->own_ours - a->own_reference,
-                        res[i].score[res[i].cv_grid][FOOT_LEFT].match_pct);
-        }
-        for (size_t gi = 0; gi < N_REPORT_GROUPS; gi++) {
-                const GaitArbiter *t = &total[gi];
-                char label[32];
+                ArbiterTotal one = {};
 
-                if (gi < ELEMENTSOF(record_groups))
-                        snprintf(label, sizeof(label), "all %s records", record_groups[gi]);
-                else
-                        snprintf(label, sizeof(label), "all records");
-                fprintf(out, "| %s | | %zu | %zu | %zu | %zu | %zu | %zu | %zu | %zu | |\n", label, t->disagreements, t->ours,
-                        t->reference, t->disagreements - t->ours - t->reference, t->own_disagreements, t->own_ours,
-                        t->own_reference, t->own_disagreements - t->own_ours - t->own_reference);
+                add_arbiter(&one, a);
+                for (size_t gi = 0; gi < N_REPORT_GROUPS; gi++)
+                        if (in_report_group(res[i].name, gi))
+                                add_arbiter(&total[gi], a);
+                for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
+                        bool left = side == FOOT_LEFT;
+                        if ((left ? one.by_other[0] : 0) < 10 && one.by_own[side][0] < 10)
+                                continue;
+                        fprintf(out, "| %s | %s |", res[i].name, foot_side_to_string(side));
+                        if (left)
+                                fprintf(out, " %+.1f |", a->offset_ms);
+                        else
+                                fprintf(out, " – |");
+                        print_verdicts(out, one.by_other, left);
+                        print_verdicts(out, one.by_own[side], true);
+                        fprintf(out, " %.1f |\n", res[i].score[res[i].cv_grid][side].match_pct);
+                }
         }
+        for (size_t gi = 0; gi < N_REPORT_GROUPS; gi++)
+                for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
+                        if (gi < ELEMENTSOF(record_groups))
+                                fprintf(out, "| all %s records | %s | |", record_groups[gi], foot_side_to_string(side));
+                        else
+                                fprintf(out, "| all records | %s | |", foot_side_to_string(side));
+                        print_verdicts(out, total[gi].by_other, side == FOOT_LEFT);
+                        print_verdicts(out, total[gi].by_own[side], true);
+                        fprintf(out, " |\n");
+                }
 }
 
 static int validate_gaitndd(const char *datadir, FILE *out) {
@@ -439,13 +464,15 @@ static int validate_gaitndd(const char *datadir, FILE *out) {
         fprintf(out, "\n### Per record, cross-validated (constants fitted without the record)\n\n");
         print_table(out, res, n, true, all_grid);
         fprintf(out, "\n### Where the engine and the reference disagree: the walker's rhythm\n\n"
-                     "Left feet (the reference's right contacts are not in the file), cross-validated constants; records "
-                     "with at least 10 such contacts, and every record in the totals. A contact disagrees when the two "
-                     "placements lie %.0f ms or more apart once the usual offset (ours − the reference's) is taken off. "
-                     "By the right foot: each placement's phase within the right stride around it is compared with the "
-                     "median phase of up to six neighbouring contacts on which both agree. By the left foot alone (free "
-                     "of our right contacts): a contact whose two neighbours both agree, against their midpoint. The "
-                     "closer placement wins by %.0f ms or more; else neither.\n\n",
+                     "Cross-validated constants; feet with at least 10 contacts judged either way, and every foot in the "
+                     "totals. A contact disagrees when the two placements lie %.0f ms or more apart, after the usual "
+                     "offset (ours − the reference's, left feet) is taken off. By the other foot (left feet only: the "
+                     "reference gives right contacts as durations): each placement's phase within the right stride "
+                     "around it, against the median phase of up to six neighbouring contacts on which both agree. By "
+                     "the foot's own neighbours (both feet, free of the other foot's contacts): where our stride and "
+                     "the reference's differ by d and the next ones by about −d, the contact between them against the "
+                     "midpoint of the two around it, on which they agree. The closer placement wins by %.0f ms or "
+                     "more; else neither.\n\n",
                 GAIT_ARBITER_DISAGREE_MS, GAIT_ARBITER_MARGIN_MS);
         print_arbiter(out, res, n);
         return 0;

@@ -356,6 +356,56 @@ static double neighbour_phase(const double *phase, const bool *agree, size_t row
         return k >= 4 ? median(scratch, k) : NAN;
 }
 
+/* Our stride that the scoring pairs with row i of one foot: closing in the row's window, nearest in
+ * stride time. NULL when none closes there or the row is left out. */
+static const GaitStride *paired_stride(const GaitReference *ref, size_t i, FootSide side, const GaitStride *strides, size_t n) {
+        const GaitStride *best = NULL;
+        double from, to, want = ref_value_ms(&ref->rows[i], side, GAIT_METRIC_STRIDE), best_diff = INFINITY;
+
+        if (row_left_out(&ref->rows[i], side))
+                return NULL;
+        row_window(ref, i, side, &from, &to);
+        for (size_t j = 0; j < n; j++) {
+                double end = strides[j].t_next_contact_us / 1e6, diff;
+                if (strides[j].foot != side || !(end > from && end <= to))
+                        continue;
+                diff = fabs(stride_value_ms(&strides[j], GAIT_METRIC_STRIDE) - want);
+                if (diff < best_diff) {
+                        best_diff = diff;
+                        best = &strides[j];
+                }
+        }
+        return best;
+}
+
+/* By one foot's own rhythm (GaitArbiter.own_*): a stride of ours longer than the reference's by d and
+ * the next shorter by about d share one contact that the two place d apart, between two on which
+ * they agree. */
+static void judge_by_own_foot(const GaitReference *ref, FootSide side, const GaitStride *strides, size_t n, GaitArbiter *ret) {
+        const GaitStride *next = ref->n > 0 ? paired_stride(ref, 0, side, strides, n) : NULL;
+
+        for (size_t i = 0; i + 1 < ref->n; i++) {
+                const GaitStride *p = next, *q = next = paired_stride(ref, i + 1, side, strides, n);
+                double d, d_next, mid, ours, theirs;
+
+                if (!p || !q || p->t_next_contact_us != q->t_contact_us ||
+                    (q->t_next_contact_us - p->t_contact_us) / 1e6 > 2 * ARBITER_STRIDE_MAX_S)
+                        continue;
+                d = stride_value_ms(p, GAIT_METRIC_STRIDE) - ref_value_ms(&ref->rows[i], side, GAIT_METRIC_STRIDE);
+                d_next = stride_value_ms(q, GAIT_METRIC_STRIDE) - ref_value_ms(&ref->rows[i + 1], side, GAIT_METRIC_STRIDE);
+                if (fabs(d) < GAIT_ARBITER_DISAGREE_MS || !(fabs(d + d_next) <= GAIT_ARBITER_AGREE_MS))
+                        continue;
+                mid = (p->t_contact_us + q->t_next_contact_us) / 2e3;
+                ours = p->t_next_contact_us / 1e3;
+                theirs = ours - d;
+                ret->own_disagreements[side]++;
+                if (fabs(ours - mid) <= fabs(theirs - mid) - GAIT_ARBITER_MARGIN_MS)
+                        ret->own_ours[side]++;
+                else if (fabs(theirs - mid) <= fabs(ours - mid) - GAIT_ARBITER_MARGIN_MS)
+                        ret->own_reference[side]++;
+        }
+}
+
 int gait_rhythm_arbiter(const GaitReference *ref, const GaitStride *strides, size_t n, GaitArbiter *ret) {
         _cleanup_free_ double *left = NULL, *right = NULL, *offset = NULL, *phase_ref = NULL, *phase_ours = NULL,
                               *period = NULL, *scratch = NULL;
@@ -377,6 +427,8 @@ int gait_rhythm_arbiter(const GaitReference *ref, const GaitStride *strides, siz
         agree = calloc(rows + 1, sizeof(bool));
         if (!left || !right || !offset || !phase_ref || !phase_ours || !period || !scratch || !agree)
                 return -ENOMEM;
+        for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++)
+                judge_by_own_foot(ref, side, strides, n, ret);
         n_left = foot_contacts(strides, n, FOOT_LEFT, left);
         n_right = foot_contacts(strides, n, FOOT_RIGHT, right);
 
@@ -419,23 +471,6 @@ int gait_rhythm_arbiter(const GaitReference *ref, const GaitStride *strides, siz
                 phase_ref[i] = (r - from) / period[i];
                 phase_ours[i] = (ours - from) / period[i];
                 agree[i] = fabs(ours - r) * 1000.0 <= GAIT_ARBITER_AGREE_MS;
-        }
-
-        /* by the foot's own rhythm: the midpoint of two neighbours on which both agree */
-        for (size_t i = 1; i + 1 < rows; i++) {
-                double r = ref->rows[i].t_s, mid = (ref->rows[i - 1].t_s + ref->rows[i + 1].t_s) / 2;
-
-                if (!isfinite(offset[i]) || fabs(offset[i] - off) * 1000.0 < GAIT_ARBITER_DISAGREE_MS ||
-                    !(fabs(offset[i - 1] - off) * 1000.0 <= GAIT_ARBITER_AGREE_MS) ||
-                    !(fabs(offset[i + 1] - off) * 1000.0 <= GAIT_ARBITER_AGREE_MS) ||
-                    ref->rows[i + 1].t_s - ref->rows[i - 1].t_s > 2 * ARBITER_STRIDE_MAX_S)
-                        continue;
-                double by_ref = fabs(r - mid) * 1000.0, by_ours = fabs(r + offset[i] - off - mid) * 1000.0;
-                ret->own_disagreements++;
-                if (by_ours <= by_ref - GAIT_ARBITER_MARGIN_MS)
-                        ret->own_ours++;
-                else if (by_ref <= by_ours - GAIT_ARBITER_MARGIN_MS)
-                        ret->own_reference++;
         }
 
         for (size_t i = 0; i < rows; i++) {

@@ -431,46 +431,65 @@ static void test_standing_rows(void **state) {
         assert_int_equal(score[FOOT_LEFT].ref_strides, 4);
 }
 
-/* The right foot's rhythm arbitrates where our left contact and the reference's disagree: the one at
- * the walker's usual phase wins, a tie is undecided, and the usual offset between the two does not
- * count as a disagreement. */
+/* The walker's rhythm arbitrates where our contact and the reference's disagree: the one at the usual
+ * phase (by the other foot) or at the midpoint of agreeing neighbours (by the foot itself) wins, a
+ * tie is undecided, and the usual offset between the two does not count as a disagreement. The
+ * right foot is judged by its strides, as the `.ts` gives it. */
 static void test_rhythm_arbiter(void **state) {
         enum { N = 30 };
         GaitStride strides[2 * N] = {};
         GaitReferenceRow rows[N - 1] = {};
         GaitReference ref = { .rows = rows, .n = ELEMENTSOF(rows) };
-        double ours[N + 1];
+        double ours[N + 1], right[N + 1];
         GaitArbiter a;
 
         (void) state;
-        for (unsigned k = 0; k <= N; k++)
-                ours[k] = 1.0 + k; /* at half the right stride: right contacts at k + 0.5 */
-        for (unsigned k = 0; k + 1 < N; k++)
+        for (unsigned k = 0; k <= N; k++) {
+                ours[k] = 1.0 + k;  /* at half the right stride */
+                right[k] = 0.5 + k;
+        }
+        for (unsigned k = 0; k + 1 < N; k++) {
                 rows[k].t_s = ours[k + 1] + 0.008; /* the reference's usual placement, 8 ms later */
+                rows[k].stride_s[FOOT_RIGHT] = 1.0; /* row k's right stride is right[k] to right[k + 1] */
+        }
         rows[4].t_s -= 0.050;  /* the reference off the rhythm twice (rows[k] is ours[k + 1]): ours is right */
         rows[9].t_s += 0.060;
         ours[20] -= 0.060;     /* ours off the rhythm: the reference (rows[19]) is right */
         ours[25] += 0.038;     /* 30 and 38 ms off, on either side: undecided */
         rows[24].t_s -= 0.030;
+        rows[5].stride_s[FOOT_RIGHT] = 0.96; /* the reference's right contact off twice: ours is right */
+        rows[6].stride_s[FOOT_RIGHT] = 1.04;
+        rows[16].stride_s[FOOT_RIGHT] = 1.05;
+        rows[17].stride_s[FOOT_RIGHT] = 0.95;
+        right[13] += 0.050;                  /* our right contact off: the reference is right */
+        for (unsigned k = 0; k + 1 < N; k++)
+                rows[k].stride_s[FOOT_LEFT] = k > 0 ? rows[k].t_s - rows[k - 1].t_s : 1.0;
         for (unsigned k = 0; k < N; k++) {
                 strides[k] = (GaitStride) { .foot = FOOT_LEFT, .t_contact_us = (uint64_t) (ours[k] * 1e6),
-                                            .t_next_contact_us = (uint64_t) (ours[k + 1] * 1e6) };
-                strides[N + k] = (GaitStride) { .foot = FOOT_RIGHT, .t_contact_us = (uint64_t) ((k + 0.5) * 1e6),
-                                                .t_next_contact_us = (uint64_t) ((k + 1.5) * 1e6) };
+                                            .t_next_contact_us = (uint64_t) (ours[k + 1] * 1e6),
+                                            .stride_us = (uint32_t) ((uint64_t) (ours[k + 1] * 1e6) - (uint64_t) (ours[k] * 1e6)) };
+                strides[N + k] = (GaitStride) { .foot = FOOT_RIGHT, .t_contact_us = (uint64_t) (right[k] * 1e6),
+                                                .t_next_contact_us = (uint64_t) (right[k + 1] * 1e6),
+                                                .stride_us = (uint32_t) ((uint64_t) (right[k + 1] * 1e6) - (uint64_t) (right[k] * 1e6)) };
         }
         assert_int_equal(gait_rhythm_arbiter(&ref, strides, ELEMENTSOF(strides), &a), 0);
+        assert_true(fabs(a.offset_ms - -8.0) < 0.01);
+        /* by the right foot's phase */
         assert_int_equal(a.disagreements, 4);
         assert_int_equal(a.ours, 2);
         assert_int_equal(a.reference, 1);
-        assert_true(fabs(a.offset_ms - -8.0) < 0.01);
-        /* by the left foot's own neighbours, which agree around each of the four */
-        assert_int_equal(a.own_disagreements, 4);
-        assert_int_equal(a.own_ours, 2);
-        assert_int_equal(a.own_reference, 1);
+        /* by each foot's own neighbours, which agree around each of these */
+        assert_int_equal(a.own_disagreements[FOOT_LEFT], 4);
+        assert_int_equal(a.own_ours[FOOT_LEFT], 2);
+        assert_int_equal(a.own_reference[FOOT_LEFT], 1);
+        assert_int_equal(a.own_disagreements[FOOT_RIGHT], 3);
+        assert_int_equal(a.own_ours[FOOT_RIGHT], 2);
+        assert_int_equal(a.own_reference[FOOT_RIGHT], 1);
 
         /* no contacts of ours: nothing to arbitrate */
         assert_int_equal(gait_rhythm_arbiter(&ref, NULL, 0, &a), 0);
         assert_int_equal(a.disagreements, 0);
+        assert_int_equal(a.own_disagreements[FOOT_RIGHT], 0);
         assert_true(isnan(a.offset_ms));
         assert_int_equal(gait_rhythm_arbiter(NULL, strides, 1, &a), -EINVAL);
 }
