@@ -76,6 +76,17 @@ def host_clock_synchronised():
     return os.path.exists("/run/systemd/timesync/synchronized")
 
 
+def clear_of_midnight(seconds=300):
+    """For a test whose expectations hold within one UTC day of the wall clock (active hours that end at
+    24:00, a history that ends yesterday): when less than `seconds` of the day are left, waits for the
+    next day, so that a run started just before midnight does not cross it."""
+    now = time.time()
+    left = 86400 - now % 86400
+    if left < seconds:
+        print("# %.0f s to midnight UTC: waiting for the next day" % left, flush=True)
+        time.sleep(left + 2)
+
+
 def stop(proc, timeout=20):
     """SIGTERM, then its exit status; None when it did not end within timeout seconds."""
     proc.send_signal(signal.SIGTERM)

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from harness import BASE, Subscriber, Tap, World, load_schema, payloads, schema_errors, wait_for
+from harness import BASE, Subscriber, Tap, World, clear_of_midnight, load_schema, payloads, schema_errors, wait_for
 
 METRICS = ["cadence", "stride_time", "stance_time", "swing_time", "stride_time_cv", "step_time_si",
            "stance_time_si", "swing_time_si", "heel_strike_share", "midfoot_strike_share",
@@ -40,6 +40,7 @@ def history(days, spread=0.4):
 
 
 def main():
+    clear_of_midnight()
     tap = Tap()
     world = World("insole2mqtt-alerts.")
     try:

@@ -14,13 +14,14 @@ import sys
 import time
 import importlib
 
-from harness import BASE, Subscriber, Tap, World, host_clock_synchronised, payloads, wait_for
+from harness import BASE, Subscriber, Tap, World, clear_of_midnight, host_clock_synchronised, payloads, wait_for
 
 ANNA_L, ANNA_R, BEN_L, BEN_R = "AA:00:00:00:01:01", "AA:00:00:00:01:02", "AA:00:00:00:02:01", "AA:00:00:00:02:02"
 CARL_L, CARL_R = "AA:00:00:00:03:01", "AA:00:00:00:03:02"
 
 
 def main():
+    clear_of_midnight()
     tap = Tap()
     world = World("insole2mqtt-reload.")
     try:
