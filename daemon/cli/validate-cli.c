@@ -39,7 +39,7 @@ typedef struct RecordResult {
         char name[64];
         GaitFootScore score[N_GRID][_FOOT_SIDE_MAX];
         double loss[N_GRID];
-        GaitArbiter arbiter[N_GRID];   /* left foot: who the right foot's rhythm sides with */
+        GaitArbiter arbiter[N_GRID];   /* who the walker's rhythm sides with where we disagree */
         unsigned cv_grid;       /* grid point fitted without this record */
 } RecordResult;
 
@@ -408,7 +408,7 @@ static int validate_gaitndd(const char *datadir, FILE *out) {
                 fprintf(stderr, "analyze: %s: no gaitndd record (.ts file)\n", dir);
                 return -ENOENT;
         }
-        res = calloc(MAX(n, (size_t) 1), sizeof(RecordResult));
+        res = calloc(n, sizeof(RecordResult));
         if (!res) {
                 free_names(names, n);
                 return -ENOMEM;

@@ -202,6 +202,28 @@ static void row_window(const GaitReference *ref, size_t i, FootSide side, double
         }
 }
 
+/* Our stride that the scoring pairs with row i of one foot: closing in the row's window, nearest in
+ * stride time. NULL when none closes there or the row is left out. */
+static const GaitStride *paired_stride(const GaitReference *ref, size_t i, FootSide side, const GaitStride *strides, size_t n) {
+        const GaitStride *best = NULL;
+        double from, to, want = ref_value_ms(&ref->rows[i], side, GAIT_METRIC_STRIDE), best_diff = INFINITY;
+
+        if (row_left_out(&ref->rows[i], side))
+                return NULL;
+        row_window(ref, i, side, &from, &to);
+        for (size_t j = 0; j < n; j++) {
+                double end = strides[j].t_next_contact_us / 1e6, diff;
+                if (strides[j].foot != side || !(end > from && end <= to))
+                        continue;
+                diff = fabs(stride_value_ms(&strides[j], GAIT_METRIC_STRIDE) - want);
+                if (diff < best_diff) {
+                        best_diff = diff;
+                        best = &strides[j];
+                }
+        }
+        return best;
+}
+
 void gait_score_record(const GaitReference *ref, const GaitStride *strides, size_t n, GaitFootScore ret[_FOOT_SIDE_MAX]) {
         _cleanup_free_ double *v = NULL;
         const GaitReferenceRow *first = &ref->rows[0], *last = &ref->rows[ref->n - 1];
@@ -244,19 +266,14 @@ void gait_score_record(const GaitReference *ref, const GaitStride *strides, size
                                            : NAN;
 
                 for (size_t i = 0; i < ref->n; i++) {
-                        double a, b, want = ref_value_ms(&ref->rows[i], side, GAIT_METRIC_STRIDE);
-                        bool ok = false;
+                        const GaitStride *p;
 
                         if (row_left_out(&ref->rows[i], side))
                                 continue;
-                        row_window(ref, i, side, &a, &b);
-                        for (size_t j = 0; j < n && !ok; j++) {
-                                double end = strides[j].t_next_contact_us / 1e6;
-                                if (strides[j].foot == side && end > a && end <= b &&
-                                    fabs(stride_value_ms(&strides[j], GAIT_METRIC_STRIDE) - want) <= GAIT_TARGET_MATCH_MS)
-                                        ok = true;
-                        }
-                        matched += ok;
+                        /* the nearest in stride time: matched when any stride in the window is */
+                        p = paired_stride(ref, i, side, strides, n);
+                        matched += p && fabs(stride_value_ms(p, GAIT_METRIC_STRIDE) -
+                                             ref_value_ms(&ref->rows[i], side, GAIT_METRIC_STRIDE)) <= GAIT_TARGET_MATCH_MS;
                 }
                 s->match_pct = s->ref_strides > 0 ? 100.0 * (double) matched / (double) s->ref_strides : NAN;
         }
@@ -354,28 +371,6 @@ static double neighbour_phase(const double *phase, const bool *agree, size_t row
                         found++;
                 }
         return k >= 4 ? median(scratch, k) : NAN;
-}
-
-/* Our stride that the scoring pairs with row i of one foot: closing in the row's window, nearest in
- * stride time. NULL when none closes there or the row is left out. */
-static const GaitStride *paired_stride(const GaitReference *ref, size_t i, FootSide side, const GaitStride *strides, size_t n) {
-        const GaitStride *best = NULL;
-        double from, to, want = ref_value_ms(&ref->rows[i], side, GAIT_METRIC_STRIDE), best_diff = INFINITY;
-
-        if (row_left_out(&ref->rows[i], side))
-                return NULL;
-        row_window(ref, i, side, &from, &to);
-        for (size_t j = 0; j < n; j++) {
-                double end = strides[j].t_next_contact_us / 1e6, diff;
-                if (strides[j].foot != side || !(end > from && end <= to))
-                        continue;
-                diff = fabs(stride_value_ms(&strides[j], GAIT_METRIC_STRIDE) - want);
-                if (diff < best_diff) {
-                        best_diff = diff;
-                        best = &strides[j];
-                }
-        }
-        return best;
 }
 
 /* By one foot's own rhythm (GaitArbiter.own_*): a stride of ours longer than the reference's by d and
