@@ -41,7 +41,8 @@ typedef struct Conn {
         sd_event_source *io;
         uint64_t accepted_usec;
         uint64_t deadline_usec;
-        size_t req_len;             /* while lingering: bytes discarded */
+        size_t req_len;
+        size_t discarded;           /* while lingering: bytes read and dropped */
         char req[HTTP_REQUEST_MAX];
         char head[256];
         size_t head_len;
@@ -176,8 +177,8 @@ static int conn_discard(Conn *c) {
                         return 0;
                 if (n <= 0)
                         return 1;
-                c->req_len += (size_t) n;
-                if (c->req_len > LINGER_DISCARD_MAX)
+                c->discarded += (size_t) n;
+                if (c->discarded > LINGER_DISCARD_MAX)
                         return 1;
         }
 }
@@ -188,7 +189,7 @@ static void conn_finish(Conn *c) {
         PrometheusServer *s = c->server;
 
         (void) shutdown(c->fd, SHUT_WR);
-        c->req_len = 0;
+        c->discarded = 0;
         if (conn_discard(c) > 0) {
                 conn_close(c);
                 return;
