@@ -57,6 +57,10 @@ typedef struct GaitFootScore {
         double count_err_pct;
         double ref_ms[_GAIT_METRIC_MAX], ms[_GAIT_METRIC_MAX], err_pct[_GAIT_METRIC_MAX]; /* medians */
         double match_pct;                     /* reference strides matched within GAIT_TARGET_MATCH_MS */
+        /* Stride-time variability of our strides within the span and of the reference's rows (but
+         * stops and rows left out): as published (gait_cv_pct(): strides far off the median left out),
+         * and plain (SD / mean of all), to show what the published rule spares a reader. */
+        double cv_pct, ref_cv_pct, plain_cv_pct, ref_plain_cv_pct;
 } GaitFootScore;
 
 /* Compares strides[0..n) (both feet, any order) with the reference. A left reference stride closes at

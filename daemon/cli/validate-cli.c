@@ -274,7 +274,9 @@ static void distribution(double *v, size_t n, bool match, double ret[3]) {
 }
 
 static void print_distributions(FILE *out, const RecordResult *res, size_t n, unsigned all_grid) {
-        static const char *const metric[] = { "count err %", "stride err %", "stance err %", "swing err %", "matched %" };
+        static const char *const metric[] = { "count err %", "stride err %", "stance err %", "swing err %", "matched %",
+                                              "stride-time CV err % (of the reference's)",
+                                              "plain SD / mean CV err % (of the reference's)" };
         _cleanup_free_ double *v = calloc(2 * n + 1, sizeof(double));
 
         if (!v)
@@ -295,7 +297,11 @@ static void print_distributions(FILE *out, const RecordResult *res, size_t n, un
                                                 (void) gait_known_data_issue(res[i].name, side, &excused);
                                                 if (excused & GAIT_MISS_MATCH)
                                                         continue; /* a broken reference column says nothing about us */
-                                                v[k++] = m == 0 ? s->count_err_pct : m == 4 ? s->match_pct : s->err_pct[m - 1];
+                                                v[k++] = m == 0   ? s->count_err_pct
+                                                         : m == 4 ? s->match_pct
+                                                         : m == 5 ? 100.0 * (s->cv_pct - s->ref_cv_pct) / s->ref_cv_pct
+                                                         : m == 6 ? 100.0 * (s->plain_cv_pct - s->ref_plain_cv_pct) / s->ref_plain_cv_pct
+                                                                  : s->err_pct[m - 1];
                                         }
                                 }
                                 distribution(v, k, m == 4, d[cv]);

@@ -149,7 +149,6 @@ typedef struct DayFoot {
          * day; a bin that full stays full (half the size of 32 bits, 6.4 KB a wearer, issue #15) */
         uint16_t hist[_DAY_HIST_MAX][DAY_BINS];
         uint32_t n;
-        double sum, sumsq;
         uint32_t stance_n;
         uint32_t strikes[_STRIKE_PATTERN_MAX];
         double peak_heel, loading_rate, push, peak_total, share[_REGION_MAX], cop_start, cop_end, cop_fwd, ml;
@@ -679,8 +678,6 @@ static void day_add(DayFoot *d, const GaitStride *s) {
                         (*bin)++;
         }
         d->n++;
-        d->sum += s->stride_us / 1000.0;
-        d->sumsq += (s->stride_us / 1000.0) * (s->stride_us / 1000.0);
         if (s->stance.valid) {
                 const GaitStanceMetrics *m = &s->stance;
                 d->stance_n++;
@@ -2016,9 +2013,48 @@ static float hist_median(const uint16_t *h, const uint16_t *h2) {
         return NAN;
 }
 
+/* The stride-time CV of what the bins of h (plus h2) hold, by the rule of gait_cv_pct(): each bin's
+ * strides stand at its centre, and Sheppard's correction takes off the variance that the binning
+ * adds (a bin's width squared over 12). */
+static float hist_cv_pct(const uint16_t *h, const uint16_t *h2) {
+        float med = hist_median(h, h2), mad = 0;
+        uint32_t n = 0, acc = 0, k = 0;
+        double sum = 0, sq = 0;
+
+#define BIN(b) ((uint32_t) h[b] + (h2 ? h2[b] : 0u))
+#define CENTRE(b) (((float) (b) + 0.5f) * DAY_BIN_MS)
+        if (!isfinite(med))
+                return NAN;
+        for (unsigned b = 0; b < DAY_BINS; b++)
+                n += BIN(b);
+        /* the median absolute deviation: bins taken outwards from the median, nearest first */
+        int below = (int) (med / DAY_BIN_MS - 0.5f), above = below + 1;
+        while (2 * acc < n && (below >= 0 || above < (int) DAY_BINS)) {
+                bool take_below = above >= (int) DAY_BINS || (below >= 0 && med - CENTRE(below) <= CENTRE(above) - med);
+                unsigned b = (unsigned) (take_below ? below-- : above++);
+                acc += BIN(b);
+                mad = fabsf(CENTRE(b) - med);
+        }
+        float band = gait_cv_band(med, mad);
+        for (unsigned b = 0; b < DAY_BINS; b++)
+                if (fabsf(CENTRE(b) - med) <= band) {
+                        k += BIN(b);
+                        sum += (double) BIN(b) * CENTRE(b);
+                }
+        if (k < 2)
+                return NAN;
+        double mean = sum / k;
+        for (unsigned b = 0; b < DAY_BINS; b++)
+                if (fabsf(CENTRE(b) - med) <= band)
+                        sq += (double) BIN(b) * (CENTRE(b) - mean) * (CENTRE(b) - mean);
+        double var = sq / (k - 1) - (double) DAY_BIN_MS * DAY_BIN_MS / 12.0;
+#undef CENTRE
+#undef BIN
+        return (float) (sqrt(MAX(var, 0.0)) / mean * 100);
+}
+
 static void day_summary(const GaitEngine *e, GaitWindowSummary *w) {
         uint32_t total = 0;
-        double sum = 0, sumsq = 0;
 
         *w = (GaitWindowSummary) { .duration_us = e->now_us - MIN(e->day_start_us, e->now_us) };
         for (FootSide s = 0; s < _FOOT_SIDE_MAX; s++) {
@@ -2032,11 +2068,7 @@ static void day_summary(const GaitEngine *e, GaitWindowSummary *w) {
                 f->step_time_ms = hist_median(d->hist[DAY_STEP], NULL);
                 f->stance_pct = 100.0f * f->stance_time_ms / f->stride_time_ms;
                 f->swing_pct = 100.0f * f->swing_time_ms / f->stride_time_ms;
-                f->stride_time_cv_pct = NAN;
-                if (d->n >= 2) {
-                        double mean = d->sum / d->n, var = (d->sumsq - d->n * mean * mean) / (d->n - 1);
-                        f->stride_time_cv_pct = mean > 0 ? (float) (sqrt(MAX(var, 0.0)) / mean * 100) : NAN;
-                }
+                f->stride_time_cv_pct = hist_cv_pct(d->hist[DAY_STRIDE], NULL);
                 f->stance_strides = d->stance_n;
                 memcpy(f->strikes, d->strikes, sizeof(f->strikes));
 #define DAY_MEAN(x) (d->stance_n > 0 ? (float) ((x) / d->stance_n) : NAN)
@@ -2052,8 +2084,6 @@ static void day_summary(const GaitEngine *e, GaitWindowSummary *w) {
                 f->ml_index = DAY_MEAN(d->ml);
 #undef DAY_MEAN
                 total += d->n;
-                sum += d->sum;
-                sumsq += d->sumsq;
         }
         w->steps = total;
         if (total > 0) {
@@ -2061,11 +2091,7 @@ static void day_summary(const GaitEngine *e, GaitWindowSummary *w) {
                 w->cadence_spm = 120000.0f / w->stride_time_ms;
         } else
                 w->stride_time_ms = w->cadence_spm = NAN;
-        w->stride_time_cv_pct = NAN;
-        if (total >= 2) {
-                double mean = sum / total, var = (sumsq - total * mean * mean) / (total - 1);
-                w->stride_time_cv_pct = (float) (sqrt(MAX(var, 0.0)) / mean * 100);
-        }
+        w->stride_time_cv_pct = hist_cv_pct(e->foot[FOOT_LEFT].day.hist[DAY_STRIDE], e->foot[FOOT_RIGHT].day.hist[DAY_STRIDE]);
         w->double_support_ms = w->double_support_pct = w->flight_share_pct = NAN;
         const GaitFootSummary *l = &w->foot[FOOT_LEFT], *r = &w->foot[FOOT_RIGHT];
         w->symmetry = (GaitSymmetry) {

@@ -20,19 +20,48 @@ float gait_median(float *v, size_t n) {
         return 0.5f * (v[n / 2 - 1] + v[n / 2]);
 }
 
-float gait_cv_pct(const float *v, size_t n) {
+/* The median absolute deviation from med of sorted v[0..n): the deviations grow outwards from med
+ * on both sides, so the two sides are merged up to the middle rank. */
+static float sorted_mad(const float *v, size_t n, float med) {
+        size_t left = 0, right, rank_lo = (n - 1) / 2, rank_hi = n / 2;
+        float at_lo = 0, dev = 0;
+
+        while (left < n && v[left] < med)
+                left++;
+        right = left; /* v[left - 1] is the nearest below med, v[right] the nearest at or above */
+        for (size_t rank = 0; rank <= rank_hi; rank++) {
+                if (right >= n || (left > 0 && med - v[left - 1] < v[right] - med))
+                        dev = med - v[--left];
+                else
+                        dev = v[right++] - med;
+                if (rank == rank_lo)
+                        at_lo = dev;
+        }
+        return 0.5f * (at_lo + dev);
+}
+
+float gait_cv_pct(float *v, size_t n) {
         double sum = 0, sq = 0, mean;
+        size_t k = 0;
 
         if (n < 2)
                 return NAN;
+        float med = gait_median(v, n); /* sorts v */
+        float band = gait_cv_band(med, sorted_mad(v, n, med));
         for (size_t i = 0; i < n; i++)
-                sum += v[i];
-        mean = sum / n;
+                if (fabsf(v[i] - med) <= band) {
+                        sum += v[i];
+                        k++;
+                }
+        if (k < 2)
+                return NAN;
+        mean = sum / k;
         if (mean <= 0)
                 return NAN;
         for (size_t i = 0; i < n; i++)
-                sq += (v[i] - mean) * (v[i] - mean);
-        return (float) (sqrt(sq / (n - 1)) / mean * 100.0);
+                if (fabsf(v[i] - med) <= band)
+                        sq += (v[i] - mean) * (v[i] - mean);
+        return (float) (sqrt(sq / (k - 1)) / mean * 100.0);
 }
 
 float gait_symmetry_index(float left, float right) {

@@ -224,14 +224,36 @@ static const GaitStride *paired_stride(const GaitReference *ref, size_t i, FootS
         return best;
 }
 
+/* Plain coefficient of variation (sample SD / mean x 100) of v[0..n). */
+static double plain_cv_pct(const float *v, size_t n) {
+        double sum = 0, sq = 0;
+
+        if (n < 2)
+                return NAN;
+        for (size_t i = 0; i < n; i++)
+                sum += v[i];
+        for (size_t i = 0; i < n; i++)
+                sq += (v[i] - sum / n) * (v[i] - sum / n);
+        return sqrt(sq / (n - 1)) / (sum / n) * 100.0;
+}
+
+/* Both CVs of f[0..k) (reordered). */
+static void stride_cvs(float *f, size_t k, double *ret_cv, double *ret_plain) {
+        *ret_plain = plain_cv_pct(f, k);
+        *ret_cv = gait_cv_pct(f, k);
+}
+
 void gait_score_record(const GaitReference *ref, const GaitStride *strides, size_t n, GaitFootScore ret[_FOOT_SIDE_MAX]) {
         _cleanup_free_ double *v = NULL;
+        _cleanup_free_ float *f = NULL;
         const GaitReferenceRow *first = &ref->rows[0], *last = &ref->rows[ref->n - 1];
 
         v = calloc(MAX(n, ref->n) + 1, sizeof(double));
-        if (!v) {
+        f = calloc(MAX(n, ref->n) + 1, sizeof(float));
+        if (!v || !f) {
                 for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++)
-                        ret[side] = (GaitFootScore) { .count_err_pct = NAN, .match_pct = NAN };
+                        ret[side] = (GaitFootScore) { .count_err_pct = NAN, .match_pct = NAN, .cv_pct = NAN,
+                                                      .ref_cv_pct = NAN, .plain_cv_pct = NAN, .ref_plain_cv_pct = NAN };
                 return;
         }
         for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
@@ -255,6 +277,16 @@ void gait_score_record(const GaitReference *ref, const GaitStride *strides, size
                                         v[k++] = stride_value_ms(&strides[i], m);
                         }
                         s->strides = k;
+                        if (m == GAIT_METRIC_STRIDE) {
+                                for (size_t i = 0; i < k; i++)
+                                        f[i] = (float) v[i];
+                                stride_cvs(f, k, &s->cv_pct, &s->plain_cv_pct);
+                                size_t kr = 0;
+                                for (size_t i = 0; i < ref->n; i++)
+                                        if (!row_left_out(&ref->rows[i], side))
+                                                f[kr++] = (float) ref_value_ms(&ref->rows[i], side, m);
+                                stride_cvs(f, kr, &s->ref_cv_pct, &s->ref_plain_cv_pct);
+                        }
                         s->ms[m] = median(v, k);
                         for (size_t i = 0; i < ref->n; i++)
                                 v[i] = ref_value_ms(&ref->rows[i], side, m);

@@ -813,7 +813,13 @@ static void test_windows_and_variability(void **state) {
                 assert_float_equal(d->stance_time_ms, w->stance_time_ms, 15);
                 assert_float_equal(d->swing_time_ms, w->swing_time_ms, 15);
                 assert_float_equal(d->step_time_ms, w->step_time_ms, 15);
+                /* and the day's variability from the bins that of the window's exact stride times */
+                print_message("# %s: day / 60 s stride-time CV %.2f / %.2f %%\n", foot_side_to_string(f),
+                              d->stride_time_cv_pct, w->stride_time_cv_pct);
+                assert_float_equal(d->stride_time_cv_pct, w->stride_time_cv_pct, 0.1 * w->stride_time_cv_pct + 0.1);
         }
+        assert_float_equal(s->window[GAIT_WINDOW_DAY].stride_time_cv_pct, s->window[GAIT_WINDOW_60S].stride_time_cv_pct,
+                           0.1 * s->window[GAIT_WINDOW_60S].stride_time_cv_pct + 0.1);
         gait_engine_free(e);
         gait_model_free(m);
         free(r);
@@ -825,6 +831,72 @@ static void test_windows_and_variability(void **state) {
         assert_true(r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct > 5.0f);
         assert_true(r->snapshot.window[GAIT_WINDOW_60S].stride_time_cv_pct < 15.0f);
         free(r);
+}
+
+/* Plain CV of a foot's stride times, to show what the robust one is spared. */
+static float plain_cv_pct(const GaitStride *st, size_t n, FootSide side) {
+        double sum = 0, sq = 0;
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++)
+                if (st[i].foot == side) {
+                        sum += st[i].stride_us / 1000.0;
+                        k++;
+                }
+        for (size_t i = 0; i < n; i++)
+                if (st[i].foot == side)
+                        sq += (st[i].stride_us / 1000.0 - sum / k) * (st[i].stride_us / 1000.0 - sum / k);
+        return (float) (sqrt(sq / (k - 1)) / (sum / k) * 100);
+}
+
+/* Stride-time variability is that of the walk's rhythm: a missed contact (one stride twice as long),
+ * a split one (two short strides) or a stop does not count, where it would multiply the plain CV;
+ * the strides of a walk stay in, however regular (many equal stride times: a MAD of 0) or variable. */
+static void test_variability_is_the_rhythms(void **state) {
+        GaitStride st[64] = {};
+        float scratch[64];
+        GaitWindowSummary w;
+        size_t n = 0;
+
+        (void) state;
+        /* 50 left strides of 1000 ms +-2.5 % (a CV of 1.8 %), as a fixed pattern */
+        static const int jitter_ms[] = { 0, 20, -15, 25, -25, 10, -5, 15, -20, 5 };
+        for (; n < 50; n++)
+                st[n] = (GaitStride) { .foot = FOOT_LEFT, .stride_us = (uint32_t) (1000 + jitter_ms[n % 10]) * 1000 };
+        gait_summarize_strides(st, n, scratch, &w);
+        float clean = w.foot[FOOT_LEFT].stride_time_cv_pct;
+        print_message("# clean: CV %.2f %% (plain %.2f %%)\n", clean, plain_cv_pct(st, n, FOOT_LEFT));
+        assert_float_equal(clean, plain_cv_pct(st, n, FOOT_LEFT), 0.01); /* nothing trimmed */
+        assert_true(clean > 1.5f && clean < 2.0f);
+
+        /* one missed contact, one split stride (650 + 350 ms) and a 6 s stop */
+        st[n++] = (GaitStride) { .foot = FOOT_LEFT, .stride_us = 2010000 };
+        st[n++] = (GaitStride) { .foot = FOOT_LEFT, .stride_us = 650000 };
+        st[n++] = (GaitStride) { .foot = FOOT_LEFT, .stride_us = 350000 };
+        st[n++] = (GaitStride) { .foot = FOOT_LEFT, .stride_us = 6000000 };
+        gait_summarize_strides(st, n, scratch, &w);
+        print_message("# with outliers: CV %.2f %% (plain %.2f %%)\n", w.foot[FOOT_LEFT].stride_time_cv_pct,
+                      plain_cv_pct(st, n, FOOT_LEFT));
+        assert_float_equal(w.foot[FOOT_LEFT].stride_time_cv_pct, clean, 0.05);
+        assert_true(plain_cv_pct(st, n, FOOT_LEFT) > 10 * clean);
+        assert_float_equal(w.stride_time_cv_pct, clean, 0.05); /* both feet: only the left walked */
+
+        /* a walk whose stride times the sampling quantises: 30 of 40 equal, the rest one sample off */
+        n = 0;
+        for (; n < 40; n++)
+                st[n] = (GaitStride) { .foot = FOOT_RIGHT, .stride_us = n % 4 == 0 ? (n % 8 ? 1010000 : 990000) : 1000000 };
+        gait_summarize_strides(st, n, scratch, &w);
+        print_message("# quantised: CV %.2f %%\n", w.foot[FOOT_RIGHT].stride_time_cv_pct);
+        assert_float_equal(w.foot[FOOT_RIGHT].stride_time_cv_pct, plain_cv_pct(st, n, FOOT_RIGHT), 0.001);
+
+        /* a very variable walk (Huntington's: CV above 20 %) keeps its variability */
+        n = 0;
+        for (; n < 40; n++)
+                st[n] = (GaitStride) { .foot = FOOT_RIGHT, .stride_us = (uint32_t) (1000 + (int) (n % 5) * 150 - 300) * 1000 };
+        gait_summarize_strides(st, n, scratch, &w);
+        print_message("# variable: CV %.2f %%\n", w.foot[FOOT_RIGHT].stride_time_cv_pct);
+        assert_float_equal(w.foot[FOOT_RIGHT].stride_time_cv_pct, plain_cv_pct(st, n, FOOT_RIGHT), 0.001);
+        assert_true(w.foot[FOOT_RIGHT].stride_time_cv_pct > 20);
 }
 
 /* Toe gripping while standing: the toes of the left foot press 60 N extra for 300 ms every 2 s.
@@ -1167,6 +1239,7 @@ int main(void) {
                 cmocka_unit_test(test_snapshot_json),
                 cmocka_unit_test(test_sitting_is_worn),
                 cmocka_unit_test(test_quality),
+                cmocka_unit_test(test_variability_is_the_rhythms),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
