@@ -152,7 +152,9 @@ int alert_monitor_restore(AlertMonitor *m, const JsonValue *v, JsonParseError *r
 /* The history file of all wearers: {"version":1,"wearers":{"<name>":{...}}}. Wearers in the file
  * that are not configured are ignored; a bad wearer entry fails the whole file (-EINVAL, message),
  * so that the caller can fall back to the previous copy; a file of a newer format is
- * -EPROTONOSUPPORT (the caller must not overwrite it). */
+ * -EPROTONOSUPPORT (the caller must not overwrite it). Parsing returns 1 when the file measured the
+ * stride-time CV by an older definition, whose days it forgot (the baseline of that metric starts
+ * again), else 0. */
 int alert_history_format(AlertMonitor *const *monitors, const char *const *names, size_t n, JsonWriter *w);
 int alert_history_parse(const char *data, size_t len, AlertMonitor *const *monitors, const char *const *names,
                         size_t n, JsonParseError *ret_error);

@@ -17,8 +17,12 @@
 /* Of the file: from 2 on it ends with "checksum", the FNV-1a 64 of every byte before its ',' (all or
  * nothing, like the state file's end line); 1 (no checksum) is still read. 3 has the signed
  * asymmetries in its day rows: an older gateway reads a higher version as "newer, leave alone",
- * where rows of an unexpected length would make it put the file aside as damaged. */
-#define ALERT_HISTORY_VERSION 3
+ * where rows of an unexpected length would make it put the file aside as damaged. 4 measures the
+ * stride-time CV without the strides far off the median (docs/metrics.md): the CV days of an older
+ * file are forgotten on reading, so that its baseline starts again instead of the new definition
+ * looking like a change of the wearer's walking. */
+#define ALERT_HISTORY_VERSION 4
+#define HISTORY_VERSION_ROBUST_CV 4
 #define CHECKSUM_KEY ",\"checksum\":\""
 /* Values of a day row in versions 1 and 2, before the signed asymmetries were appended. */
 #define HISTORY_METRICS_V2 (GAIT_METRIC_LEFT_SHARE + 1)
@@ -1037,6 +1041,13 @@ static int restore_watch(const JsonValue *o, const char *what, MetricWatch *ret,
         return 0;
 }
 
+/* A metric whose definition changed: its days are unknown and its detector starts again. */
+static void forget_metric(AlertMonitor *m, GaitMetric k) {
+        for (size_t i = 0; i < m->n_days; i++)
+                m->days[i].value[k] = NAN;
+        m->watch[k] = (MetricWatch) {};
+}
+
 /* What alert_monitor_save() writes; settings, events and the running day stay. */
 static void adopt_saved_state(AlertMonitor *m, const AlertMonitor *from) {
         memcpy(m->days, from->days, sizeof(m->days));
@@ -1199,11 +1210,13 @@ int alert_history_parse(const char *data, size_t len, AlertMonitor *const *monit
                 r = alert_monitor_new(&monitors[i]->settings, &staged[i]);
                 if (r >= 0)
                         r = alert_monitor_restore(staged[i], v, e);
+                if (r >= 0 && version < HISTORY_VERSION_ROBUST_CV)
+                        forget_metric(staged[i], GAIT_METRIC_STRIDE_TIME_CV);
         }
         for (size_t i = 0; i < n; i++) {
                 if (r >= 0 && staged[i])
                         adopt_saved_state(monitors[i], staged[i]);
                 alert_monitor_free(staged[i]);
         }
-        return r < 0 ? r : 0;
+        return r < 0 ? r : version < HISTORY_VERSION_ROBUST_CV;
 }

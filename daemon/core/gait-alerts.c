@@ -111,6 +111,9 @@ static int load_one(GaitAlerts *a, const char *dir, const char *name) {
         r = alert_history_parse(text, len, a->monitors, a->names, a->n, &e);
         if (r < 0)
                 log_warning("Ignoring the gait history %s/%s: %s (at byte %zu).", dir, name, e.message, e.offset);
+        if (r > 0)
+                log_info("The gait history %s/%s measured stride-time variability by an older definition: that "
+                         "metric's baseline starts again (docs/alerts.md).", dir, name);
         return r;
 }
 

@@ -457,8 +457,8 @@ static void test_persistence(void **state) {
         char *sum = strstr(edited, ",\"checksum\":");
         assert_non_null(sum);
         strcpy(sum, "}");
-        memcpy(strstr(edited, "\"version\":3"), "\"version\":1", 11);
-        assert_int_equal(alert_history_parse(edited, strlen(edited), &p, names, 1, &e), 0);
+        memcpy(strstr(edited, "\"version\":4"), "\"version\":1", 11);
+        assert_int_equal(alert_history_parse(edited, strlen(edited), &p, names, 1, &e), 1); /* 1: an older CV */
         assert_int_equal(alert_monitor_history(p, &h), ALERT_HISTORY_DAYS);
 
         /* A wearer the file does not know starts empty; one it knows but is not configured is ignored. */
@@ -468,12 +468,47 @@ static void test_persistence(void **state) {
         assert_int_equal(alert_monitor_history(o, &h), 0);
 }
 
+/* A history of version 3 or older measured the stride-time CV with every stride (docs/metrics.md):
+ * reading it forgets that metric's days and detector, so that the new definition does not look like
+ * a change of the wearer's walking; the other metrics are kept. */
+static void test_older_cv_forgotten(void **state) {
+        _cleanup_(alert_monitor_freep) AlertMonitor *m = monitor(0);
+        _cleanup_(alert_monitor_freep) AlertMonitor *n = monitor(0);
+        _cleanup_(alert_monitor_freep) AlertMonitor *o = monitor(0);
+        _cleanup_free_ char *text = NULL;
+        const char *names[] = { "anna" };
+        const GaitDay *h;
+        JsonParseError e = {};
+
+        for (unsigned i = 0; i < 10; i++) {
+                GaitDay d = day_with(i, 3000, 2.0f);
+                d.value[GAIT_METRIC_STRIDE_TIME_CV] = 2.5f;
+                alert_monitor_end_day(m, &d);
+        }
+        text = save(m, "anna");
+        /* as written: kept */
+        assert_int_equal(alert_history_parse(text, strlen(text), &n, names, 1, &e), 0);
+        assert_int_equal(alert_monitor_history(n, &h), 10);
+        assert_float_equal(h[9].value[GAIT_METRIC_STRIDE_TIME_CV], 2.5f, 1e-6);
+        /* the same days from a version 1 file (no checksum): the CV is gone, the rest stays */
+        char *sum = strstr(text, ",\"checksum\":");
+        assert_non_null(sum);
+        strcpy(sum, "}");
+        memcpy(strstr(text, "\"version\":4"), "\"version\":1", 11);
+        assert_int_equal(alert_history_parse(text, strlen(text), &o, names, 1, &e), 1);
+        assert_int_equal(alert_monitor_history(o, &h), 10);
+        for (unsigned i = 0; i < 10; i++) {
+                assert_true(isnan(h[i].value[GAIT_METRIC_STRIDE_TIME_CV]));
+                assert_float_equal(h[i].value[GAIT_METRIC_STEP_TIME_ASYM], 2.0f, 1e-6);
+        }
+}
+
 static void test_restore_refuses(void **state) {
         static const struct {
                 const char *text;
                 const char *message;
         } bad[] = {
-                { "{\"version\":4,\"wearers\":{}}", "'version'" },
+                { "{\"version\":5,\"wearers\":{}}", "'version'" },
                 /* version 2 ends with the checksum of what comes before it */
                 { "{\"version\":2,\"wearers\":{}}", "'checksum'" },
                 { "{\"version\":2,\"wearers\":{},\"checksum\":\"0000000000000000\"}", "does not match" },
@@ -612,6 +647,7 @@ int main(void) {
                 cmocka_unit_test(test_commands),
                 cmocka_unit_test(test_event_queue_full),
                 cmocka_unit_test(test_persistence),
+                cmocka_unit_test(test_older_cv_forgotten),
                 cmocka_unit_test(test_restore_refuses),
                 cmocka_unit_test(test_payload_schemas),
                 cmocka_unit_test(test_disabled),

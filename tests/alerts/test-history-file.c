@@ -131,7 +131,7 @@ static void test_load_falls_back(void **state) {
 
 /* A history written by a newer version is never overwritten, even when there is news to save. */
 static void test_newer_version_left_alone(void **state) {
-        static const char newer[] = "{\"version\":4,\"wearers\":{},\"something\":\"new\"}";
+        static const char newer[] = "{\"version\":5,\"wearers\":{},\"something\":\"new\"}";
         _cleanup_(gait_alerts_freep) GaitAlerts *a = NULL;
         _cleanup_(wearer_freep) Wearer *w = NULL;
         DaySummary summary = {};
