@@ -220,9 +220,9 @@ static const char *miss_list(unsigned miss, char *buf, size_t size) {
 
 static void print_table(FILE *out, const RecordResult *res, size_t n, bool cv, unsigned all_grid) {
         fprintf(out, "| record | foot | constants | ref strides (stops) | ours | count err %% | stride err %% | stance err %% | "
-                     "swing err %% | matched %% | all-data matched %% | best on itself %% | targets missed | "
+                     "swing err %% | stride CV %%: ref / ours | matched %% | all-data matched %% | best on itself %% | targets missed | "
                      "missed at every grid point |\n"
-                     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (size_t i = 0; i < n; i++)
                 for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
                         unsigned g = cv ? res[i].cv_grid : all_grid, excused, miss, always;
@@ -238,15 +238,15 @@ static void print_table(FILE *out, const RecordResult *res, size_t n, bool cv, u
                         if (s->ref_left_out > 0)
                                 snprintf(left_out, sizeof(left_out), " (−%zu)", s->ref_left_out);
                         GaitParams p = grid_params(g);
-                        fprintf(out, "| %s | %s | %.1f/%.1f/%.2f | %zu%s%s | %zu | %+.2f | %+.2f | %+.2f | %+.2f | %.1f | %.1f | %.1f | %s%s%s | %s |\n",
+                        fprintf(out, "| %s | %s | %.1f/%.1f/%.2f | %zu%s%s | %zu | %+.2f | %+.2f | %+.2f | %+.2f | %.2f / %.2f | %.1f | %.1f | %.1f | %s%s%s | %s |\n",
                                 res[i].name, foot_side_to_string(side), p.contact_slope, p.toe_off_slope, p.contact_level,
                                 s->ref_strides, stops, left_out, s->strides, s->count_err_pct, s->err_pct[GAIT_METRIC_STRIDE],
-                                s->err_pct[GAIT_METRIC_STANCE], s->err_pct[GAIT_METRIC_SWING], s->match_pct,
+                                s->err_pct[GAIT_METRIC_STANCE], s->err_pct[GAIT_METRIC_SWING], s->ref_cv_pct, s->cv_pct, s->match_pct,
                                 res[i].score[all_grid][side].match_pct, best_match_on_itself(&res[i], side),
                                 miss ? "**" : "none", miss ? miss_list(miss, buf, sizeof(buf)) : "", miss ? "**" : "",
                                 !miss ? "" : always ? miss_list(always, always_buf, sizeof(always_buf)) : "none");
                         if (miss && why && (miss & ~excused) == 0)
-                                fprintf(out, "|  | | | | | | | | | | | | data: %s | |\n", why);
+                                fprintf(out, "|  | | | | | | | | | | | | | data: %s | |\n", why);
                 }
 }
 
