@@ -2013,11 +2013,11 @@ static float hist_median(const uint16_t *h, const uint16_t *h2) {
         return NAN;
 }
 
-/* The stride-time CV of what the bins of h (plus h2) hold, by the rule of gait_cv_pct(): each bin's
- * strides stand at its centre, and Sheppard's correction takes off the variance that the binning
- * adds (a bin's width squared over 12). */
-static float hist_cv_pct(const uint16_t *h, const uint16_t *h2) {
-        float med = hist_median(h, h2), mad = 0;
+/* The stride-time CV of what the bins of h (plus h2) hold, whose median is med (hist_median()), by
+ * the rule of gait_cv_pct(): each bin's strides stand at its centre, and Sheppard's correction takes
+ * off the variance that the binning adds (a bin's width squared over 12). */
+static float hist_cv_pct(const uint16_t *h, const uint16_t *h2, float med) {
+        float mad = 0;
         uint32_t n = 0, acc = 0, k = 0;
         double sum = 0, sq = 0;
 
@@ -2068,7 +2068,7 @@ static void day_summary(const GaitEngine *e, GaitWindowSummary *w) {
                 f->step_time_ms = hist_median(d->hist[DAY_STEP], NULL);
                 f->stance_pct = 100.0f * f->stance_time_ms / f->stride_time_ms;
                 f->swing_pct = 100.0f * f->swing_time_ms / f->stride_time_ms;
-                f->stride_time_cv_pct = hist_cv_pct(d->hist[DAY_STRIDE], NULL);
+                f->stride_time_cv_pct = hist_cv_pct(d->hist[DAY_STRIDE], NULL, f->stride_time_ms);
                 f->stance_strides = d->stance_n;
                 memcpy(f->strikes, d->strikes, sizeof(f->strikes));
 #define DAY_MEAN(x) (d->stance_n > 0 ? (float) ((x) / d->stance_n) : NAN)
@@ -2091,7 +2091,8 @@ static void day_summary(const GaitEngine *e, GaitWindowSummary *w) {
                 w->cadence_spm = 120000.0f / w->stride_time_ms;
         } else
                 w->stride_time_ms = w->cadence_spm = NAN;
-        w->stride_time_cv_pct = hist_cv_pct(e->foot[FOOT_LEFT].day.hist[DAY_STRIDE], e->foot[FOOT_RIGHT].day.hist[DAY_STRIDE]);
+        w->stride_time_cv_pct = hist_cv_pct(e->foot[FOOT_LEFT].day.hist[DAY_STRIDE], e->foot[FOOT_RIGHT].day.hist[DAY_STRIDE],
+                                            w->stride_time_ms);
         w->double_support_ms = w->double_support_pct = w->flight_share_pct = NAN;
         const GaitFootSummary *l = &w->foot[FOOT_LEFT], *r = &w->foot[FOOT_RIGHT];
         w->symmetry = (GaitSymmetry) {
