@@ -98,13 +98,11 @@ static void free_names(char **names, size_t n) {
 
 /* Misses not explained by the data, plus the match shortfall as a tie-breaker. */
 static double foot_loss(const char *record, FootSide side, const GaitFootScore *s) {
-        unsigned excused, miss = gait_foot_score_misses(s) ;
-        double loss = 0;
+        unsigned excused;
+        double loss;
 
         (void) gait_known_data_issue(record, side, &excused);
-        miss &= ~excused;
-        for (unsigned b = miss; b; b &= b - 1)
-                loss += 1;
+        loss = __builtin_popcount(gait_foot_score_misses(s) & ~excused);
         if (!(excused & GAIT_MISS_MATCH) && isfinite(s->match_pct))
                 loss += (100.0 - s->match_pct) / 100.0;
         return loss;
@@ -458,7 +456,7 @@ static int validate_gaitndd(const char *datadir, FILE *out) {
                         if (excused & GAIT_MISS_MATCH)
                                 continue;
                         match_feet++;
-                        match_cv += !(gait_foot_score_misses(&res[i].score[res[i].cv_grid][side]) & GAIT_MISS_MATCH);
+                        match_cv += !(miss & GAIT_MISS_MATCH);
                         match_on_itself += best_match_on_itself(&res[i], side) >= GAIT_TARGET_MATCH_PCT;
                 }
         }
