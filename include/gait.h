@@ -82,6 +82,10 @@ typedef struct GaitStride {
         int32_t step_us;           /* previous contralateral contact -> this stride's start; -1 unknown */
         int32_t double_support_us; /* both feet on the ground during this stride; -1 unknown */
         bool flight;               /* both feet were off the ground at some moment of this stride */
+        /* How far the initial contact moves with the contact slope anywhere in the range the
+         * validation fits it over (GAIT_CONTACT_SLOPE_MIN..MAX), walked back from the contact
+         * threshold or from the contact level: how clearly the signal shows the landing. */
+        uint32_t contact_spread_us;
         GaitStanceMetrics stance;
 } GaitStride;
 
@@ -108,6 +112,17 @@ typedef struct GaitParams {
 } GaitParams;
 
 #define GAIT_CONTACT_SLOPE_DEFAULT 2.5f
+/* The range the validation fits the contact slope over (docs/validation.md). A contact that moves by
+ * GAIT_CONTACT_UNCERTAIN_MS or more within it, the per-stride tolerance of the validation, is
+ * uncertain: the landing is not clear in the signal (docs/metrics.md, "Timing certainty"). */
+#define GAIT_CONTACT_SLOPE_MIN 1.5f
+#define GAIT_CONTACT_SLOPE_MAX 4.0f
+#define GAIT_CONTACT_UNCERTAIN_MS 20u
+/* The contact that starts stride s moves by GAIT_CONTACT_UNCERTAIN_MS or more with the contact slope
+ * in that range: the signal does not show the landing clearly. */
+static inline bool gait_contact_uncertain(const GaitStride *s) {
+        return s->contact_spread_us >= GAIT_CONTACT_UNCERTAIN_MS * 1000u;
+}
 #define GAIT_TOE_OFF_SLOPE_DEFAULT 2.0f
 #define GAIT_CONTACT_LEVEL_DEFAULT 0.35f
 #define GAIT_PARAMS_DEFAULT ((GaitParams) { .body_weight_kg = 0, .not_worn_after_ms = 30000, .running_cadence_spm = 150, \
@@ -171,6 +186,7 @@ typedef struct GaitFootSummary {
         float stance_pct, swing_pct;                         /* medians, % of stride */
         float step_time_ms;                                  /* median, contralateral contact -> this contact */
         float stride_time_cv_pct;                            /* coefficient of variation of stride time */
+        float uncertain_contacts_pct;                        /* strides whose contact spread is GAIT_CONTACT_UNCERTAIN_MS or more */
         /* stance metrics (pressure-mapped insoles only) */
         uint32_t stance_strides;                             /* strides behind the fields below */
         uint32_t strikes[_STRIKE_PATTERN_MAX];

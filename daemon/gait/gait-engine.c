@@ -149,6 +149,7 @@ typedef struct DayFoot {
          * day; a bin that full stays full (half the size of 32 bits, 6.4 KB a wearer, issue #15) */
         uint16_t hist[_DAY_HIST_MAX][DAY_BINS];
         uint32_t n;
+        uint32_t uncertain;      /* strides with an uncertain contact */
         uint32_t stance_n;
         uint32_t strikes[_STRIKE_PATTERN_MAX];
         double peak_heel, loading_rate, push, peak_total, share[_REGION_MAX], cop_start, cop_end, cop_fwd, ml;
@@ -293,6 +294,7 @@ typedef struct FootState {
 
         bool have_ic, have_to;
         uint64_t ic_t, to_t;
+        uint32_t ic_spread_us;   /* the contact at ic_t: GaitStride.contact_spread_us */
         GaitStanceMetrics stance;
 
         GaitEvent hist[HISTORY];
@@ -335,6 +337,7 @@ typedef struct KeptStride {
         int32_t step_us, double_support_us;
         uint8_t foot;
         bool flight;
+        uint16_t contact_spread_10us; /* in the padding before stance: the size stays */
         KeptStance stance;
 } KeptStride;
 
@@ -370,7 +373,9 @@ static GaitStanceMetrics stance_unkeep(const KeptStance *k) {
 static KeptStride stride_keep(const GaitStride *s) {
         return (KeptStride) { .t_contact_us = s->t_contact_us, .stride_us = s->stride_us, .stance_us = s->stance_us,
                               .swing_us = s->swing_us, .step_us = s->step_us, .double_support_us = s->double_support_us,
-                              .foot = (uint8_t) s->foot, .flight = s->flight, .stance = stance_keep(&s->stance) };
+                              .foot = (uint8_t) s->foot, .flight = s->flight,
+                              .contact_spread_10us = (uint16_t) MIN(s->contact_spread_us / 10, (uint32_t) UINT16_MAX),
+                              .stance = stance_keep(&s->stance) };
 }
 
 static GaitStride stride_unkeep(const KeptStride *k) {
@@ -378,7 +383,8 @@ static GaitStride stride_unkeep(const KeptStride *k) {
                               .t_toe_off_us = k->t_contact_us + k->stance_us,
                               .t_next_contact_us = k->t_contact_us + k->stride_us, .stride_us = k->stride_us,
                               .stance_us = k->stance_us, .swing_us = k->swing_us, .step_us = k->step_us,
-                              .double_support_us = k->double_support_us, .flight = k->flight, .stance = stance_unkeep(&k->stance) };
+                              .double_support_us = k->double_support_us, .flight = k->flight,
+                              .contact_spread_us = k->contact_spread_10us * 10u, .stance = stance_unkeep(&k->stance) };
 }
 
 struct GaitEngine {
@@ -678,6 +684,7 @@ static void day_add(DayFoot *d, const GaitStride *s) {
                         (*bin)++;
         }
         d->n++;
+        d->uncertain += gait_contact_uncertain(s);
         if (s->stance.valid) {
                 const GaitStanceMetrics *m = &s->stance;
                 d->stance_n++;
@@ -731,6 +738,7 @@ static void emit_stride(GaitEngine *e, FootState *f, uint64_t next_ic) {
                 .swing_us = (uint32_t) (next_ic - f->to_t),
                 .step_us = -1,
                 .double_support_us = -1,
+                .contact_spread_us = f->ic_spread_us,
                 .stance = f->stance,
         };
         int64_t ds, air;
@@ -1410,17 +1418,35 @@ static uint64_t toe_off_at(const GaitEngine *e, const FootState *f, uint64_t cro
 }
 
 /* Contact is the onset of the steep rise that carried the load up through `crossing`: walk back while the
- * rise is steeper than contact_slope spans per second. A slow creep before it (the FSR's own recovery, a
+ * rise is steeper than `slope` spans per second. A slow creep before it (the FSR's own recovery, a
  * foot hovering) and a first bump separated by a plateau (a double bump) are not part of it. */
-static uint64_t contact_at(const GaitEngine *e, const FootState *f, uint64_t crossing, uint64_t last) {
+static uint64_t contact_at(const FootState *f, uint64_t crossing, uint64_t last, float slope) {
         uint64_t t_crossing = ring_t(f, crossing);
-        float rise = MAX(e->params.contact_slope * (f->hi - f->lo), noise_slope(f));
+        float rise = MAX(slope * (f->hi - f->lo), noise_slope(f));
         uint64_t j = crossing;
 
         while (j > 0 && ring_has(f, j - 1) && t_crossing - ring_t(f, j - 1) <= REFINE_BACK_US &&
                (!f->have_to || ring_t(f, j - 1) > f->to_t) && slope_at(f, j, last) > rise)
                 j--;
         return j;
+}
+
+/* How far the contact placed at `placed` moves with the contact slope anywhere in the range the
+ * validation fits it over, walked back from the threshold crossing and, when the load reached the
+ * contact level (at `last`), from there: slopes and levels that put a clear rise's onset within a
+ * sample or two of each other scatter a slow rise or a double bump over tens of ms. Only at contacts. */
+static uint32_t contact_spread(const GaitEngine *e, const FootState *f, uint64_t placed, bool reached_level, uint64_t last) {
+        const float slopes[] = { GAIT_CONTACT_SLOPE_MIN, e->params.contact_slope, GAIT_CONTACT_SLOPE_MAX };
+        const uint64_t starts[] = { f->crossing_idx, last };
+        uint64_t first = ring_t(f, placed), latest = first;
+
+        for (unsigned s = 0; s < (reached_level ? 2u : 1u); s++)
+                for (unsigned k = 0; k < ELEMENTSOF(slopes); k++) {
+                        uint64_t t = ring_t(f, contact_at(f, starts[s], last, slopes[k]));
+                        first = MIN(first, t);
+                        latest = MAX(latest, t);
+                }
+        return (uint32_t) MIN(latest - first, (uint64_t) UINT32_MAX);
 }
 
 static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
@@ -1461,9 +1487,11 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                     v >= lo + GAIT_TH_RELEASE * span)
                         return;
                 f->contact_pending = false;
-                f->ic_idx = contact_at(e, f, v >= level ? idx : f->crossing_idx, idx);
+                f->ic_idx = contact_at(f, v >= level ? idx : f->crossing_idx, idx, e->params.contact_slope);
+                uint32_t spread = contact_spread(e, f, f->ic_idx, v >= level, idx);
                 fold_start(f, f->ic_idx);
-                on_contact(e, f, ring_t(f, f->ic_idx));
+                on_contact(e, f, ring_t(f, f->ic_idx)); /* closes the stride of the previous contact */
+                f->ic_spread_us = spread;
                 return;
         }
 
@@ -2062,6 +2090,7 @@ static void day_summary(const GaitEngine *e, GaitWindowSummary *w) {
                 GaitFootSummary *f = &w->foot[s];
 
                 f->strides = d->n;
+                f->uncertain_contacts_pct = d->n > 0 ? 100.0f * d->uncertain / d->n : NAN;
                 f->stride_time_ms = hist_median(d->hist[DAY_STRIDE], NULL);
                 f->stance_time_ms = hist_median(d->hist[DAY_STANCE], NULL);
                 f->swing_time_ms = hist_median(d->hist[DAY_SWING], NULL);

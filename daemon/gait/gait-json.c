@@ -36,6 +36,7 @@ void gait_foot_summary_to_json(const GaitFootSummary *f, const char *load_unit, 
         json_kv_double_finite(w, "swing_pct", f->swing_pct, 2);
         json_kv_double_finite(w, "step_time_ms", f->step_time_ms, 1);
         json_kv_double_finite(w, "stride_time_cv_pct", f->stride_time_cv_pct, 2);
+        json_kv_double_finite(w, "uncertain_contacts_pct", f->uncertain_contacts_pct, 1);
         if (f->stance_strides > 0) {
                 StrikePattern most = STRIKE_HEEL;
 

@@ -322,6 +322,7 @@ void gait_stride_to_json(const GaitStride *s, PressureUnit unit, JsonWriter *w) 
                 json_kv_double(w, "double_support_pct", 100.0 * s->double_support_us / s->stride_us, 2);
         }
         json_kv_bool(w, "flight", s->flight);
+        json_kv_double(w, "contact_spread_ms", s->contact_spread_us / 1e3, 1);
         if (s->stance.valid) {
                 const GaitStanceMetrics *m = &s->stance;
                 const char *u = unit == PRESSURE_UNIT_RAW ? "raw" : m->per_body_weight ? "bw" : "n";

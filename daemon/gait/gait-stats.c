@@ -89,6 +89,10 @@ static void summarize_foot(const GaitStride *strides, size_t n, float *scratch, 
         *f = (GaitFootSummary) {};
         k = COLLECT(s->stride_us / 1000.0f, s->foot == side);
         f->strides = k;
+        size_t uncertain = 0;
+        for (size_t i = 0; i < n; i++)
+                uncertain += strides[i].foot == side && gait_contact_uncertain(&strides[i]);
+        f->uncertain_contacts_pct = k > 0 ? 100.0f * uncertain / k : NAN;
         f->stride_time_cv_pct = gait_cv_pct(scratch, k);
         f->stride_time_ms = gait_median(scratch, k);
         k = COLLECT(s->stance_us / 1000.0f, s->foot == side);

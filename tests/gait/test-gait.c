@@ -899,6 +899,88 @@ static void test_variability_is_the_rhythms(void **state) {
         assert_true(w.foot[FOOT_RIGHT].stride_time_cv_pct > 20);
 }
 
+/* The right insole as a sluggish sensor: each cell through two first-order lags of 60 ms, so that a
+ * landing's load rises gradually, with no clear onset. */
+typedef struct Sluggish {
+        float stage[2][INSOLE_MAX_CELLS];
+        bool started;
+} Sluggish;
+
+static void right_sluggish(FootSide side, PressureSample *s, void *userdata) {
+        Sluggish *g = userdata;
+        const float keep = expf(-1.0f / (float) (RATE_HZ * 0.060));
+
+        if (side != FOOT_RIGHT)
+                return;
+        for (unsigned i = 0; i < s->n_cells; i++) {
+                if (!g->started)
+                        g->stage[0][i] = g->stage[1][i] = s->cell[i];
+                g->stage[0][i] = keep * g->stage[0][i] + (1 - keep) * s->cell[i];
+                g->stage[1][i] = keep * g->stage[1][i] + (1 - keep) * g->stage[0][i];
+                s->cell[i] = g->stage[1][i];
+        }
+        g->started = true;
+}
+
+static unsigned uncertain_strides(const SimRun *r, FootSide side, unsigned *ret_n) {
+        unsigned k = 0, n = 0;
+
+        for (size_t i = 0; i < r->n_strides; i++)
+                if (r->strides[i].foot == side) {
+                        n++;
+                        k += gait_contact_uncertain(&r->strides[i]);
+                }
+        *ret_n = n;
+        return k;
+}
+
+/* Timing certainty: hard heel strikes land clearly, and each contact moves by at most a sample with
+ * the contact slope anywhere in the validated range (the model's ordinary landing rises gradually
+ * from zero, and moves by 30-70 ms); behind a sluggish sensor the same strikes rise gradually, and
+ * most contacts move by GAIT_CONTACT_UNCERTAIN_MS or more. The windows' and the day's share say so,
+ * and the snapshot JSON carries it. */
+static void test_contact_certainty(void **state) {
+        GaitModelParams p = { .mode = GAIT_MODE_WALKING, .cadence_spm = 105, .seed = 9, .noise = 0.02, .hard_heel_strike = true };
+        GaitModel *m = model_new(p);
+        GaitEngine *e = engine_for(m, 70);
+        SimRun *r = run_new();
+        Sluggish *g = calloc(1, sizeof(Sluggish));
+        unsigned n_left, n_right, u_left, u_right;
+        char buf[8192];
+        JsonWriter jw;
+        const char *out;
+
+        (void) state;
+        assert_non_null(g);
+        sim_feed(e, m, 0, 60, RATE_HZ, right_sluggish, g, r);
+        u_left = uncertain_strides(r, FOOT_LEFT, &n_left);
+        u_right = uncertain_strides(r, FOOT_RIGHT, &n_right);
+        const GaitFootSummary *day_l = &r->snapshot.window[GAIT_WINDOW_DAY].foot[FOOT_LEFT],
+                              *day_r = &r->snapshot.window[GAIT_WINDOW_DAY].foot[FOOT_RIGHT],
+                              *min_r = &r->snapshot.window[GAIT_WINDOW_60S].foot[FOOT_RIGHT];
+        print_message("# uncertain contacts: left %u of %u, right %u of %u; day %.1f / %.1f %%, last 60 s right %.1f %%\n",
+                      u_left, n_left, u_right, n_right, day_l->uncertain_contacts_pct, day_r->uncertain_contacts_pct,
+                      min_r->uncertain_contacts_pct);
+        assert_true(n_left >= 40 && n_right >= 40);
+        assert_true(u_left * 20 <= n_left);        /* at most 5 % */
+        assert_true(u_right * 4 >= 3 * n_right);   /* at least 75 % */
+        assert_float_equal(day_l->uncertain_contacts_pct, 100.0f * u_left / n_left, 0.01);
+        assert_float_equal(day_r->uncertain_contacts_pct, 100.0f * u_right / n_right, 0.01);
+        assert_true(min_r->uncertain_contacts_pct >= 75.0f);
+        /* the stride times hold all the same: a lag delays every contact alike */
+        assert_float_equal(day_r->stride_time_ms, day_l->stride_time_ms, 0.02f * day_l->stride_time_ms);
+
+        json_writer_init(&jw, buf, sizeof(buf));
+        assert_int_equal(gait_snapshot_to_json(&r->snapshot, &jw), 0);
+        assert_int_equal(json_writer_finish(&jw, &out, NULL), 0);
+        assert_non_null(strstr(out, "\"uncertain_contacts_pct\":"));
+
+        free(g);
+        gait_engine_free(e);
+        gait_model_free(m);
+        free(r);
+}
+
 /* Toe gripping while standing: the toes of the left foot press 60 N extra for 300 ms every 2 s.
  * Every grip that falls into the standing bout is counted (+-1), and none without them. */
 static void toe_grips(FootSide side, PressureSample *s, void *userdata) {
@@ -1240,6 +1322,7 @@ int main(void) {
                 cmocka_unit_test(test_sitting_is_worn),
                 cmocka_unit_test(test_quality),
                 cmocka_unit_test(test_variability_is_the_rhythms),
+                cmocka_unit_test(test_contact_certainty),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
