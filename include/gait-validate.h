@@ -61,6 +61,12 @@ typedef struct GaitFootScore {
          * stops and rows left out): as published (gait_cv_pct(): strides far off the median left out),
          * and plain (SD / mean of all), to show what the published rule spares a reader. */
         double cv_pct, ref_cv_pct, plain_cv_pct, ref_plain_cv_pct;
+        /* What the engine says of its own landings (GaitStride.contact_spread_us): the share of our
+         * strides within the span whose contact is uncertain, as the gait payload publishes it; and
+         * the reference strides paired with one of ours, matched or missed, by whether either of our
+         * stride's contacts is uncertain ([1]) or neither ([0]). */
+        double uncertain_pct;
+        size_t matched_by_certainty[2], missed_by_certainty[2];
 } GaitFootScore;
 
 /* Compares strides[0..n) (both feet, any order) with the reference. A left reference stride closes at

@@ -17,7 +17,8 @@
 #include "macro.h"
 #include "round-util.h"
 
-static const float contact_grid[] = { 1.5f, 2.0f, 2.5f, 3.0f, 4.0f };
+/* its ends are the range over which the engine measures how clear a contact is (contact_spread_us) */
+static const float contact_grid[] = { GAIT_CONTACT_SLOPE_MIN, 2.0f, 2.5f, 3.0f, GAIT_CONTACT_SLOPE_MAX };
 static const float toe_off_grid[] = { 1.5f, 2.0f, 3.0f, 4.0f, 6.0f };
 static const float level_grid[] = { 0.30f, 0.35f, 0.40f };
 #define N_CONTACT ELEMENTSOF(contact_grid)
@@ -218,9 +219,9 @@ static const char *miss_list(unsigned miss, char *buf, size_t size) {
 
 static void print_table(FILE *out, const RecordResult *res, size_t n, bool cv, unsigned all_grid) {
         fprintf(out, "| record | foot | constants | ref strides (stops) | ours | count err %% | stride err %% | stance err %% | "
-                     "swing err %% | stride CV %%: ref / ours | matched %% | all-data matched %% | best on itself %% | targets missed | "
-                     "missed at every grid point |\n"
-                     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                     "swing err %% | stride CV %%: ref / ours | matched %% | uncertain contacts %% | all-data matched %% | best on itself %% | "
+                     "targets missed | missed at every grid point |\n"
+                     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (size_t i = 0; i < n; i++)
                 for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
                         unsigned g = cv ? res[i].cv_grid : all_grid, excused, miss, always;
@@ -236,15 +237,15 @@ static void print_table(FILE *out, const RecordResult *res, size_t n, bool cv, u
                         if (s->ref_left_out > 0)
                                 snprintf(left_out, sizeof(left_out), " (−%zu)", s->ref_left_out);
                         GaitParams p = grid_params(g);
-                        fprintf(out, "| %s | %s | %.1f/%.1f/%.2f | %zu%s%s | %zu | %+.2f | %+.2f | %+.2f | %+.2f | %.2f / %.2f | %.1f | %.1f | %.1f | %s%s%s | %s |\n",
+                        fprintf(out, "| %s | %s | %.1f/%.1f/%.2f | %zu%s%s | %zu | %+.2f | %+.2f | %+.2f | %+.2f | %.2f / %.2f | %.1f | %.1f | %.1f | %.1f | %s%s%s | %s |\n",
                                 res[i].name, foot_side_to_string(side), p.contact_slope, p.toe_off_slope, p.contact_level,
                                 s->ref_strides, stops, left_out, s->strides, s->count_err_pct, s->err_pct[GAIT_METRIC_STRIDE],
                                 s->err_pct[GAIT_METRIC_STANCE], s->err_pct[GAIT_METRIC_SWING], s->ref_cv_pct, s->cv_pct, s->match_pct,
-                                res[i].score[all_grid][side].match_pct, best_match_on_itself(&res[i], side),
+                                s->uncertain_pct, res[i].score[all_grid][side].match_pct, best_match_on_itself(&res[i], side),
                                 miss ? "**" : "none", miss ? miss_list(miss, buf, sizeof(buf)) : "", miss ? "**" : "",
                                 !miss ? "" : always ? miss_list(always, always_buf, sizeof(always_buf)) : "none");
                         if (miss && why && (miss & ~excused) == 0)
-                                fprintf(out, "|  | | | | | | | | | | | | | data: %s | |\n", why);
+                                fprintf(out, "|  | | | | | | | | | | | | | | data: %s | |\n", why);
                 }
 }
 
@@ -408,6 +409,65 @@ static void print_arbiter(FILE *out, const RecordResult *res, size_t n) {
                 }
 }
 
+static int cmp_double_asc(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return (x > y) - (x < y);
+}
+
+/* What the engine says of its own landings, against where it misses the reference: per foot (the
+ * share of uncertain contacts, by whether the foot meets the per-stride target) and per stride. */
+static void print_certainty(FILE *out, const RecordResult *res, size_t n) {
+        _cleanup_free_ double *below = calloc(2 * n + 1, sizeof(double)), *above = calloc(2 * n + 1, sizeof(double));
+        size_t nb = 0, na = 0, matched[2] = {}, missed[2] = {};
+        double pairs = 0;
+
+        if (!below || !above)
+                return;
+        for (size_t i = 0; i < n; i++)
+                for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
+                        const GaitFootScore *s = &res[i].score[res[i].cv_grid][side];
+                        unsigned excused;
+
+                        (void) gait_known_data_issue(res[i].name, side, &excused);
+                        if ((excused & GAIT_MISS_MATCH) || !isfinite(s->match_pct) || !isfinite(s->uncertain_pct))
+                                continue;
+                        if (s->match_pct >= GAIT_TARGET_MATCH_PCT)
+                                above[na++] = s->uncertain_pct;
+                        else
+                                below[nb++] = s->uncertain_pct;
+                        for (unsigned u = 0; u < 2; u++) {
+                                matched[u] += s->matched_by_certainty[u];
+                                missed[u] += s->missed_by_certainty[u];
+                        }
+                }
+        qsort(below, nb, sizeof(double), cmp_double_asc);
+        qsort(above, na, sizeof(double), cmp_double_asc);
+        /* the area under the ROC curve: how often a foot below the target has the higher share */
+        for (size_t i = 0; i < nb; i++)
+                for (size_t j = 0; j < na; j++)
+                        pairs += below[i] > above[j] ? 1.0 : below[i] == above[j] ? 0.5 : 0.0;
+
+        fprintf(out, "| feet | how many | uncertain contacts %%: lowest | median | highest |\n|---|---|---|---|---|\n");
+        for (unsigned b = 0; b < 2; b++) {
+                const double *v = b ? below : above;
+                size_t k = b ? nb : na;
+                if (k == 0)
+                        continue;
+                fprintf(out, "| per-stride match %s%.0f %%%s | %zu | %.1f | %.1f | %.1f |\n", b ? "below " : "", GAIT_TARGET_MATCH_PCT,
+                        b ? "" : " or more", k, v[0], k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2, v[k - 1]);
+        }
+        if (nb > 0 && na > 0)
+                fprintf(out, "\nOf the %zu pairs of one foot below the target and one that meets it, the foot below has the "
+                             "higher share in %.1f %% (the area under the ROC curve).\n",
+                        nb * na, 100.0 * pairs / (double) (nb * na));
+        fprintf(out, "\n| reference strides paired with one of ours | matched | missed | missed %% |\n|---|---|---|---|\n");
+        for (int u = 1; u >= 0; u--) {
+                size_t paired = matched[u] + missed[u];
+                fprintf(out, "| %s | %zu | %zu | %.1f |\n", u ? "an uncertain contact at either end" : "both contacts clear",
+                        matched[u], missed[u], paired > 0 ? 100.0 * (double) missed[u] / (double) paired : NAN);
+        }
+}
+
 static int validate_gaitndd(const char *datadir, FILE *out) {
         char dir[4096], **names = NULL;
         _cleanup_free_ RecordResult *res = NULL;
@@ -488,6 +548,15 @@ static int validate_gaitndd(const char *datadir, FILE *out) {
         print_distributions(out, res, n, all_grid);
         fprintf(out, "\n### Per record, cross-validated (constants fitted without the record)\n\n");
         print_table(out, res, n, true, all_grid);
+        fprintf(out, "\n### What the engine says of its own landings\n\n"
+                     "Each contact carries its spread: how far it moves with the contact slope anywhere from %.1f to %.1f "
+                     "spans/s (the grid's range), walked back from the contact threshold and, where the load got there, "
+                     "from the contact level (`contact_spread_ms` in `analyze`'s stride lines). A contact that moves %u ms "
+                     "or more is uncertain; the gait payload publishes each foot's share of them "
+                     "(`uncertain_contacts_pct`). The engine computes it from the foot's own signal, without the "
+                     "reference. Cross-validated constants; column \"uncertain contacts %%\" above.\n\n",
+                GAIT_CONTACT_SLOPE_MIN, GAIT_CONTACT_SLOPE_MAX, GAIT_CONTACT_UNCERTAIN_MS);
+        print_certainty(out, res, n);
         fprintf(out, "\n### Where the engine and the reference disagree: the walker's rhythm\n\n"
                      "Cross-validated constants; feet with at least 10 contacts judged either way, and every foot in the "
                      "totals. A contact disagrees when the two placements lie %.0f ms or more apart, after the usual "
@@ -514,8 +583,9 @@ static int validate_gaitpdb(const char *datadir, FILE *out) {
                 fprintf(stderr, "analyze: %s: %s\n", dir, strerror(-r));
                 return r;
         }
-        fprintf(out, "| walk | group | strides L/R | median stride L ms | R ms | L−R %% | cadence spm | heel-first L | R | targets missed |\n"
-                     "|---|---|---|---|---|---|---|---|---|---|\n");
+        fprintf(out, "| walk | group | strides L/R | median stride L ms | R ms | L−R %% | cadence spm | heel-first L | R | "
+                     "uncertain contacts %% L / R | targets missed |\n"
+                     "|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (size_t i = 0; i < n && r >= 0; i++) {
                 _cleanup_(gait_recording_freep) GaitRecording *rec = NULL;
                 _cleanup_free_ GaitStride *strides = NULL;
@@ -547,10 +617,10 @@ static int validate_gaitpdb(const char *datadir, FILE *out) {
                         strcat(miss, "cadence ");
                 if (control && !(2 * L->strikes[STRIKE_HEEL] > L->stance_strides && 2 * R->strikes[STRIKE_HEEL] > R->stance_strides))
                         strcat(miss, "heel-first ");
-                fprintf(out, "| %s_01 | %s | %u/%u | %.1f | %.1f | %+.2f | %.1f | %u/%u | %u/%u | %s |\n", names[i],
+                fprintf(out, "| %s_01 | %s | %u/%u | %.1f | %.1f | %+.2f | %.1f | %u/%u | %u/%u | %.1f / %.1f | %s |\n", names[i],
                         control ? "control" : "Parkinson's", L->strides, R->strides, L->stride_time_ms, R->stride_time_ms, lr,
                         s.cadence_spm, L->strikes[STRIKE_HEEL], L->stance_strides, R->strikes[STRIKE_HEEL], R->stance_strides,
-                        miss[0] ? miss : "none");
+                        L->uncertain_contacts_pct, R->uncertain_contacts_pct, miss[0] ? miss : "none");
         }
         free_names(names, n);
         return r < 0 ? r : 0;

@@ -224,6 +224,14 @@ static const GaitStride *paired_stride(const GaitReference *ref, size_t i, FootS
         return best;
 }
 
+/* Whether the contact that closes stride p is uncertain: it opens the foot's next stride, if any. */
+static bool closing_contact_uncertain(const GaitStride *p, const GaitStride *strides, size_t n) {
+        for (size_t j = 0; j < n; j++)
+                if (strides[j].foot == p->foot && strides[j].t_contact_us == p->t_next_contact_us)
+                        return gait_contact_uncertain(&strides[j]);
+        return false;
+}
+
 /* Plain coefficient of variation (sample SD / mean x 100) of v[0..n). */
 static double plain_cv_pct(const float *v, size_t n) {
         double sum = 0, sq = 0;
@@ -253,7 +261,8 @@ void gait_score_record(const GaitReference *ref, const GaitStride *strides, size
         if (!v || !f) {
                 for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++)
                         ret[side] = (GaitFootScore) { .count_err_pct = NAN, .match_pct = NAN, .cv_pct = NAN,
-                                                      .ref_cv_pct = NAN, .plain_cv_pct = NAN, .ref_plain_cv_pct = NAN };
+                                                      .ref_cv_pct = NAN, .plain_cv_pct = NAN, .ref_plain_cv_pct = NAN,
+                                                      .uncertain_pct = NAN };
                 return;
         }
         for (FootSide side = 0; side < _FOOT_SIDE_MAX; side++) {
@@ -269,12 +278,14 @@ void gait_score_record(const GaitReference *ref, const GaitStride *strides, size
                 }
                 s->ref_strides = ref->n - s->ref_stops - s->ref_left_out;
                 for (unsigned m = 0; m < _GAIT_METRIC_MAX; m++) {
-                        size_t k = 0;
+                        size_t k = 0, uncertain = 0;
                         for (size_t i = 0; i < n; i++) {
                                 double end = strides[i].t_next_contact_us / 1e6;
                                 /* the right span is open at its start: that contact closes the row before */
-                                if (strides[i].foot == side && end <= to && (side == FOOT_LEFT ? end >= from : end > from))
+                                if (strides[i].foot == side && end <= to && (side == FOOT_LEFT ? end >= from : end > from)) {
                                         v[k++] = stride_value_ms(&strides[i], m);
+                                        uncertain += gait_contact_uncertain(&strides[i]);
+                                }
                         }
                         s->strides = k;
                         if (m == GAIT_METRIC_STRIDE) {
@@ -286,6 +297,7 @@ void gait_score_record(const GaitReference *ref, const GaitStride *strides, size
                                         if (!row_left_out(&ref->rows[i], side))
                                                 f[kr++] = (float) ref_value_ms(&ref->rows[i], side, m);
                                 stride_cvs(f, kr, &s->ref_cv_pct, &s->ref_plain_cv_pct);
+                                s->uncertain_pct = k > 0 ? 100.0 * (double) uncertain / (double) k : NAN;
                         }
                         s->ms[m] = median(v, k);
                         for (size_t i = 0; i < ref->n; i++)
@@ -304,8 +316,13 @@ void gait_score_record(const GaitReference *ref, const GaitStride *strides, size
                                 continue;
                         /* the nearest in stride time: matched when any stride in the window is */
                         p = paired_stride(ref, i, side, strides, n);
-                        matched += p && fabs(stride_value_ms(p, GAIT_METRIC_STRIDE) -
+                        bool hit = p && fabs(stride_value_ms(p, GAIT_METRIC_STRIDE) -
                                              ref_value_ms(&ref->rows[i], side, GAIT_METRIC_STRIDE)) <= GAIT_TARGET_MATCH_MS;
+                        matched += hit;
+                        if (p) {
+                                bool uncertain = gait_contact_uncertain(p) || closing_contact_uncertain(p, strides, n);
+                                (hit ? s->matched_by_certainty : s->missed_by_certainty)[uncertain]++;
+                        }
                 }
                 s->match_pct = s->ref_strides > 0 ? 100.0 * (double) matched / (double) s->ref_strides : NAN;
         }
