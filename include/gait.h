@@ -82,9 +82,9 @@ typedef struct GaitStride {
         int32_t step_us;           /* previous contralateral contact -> this stride's start; -1 unknown */
         int32_t double_support_us; /* both feet on the ground during this stride; -1 unknown */
         bool flight;               /* both feet were off the ground at some moment of this stride */
-        /* How far the initial contact moves with the contact slope anywhere in the range the
-         * validation fits it over (GAIT_CONTACT_SLOPE_MIN..MAX), walked back from the contact
-         * threshold or from the contact level: how clearly the signal shows the landing. */
+        /* How far the initial contact moves with the contact slope and the contact level anywhere in
+         * the ranges the validation fits them over (GAIT_CONTACT_SLOPE_MIN..MAX, the threshold to
+         * GAIT_CONTACT_LEVEL_MAX): how clearly the signal shows the landing. */
         uint32_t contact_spread_us;
         GaitStanceMetrics stance;
 } GaitStride;
@@ -112,14 +112,16 @@ typedef struct GaitParams {
 } GaitParams;
 
 #define GAIT_CONTACT_SLOPE_DEFAULT 2.5f
-/* The range the validation fits the contact slope over (docs/validation.md). A contact that moves by
- * GAIT_CONTACT_UNCERTAIN_MS or more within it, the per-stride tolerance of the validation, is
- * uncertain: the landing is not clear in the signal (docs/metrics.md, "Timing certainty"). */
+/* The ranges the validation fits the contact slope and level over (docs/validation.md; the level
+ * from the contact threshold, 0.30). A contact that moves by GAIT_CONTACT_UNCERTAIN_MS or more
+ * within them, the per-stride tolerance of the validation, is uncertain: the landing is not clear
+ * in the signal (docs/metrics.md, "Timing certainty"). */
 #define GAIT_CONTACT_SLOPE_MIN 1.5f
 #define GAIT_CONTACT_SLOPE_MAX 4.0f
+#define GAIT_CONTACT_LEVEL_MAX 0.40f
 #define GAIT_CONTACT_UNCERTAIN_MS 20u
-/* The contact that starts stride s moves by GAIT_CONTACT_UNCERTAIN_MS or more with the contact slope
- * in that range: the signal does not show the landing clearly. */
+/* The contact that starts stride s moves by GAIT_CONTACT_UNCERTAIN_MS or more within those ranges:
+ * the signal does not show the landing clearly. */
 static inline bool gait_contact_uncertain(const GaitStride *s) {
         return s->contact_spread_us >= GAIT_CONTACT_UNCERTAIN_MS * 1000u;
 }

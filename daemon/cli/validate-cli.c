@@ -17,10 +17,11 @@
 #include "macro.h"
 #include "round-util.h"
 
-/* its ends are the range over which the engine measures how clear a contact is (contact_spread_us) */
+/* The contact grid's ends are the ranges over which the engine measures how clear a contact is
+ * (GaitStride.contact_spread_us). */
 static const float contact_grid[] = { GAIT_CONTACT_SLOPE_MIN, 2.0f, 2.5f, 3.0f, GAIT_CONTACT_SLOPE_MAX };
 static const float toe_off_grid[] = { 1.5f, 2.0f, 3.0f, 4.0f, 6.0f };
-static const float level_grid[] = { 0.30f, 0.35f, 0.40f };
+static const float level_grid[] = { 0.30f, 0.35f, GAIT_CONTACT_LEVEL_MAX };
 #define N_CONTACT ELEMENTSOF(contact_grid)
 #define N_TOE_OFF ELEMENTSOF(toe_off_grid)
 #define N_LEVEL ELEMENTSOF(level_grid)
@@ -550,12 +551,12 @@ static int validate_gaitndd(const char *datadir, FILE *out) {
         print_table(out, res, n, true, all_grid);
         fprintf(out, "\n### What the engine says of its own landings\n\n"
                      "Each contact carries its spread: how far it moves with the contact slope anywhere from %.1f to %.1f "
-                     "spans/s (the grid's range), walked back from the contact threshold and, where the load got there, "
-                     "from the contact level (`contact_spread_ms` in `analyze`'s stride lines). A contact that moves %u ms "
+                     "spans/s and the contact level anywhere from %.2f to %.2f spans (the grid's ranges), from its earliest "
+                     "placement to its latest (`contact_spread_ms` in `analyze`'s stride lines). A contact that moves %u ms "
                      "or more is uncertain; the gait payload publishes each foot's share of them "
                      "(`uncertain_contacts_pct`). The engine computes it from the foot's own signal, without the "
                      "reference. Cross-validated constants; column \"uncertain contacts %%\" above.\n\n",
-                GAIT_CONTACT_SLOPE_MIN, GAIT_CONTACT_SLOPE_MAX, GAIT_CONTACT_UNCERTAIN_MS);
+                GAIT_CONTACT_SLOPE_MIN, GAIT_CONTACT_SLOPE_MAX, level_grid[0], GAIT_CONTACT_LEVEL_MAX, GAIT_CONTACT_UNCERTAIN_MS);
         print_certainty(out, res, n);
         fprintf(out, "\n### Where the engine and the reference disagree: the walker's rhythm\n\n"
                      "Cross-validated constants; feet with at least 10 contacts judged either way, and every foot in the "

@@ -294,7 +294,10 @@ typedef struct FootState {
 
         bool have_ic, have_to;
         uint64_t ic_t, to_t;
-        uint32_t ic_spread_us;   /* the contact at ic_t: GaitStride.contact_spread_us */
+        uint32_t ic_spread_us;   /* the contact at ic_t: GaitStride.contact_spread_us ... */
+        uint64_t ic_first_us, ic_latest_us; /* ... from its earliest and latest placements so far, */
+        uint64_t ic_after_us;    /* ... all after the previous toe-off */
+        bool spread_open;        /* the load may still reach the highest contact level */
         GaitStanceMetrics stance;
 
         GaitEvent hist[HISTORY];
@@ -1418,35 +1421,44 @@ static uint64_t toe_off_at(const GaitEngine *e, const FootState *f, uint64_t cro
 }
 
 /* Contact is the onset of the steep rise that carried the load up through `crossing`: walk back while the
- * rise is steeper than `slope` spans per second. A slow creep before it (the FSR's own recovery, a
- * foot hovering) and a first bump separated by a plateau (a double bump) are not part of it. */
-static uint64_t contact_at(const FootState *f, uint64_t crossing, uint64_t last, float slope) {
-        uint64_t t_crossing = ring_t(f, crossing);
-        float rise = MAX(slope * (f->hi - f->lo), noise_slope(f));
-        uint64_t j = crossing;
+ * rise is steeper than contact_slope spans per second, never to or past the previous toe-off. A slow
+ * creep before it (the FSR's own recovery, a foot hovering) and a first bump separated by a plateau (a
+ * double bump) are not part of it. One walk gives that onset for each of CONTACT_SLOPES (the engine's
+ * own slope first): the steeper one stops first, on the way of the others. */
+#define CONTACT_SLOPES 3
+static void contact_walk(const GaitEngine *e, const FootState *f, uint64_t crossing, uint64_t last, uint64_t ret[CONTACT_SLOPES]) {
+        const float slopes[CONTACT_SLOPES] = { e->params.contact_slope, GAIT_CONTACT_SLOPE_MIN, GAIT_CONTACT_SLOPE_MAX };
+        uint64_t t_crossing = ring_t(f, crossing), j = crossing;
+        float rise[CONTACT_SLOPES];
+        unsigned open = CONTACT_SLOPES;
 
-        while (j > 0 && ring_has(f, j - 1) && t_crossing - ring_t(f, j - 1) <= REFINE_BACK_US &&
-               (!f->have_to || ring_t(f, j - 1) > f->to_t) && slope_at(f, j, last) > rise)
-                j--;
-        return j;
+        for (unsigned k = 0; k < CONTACT_SLOPES; k++) {
+                rise[k] = MAX(slopes[k] * (f->hi - f->lo), noise_slope(f));
+                ret[k] = UINT64_MAX;
+        }
+        for (;; j--) {
+                bool further = j > 0 && ring_has(f, j - 1) && t_crossing - ring_t(f, j - 1) <= REFINE_BACK_US &&
+                               ring_t(f, j - 1) > f->ic_after_us;
+                float slope = further ? slope_at(f, j, last) : -INFINITY;
+
+                for (unsigned k = 0; k < CONTACT_SLOPES; k++)
+                        if (ret[k] == UINT64_MAX && !(slope > rise[k])) {
+                                ret[k] = j;
+                                open--;
+                        }
+                if (open == 0)
+                        return;
+        }
 }
 
-/* How far the contact placed at `placed` moves with the contact slope anywhere in the range the
- * validation fits it over, walked back from the threshold crossing and, when the load reached the
- * contact level (at `last`), from there: slopes and levels that put a clear rise's onset within a
- * sample or two of each other scatter a slow rise or a double bump over tens of ms. Only at contacts. */
-static uint32_t contact_spread(const GaitEngine *e, const FootState *f, uint64_t placed, bool reached_level, uint64_t last) {
-        const float slopes[] = { GAIT_CONTACT_SLOPE_MIN, e->params.contact_slope, GAIT_CONTACT_SLOPE_MAX };
-        const uint64_t starts[] = { f->crossing_idx, last };
-        uint64_t first = ring_t(f, placed), latest = first;
-
-        for (unsigned s = 0; s < (reached_level ? 2u : 1u); s++)
-                for (unsigned k = 0; k < ELEMENTSOF(slopes); k++) {
-                        uint64_t t = ring_t(f, contact_at(f, starts[s], last, slopes[k]));
-                        first = MIN(first, t);
-                        latest = MAX(latest, t);
-                }
-        return (uint32_t) MIN(latest - first, (uint64_t) UINT32_MAX);
+/* Widens the contact's spread (GaitStride.contact_spread_us) by its placements in at[]. */
+static void contact_spread_add(FootState *f, const uint64_t at[CONTACT_SLOPES]) {
+        for (unsigned k = 0; k < CONTACT_SLOPES; k++) {
+                uint64_t t = ring_t(f, at[k]);
+                f->ic_first_us = MIN(f->ic_first_us, t);
+                f->ic_latest_us = MAX(f->ic_latest_us, t);
+        }
+        f->ic_spread_us = (uint32_t) MIN(f->ic_latest_us - f->ic_first_us, (uint64_t) UINT32_MAX);
 }
 
 static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
@@ -1486,13 +1498,36 @@ static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
                 if (v < level && t - ring_t(f, f->crossing_idx) < CONTACT_PENDING_US &&
                     v >= lo + GAIT_TH_RELEASE * span)
                         return;
+                /* The contact's placements with the contact slope and level anywhere in the ranges
+                 * the validation fits them over, from the threshold crossing, this level and (below)
+                 * the highest: a clear rise's onset stays within a sample or two; a slow rise or a
+                 * double bump scatters them over tens of ms (GaitStride.contact_spread_us). */
+                uint64_t at[CONTACT_SLOPES];
                 f->contact_pending = false;
-                f->ic_idx = contact_at(f, v >= level ? idx : f->crossing_idx, idx, e->params.contact_slope);
-                uint32_t spread = contact_spread(e, f, f->ic_idx, v >= level, idx);
+                f->ic_after_us = f->have_to ? f->to_t : 0;
+                contact_walk(e, f, v >= level ? idx : f->crossing_idx, idx, at);
+                f->ic_idx = at[0];
                 fold_start(f, f->ic_idx);
                 on_contact(e, f, ring_t(f, f->ic_idx)); /* closes the stride of the previous contact */
-                f->ic_spread_us = spread;
+                f->ic_first_us = f->ic_latest_us = f->ic_t;
+                contact_spread_add(f, at);
+                if (v >= level) {
+                        contact_walk(e, f, f->crossing_idx, idx, at);
+                        contact_spread_add(f, at);
+                }
+                f->spread_open = v >= level && level < lo + GAIT_CONTACT_LEVEL_MAX * span;
                 return;
+        }
+        if (f->spread_open) {
+                /* the highest level: a rise that stops between the engine's level and this one, and
+                 * the rise after its plateau */
+                if (v >= lo + GAIT_CONTACT_LEVEL_MAX * span) {
+                        uint64_t at[CONTACT_SLOPES];
+                        contact_walk(e, f, idx, idx, at);
+                        contact_spread_add(f, at);
+                        f->spread_open = false;
+                } else if (t - ring_t(f, f->crossing_idx) >= CONTACT_PENDING_US || v < lo + GAIT_TH_RELEASE * span)
+                        f->spread_open = false;
         }
 
         if (v >= lo + TH_MID * span)
