@@ -112,6 +112,12 @@ typedef struct GaitParams {
 } GaitParams;
 
 #define GAIT_CONTACT_SLOPE_DEFAULT 2.5f
+#define GAIT_TOE_OFF_SLOPE_DEFAULT 2.0f
+#define GAIT_CONTACT_LEVEL_DEFAULT 0.35f
+#define GAIT_PARAMS_DEFAULT ((GaitParams) { .body_weight_kg = 0, .not_worn_after_ms = 30000, .running_cadence_spm = 150, \
+                                            .contact_slope = GAIT_CONTACT_SLOPE_DEFAULT, .toe_off_slope = GAIT_TOE_OFF_SLOPE_DEFAULT, \
+                                            .contact_level = GAIT_CONTACT_LEVEL_DEFAULT })
+
 /* The ranges the validation fits the contact slope and level over (docs/validation.md; the level
  * from the contact threshold, 0.30). A contact that moves by GAIT_CONTACT_UNCERTAIN_MS or more
  * within them, the per-stride tolerance of the validation, is uncertain: the landing is not clear
@@ -125,11 +131,6 @@ typedef struct GaitParams {
 static inline bool gait_contact_uncertain(const GaitStride *s) {
         return s->contact_spread_us >= GAIT_CONTACT_UNCERTAIN_MS * 1000u;
 }
-#define GAIT_TOE_OFF_SLOPE_DEFAULT 2.0f
-#define GAIT_CONTACT_LEVEL_DEFAULT 0.35f
-#define GAIT_PARAMS_DEFAULT ((GaitParams) { .body_weight_kg = 0, .not_worn_after_ms = 30000, .running_cadence_spm = 150, \
-                                            .contact_slope = GAIT_CONTACT_SLOPE_DEFAULT, .toe_off_slope = GAIT_TOE_OFF_SLOPE_DEFAULT, \
-                                            .contact_level = GAIT_CONTACT_LEVEL_DEFAULT })
 
 typedef struct GaitEngine GaitEngine;
 
