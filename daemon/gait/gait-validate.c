@@ -224,8 +224,15 @@ static const GaitStride *paired_stride(const GaitReference *ref, size_t i, FootS
         return best;
 }
 
-/* Whether the contact that closes stride p is uncertain: it opens the foot's next stride, if any. */
+/* Whether the contact that closes stride p (one of strides[0..n)) is uncertain: it opens the foot's
+ * next stride, if any. In the order strides complete, that is the foot's next one in the array. */
 static bool closing_contact_uncertain(const GaitStride *p, const GaitStride *strides, size_t n) {
+        for (const GaitStride *q = p + 1; q < strides + n; q++)
+                if (q->foot == p->foot) {
+                        if (q->t_contact_us == p->t_next_contact_us)
+                                return gait_contact_uncertain(q);
+                        break;
+                }
         for (size_t j = 0; j < n; j++)
                 if (strides[j].foot == p->foot && strides[j].t_contact_us == p->t_next_contact_us)
                         return gait_contact_uncertain(&strides[j]);
