@@ -294,9 +294,8 @@ typedef struct FootState {
 
         bool have_ic, have_to;
         uint64_t ic_t, to_t;
-        uint32_t ic_spread_us;   /* the contact at ic_t: GaitStride.contact_spread_us ... */
-        uint64_t ic_first_us, ic_latest_us; /* ... from its earliest and latest placements so far, */
-        uint64_t ic_after_us;    /* ... all after the previous toe-off */
+        uint64_t ic_first_us, ic_latest_us; /* the contact's earliest and latest placements so far ... */
+        uint64_t ic_after_us;    /* ... all after the previous toe-off (GaitStride.contact_spread_us) */
         bool spread_open;        /* the load may still reach the highest contact level */
         GaitStanceMetrics stance;
 
@@ -741,7 +740,7 @@ static void emit_stride(GaitEngine *e, FootState *f, uint64_t next_ic) {
                 .swing_us = (uint32_t) (next_ic - f->to_t),
                 .step_us = -1,
                 .double_support_us = -1,
-                .contact_spread_us = f->ic_spread_us,
+                .contact_spread_us = (uint32_t) MIN(f->ic_latest_us - f->ic_first_us, (uint64_t) UINT32_MAX),
                 .stance = f->stance,
         };
         int64_t ds, air;
@@ -1458,7 +1457,6 @@ static void contact_spread_add(FootState *f, const uint64_t at[CONTACT_SLOPES]) 
                 f->ic_first_us = MIN(f->ic_first_us, t);
                 f->ic_latest_us = MAX(f->ic_latest_us, t);
         }
-        f->ic_spread_us = (uint32_t) MIN(f->ic_latest_us - f->ic_first_us, (uint64_t) UINT32_MAX);
 }
 
 static void detect(GaitEngine *e, FootState *f, uint64_t idx) {
